@@ -1,0 +1,117 @@
+"""Accounts, their lifecycle stages and their contacts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cs_app.auth.models import User
+from cs_app.db_types import UTCDateTime, utcnow
+from cs_app.extensions import db
+
+SEGMENTS = ("SMB", "Mid-Market", "Enterprise")
+ENGAGEMENT_MODELS = ("high-touch", "low-touch", "hybrid", "joint")
+LIFECYCLE_STAGES = (
+    "onboarding",
+    "activation",
+    "adoption",
+    "optimization",
+    "renewal",
+    "expansion",
+    "churned",
+)
+CONTACT_ROLES = {
+    "executive_sponsor": "Executive sponsor",
+    "champion": "Champion / day-to-day contact",
+    "technical_admin": "Technical admin",
+    "end_user": "End user",
+    "billing": "Billing",
+}
+INFLUENCE_LEVELS = {
+    "decision_maker": "Decision maker",
+    "champion": "Champion",
+    "influencer": "Influencer",
+    "user": "User",
+}
+ENGAGEMENT_LEVELS = {"high": "High", "medium": "Medium", "low": "Low"}
+CONTACT_STATUSES = {"active": "Active", "departed": "Departed"}
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        Index("ix_accounts_segment_name", "segment", "name"),
+        Index("ix_accounts_lifecycle_stage_name", "lifecycle_stage", "name"),
+        Index("ix_accounts_csm_id_name", "csm_id", "name"),
+        Index("ix_accounts_engagement_model_name", "engagement_model", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    domain: Mapped[str | None] = mapped_column(String(200))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    employees: Mapped[int | None] = mapped_column(Integer)
+    segment: Mapped[str] = mapped_column(String(20), default="SMB")
+    engagement_model: Mapped[str] = mapped_column(String(20), default="low-touch")
+    arr_minor: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    contract_start: Mapped[date | None] = mapped_column(Date)
+    renewal_date: Mapped[date | None] = mapped_column(Date, index=True)
+    csm_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lifecycle_stage: Mapped[str] = mapped_column(String(20), default="onboarding")
+    stage_entered_on: Mapped[date | None] = mapped_column(Date)
+    product_plan: Mapped[str | None] = mapped_column(String(100))
+    seats_purchased: Mapped[int | None] = mapped_column(Integer)
+    primary_use_case: Mapped[str | None] = mapped_column(Text)
+    purchase_trigger: Mapped[str | None] = mapped_column(Text)
+    previous_solutions: Mapped[str | None] = mapped_column(Text)
+    strategic_priorities: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    csm: Mapped[User | None] = relationship(lazy="joined")
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="account", order_by="Contact.name", lazy="select"
+    )
+    stages: Mapped[list[LifecycleStageEntry]] = relationship(
+        order_by="LifecycleStageEntry.entered_on", lazy="select"
+    )
+
+
+class LifecycleStageEntry(db.Model):
+    """The date an account entered each lifecycle stage: the journey so far."""
+
+    __tablename__ = "lifecycle_stage_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(20))
+    entered_on: Mapped[date] = mapped_column(Date)
+
+
+class Contact(db.Model):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(30), default="end_user")
+    influence: Mapped[str] = mapped_column(String(30), default="user")
+    engagement: Mapped[str] = mapped_column(String(10), default="medium")
+    last_contact_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+
+    account: Mapped[Account] = relationship(back_populates="contacts", lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return CONTACT_ROLES.get(self.role, self.role)

@@ -1,0 +1,1 @@
+"""Internal users, roles, sign-in and API tokens."""

@@ -1,0 +1,118 @@
+"""Users, passwords, API tokens and sign-in throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from cs_app.auth.models import ROLES, ApiToken, LoginThrottle, User
+from cs_app.errors import ValidationError
+from cs_app.extensions import db
+
+TOKEN_PREFIX = "csa_"
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(email: str, *, role: str, name: str | None = None, password: str | None = None,
+                now: datetime) -> User:
+    errors: dict[str, str] = {}
+    email = (email or "").strip()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        errors["email"] = "Enter an email address like name@example.com."
+    elif find_user(email) is not None:
+        errors["email"] = f"A user with the email {email} already exists."
+    if role not in ROLES:
+        errors["role"] = f"Role must be one of: {', '.join(ROLES)}."
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if errors:
+        raise ValidationError("The user was not created: " + " ".join(errors.values()), errors)
+    user = User(email=email.lower(), name=name or email.split("@")[0].replace(".", " ").title(),
+                role=role, created_at=now,
+                password_hash=hash_password(password) if password else None)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        message = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        raise ValidationError(message, {"password": message})
+    user.password_hash = hash_password(password)
+
+
+def login_delay(email: str, now: datetime) -> int:
+    """Seconds the caller must still wait before another try for ``email`` (0 = go ahead)."""
+    throttle = db.session.get(LoginThrottle, email.strip().lower())
+    if throttle is None or throttle.blocked_until is None or throttle.blocked_until <= now:
+        return 0
+    return max(1, int((throttle.blocked_until - now).total_seconds() + 0.999))
+
+
+def authenticate(email: str, password: str, *, now: datetime) -> User | None:
+    """The user if the password matches; failures past the free ones block the address for
+    an exponentially growing time (2 s, 4 s, 8 s … up to the configured maximum)."""
+    key = email.strip().lower()
+    user = find_user(key)
+    ok = (user is not None and user.active and user.password_hash is not None
+          and check_password_hash(user.password_hash, password))
+    throttle = db.session.get(LoginThrottle, key)
+    if ok:
+        if throttle is not None:
+            db.session.delete(throttle)
+        return user
+    if throttle is None:
+        throttle = LoginThrottle(email=key, failures=0)
+        db.session.add(throttle)
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    free = current_app.config["LOGIN_FREE_ATTEMPTS"]
+    if throttle.failures >= free:
+        delay = min(2 ** (throttle.failures - free + 1),
+                    current_app.config["LOGIN_MAX_DELAY_SECONDS"])
+        throttle.blocked_until = now + timedelta(seconds=delay)
+    db.session.flush()
+    return None
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, *, name: str, now: datetime) -> tuple[ApiToken, str]:
+    """A new API token; the plain token is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(user_id=user.id, name=name or "API token", prefix=token[:10],
+                      token_hash=_hash_token(token), created_at=now)
+    db.session.add(record)
+    db.session.flush()
+    return record, token
+
+
+def user_for_token(token: str, *, now: datetime) -> User | None:
+    record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if record is None or record.revoked_at is not None or not record.user.active:
+        return None
+    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
+        record.last_used_at = now  # written at most every few minutes, not on every call
+    return record.user
+
+
+def revoke_token(record: ApiToken, *, now: datetime) -> None:
+    if record.revoked_at is None:
+        record.revoked_at = now
+    db.session.flush()

@@ -1,0 +1,97 @@
+"""Configuration: SQLite in the instance folder by default, the environment overrides.
+
+Every key of SPEC §3 can come from the environment or from ``instance/config.py``; the
+environment wins so that a deployment can be reconfigured without touching files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENVIRONMENT_KEYS = {
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "CS_APP_SECRET_KEY": "SECRET_KEY",
+    "CS_APP_SMTP_HOST": "SMTP_HOST",
+    "CS_APP_SMTP_PORT": "SMTP_PORT",
+    "CS_APP_SMTP_USER": "SMTP_USER",
+    "CS_APP_SMTP_PASSWORD": "SMTP_PASSWORD",
+    "CS_APP_SMTP_TLS": "SMTP_TLS",
+    "CS_APP_MAIL_FROM": "MAIL_FROM",
+    "CS_APP_WEBHOOK_URL": "WEBHOOK_URL",
+    "CS_APP_WEBHOOK_SECRET": "WEBHOOK_SECRET",
+    "CS_APP_SECURE_COOKIES": "SESSION_COOKIE_SECURE",
+}
+
+BOOLEAN_KEYS = {"SMTP_TLS", "SESSION_COOKIE_SECURE"}
+
+
+def normalize_database_url(url: str) -> str:
+    """Point plain ``postgres://`` / ``postgresql://`` URLs at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled in from the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SECRET_KEY: str | None = None
+    WTF_CSRF_TIME_LIMIT = None  # a plan left open over lunch must still save
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # CS_APP_SECURE_COOKIES=1 behind HTTPS
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PASSWORD_HASH_METHOD = "scrypt"
+    LOGIN_FREE_ATTEMPTS = 5  # failed sign-ins before each next try is delayed
+    LOGIN_MAX_DELAY_SECONDS = 900
+    STAKEHOLDER_DARK_DAYS = 30  # no contact for this long counts as "gone dark"
+    ACCOUNTS_PER_PAGE = 50
+    SMTP_HOST = "127.0.0.1"
+    SMTP_PORT = 25
+    SMTP_USER = None
+    SMTP_PASSWORD = None
+    SMTP_TLS = False
+    MAIL_FROM = "cs-app@localhost"
+    WEBHOOK_URL = None
+    WEBHOOK_SECRET = None
+    TESTING = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    SECRET_KEY = "test-secret-key"
+    # Test users are created by the hundred; a cheap hash keeps the suite fast.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
+def apply_environment(app_config: dict, environ: os._Environ | dict = os.environ) -> None:
+    for env_key, config_key in ENVIRONMENT_KEYS.items():
+        if environ.get(env_key):
+            value: object = environ[env_key]
+            if config_key in BOOLEAN_KEYS:
+                value = parse_bool(value)
+            elif config_key == "SMTP_PORT":
+                value = int(value)
+            app_config[config_key] = value
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """A secret key kept in the instance folder so sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

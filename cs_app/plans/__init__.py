@@ -1,0 +1,1 @@
+"""Success plans: the seven components, templates, history, sharing and export."""

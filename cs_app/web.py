@@ -1,0 +1,94 @@
+"""What every page shares: sign-in loading, error pages, security headers, template filters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, jsonify, render_template, request
+from flask_login import current_user
+
+from cs_app.extensions import db, login_manager
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def format_money(minor: int | None, currency: str = "USD") -> str:
+    if minor is None:
+        return "—"
+    major = minor / 100
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    amount = f"{major:,.0f}" if major == int(major) else f"{major:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def format_number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:g}"
+
+
+def register_web(app: Flask) -> None:
+    from cs_app.auth.models import User
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id))
+
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["day"] = format_date
+    app.jinja_env.filters["num"] = format_number
+    app.jinja_env.globals["today"] = date.today
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    def error_page(status: int, code: str, message: str):
+        if wants_json():
+            return jsonify({"error": {"code": code, "message": message, "fields": {}}}), status
+        return render_template("errors/error.html", status=status, message=message,
+                               user=current_user), status
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        return error_page(400, "bad_request", getattr(error, "description", "Bad request."))
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return error_page(403, "forbidden", "Your role does not allow this.")
+
+    @app.errorhandler(404)
+    def not_found(error):
+        return error_page(404, "not_found", "There is nothing at this address.")
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        return error_page(405, "method_not_allowed", "That method is not allowed here.")
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return error_page(500, "server_error", "Something went wrong on our side.")

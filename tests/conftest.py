@@ -1,0 +1,65 @@
+"""Test harness shared by every suite.
+
+The database under test is SQLite in a temporary folder unless ``CS_APP_TEST_DATABASE_URL``
+names a PostgreSQL server, in which case a throwaway database is created on it for this run and
+dropped afterwards. Either way the schema is built by the migrations, never ``create_all``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+TEST_DATABASE_URL = os.environ.get("CS_APP_TEST_DATABASE_URL", "")
+
+
+def _postgres_server_url() -> str:
+    from cs_app.config import normalize_database_url
+
+    return normalize_database_url(TEST_DATABASE_URL)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh, empty database for this test run."""
+    if not TEST_DATABASE_URL or TEST_DATABASE_URL.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        yield f"sqlite:///{path}"
+        return
+    server = make_url(_postgres_server_url())
+    name = f"cs_app_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"
+        ), {"name": name})
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_app(database_url, tmp_path_factory):
+    """The app over a database built by running every migration once."""
+    from flask_migrate import upgrade
+
+    from cs_app import create_app
+    from cs_app.config import TestConfig
+
+    os.environ.setdefault("CS_APP_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
+    app = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+                      "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        upgrade()
+    yield app
+    from cs_app.extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()

@@ -1,0 +1,138 @@
+"""factory_boy factories for the models; they flush into the test's session."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+from werkzeug.security import generate_password_hash
+
+from cs_app.accounts.models import Account, Contact
+from cs_app.auth.models import User
+from cs_app.extensions import db
+from cs_app.plans.models import ActionItem, Milestone, Outcome, Plan, Risk, Stakeholder
+
+TEST_PASSWORD = "password123"
+_TEST_HASH = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")
+
+
+class BaseFactory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "flush"
+
+
+class UserFactory(BaseFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    name = factory.Sequence(lambda n: f"User {n}")
+    role = "csm"
+    password_hash = _TEST_HASH
+    active = True
+
+
+class AccountFactory(BaseFactory):
+    class Meta:
+        model = Account
+
+    external_id = factory.Sequence(lambda n: f"ACC-{n:05d}")
+    name = factory.Sequence(lambda n: f"Account {n:05d}")
+    segment = "Mid-Market"
+    engagement_model = "hybrid"
+    arr_minor = 2_400_000
+    currency = "USD"
+    contract_start = date(2026, 1, 15)
+    renewal_date = date(2027, 1, 15)
+    lifecycle_stage = "adoption"
+    industry = "Software"
+
+
+class ContactFactory(BaseFactory):
+    class Meta:
+        model = Contact
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"Contact {n}")
+    email = factory.Sequence(lambda n: f"contact{n}@customer.example")
+    role = "champion"
+    influence = "champion"
+    engagement = "high"
+    last_contact_on = date(2026, 11, 10)
+    status = "active"
+
+
+class PlanFactory(BaseFactory):
+    class Meta:
+        model = Plan
+
+    account = factory.SubFactory(AccountFactory)
+    title = factory.Sequence(lambda n: f"Success plan {n}")
+    plan_type = "hybrid"
+    status = "active"
+    owner = factory.SubFactory(UserFactory)
+    review_cadence = "monthly"
+    next_review_on = date(2026, 12, 15)
+
+
+class OutcomeFactory(BaseFactory):
+    class Meta:
+        model = Outcome
+
+    plan = factory.SubFactory(PlanFactory)
+    title = "Reduce resolution time"
+    metric = "Average resolution time"
+    unit = "h"
+    baseline = 18.0
+    target = 8.0
+    current_value = 13.0
+    target_date = date(2027, 5, 1)
+    status = "on_track"
+
+
+class MilestoneFactory(BaseFactory):
+    class Meta:
+        model = Milestone
+
+    plan = factory.SubFactory(PlanFactory)
+    phase = "implementation"
+    title = factory.Sequence(lambda n: f"Milestone {n}")
+    target_date = date(2026, 12, 1)
+    status = "planned"
+    owner_user = factory.SelfAttribute("plan.owner")
+
+
+class RiskFactory(BaseFactory):
+    class Meta:
+        model = Risk
+
+    plan = factory.SubFactory(PlanFactory)
+    title = factory.Sequence(lambda n: f"Risk {n}")
+    category = "integration_complexity"
+    likelihood = "medium"
+    impact = "high"
+    status = "open"
+    owner_user = factory.SelfAttribute("plan.owner")
+
+
+class ActionFactory(BaseFactory):
+    class Meta:
+        model = ActionItem
+
+    plan = factory.SubFactory(PlanFactory)
+    title = factory.Sequence(lambda n: f"Action {n}")
+    due_date = date(2026, 12, 1)
+    status = "open"
+    owner_user = factory.SelfAttribute("plan.owner")
+
+
+class StakeholderFactory(BaseFactory):
+    class Meta:
+        model = Stakeholder
+
+    plan = factory.SubFactory(PlanFactory)
+    contact = factory.SubFactory(ContactFactory, account=factory.SelfAttribute("..plan.account"))
+    role = "champion"
