@@ -1,99 +1,12 @@
-"""cs_app: customer-success planning and journey tracking."""
+"""cs_app: customer-success planning and journey tracking.
 
-from __future__ import annotations
-
-import os
-from pathlib import Path
-
-from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
-from cs_app.config import (
-    Config,
-    apply_environment,
-    instance_secret_key,
-    normalize_database_url,
-)
-from cs_app.extensions import csrf, db, login_manager, migrate
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+Importing the package stays light (no Flask, no SQLAlchemy) so the pure domain modules
+(``plans.progress`` and friends) can be used and tested without the web stack.
+"""
 
 
-def create_app(config: type | dict | None = None) -> Flask:
-    """Build the app: configuration, extensions, blueprints from one explicit list, CLI."""
-    app = Flask(
-        __name__,
-        instance_path=os.environ.get("CS_APP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
-        template_folder=str(PROJECT_ROOT / "templates"),
-    )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config.from_object(Config)
-    app.config.from_pyfile("config.py", silent=True)
-    apply_environment(app.config)
-    if isinstance(config, dict):
-        app.config.update(config)
-    elif config is not None:
-        app.config.from_object(config)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        path = Path(app.instance_path) / "cs_app.sqlite3"
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
-        app.config["SQLALCHEMY_DATABASE_URI"]
-    )
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
-    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+def create_app(config=None):
+    """Build the Flask app; see ``cs_app.app.build_app``."""
+    from cs_app.app import build_app
 
-    _init_extensions(app)
-    _register_blueprints(app)
-
-    from cs_app.web import register_web
-
-    register_web(app)
-    return app
-
-
-def _init_extensions(app: Flask) -> None:
-    from cs_app import models  # noqa: F401  (every model registered before migrations look)
-
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
-    login_manager.init_app(app)
-    csrf.init_app(app)
-
-
-def _register_blueprints(app: Flask) -> None:
-    from cs_app.accounts.views import bp as accounts_bp
-    from cs_app.api import bp as api_bp
-    from cs_app.auth.admin_views import bp as admin_bp
-    from cs_app.auth.views import bp as auth_bp
-    from cs_app.plans.share_views import bp as share_bp
-    from cs_app.plans.template_views import bp as templates_bp
-    from cs_app.plans.views import bp as plans_bp
-
-    for blueprint in (auth_bp, admin_bp, accounts_bp, plans_bp, templates_bp, share_bp, api_bp):
-        app.register_blueprint(blueprint)
-    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_connect(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys, use WAL, and let SQLAlchemy manage transactions itself
-    (pysqlite's own BEGIN handling breaks SAVEPOINT)."""
-    module = type(dbapi_connection).__module__
-    if "sqlite" not in module:
-        return
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+    return build_app(config)

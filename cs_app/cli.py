@@ -110,3 +110,7 @@ def users_token(email: str, name: str) -> None:
     db.session.commit()
     click.echo(f"Token {record.prefix}… for {user.email}; it is shown only now:")
     click.echo(token)
+
+
+if __name__ == "__main__":
+    main()

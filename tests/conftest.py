@@ -24,24 +24,38 @@ def _postgres_server_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A fresh, empty database for this test run."""
-    if not TEST_DATABASE_URL or TEST_DATABASE_URL.startswith("sqlite"):
-        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        yield f"sqlite:///{path}"
-        return
-    server = make_url(_postgres_server_url())
-    name = f"cs_app_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"
-        ), {"name": name})
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+def throwaway_database(tmp_path_factory):
+    """``throwaway_database()`` → URL of a new empty database of the kind under test; every
+    one is removed when the run ends."""
+    created: list[str] = []
+    server = None if not TEST_DATABASE_URL.startswith("postgres") else make_url(
+        _postgres_server_url())
+    admin = create_engine(server, isolation_level="AUTOCOMMIT") if server else None
+
+    def create() -> str:
+        if server is None:
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        name = f"cs_app_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return server.set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    if admin is not None:
+        with admin.connect() as connection:
+            for name in created:
+                connection.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name"), {"name": name})
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(throwaway_database):
+    """The database the integration suite shares (each test rolls back)."""
+    return throwaway_database()
 
 
 @pytest.fixture(scope="session")
