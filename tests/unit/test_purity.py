@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-PURE_MODULES = ["cs_app.plans.progress"]
+PURE_MODULES = ["cs_app.plans.progress", "cs_app.health.scoring"]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

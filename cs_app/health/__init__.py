@@ -1,0 +1,1 @@
+"""Weighted health scores: scorecards, measures, snapshots, overrides."""
