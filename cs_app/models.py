@@ -1,7 +1,16 @@
 """Imports every feature's models so that SQLAlchemy and Alembic see the whole schema."""
 
 from cs_app.accounts.models import Account, Contact, LifecycleStageEntry
+from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
+from cs_app.audit.models import AuditEvent
 from cs_app.auth.models import ApiToken, LoginThrottle, User
+from cs_app.health.models import (
+    HealthOverride,
+    HealthSnapshot,
+    Scorecard,
+    ScorecardMeasure,
+    ScorecardVersion,
+)
 from cs_app.plans.models import (
     ActionItem,
     Milestone,
@@ -17,7 +26,9 @@ from cs_app.plans.models import (
 )
 
 __all__ = [
-    "Account", "ActionItem", "ApiToken", "Contact", "LifecycleStageEntry", "LoginThrottle",
+    "Account", "AccountSignals", "ActionItem", "ApiToken", "AuditEvent", "Contact",
+    "HealthOverride", "HealthSnapshot", "MetricValue", "Scorecard", "ScorecardMeasure",
+    "ScorecardVersion", "UsageEvent", "LifecycleStageEntry", "LoginThrottle",
     "Milestone", "Outcome", "OutcomeMeasurement", "Plan", "PlanChange", "PlanShareLink",
     "PlanTemplate", "Review", "Risk", "Stakeholder", "User",
 ]

@@ -65,6 +65,7 @@ class Account(db.Model):
     stage_entered_on: Mapped[date | None] = mapped_column(Date)
     product_plan: Mapped[str | None] = mapped_column(String(100))
     seats_purchased: Mapped[int | None] = mapped_column(Integer)
+    trial_ends_on: Mapped[date | None] = mapped_column(Date)
     primary_use_case: Mapped[str | None] = mapped_column(Text)
     purchase_trigger: Mapped[str | None] = mapped_column(Text)
     previous_solutions: Mapped[str | None] = mapped_column(Text)

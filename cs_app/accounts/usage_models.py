@@ -1,0 +1,97 @@
+"""Usage data pushed by the product: events (idempotent on their id) and daily metric values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_app.db_types import UTCDateTime, utcnow
+from cs_app.extensions import db
+
+BIGINT_PK = BigInteger().with_variant(db.Integer, "sqlite")  # SQLite rowids are 64-bit anyway
+
+
+class UsageEvent(db.Model):
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        Index("ix_usage_events_account_type_at", "account_id", "event_type", "occurred_at"),
+        Index("ix_usage_events_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIGINT_PK, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(120), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(60))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_ref: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MetricValue(db.Model):
+    """One value of a named metric for an account on a day; a later push for the same day
+    replaces the earlier one."""
+
+    __tablename__ = "metric_values"
+    __table_args__ = (
+        UniqueConstraint("account_id", "metric_key", "measured_on"),
+        Index("ix_metric_values_key_day", "metric_key", "measured_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BIGINT_PK, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    metric_key: Mapped[str] = mapped_column(String(80))
+    measured_on: Mapped[date] = mapped_column(Date)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class AccountSignals(db.Model):
+    """Every signal of one account as of ``computed_at``: one wide row per account, rebuilt
+    set-wise by ``accounts.signals.compute_signals`` so scoring and rules read one table.
+
+    ``*_on`` columns date the values that age (NPS, support sentiment) for freshness checks.
+    """
+
+    __tablename__ = "account_signals"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    days_since_last_login: Mapped[int | None]
+    logins_7d: Mapped[int | None]
+    logins_30d: Mapped[int | None]
+    active_users_30d: Mapped[int | None]
+    features_used_30d: Mapped[int | None]
+    usage_30d: Mapped[int | None]
+    usage_change_pct: Mapped[float | None]
+    quota_used_pct: Mapped[float | None]
+    seats_purchased: Mapped[int | None]
+    seats_used: Mapped[int | None]
+    seat_utilization_pct: Mapped[float | None]
+    seats_added_30d: Mapped[int | None]
+    open_tickets: Mapped[int | None]
+    support_sentiment: Mapped[str | None] = mapped_column(String(20))
+    support_sentiment_on: Mapped[date | None]
+    last_nps: Mapped[int | None]
+    nps_category: Mapped[str | None] = mapped_column(String(20))
+    last_nps_on: Mapped[date | None]
+    health_score: Mapped[float | None]
+    health_band: Mapped[str | None] = mapped_column(String(20))
+    health_change_30d: Mapped[float | None]
+    days_to_renewal: Mapped[int | None]
+    account_age_days: Mapped[int | None]
+    trial_days_left: Mapped[int | None]
+    lifecycle_stage: Mapped[str | None] = mapped_column(String(20))
+    segment: Mapped[str | None] = mapped_column(String(20))
+    arr: Mapped[int | None] = mapped_column(BigInteger)
+    open_high_risks: Mapped[int | None]
+    overdue_actions: Mapped[int | None]
+    overdue_milestones: Mapped[int | None]
+    days_since_sponsor_contact: Mapped[int | None]
+    champion_departed: Mapped[bool | None]
+    plan_review_overdue: Mapped[bool | None]
+    feature_gate_hits_7d: Mapped[int | None]
+    upgrade_intent_open: Mapped[bool | None]

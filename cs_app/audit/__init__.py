@@ -1,0 +1,1 @@
+"""The audit log: who changed which configuration or override, when, before → after."""
