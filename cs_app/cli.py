@@ -43,7 +43,7 @@ def serve(host: str, port: int, demo: bool | None, threads: int) -> None:
         click.echo("Loading the demo portfolio…")
         load_demo(now=utcnow(), echo=click.echo)
         db.session.commit()
-        click.echo("Demo sign-ins (password for all: %s):" % DEMO_PASSWORD)
+        click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, role, name in DEMO_USERS:
             click.echo(f"  {role:<7} {email:<28} {name}")
     click.echo(f"cs_app is running on http://{host}:{port}/  (Ctrl+C to stop)")
@@ -60,7 +60,7 @@ def demo_command() -> None:
 
     load_demo(now=utcnow(), echo=click.echo)
     db.session.commit()
-    click.echo("Demo sign-ins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
     for email, role, name in DEMO_USERS:
         click.echo(f"  {role:<7} {email:<28} {name}")
 

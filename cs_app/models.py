@@ -1,7 +1,12 @@
 """Imports every feature's models so that SQLAlchemy and Alembic see the whole schema."""
 
 from cs_app.accounts.models import Account, Contact, LifecycleStageEntry
-from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
+from cs_app.accounts.usage_models import (
+    AccountActivity,
+    AccountSignals,
+    MetricValue,
+    UsageEvent,
+)
 from cs_app.audit.models import AuditEvent
 from cs_app.auth.models import ApiToken, LoginThrottle, User
 from cs_app.health.models import (
@@ -26,9 +31,9 @@ from cs_app.plans.models import (
 )
 
 __all__ = [
-    "Account", "AccountSignals", "ActionItem", "ApiToken", "AuditEvent", "Contact",
-    "HealthOverride", "HealthSnapshot", "MetricValue", "Scorecard", "ScorecardMeasure",
-    "ScorecardVersion", "UsageEvent", "LifecycleStageEntry", "LoginThrottle",
-    "Milestone", "Outcome", "OutcomeMeasurement", "Plan", "PlanChange", "PlanShareLink",
-    "PlanTemplate", "Review", "Risk", "Stakeholder", "User",
+    "Account", "AccountActivity", "AccountSignals", "ActionItem", "ApiToken", "AuditEvent",
+    "Contact", "HealthOverride", "HealthSnapshot", "LifecycleStageEntry", "LoginThrottle",
+    "MetricValue", "Milestone", "Outcome", "OutcomeMeasurement", "Plan", "PlanChange",
+    "PlanShareLink", "PlanTemplate", "Review", "Risk", "Scorecard", "ScorecardMeasure",
+    "ScorecardVersion", "Stakeholder", "UsageEvent", "User",
 ]

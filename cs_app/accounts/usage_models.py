@@ -16,7 +16,8 @@ BIGINT_PK = BigInteger().with_variant(db.Integer, "sqlite")  # SQLite rowids are
 class UsageEvent(db.Model):
     __tablename__ = "usage_events"
     __table_args__ = (
-        Index("ix_usage_events_account_type_at", "account_id", "event_type", "occurred_at"),
+        Index("ix_usage_events_type_account_at", "event_type", "account_id", "occurred_at"),
+        Index("ix_usage_events_account_at", "account_id", "occurred_at"),
         Index("ix_usage_events_occurred_at", "occurred_at"),
     )
 
@@ -28,6 +29,20 @@ class UsageEvent(db.Model):
     user_ref: Mapped[str | None] = mapped_column(String(200))
     properties: Mapped[dict | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccountActivity(db.Model):
+    """First and last event and last login per account, kept current at ingestion so that
+    "days since last login" never needs a scan of all history."""
+
+    __tablename__ = "account_activity"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    first_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MetricValue(db.Model):

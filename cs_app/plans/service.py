@@ -184,8 +184,8 @@ def resolve_person(account: Account, ref: Any) -> tuple[User | None, Contact | N
 
 
 def _record(plan: Plan, user: User | None, now: datetime, component: str, action: str,
-            item_id: int | None = None, item_label: str | None = None, field_name: str | None = None,
-            old: Any = None, new: Any = None) -> None:
+            item_id: int | None = None, item_label: str | None = None,
+            field_name: str | None = None, old: Any = None, new: Any = None) -> None:
     db.session.add(
         PlanChange(
             plan_id=plan.id, changed_at=now, user_id=user.id if user else None,

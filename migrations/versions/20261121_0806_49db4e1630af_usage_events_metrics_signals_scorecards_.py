@@ -1,8 +1,8 @@
 """usage events, metrics, signals, scorecards, health snapshots, overrides, audit log
 
-Revision ID: eaf263282056
+Revision ID: 49db4e1630af
 Revises: e0160a84bacf
-Create Date: 2026-11-21 08:05:17.491282
+Create Date: 2026-11-21 08:06:03.938700
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import cs_app.db_types
 
 
 # revision identifiers, used by Alembic.
-revision = 'eaf263282056'
+revision = '49db4e1630af'
 down_revision = 'e0160a84bacf'
 branch_labels = None
 depends_on = None
@@ -60,6 +60,14 @@ def upgrade():
     sa.ForeignKeyConstraint(['scorecard_id'], ['scorecards.id'], name=op.f('fk_scorecard_versions_scorecard_id_scorecards'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scorecard_versions')),
     sa.UniqueConstraint('scorecard_id', 'number', name=op.f('uq_scorecard_versions_scorecard_id'))
+    )
+    op.create_table('account_activity',
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('first_event_at', cs_app.db_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_event_at', cs_app.db_types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', cs_app.db_types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_activity_account_id_accounts'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_account_activity'))
     )
     op.create_table('account_signals',
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -186,8 +194,9 @@ def upgrade():
     sa.UniqueConstraint('event_id', name=op.f('uq_usage_events_event_id'))
     )
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
-        batch_op.create_index('ix_usage_events_account_type_at', ['account_id', 'event_type', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_usage_events_account_at', ['account_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_usage_events_occurred_at', ['occurred_at'], unique=False)
+        batch_op.create_index('ix_usage_events_type_account_at', ['event_type', 'account_id', 'occurred_at'], unique=False)
 
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('trial_ends_on', sa.Date(), nullable=True))
@@ -201,8 +210,9 @@ def downgrade():
         batch_op.drop_column('trial_ends_on')
 
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_usage_events_type_account_at')
         batch_op.drop_index('ix_usage_events_occurred_at')
-        batch_op.drop_index('ix_usage_events_account_type_at')
+        batch_op.drop_index('ix_usage_events_account_at')
 
     op.drop_table('usage_events')
     with op.batch_alter_table('scorecard_measures', schema=None) as batch_op:
@@ -222,6 +232,7 @@ def downgrade():
 
     op.drop_table('health_overrides')
     op.drop_table('account_signals')
+    op.drop_table('account_activity')
     op.drop_table('scorecard_versions')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_entity')

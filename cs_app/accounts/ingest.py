@@ -1,0 +1,289 @@
+"""Bulk ingestion of usage events and metric values.
+
+Each batch is validated item by item: valid items are stored even when others fail, and every
+bad item is reported by its index with a message a developer can act on. Events are idempotent
+on their ``id``; metric values on (account, key, date), where a new value replaces the old.
+The work per batch is a handful of set-based statements, not one per item.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import case, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cs_app.accounts.models import Account
+from cs_app.accounts.usage_models import AccountActivity, MetricValue, UsageEvent
+from cs_app.extensions import db
+
+MAX_BATCH = 10_000
+CHUNK = 500  # keeps IN lists and multi-row inserts well inside every driver's limits
+SENTIMENTS = ("positive", "neutral", "negative")
+SEVERITIES = ("low", "normal", "high", "urgent")
+METRIC_KEY = re.compile(r"^[a-z][a-z0-9_.:-]{0,79}$")
+
+
+@dataclass
+class BulkResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def refuse(self, index: int, message: str) -> None:
+        self.errors.append({"index": index, "message": message})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.errors}
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO 8601 with a zone (``Z`` or an offset); a time without a zone is taken as UTC."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be an ISO 8601 time such as 2026-11-21T09:30:00Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not an ISO 8601 time") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_day(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date such as 2026-11-21")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)") from error
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
+    wanted = sorted({e for e in external_ids if isinstance(e, str)})
+    found: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        found.update(db.session.execute(
+            select(Account.external_id, Account.id).where(Account.external_id.in_(chunk))
+        ).all())
+    return found
+
+
+def _check_event_properties(kind: str, properties: dict) -> str | None:
+    """The extra rules of the event types that signals read; custom types pass through."""
+    if kind in ("feature_used", "feature_gate_hit") and not isinstance(
+        properties.get("feature"), str
+    ):
+        return f"a {kind} event needs properties.feature (the feature's name)"
+    if kind == "nps_response":
+        score = properties.get("score")
+        if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 10:
+            return "an nps_response event needs properties.score, a whole number from 0 to 10"
+    if kind == "support_ticket":
+        sentiment = properties.get("sentiment")
+        if sentiment is not None and sentiment not in SENTIMENTS:
+            return f"properties.sentiment must be one of {', '.join(SENTIMENTS)}"
+        severity = properties.get("severity")
+        if severity is not None and severity not in SEVERITIES:
+            return f"properties.severity must be one of {', '.join(SEVERITIES)}"
+    if kind == "seat_added":
+        count = properties.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            return "properties.count of a seat_added event must be a positive whole number"
+    return None
+
+
+def _validate_event(item: Any, accounts: dict[str, int]) -> tuple[dict | None, str | None]:
+    if not isinstance(item, dict):
+        return None, "each event must be a JSON object"
+    unknown = set(item) - {"id", "account", "type", "at", "user", "properties"}
+    if unknown:
+        return None, f"unknown field(s): {', '.join(sorted(unknown))}"
+    event_id, account, kind = item.get("id"), item.get("account"), item.get("type")
+    if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 120:
+        return None, "id is required: a string of at most 120 characters, unique per event"
+    if not isinstance(account, str) or not account:
+        return None, "account is required: the account's external_id"
+    if account not in accounts:
+        return None, f"no account has the external_id {account!r}"
+    if not isinstance(kind, str) or not re.match(r"^[a-z][a-z0-9_.-]{0,59}$", kind):
+        return None, "type is required: lowercase letters, digits and _ . - (e.g. login)"
+    try:
+        occurred_at = parse_timestamp(item.get("at"))
+    except ValueError as error:
+        return None, f"at {error}"
+    user = item.get("user")
+    if user is not None and (not isinstance(user, str) or len(user) > 200):
+        return None, "user must be a string of at most 200 characters"
+    properties = item.get("properties") or {}
+    if not isinstance(properties, dict):
+        return None, "properties must be a JSON object"
+    problem = _check_event_properties(kind, properties)
+    if problem:
+        return None, problem
+    return {"event_id": event_id, "account_id": accounts[account], "event_type": kind,
+            "occurred_at": occurred_at, "user_ref": user, "properties": properties}, None
+
+
+def _insert_ignoring_conflicts(table, rows: list[dict], conflict_columns: list[str]) -> None:
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    for chunk in _chunks(rows):
+        db.session.execute(statement, list(chunk))
+
+
+def ingest_events(items: Sequence[Any], *, now: datetime) -> BulkResult:
+    result = BulkResult()
+    if len(items) > MAX_BATCH:
+        result.refuse(0, f"a batch holds at most {MAX_BATCH} events; split it")
+        return result
+    accounts = account_ids_by_external_id(
+        i.get("account") for i in items if isinstance(i, dict)
+    )
+    valid: dict[str, dict] = {}
+    for index, item in enumerate(items):
+        row, problem = _validate_event(item, accounts)
+        if problem:
+            result.refuse(index, problem)
+        elif row["event_id"] in valid:
+            result.duplicates += 1
+        else:
+            valid[row["event_id"]] = row | {"received_at": now}
+    existing: set[str] = set()
+    for chunk in _chunks(list(valid)):
+        existing.update(db.session.scalars(
+            select(UsageEvent.event_id).where(UsageEvent.event_id.in_(chunk))
+        ))
+    new_rows = [row for key, row in valid.items() if key not in existing]
+    result.duplicates += len(valid) - len(new_rows)
+    if new_rows:
+        _insert_ignoring_conflicts(UsageEvent.__table__, new_rows, ["event_id"])
+        _record_activity(new_rows)
+    result.accepted = len(new_rows)
+    return result
+
+
+def _record_activity(rows: list[dict]) -> None:
+    """Fold the batch's first/last event and last login into account_activity."""
+    per_account: dict[int, dict] = {}
+    for row in rows:
+        moment, account_id = row["occurred_at"], row["account_id"]
+        entry = per_account.setdefault(account_id, {
+            "account_id": account_id, "first_event_at": moment, "last_event_at": moment,
+            "last_login_at": None})
+        entry["first_event_at"] = min(entry["first_event_at"], moment)
+        entry["last_event_at"] = max(entry["last_event_at"], moment)
+        if row["event_type"] == "login" and (
+            entry["last_login_at"] is None or moment > entry["last_login_at"]
+        ):
+            entry["last_login_at"] = moment
+    table = AccountActivity.__table__
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["account_id"],
+        set_={
+            "first_event_at": case((excluded.first_event_at < table.c.first_event_at,
+                                    excluded.first_event_at), else_=table.c.first_event_at),
+            "last_event_at": case((excluded.last_event_at > table.c.last_event_at,
+                                   excluded.last_event_at), else_=table.c.last_event_at),
+            "last_login_at": case(
+                (table.c.last_login_at.is_(None), excluded.last_login_at),
+                (excluded.last_login_at > table.c.last_login_at, excluded.last_login_at),
+                else_=table.c.last_login_at),
+        },
+    )
+    for chunk in _chunks(sorted(per_account.values(), key=lambda r: r["account_id"])):
+        db.session.execute(statement, list(chunk))
+
+
+def _validate_metric(item: Any, accounts: dict[str, int]) -> tuple[dict | None, str | None]:
+    if not isinstance(item, dict):
+        return None, "each metric value must be a JSON object"
+    unknown = set(item) - {"account", "key", "value", "date"}
+    if unknown:
+        return None, f"unknown field(s): {', '.join(sorted(unknown))}"
+    account, key, value = item.get("account"), item.get("key"), item.get("value")
+    if not isinstance(account, str) or not account:
+        return None, "account is required: the account's external_id"
+    if account not in accounts:
+        return None, f"no account has the external_id {account!r}"
+    if not isinstance(key, str) or not METRIC_KEY.match(key):
+        return None, "key is required: lowercase letters, digits and _ . : - (e.g. seats_used)"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None, "value must be a finite number"
+    try:
+        day = parse_day(item.get("date"))
+    except ValueError as error:
+        return None, f"date {error}"
+    return {"account_id": accounts[account], "metric_key": key, "measured_on": day,
+            "value": float(value)}, None
+
+
+def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
+    """Store metric values; the same value again is a duplicate, a new value replaces."""
+    result = BulkResult()
+    if len(items) > MAX_BATCH:
+        result.refuse(0, f"a batch holds at most {MAX_BATCH} metric values; split it")
+        return result
+    accounts = account_ids_by_external_id(
+        i.get("account") for i in items if isinstance(i, dict)
+    )
+    latest: dict[tuple, dict] = {}
+    for index, item in enumerate(items):
+        row, problem = _validate_metric(item, accounts)
+        if problem:
+            result.refuse(index, problem)
+            continue
+        key = (row["account_id"], row["metric_key"], row["measured_on"])
+        if key in latest:
+            result.duplicates += 1
+        latest[key] = row  # within a batch the last value for a day wins
+    existing: dict[tuple, float] = {}
+    keys = list(latest)
+    for chunk in _chunks(keys):
+        existing.update({
+            (a, k, d): v for a, k, d, v in db.session.execute(
+                select(MetricValue.account_id, MetricValue.metric_key, MetricValue.measured_on,
+                       MetricValue.value)
+                .where(tuple_(MetricValue.account_id, MetricValue.metric_key,
+                              MetricValue.measured_on).in_(list(chunk)))
+            ).all()
+        })
+    changed = [row for key, row in latest.items() if existing.get(key) != row["value"]]
+    result.duplicates += len(latest) - len(changed)
+    if changed:
+        table = MetricValue.__table__
+        dialect = db.session.get_bind().dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        statement = module.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["account_id", "metric_key", "measured_on"],
+            set_={"value": statement.excluded.value},
+        )
+        for chunk in _chunks(changed):
+            db.session.execute(statement, list(chunk))
+    result.accepted = len(changed)
+    return result
+
+
+def metric_keys() -> list[str]:
+    """Every metric key pushed so far, for scorecard pickers."""
+    return list(db.session.scalars(
+        select(MetricValue.metric_key).distinct().order_by(MetricValue.metric_key)
+    ))

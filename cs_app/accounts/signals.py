@@ -1,0 +1,304 @@
+"""Compute every account's signals set-wise into ``account_signals``.
+
+One INSERT … SELECT over all accounts (or a given few), joining grouped aggregates of events,
+metrics, contacts, plans and snapshots. No per-account Python: the cost grows with the rows the
+database scans, and the same statement serves 40 accounts or 100,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import (
+    Date,
+    Float,
+    and_,
+    case,
+    cast,
+    delete,
+    distinct,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+)
+
+from cs_app.accounts.models import Account, Contact
+from cs_app.accounts.usage_models import AccountActivity, AccountSignals, MetricValue, UsageEvent
+from cs_app.extensions import db
+from cs_app.health.models import HealthSnapshot
+from cs_app.plans.models import ActionItem, Milestone, Plan, Risk
+from cs_app.sql import days_between, to_date
+
+USAGE_TYPES = ("login", "feature_used")
+CLOSED_TICKET_STATES = ("closed", "solved", "resolved")
+UPGRADE_INTENT_TYPES = ("upgrade_viewed", "upgrade_started", "upgrade_step_reached")
+METRIC_SIGNALS = ("quota_used_pct", "seats_used", "open_tickets")
+
+
+def _count_when(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _event_aggregates(now: datetime):
+    ev = UsageEvent.__table__.c
+    t7, t30, t60 = now - timedelta(days=7), now - timedelta(days=30), now - timedelta(days=60)
+    recent = ev.occurred_at >= t30
+    feature = ev.properties["feature"].as_string()
+    seats = func.coalesce(ev.properties["count"].as_integer(), 1)
+    status = func.coalesce(ev.properties["status"].as_string(), "open")
+    return (
+        select(
+            ev.account_id,
+            _count_when(and_(ev.event_type == "login", ev.occurred_at >= t7)).label("logins_7d"),
+            _count_when(and_(ev.event_type == "login", recent)).label("logins_30d"),
+            func.count(distinct(case((recent, ev.user_ref)))).label("active_users_30d"),
+            func.count(distinct(case((and_(ev.event_type == "feature_used", recent), feature))))
+            .label("features_used_30d"),
+            _count_when(and_(ev.event_type.in_(USAGE_TYPES), recent)).label("usage_30d"),
+            _count_when(and_(ev.event_type.in_(USAGE_TYPES), not_(recent)))
+            .label("usage_prev_30d"),
+            func.sum(case((and_(ev.event_type == "seat_added", recent), seats), else_=0))
+            .label("seats_added_30d"),
+            _count_when(and_(ev.event_type == "feature_gate_hit", ev.occurred_at >= t7))
+            .label("feature_gate_hits_7d"),
+            _count_when(and_(ev.event_type == "support_ticket", recent,
+                             status.not_in(CLOSED_TICKET_STATES))).label("recent_open_tickets"),
+            func.max(case((and_(ev.event_type.in_(UPGRADE_INTENT_TYPES), recent),
+                           ev.occurred_at))).label("last_upgrade_intent_at"),
+            func.max(case((ev.event_type == "upgrade_completed", ev.occurred_at)))
+            .label("last_upgrade_completed_at"),
+        )
+        .where(ev.occurred_at >= t60, ev.occurred_at <= now)
+        .group_by(ev.account_id)
+        .subquery("events")
+    )
+
+
+def _latest_event_property(now: datetime, event_type: str, name: str, value):
+    """The newest event of ``event_type`` per account that carries ``value``, with its day."""
+    ev = UsageEvent.__table__.c
+    ranked = (
+        select(
+            ev.account_id,
+            value.label("value"),
+            ev.occurred_at,
+            func.row_number()
+            .over(partition_by=ev.account_id, order_by=(ev.occurred_at.desc(), ev.id.desc()))
+            .label("rank"),
+        )
+        .where(ev.event_type == event_type, ev.occurred_at <= now, value.is_not(None))
+        .subquery(f"{name}_ranked")
+    )
+    return (
+        select(ranked.c.account_id, ranked.c.value, ranked.c.occurred_at)
+        .where(ranked.c.rank == 1)
+        .subquery(name)
+    )
+
+
+def _latest_metrics(today: date):
+    m = MetricValue.__table__.c
+    ranked = (
+        select(
+            m.account_id, m.metric_key, m.value,
+            func.row_number()
+            .over(partition_by=(m.account_id, m.metric_key), order_by=m.measured_on.desc())
+            .label("rank"),
+        )
+        .where(m.metric_key.in_(METRIC_SIGNALS), m.measured_on <= today)
+        .subquery("metrics_ranked")
+    )
+    return (
+        select(
+            ranked.c.account_id,
+            *(func.max(case((ranked.c.metric_key == key, ranked.c.value))).label(key)
+              for key in METRIC_SIGNALS),
+        )
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.account_id)
+        .subquery("metrics")
+    )
+
+
+def _plan_aggregates(today: date):
+    active = Plan.status == "active"
+    severe = or_(
+        and_(Risk.likelihood == "high", Risk.impact.in_(("high", "medium"))),
+        and_(Risk.likelihood == "medium", Risk.impact == "high"),
+    )
+    actions = (
+        select(Plan.account_id, func.count().label("n"))
+        .join(ActionItem, ActionItem.plan_id == Plan.id)
+        .where(active, ActionItem.status != "done", ActionItem.due_date < today)
+        .group_by(Plan.account_id).subquery("overdue_actions")
+    )
+    milestones = (
+        select(Plan.account_id, func.count().label("n"))
+        .join(Milestone, Milestone.plan_id == Plan.id)
+        .where(active, Milestone.status.not_in(("done",)), Milestone.target_date < today)
+        .group_by(Plan.account_id).subquery("overdue_milestones")
+    )
+    risks = (
+        select(Plan.account_id, func.count().label("n"))
+        .join(Risk, Risk.plan_id == Plan.id)
+        .where(active, Risk.status.in_(("open", "mitigating")), severe)
+        .group_by(Plan.account_id).subquery("open_high_risks")
+    )
+    reviews = (
+        select(Plan.account_id,
+               func.max(case((Plan.next_review_on < today, 1), else_=0)).label("overdue"))
+        .where(active)
+        .group_by(Plan.account_id).subquery("plan_reviews")
+    )
+    return actions, milestones, risks, reviews
+
+
+def _contact_aggregates():
+    active_sponsor = and_(Contact.role == "executive_sponsor", Contact.status == "active")
+    return (
+        select(
+            Contact.account_id,
+            func.max(case((active_sponsor, Contact.last_contact_on))).label("sponsor_contact"),
+            func.max(case((and_(Contact.role == "champion", Contact.status == "departed"), 1),
+                          else_=0)).label("champion_departed"),
+            func.max(case((and_(Contact.role == "champion", Contact.status == "active"), 1),
+                          else_=0)).label("champion_active"),
+        )
+        .group_by(Contact.account_id)
+        .subquery("contacts")
+    )
+
+
+def _snapshot_on_or_before(day: date, name: str):
+    hs = HealthSnapshot.__table__.c
+    latest_day = (
+        select(hs.account_id, func.max(hs.day).label("day"))
+        .where(hs.day <= day)
+        .group_by(hs.account_id)
+        .subquery(f"{name}_day")
+    )
+    return (
+        select(hs.account_id, hs.score, hs.band)
+        .join(latest_day, and_(latest_day.c.account_id == hs.account_id,
+                               latest_day.c.day == hs.day))
+        .subquery(name)
+    )
+
+
+def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
+    """The SELECT producing one ``account_signals`` row per account."""
+    today = now.date()
+    today_literal = literal(today, Date)
+    events = _event_aggregates(now)
+    nps = _latest_event_property(now, "nps_response", "nps",
+                                 UsageEvent.__table__.c.properties["score"].as_integer())
+    sentiment = _latest_event_property(
+        now, "support_ticket", "sentiment",
+        UsageEvent.__table__.c.properties["sentiment"].as_string())
+    metrics = _latest_metrics(today)
+    actions, milestones, risks, reviews = _plan_aggregates(today)
+    contacts = _contact_aggregates()
+    health_now = _snapshot_on_or_before(today, "health_now")
+    health_before = _snapshot_on_or_before(today - timedelta(days=30), "health_before")
+    activity_table = AccountActivity.__table__
+    activity = activity_table.c
+    a = Account.__table__.c
+
+    live = activity.account_id.is_not(None)  # the product has sent events for this account
+
+    def counted(column):
+        return case((live, func.coalesce(column, 0)))
+
+    seats_used = func.coalesce(cast(metrics.c.seats_used, Float),
+                               case((live, func.coalesce(events.c.active_users_30d, 0))))
+    nps_value = nps.c.value
+    columns = {
+        "account_id": a.id,
+        "computed_at": literal(now, AccountSignals.__table__.c.computed_at.type),
+        "days_since_last_login": days_between(today_literal, activity.last_login_at),
+        "logins_7d": counted(events.c.logins_7d),
+        "logins_30d": counted(events.c.logins_30d),
+        "active_users_30d": counted(events.c.active_users_30d),
+        "features_used_30d": counted(events.c.features_used_30d),
+        "usage_30d": counted(events.c.usage_30d),
+        "usage_change_pct": 100.0 * (cast(events.c.usage_30d, Float) - events.c.usage_prev_30d)
+        / func.nullif(events.c.usage_prev_30d, 0),
+        "quota_used_pct": metrics.c.quota_used_pct,
+        "seats_purchased": a.seats_purchased,
+        "seats_used": seats_used,
+        "seat_utilization_pct": 100.0 * seats_used / func.nullif(a.seats_purchased, 0),
+        "seats_added_30d": counted(events.c.seats_added_30d),
+        "open_tickets": func.coalesce(metrics.c.open_tickets,
+                                      counted(events.c.recent_open_tickets)),
+        "support_sentiment": sentiment.c.value,
+        "support_sentiment_on": to_date(sentiment.c.occurred_at),
+        "last_nps": nps_value,
+        "nps_category": case((nps_value >= 9, "promoter"), (nps_value >= 7, "passive"),
+                             (nps_value.is_not(None), "detractor")),
+        "last_nps_on": to_date(nps.c.occurred_at),
+        "health_score": health_now.c.score,
+        "health_band": health_now.c.band,
+        "health_change_30d": health_now.c.score - health_before.c.score,
+        "days_to_renewal": days_between(a.renewal_date, today_literal),
+        "account_age_days": days_between(today_literal,
+                                         func.coalesce(a.contract_start, a.created_at)),
+        "trial_days_left": days_between(a.trial_ends_on, today_literal),
+        "lifecycle_stage": a.lifecycle_stage,
+        "segment": a.segment,
+        "arr": a.arr_minor,
+        "open_high_risks": func.coalesce(risks.c.n, 0),
+        "overdue_actions": func.coalesce(actions.c.n, 0),
+        "overdue_milestones": func.coalesce(milestones.c.n, 0),
+        "days_since_sponsor_contact": days_between(today_literal, contacts.c.sponsor_contact),
+        "champion_departed": case(
+            (contacts.c.account_id.is_(None), None),
+            (and_(contacts.c.champion_departed == 1, contacts.c.champion_active == 0), True),
+            else_=False),
+        "plan_review_overdue": func.coalesce(reviews.c.overdue, 0) == 1,
+        "feature_gate_hits_7d": counted(events.c.feature_gate_hits_7d),
+        "upgrade_intent_open": case(
+            (not_(live), None),
+            (and_(events.c.last_upgrade_intent_at.is_not(None),
+                  or_(events.c.last_upgrade_completed_at.is_(None),
+                      events.c.last_upgrade_completed_at < events.c.last_upgrade_intent_at)),
+             True),
+            else_=False),
+    }
+    query = (
+        select(*(expression.label(name) for name, expression in columns.items()))
+        .select_from(Account.__table__)
+        .outerjoin(activity_table, activity.account_id == a.id)
+        .outerjoin(events, events.c.account_id == a.id)
+        .outerjoin(nps, nps.c.account_id == a.id)
+        .outerjoin(sentiment, sentiment.c.account_id == a.id)
+        .outerjoin(metrics, metrics.c.account_id == a.id)
+        .outerjoin(actions, actions.c.account_id == a.id)
+        .outerjoin(milestones, milestones.c.account_id == a.id)
+        .outerjoin(risks, risks.c.account_id == a.id)
+        .outerjoin(reviews, reviews.c.account_id == a.id)
+        .outerjoin(contacts, contacts.c.account_id == a.id)
+        .outerjoin(health_now, health_now.c.account_id == a.id)
+        .outerjoin(health_before, health_before.c.account_id == a.id)
+    )
+    if account_ids is not None:
+        query = query.where(a.id.in_(list(account_ids)))
+    return query, list(columns)
+
+
+def compute_signals(*, now: datetime, account_ids: Sequence[int] | None = None) -> int:
+    """Rebuild ``account_signals`` for all accounts (or ``account_ids``); returns the count."""
+    table = AccountSignals.__table__
+    query, names = signals_select(now, account_ids)
+    removal = delete(table)
+    if account_ids is not None:
+        removal = removal.where(table.c.account_id.in_(list(account_ids)))
+    db.session.execute(removal)
+    db.session.execute(insert(table).from_select(names, query))
+    counted = select(func.count()).select_from(table)
+    if account_ids is not None:
+        counted = counted.where(table.c.account_id.in_(list(account_ids)))
+    return db.session.scalar(counted)

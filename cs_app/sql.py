@@ -1,0 +1,87 @@
+"""Small SQL constructs that SQLite and PostgreSQL spell differently.
+
+Set-based jobs are written once in SQLAlchemy Core; these compile to each dialect's own
+date arithmetic and JSON builders.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Date, Integer
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import JSON
+
+
+class days_between(FunctionElement):  # noqa: N801  (reads like the SQL function it is)
+    """Whole days from ``start`` to ``end`` (dates or timestamps; time of day ignored)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    end, start = list(element.clauses)
+    return (f"CAST(julianday(date({compiler.process(end, **kw)})) - "
+            f"julianday(date({compiler.process(start, **kw)})) AS INTEGER)")
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element, compiler, **kw):
+    end, start = list(element.clauses)
+    return (f"(CAST({compiler.process(end, **kw)} AS DATE) - "
+            f"CAST({compiler.process(start, **kw)} AS DATE))")
+
+
+class json_object(FunctionElement):  # noqa: N801
+    """A JSON object from alternating key, value arguments."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_object"
+
+
+@compiles(json_object, "sqlite")
+def _json_object_sqlite(element, compiler, **kw):
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element, compiler, **kw):
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class json_array(FunctionElement):  # noqa: N801
+    type = JSON()
+    inherit_cache = True
+    name = "json_array"
+
+
+@compiles(json_array, "sqlite")
+def _json_array_sqlite(element, compiler, **kw):
+    return f"json_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array, "postgresql")
+def _json_array_postgresql(element, compiler, **kw):
+    return f"json_build_array({compiler.process(element.clauses, **kw)})"
+
+
+
+class to_date(FunctionElement):  # noqa: N801
+    """The calendar day of a timestamp (SQLite's CAST … AS DATE would yield the year)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "to_date"
+
+
+@compiles(to_date, "sqlite")
+def _to_date_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(to_date, "postgresql")
+def _to_date_postgresql(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"

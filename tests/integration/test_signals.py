@@ -1,0 +1,169 @@
+"""Signals computed set-wise in SQL, checked value by value on hand-made data."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from cs_app.accounts.ingest import ingest_events, ingest_metrics
+from cs_app.accounts.signal_catalog import SIGNALS
+from cs_app.accounts.signals import compute_signals
+from cs_app.accounts.usage_models import AccountSignals
+from cs_app.extensions import db
+from cs_app.health.models import HealthSnapshot
+from tests.factories import (
+    AccountFactory,
+    ActionFactory,
+    ContactFactory,
+    MilestoneFactory,
+    PlanFactory,
+    RiskFactory,
+)
+
+
+def at(now, days_ago, hour=10):
+    return (now - timedelta(days=days_ago)).replace(hour=hour).isoformat()
+
+
+@pytest.fixture
+def busy_account(app, now):
+    account = AccountFactory(external_id="BUSY", seats_purchased=20, renewal_date=date(2027, 1, 20),
+                             contract_start=date(2026, 1, 15), trial_ends_on=date(2026, 11, 24),
+                             segment="SMB", arr_minor=1_200_000, lifecycle_stage="adoption")
+    events = []
+    for n in range(3):
+        events.append({"id": f"l7-{n}", "account": "BUSY", "type": "login", "at": at(now, 2),
+                       "user": f"u{n}"})
+    for n in range(2):
+        events.append({"id": f"l30-{n}", "account": "BUSY", "type": "login",
+                       "at": at(now, 20), "user": "u9"})
+    for n in range(10):
+        events.append({"id": f"old-{n}", "account": "BUSY", "type": "login", "at": at(now, 45),
+                       "user": "u1"})
+    events += [
+        {"id": "f1", "account": "BUSY", "type": "feature_used", "at": at(now, 3),
+         "properties": {"feature": "reports"}},
+        {"id": "f2", "account": "BUSY", "type": "feature_used", "at": at(now, 4),
+         "properties": {"feature": "reports"}},
+        {"id": "f3", "account": "BUSY", "type": "feature_used", "at": at(now, 5),
+         "properties": {"feature": "export"}},
+        {"id": "f-old", "account": "BUSY", "type": "feature_used", "at": at(now, 40),
+         "properties": {"feature": "sso"}},
+        {"id": "seat", "account": "BUSY", "type": "seat_added", "at": at(now, 6),
+         "properties": {"count": 3}},
+        {"id": "gate", "account": "BUSY", "type": "feature_gate_hit", "at": at(now, 1),
+         "properties": {"feature": "sso"}},
+        {"id": "t1", "account": "BUSY", "type": "support_ticket", "at": at(now, 9),
+         "properties": {"sentiment": "negative"}},
+        {"id": "t2", "account": "BUSY", "type": "support_ticket", "at": at(now, 3),
+         "properties": {"sentiment": "positive", "status": "closed"}},
+        {"id": "nps-old", "account": "BUSY", "type": "nps_response", "at": at(now, 50),
+         "properties": {"score": 10}},
+        {"id": "nps", "account": "BUSY", "type": "nps_response", "at": at(now, 8),
+         "properties": {"score": 6}},
+        {"id": "up", "account": "BUSY", "type": "upgrade_viewed", "at": at(now, 2)},
+    ]
+    result = ingest_events(events, now=now)
+    assert result.errors == []
+    ingest_metrics([{"account": "BUSY", "key": "quota_used_pct", "value": 85,
+                     "date": "2026-11-20"},
+                    {"account": "BUSY", "key": "quota_used_pct", "value": 60,
+                     "date": "2026-11-01"}], now=now)
+    return account
+
+
+def signals_of(account):
+    db.session.expire_all()
+    return db.session.get(AccountSignals, account.id)
+
+
+def test_event_window_signals(busy_account, now):
+    compute_signals(now=now)
+    s = signals_of(busy_account)
+    assert (s.logins_7d, s.logins_30d) == (3, 5)
+    assert s.days_since_last_login == 2
+    assert s.active_users_30d == 4  # u0 u1 u2 u9 (events without a user are not people)
+    assert s.features_used_30d == 2
+    assert s.usage_30d == 8  # 5 logins + 3 feature uses
+    assert s.usage_change_pct == pytest.approx((8 - 11) / 11 * 100)
+    assert s.seats_added_30d == 3
+    assert s.feature_gate_hits_7d == 1
+    assert s.open_tickets == 1
+    assert (s.support_sentiment, s.support_sentiment_on) == ("positive", date(2026, 11, 18))
+    assert (s.last_nps, s.nps_category, s.last_nps_on) == (6, "detractor", date(2026, 11, 13))
+    assert s.quota_used_pct == 85
+    assert s.seats_used == 4 and s.seat_utilization_pct == pytest.approx(20.0)
+    assert s.upgrade_intent_open is True
+
+
+def test_account_signals(busy_account, now):
+    compute_signals(now=now)
+    s = signals_of(busy_account)
+    assert s.days_to_renewal == (date(2027, 1, 20) - date(2026, 11, 21)).days
+    assert s.account_age_days == (date(2026, 11, 21) - date(2026, 1, 15)).days
+    assert s.trial_days_left == 3
+    assert (s.segment, s.lifecycle_stage, s.arr, s.seats_purchased) == (
+        "SMB", "adoption", 1_200_000, 20)
+
+
+def test_account_without_events_has_no_usage_data_rather_than_zero(app, now):
+    quiet = AccountFactory()
+    compute_signals(now=now)
+    s = signals_of(quiet)
+    assert s.logins_30d is None and s.usage_30d is None and s.days_since_last_login is None
+    assert s.last_nps is None and s.champion_departed is None
+
+
+def test_plan_and_contact_signals(app, now):
+    plan = PlanFactory(status="active", next_review_on=date(2026, 11, 1))
+    ActionFactory(plan=plan, due_date=date(2026, 11, 20))
+    ActionFactory(plan=plan, due_date=date(2026, 11, 20), status="done")
+    ActionFactory(plan=plan, due_date=date(2026, 12, 20))
+    MilestoneFactory(plan=plan, target_date=date(2026, 10, 1))
+    RiskFactory(plan=plan, likelihood="high", impact="medium")
+    RiskFactory(plan=plan, likelihood="medium", impact="medium")
+    RiskFactory(plan=plan, likelihood="high", impact="high", status="closed")
+    draft = PlanFactory(account=plan.account, status="draft", next_review_on=date(2026, 1, 1))
+    ActionFactory(plan=draft, due_date=date(2026, 1, 1))
+    ContactFactory(account=plan.account, role="executive_sponsor",
+                   last_contact_on=date(2026, 10, 22))
+    ContactFactory(account=plan.account, role="champion", status="departed")
+    compute_signals(now=now)
+    s = signals_of(plan.account)
+    assert (s.overdue_actions, s.overdue_milestones, s.open_high_risks) == (1, 1, 1)
+    assert s.plan_review_overdue is True
+    assert s.days_since_sponsor_contact == 30
+    assert s.champion_departed is True
+
+
+def test_a_new_active_champion_clears_champion_departed(app, now):
+    account = AccountFactory()
+    ContactFactory(account=account, role="champion", status="departed")
+    ContactFactory(account=account, role="champion", status="active")
+    compute_signals(now=now)
+    assert signals_of(account).champion_departed is False
+
+
+def test_health_signals_read_the_snapshots(app, now):
+    account = AccountFactory()
+    for day, score in ((date(2026, 10, 20), 80.0), (date(2026, 11, 21), 55.0)):
+        db.session.add(HealthSnapshot(account_id=account.id, day=day, score=score,
+                                      band="at_risk", coverage=1.0, computed_score=score,
+                                      computed_band="at_risk", measures=[]))
+    db.session.flush()
+    compute_signals(now=now)
+    s = signals_of(account)
+    assert (s.health_score, s.health_band, s.health_change_30d) == (55.0, "at_risk", -25.0)
+
+
+def test_recompute_for_some_accounts_leaves_the_others(app, now):
+    first, second = AccountFactory(), AccountFactory()
+    assert compute_signals(now=now) >= 2
+    assert compute_signals(now=now, account_ids=[first.id]) == 1
+    assert signals_of(second) is not None
+
+
+def test_every_catalog_signal_is_a_column():
+    columns = set(AccountSignals.__table__.c.keys())
+    assert set(SIGNALS) <= columns
