@@ -163,6 +163,7 @@ def scores_select(version: ScorecardVersion, *, now: datetime,
     measure_json = json_array(*(
         json_object(
             "key", m.key,
+            "signal", m.signal,
             "value", middle.c[f"v{i}"],
             "score", middle.c[f"s{i}"],
             "weight", m.weight,
