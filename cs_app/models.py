@@ -16,6 +16,7 @@ from cs_app.health.models import (
     ScorecardMeasure,
     ScorecardVersion,
 )
+from cs_app.jobs.models import JobRun, PendingRecompute, SchedulerLease
 from cs_app.plans.models import (
     ActionItem,
     Milestone,
@@ -32,8 +33,9 @@ from cs_app.plans.models import (
 
 __all__ = [
     "Account", "AccountActivity", "AccountSignals", "ActionItem", "ApiToken", "AuditEvent",
-    "Contact", "HealthOverride", "HealthSnapshot", "LifecycleStageEntry", "LoginThrottle",
-    "MetricValue", "Milestone", "Outcome", "OutcomeMeasurement", "Plan", "PlanChange",
-    "PlanShareLink", "PlanTemplate", "Review", "Risk", "Scorecard", "ScorecardMeasure",
-    "ScorecardVersion", "Stakeholder", "UsageEvent", "User",
+    "Contact", "HealthOverride", "HealthSnapshot", "JobRun", "LifecycleStageEntry",
+    "LoginThrottle", "MetricValue", "Milestone", "Outcome", "OutcomeMeasurement",
+    "PendingRecompute", "Plan", "PlanChange", "PlanShareLink", "PlanTemplate", "Review", "Risk",
+    "SchedulerLease", "Scorecard", "ScorecardMeasure", "ScorecardVersion", "Stakeholder",
+    "UsageEvent", "User",
 ]

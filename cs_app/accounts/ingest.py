@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cs_app.accounts.models import Account
 from cs_app.accounts.usage_models import AccountActivity, MetricValue, UsageEvent
 from cs_app.extensions import db
+from cs_app.jobs.models import PendingRecompute
 
 MAX_BATCH = 10_000
 CHUNK = 500  # keeps IN lists and multi-row inserts well inside every driver's limits
@@ -172,8 +173,15 @@ def ingest_events(items: Sequence[Any], *, now: datetime) -> BulkResult:
     if new_rows:
         _insert_ignoring_conflicts(UsageEvent.__table__, new_rows, ["event_id"])
         _record_activity(new_rows)
+        _mark_pending({row["account_id"] for row in new_rows}, now)
     result.accepted = len(new_rows)
     return result
+
+
+def _mark_pending(account_ids: set[int], now: datetime) -> None:
+    """Queue the accounts for the catch-up recompute (one statement per chunk)."""
+    rows = [{"account_id": account_id, "since": now} for account_id in sorted(account_ids)]
+    _insert_ignoring_conflicts(PendingRecompute.__table__, rows, ["account_id"])
 
 
 def _record_activity(rows: list[dict]) -> None:
@@ -278,6 +286,7 @@ def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
         )
         for chunk in _chunks(changed):
             db.session.execute(statement, list(chunk))
+        _mark_pending({row["account_id"] for row in changed}, now)
     result.accepted = len(changed)
     return result
 

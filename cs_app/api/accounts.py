@@ -1,0 +1,132 @@
+"""Accounts and contacts over the API: upsert by external ID, list, read, contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, url_for
+from sqlalchemy import select
+
+from cs_app.accounts import service as account_service
+from cs_app.accounts.models import Account
+from cs_app.api import responses, schemas, serializers
+from cs_app.api.auth import api_user, require_account_editor, require_lead, require_writer
+from cs_app.api.errors import renamed_fields
+from cs_app.api.parsing import parse_body, parse_query
+from cs_app.api.queries import AccountFilters, account_page, account_plans
+from cs_app.api.routing import api_route
+from cs_app.db_types import utcnow
+from cs_app.errors import PermissionDenied, ValidationError
+from cs_app.extensions import db
+
+TAG = "Accounts"
+# The service's field names → the API's, so error.fields names what the caller sent.
+ACCOUNT_FIELD_NAMES = {"csm_id": "csm_email", "arr_minor": "arr"}
+
+
+def _account_values(body: schemas.AccountWrite) -> dict[str, Any]:
+    """The API's keys as the account service names them."""
+    values = body.values()
+    if "arr" in values:
+        values["arr_minor"] = values.pop("arr")
+    context = values.pop("business_context", None)
+    if context is not None:
+        values.update(context)
+    elif "business_context" in body.model_fields_set:  # null clears the whole context
+        values.update(dict.fromkeys(schemas.BusinessContext.model_fields))
+    return values
+
+
+def _csm_changes(account: Account, values: dict[str, Any]) -> bool:
+    if "csm_email" not in values:
+        return False
+    new = (values["csm_email"] or "").strip().lower() or None
+    current = account.csm.email.lower() if account.csm is not None else None
+    return new != current
+
+
+@api_route("/accounts/<external_id>", "PUT", tag=TAG, summary="Create or update an account",
+           description="Creates the account (201) or changes the keys given (200); keys left "
+                       "out keep their value, so sending the same body twice is harmless. "
+                       "Creating an account or changing its CSM needs a lead or admin token; "
+                       "a CSM may update the accounts they own.",
+           request=schemas.AccountWrite, response=responses.AccountOut, status=200,
+           conflict=True, alternate_status=201)
+def put_account(external_id: str):
+    user = api_user()
+    require_writer(user)
+    account = db.session.scalar(select(Account).where(Account.external_id == external_id))
+    if account is None:
+        require_lead(user, "Only leads and admins create accounts.")
+    else:
+        require_account_editor(user, account)
+    body = parse_body(schemas.AccountWrite)
+    if "external_id" in body.model_fields_set and body.external_id != external_id:
+        message = f"The body's external_id must match the address ({external_id})."
+        raise ValidationError(message, {"external_id": message})
+    values = _account_values(body)
+    if account is not None and not user.can_edit_everything and _csm_changes(account, values):
+        raise PermissionDenied("Only leads and admins reassign an account to another CSM.")
+    try:
+        account, created = account_service.upsert_account(
+            {**values, "external_id": external_id}, now=utcnow(), user=user
+        )
+    except ValidationError as error:
+        raise renamed_fields(error, ACCOUNT_FIELD_NAMES) from error
+    db.session.commit()
+    response = jsonify(serializers.account(account))
+    if created:
+        response.status_code = 201
+        response.headers["Location"] = url_for("api.get_account", external_id=external_id)
+    return response
+
+
+@api_route("/accounts", "GET", tag=TAG, summary="List accounts",
+           description="Filtered and paged, ordered by name. Health bands are not computed "
+                       "yet: accounts without a score have no band and never match `band`.",
+           query=schemas.AccountListQuery, response=responses.AccountPage)
+def list_accounts():
+    query = parse_query(schemas.AccountListQuery)
+    filters = AccountFilters(segment=query.segment, csm=query.csm, stage=query.stage,
+                             engagement_model=query.engagement_model, q=query.q,
+                             band=query.band)
+    accounts, total = account_page(filters, page=query.page, per_page=query.per_page)
+    return jsonify({"items": [serializers.account(a) for a in accounts], "page": query.page,
+                    "per_page": query.per_page, "total": total})
+
+
+@api_route("/accounts/<external_id>", "GET", tag=TAG,
+           summary="Read an account with its contacts, plans and lifecycle stages",
+           response=responses.AccountDetailOut)
+def get_account(external_id: str):
+    account = account_service.get_account(external_id)
+    return jsonify(serializers.account_detail(
+        account, contacts=account.contacts, plans=account_plans(account),
+        stages=account_service.stage_history(account),
+    ))
+
+
+@api_route("/accounts/<external_id>/contacts", "POST", tag=TAG, summary="Add a contact",
+           request=schemas.ContactCreate, response=responses.ContactOut, status=201)
+def create_contact(external_id: str):
+    user = api_user()
+    account = account_service.get_account(external_id)
+    require_account_editor(user, account)
+    body = parse_body(schemas.ContactCreate)
+    contact = account_service.add_contact(account, body.values(), user=user, now=utcnow())
+    db.session.commit()
+    return jsonify(serializers.contact(contact)), 201
+
+
+@api_route("/accounts/<external_id>/contacts/<int:contact_id>", "PATCH", tag=TAG,
+           summary="Change a contact", request=schemas.ContactUpdate,
+           response=responses.ContactOut)
+def update_contact(external_id: str, contact_id: int):
+    user = api_user()
+    account = account_service.get_account(external_id)
+    contact = account_service.get_contact(account, contact_id)
+    require_account_editor(user, account)
+    body = parse_body(schemas.ContactUpdate)
+    account_service.update_contact(contact, body.values(), user=user, now=utcnow())
+    db.session.commit()
+    return jsonify(serializers.contact(contact))

@@ -1,0 +1,385 @@
+"""Request bodies and query strings of the JSON API, as pydantic models.
+
+Bodies are validated strictly against JSON types and refuse unknown keys. PATCH bodies (and the
+PUT of an account, which changes only the keys it is given) use ``optional()``: the key may be
+left out, but when it is sent it must hold a value of the field's type, so ``"title": null``
+is refused rather than silently clearing a required column. Fields typed ``X | None`` accept
+``null`` to clear a value. The same models give the JSON Schemas of ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from cs_app.accounts.models import (
+    CONTACT_ROLES,
+    CONTACT_STATUSES,
+    ENGAGEMENT_LEVELS,
+    ENGAGEMENT_MODELS,
+    INFLUENCE_LEVELS,
+    LIFECYCLE_STAGES,
+    SEGMENTS,
+)
+from cs_app.plans.models import (
+    ACTION_STATUSES,
+    LEVELS,
+    MILESTONE_STATUSES,
+    OUTCOME_STATUSES,
+    PLAN_STATUSES,
+    PLAN_TYPES,
+    REVIEW_CADENCES,
+    RISK_CATEGORIES,
+    RISK_STATUSES,
+    STAKEHOLDER_ROLES,
+)
+from cs_app.plans.service import COMPONENTS, OWNER_REFUSAL
+
+HEALTH_BANDS = ("healthy", "at_risk", "critical", "insufficient_data")
+PERSON_SHAPE = 'Send {"contact_id": N} for a contact of the account or {"user_email": "..."} ' \
+               "for one of our users."
+
+Segment = Literal[SEGMENTS]
+EngagementModel = Literal[ENGAGEMENT_MODELS]
+LifecycleStage = Literal[LIFECYCLE_STAGES]
+HealthBand = Literal[HEALTH_BANDS]
+ContactRole = Literal[tuple(CONTACT_ROLES)]
+InfluenceLevel = Literal[tuple(INFLUENCE_LEVELS)]
+EngagementLevel = Literal[tuple(ENGAGEMENT_LEVELS)]
+ContactStatus = Literal[tuple(CONTACT_STATUSES)]
+PlanType = Literal[tuple(PLAN_TYPES)]
+PlanStatus = Literal[tuple(PLAN_STATUSES)]
+ReviewCadence = Literal[tuple(REVIEW_CADENCES)]
+OutcomeStatus = Literal[tuple(OUTCOME_STATUSES)]
+MilestoneStatus = Literal[tuple(MILESTONE_STATUSES)]
+RiskCategory = Literal[tuple(RISK_CATEGORIES)]
+Level = Literal[tuple(LEVELS)]
+RiskStatus = Literal[tuple(RISK_STATUSES)]
+ActionStatus = Literal[tuple(ACTION_STATUSES)]
+StakeholderRole = Literal[tuple(STAKEHOLDER_ROLES)]
+
+
+def _absent() -> None:
+    return None
+
+
+def optional(**constraints: Any) -> Any:
+    """A key that may be left out but is never ``null`` when given.
+
+    A ``default_factory`` rather than ``default=None`` keeps a misleading ``"default": null``
+    out of the JSON Schema; handlers read ``model_dump(exclude_unset=True)``, so the factory's
+    value is never used.
+    """
+    return Field(default_factory=_absent, **constraints)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    # Messages for required keys that are missing, by key; pydantic's "Field required" else.
+    missing_messages: ClassVar[dict[str, str]] = {}
+
+    def values(self) -> dict[str, Any]:
+        """The keys the caller sent, as plain Python values (dates stay ``date``)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+def _owner_reference(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise PydanticCustomError("not_a_person", f"{OWNER_REFUSAL} {PERSON_SHAPE}")
+    if len(value) != 1 or not set(value) <= {"contact_id", "user_email"}:
+        raise PydanticCustomError("not_a_person", f"Name exactly one person. {PERSON_SHAPE}")
+    contact_id, user_email = value.get("contact_id"), value.get("user_email")
+    if "contact_id" in value and (not isinstance(contact_id, int) or isinstance(contact_id, bool)):
+        raise PydanticCustomError("not_a_person", "contact_id must be a contact's numeric id.")
+    if "user_email" in value and not isinstance(user_email, str):
+        raise PydanticCustomError("not_a_person", "user_email must be a user's email address.")
+    return value
+
+
+class PersonRef(Body):
+    """A named individual: exactly one of ``contact_id`` (a contact of the plan's account) or
+    ``user_email`` (an active internal user)."""
+
+    contact_id: int | None = None
+    user_email: str | None = Field(default=None, max_length=255)
+
+
+PersonInput = Annotated[PersonRef, BeforeValidator(_owner_reference)]
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+class BusinessContext(Body):
+    primary_use_case: str | None = None
+    purchase_trigger: str | None = None
+    previous_solutions: str | None = None
+    strategic_priorities: str | None = None
+
+
+class AccountWrite(Body):
+    """Create or update an account: only the keys sent change; ``name`` is needed to create."""
+
+    external_id: str = optional(max_length=100, description="Optional; must equal the path.")
+    name: str = optional(max_length=200)
+    domain: str | None = Field(default=None, max_length=200)
+    industry: str | None = Field(default=None, max_length=100)
+    employees: int | None = Field(default=None, ge=0)
+    segment: Segment = optional()
+    engagement_model: EngagementModel = optional()
+    arr: int = optional(ge=0, description="Annual recurring revenue in minor units (cents).")
+    currency: str = optional(description="ISO 4217 code, e.g. USD.", min_length=3,
+                             max_length=3)
+    contract_start: date | None = None
+    renewal_date: date | None = None
+    csm_email: str | None = Field(default=None, max_length=255,
+                                  description="The owning CSM's email; null for a pooled "
+                                              "account.")
+    lifecycle_stage: LifecycleStage = optional()
+    stage_entered_on: date | None = Field(default=None,
+                                          description="When a new lifecycle_stage was entered "
+                                                      "(default: today).")
+    product_plan: str | None = Field(default=None, max_length=100)
+    seats_purchased: int | None = Field(default=None, ge=0)
+    business_context: BusinessContext | None = None
+
+
+class AccountListQuery(Query):
+    segment: Segment | None = None
+    csm: str | None = Field(default=None, description="The CSM's email, or 'none' for pooled "
+                                                      "accounts.")
+    stage: LifecycleStage | None = None
+    engagement_model: EngagementModel | None = None
+    q: str | None = Field(default=None, max_length=200,
+                          description="Part of the name or external ID.")
+    band: HealthBand | None = Field(default=None,
+                                    description="Health band. Accounts without a computed "
+                                                "score have no band and never match.")
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=50, ge=1, le=200)
+
+
+class ContactCreate(Body):
+    name: str = Field(max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=255)
+    role: ContactRole = "end_user"
+    influence: InfluenceLevel = "user"
+    engagement: EngagementLevel = "medium"
+    last_contact_on: date | None = None
+    status: ContactStatus = "active"
+
+    missing_messages: ClassVar[dict[str, str]] = {"name": "Give the contact's name."}
+
+
+class ContactUpdate(Body):
+    name: str = optional(max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=255)
+    role: ContactRole = optional()
+    influence: InfluenceLevel = optional()
+    engagement: EngagementLevel = optional()
+    last_contact_on: date | None = None
+    status: ContactStatus = optional()
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+class PlanCreate(Body):
+    """A new plan; with ``template`` its type, cadence and title default from the template
+    and it arrives with the template's milestones, outcomes, risks, actions and stakeholders."""
+
+    template: str | None = Field(default=None, max_length=60,
+                                 description="Template key, e.g. enterprise-high-touch.")
+    title: str = optional(max_length=200)
+    plan_type: PlanType = optional()
+    status: PlanStatus = optional()
+    owner_email: str = optional(max_length=255,
+                                description="Default: the account's CSM, else the caller.")
+    review_cadence: ReviewCadence = optional()
+    next_review_on: date | None = None
+    summary: str | None = None
+
+
+class PlanUpdate(Body):
+    version: int = Field(description="The plan's version as read; a stale one answers 409.")
+    title: str = optional(max_length=200)
+    plan_type: PlanType = optional()
+    status: PlanStatus = optional()
+    owner_email: str = optional(max_length=255)
+    review_cadence: ReviewCadence = optional()
+    next_review_on: date | None = None
+    summary: str | None = None
+
+    missing_messages: ClassVar[dict[str, str]] = {
+        "version": "Send the plan's version as you read it, so that a newer change is never "
+                   "overwritten.",
+    }
+
+
+def item_version() -> Any:
+    return Field(default=None, description="The item's version as read; a stale one answers "
+                                           "409. Leave it out to skip the check.")
+
+
+def _required(component: str, **extra: str) -> dict[str, str]:
+    return {**COMPONENTS[component].required, **extra}
+
+
+OWNER_MISSING = f"Name the owner. {PERSON_SHAPE}"
+
+
+class OutcomeCreate(Body):
+    title: str = Field(max_length=200)
+    metric: str = Field(max_length=200)
+    unit: str | None = Field(default=None, max_length=30)
+    baseline: float | None = None
+    target: float | None = None
+    current_value: float | None = None
+    target_date: date | None = None
+    status: OutcomeStatus = "on_track"
+
+    missing_messages: ClassVar[dict[str, str]] = _required("outcomes")
+
+
+class OutcomeUpdate(Body):
+    version: int | None = item_version()
+    title: str = optional(max_length=200)
+    metric: str = optional(max_length=200)
+    unit: str | None = Field(default=None, max_length=30)
+    baseline: float | None = None
+    target: float | None = None
+    current_value: float | None = Field(default=None, description="Also recorded as today's "
+                                                                  "measurement.")
+    target_date: date | None = None
+    status: OutcomeStatus = optional()
+
+
+class MilestoneCreate(Body):
+    phase: str = Field(max_length=60, description="implementation, adoption, value, expansion "
+                                                  "or a custom phase.")
+    title: str = Field(max_length=200)
+    target_date: date
+    success_criteria: str | None = None
+    owner: PersonInput
+    status: MilestoneStatus = "planned"
+    completed_on: date | None = None
+
+    missing_messages: ClassVar[dict[str, str]] = _required("milestones", owner=OWNER_MISSING)
+
+
+class MilestoneUpdate(Body):
+    version: int | None = item_version()
+    phase: str = optional(max_length=60)
+    title: str = optional(max_length=200)
+    target_date: date = optional()
+    success_criteria: str | None = None
+    owner: PersonInput = optional()
+    status: MilestoneStatus = optional()
+    completed_on: date | None = None
+
+
+class StakeholderCreate(Body):
+    person: PersonInput
+    role: StakeholderRole
+    notes: str | None = None
+    influence: InfluenceLevel | None = Field(default=None, description="Contacts only; "
+                                                                        "updates the contact.")
+    engagement: EngagementLevel | None = Field(default=None, description="Contacts only; "
+                                                                          "updates the contact.")
+    last_contact_on: date | None = Field(default=None, description="Contacts only; updates "
+                                                                   "the contact.")
+
+    missing_messages: ClassVar[dict[str, str]] = _required(
+        "stakeholders", person=f"Name the person. {PERSON_SHAPE}"
+    )
+
+
+class StakeholderUpdate(Body):
+    version: int | None = item_version()
+    role: StakeholderRole = optional()
+    notes: str | None = None
+    influence: InfluenceLevel = optional()
+    engagement: EngagementLevel = optional()
+    last_contact_on: date = optional()
+
+
+class RiskCreate(Body):
+    title: str = Field(max_length=200)
+    category: RiskCategory = "other"
+    likelihood: Level = "medium"
+    impact: Level = "medium"
+    mitigation: str | None = None
+    owner: PersonInput
+    status: RiskStatus = "open"
+
+    missing_messages: ClassVar[dict[str, str]] = _required("risks", owner=OWNER_MISSING)
+
+
+class RiskUpdate(Body):
+    version: int | None = item_version()
+    title: str = optional(max_length=200)
+    category: RiskCategory = optional()
+    likelihood: Level = optional()
+    impact: Level = optional()
+    mitigation: str | None = None
+    owner: PersonInput = optional()
+    status: RiskStatus = optional()
+
+
+class ActionCreate(Body):
+    title: str = Field(max_length=300)
+    owner: PersonInput
+    due_date: date
+    status: ActionStatus = "open"
+    milestone_id: int | None = None
+    completed_on: date | None = None
+
+    missing_messages: ClassVar[dict[str, str]] = _required("actions", owner=OWNER_MISSING)
+
+
+class ActionUpdate(Body):
+    version: int | None = item_version()
+    title: str = optional(max_length=300)
+    owner: PersonInput = optional()
+    due_date: date = optional()
+    status: ActionStatus = optional()
+    milestone_id: int | None = None
+    completed_on: date | None = None
+
+
+class ReviewCreate(Body):
+    held_on: date
+    attendees: str
+    notes: str | None = None
+
+    missing_messages: ClassVar[dict[str, str]] = _required("reviews")
+
+
+class ReviewUpdate(Body):
+    version: int | None = item_version()
+    held_on: date = optional()
+    attendees: str = optional()
+    notes: str | None = None
+
+
+COMPONENT_BODIES: dict[str, tuple[type[Body], type[Body]]] = {
+    "outcomes": (OutcomeCreate, OutcomeUpdate),
+    "milestones": (MilestoneCreate, MilestoneUpdate),
+    "stakeholders": (StakeholderCreate, StakeholderUpdate),
+    "risks": (RiskCreate, RiskUpdate),
+    "actions": (ActionCreate, ActionUpdate),
+    "reviews": (ReviewCreate, ReviewUpdate),
+}
