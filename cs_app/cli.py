@@ -27,8 +27,11 @@ def main() -> None:
 @click.option("--demo/--no-demo", "demo", default=None,
               help="Load the demo portfolio (default: only into an empty database).")
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Run the job scheduler in this process (single node); turn off when "
+                   "`cs-app scheduler` runs elsewhere.")
 @with_appcontext
-def serve(host: str, port: int, demo: bool | None, threads: int) -> None:
+def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool) -> None:
     """Migrate the database, load demo data if asked or empty, and serve with waitress."""
     from flask_migrate import upgrade
     from waitress import serve as waitress_serve
@@ -46,10 +49,80 @@ def serve(host: str, port: int, demo: bool | None, threads: int) -> None:
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, role, name in DEMO_USERS:
             click.echo(f"  {role:<7} {email:<28} {name}")
+    app = current_app._get_current_object()
+    leader = None
+    if scheduler:
+        from cs_app.scheduler import LeaderScheduler
+
+        leader = LeaderScheduler(app, blocking=False)
+        leader.start()
+        click.echo("Scheduler started beside the web server (jobs run on the lease holder).")
     click.echo(f"cs_app is running on http://{host}:{port}/  (Ctrl+C to stop)")
     sys.stdout.flush()
-    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=threads,
-                   ident="cs_app")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="cs_app")
+    finally:
+        if leader is not None:
+            leader.shutdown()
+
+
+@main.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the job scheduler alone (for deployments with several web processes)."""
+    from cs_app.scheduler import JOBS, LeaderScheduler
+
+    click.echo("Scheduler starting; jobs: " + ", ".join(job.name for job in JOBS))
+    sys.stdout.flush()
+    leader = LeaderScheduler(current_app._get_current_object(), blocking=True)
+    try:
+        leader.start()
+    except (KeyboardInterrupt, SystemExit):
+        leader.shutdown()
+
+
+@main.group("jobs")
+def jobs() -> None:
+    """List the scheduled jobs and run one now."""
+
+
+@jobs.command("list")
+@with_appcontext
+def jobs_list() -> None:
+    """Each job with its schedule and its last run."""
+    from cs_app.jobs.models import JobRun
+    from cs_app.scheduler import JOBS
+
+    for job in JOBS:
+        last = db.session.scalar(select(JobRun).where(JobRun.job_name == job.name)
+                                 .order_by(JobRun.started_at.desc()).limit(1))
+        schedule = ", ".join(f"{k}={v}" for k, v in job.trigger_args.items())
+        status = (f"last run {last.started_at:%Y-%m-%d %H:%M} UTC {last.status}"
+                  if last else "never run")
+        click.echo(f"{job.name:<26} {job.trigger} {schedule:<22} {status}")
+        click.echo(f"{'':<26} {job.description}")
+
+
+@jobs.command("run")
+@click.argument("name")
+@with_appcontext
+def jobs_run(name: str) -> None:
+    """Run job NAME once now and print what it did."""
+    from cs_app.jobs.runner import run_job
+    from cs_app.scheduler import job_by_name
+
+    try:
+        job_by_name(name)
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from error
+    click.echo(f"Running {name}…")
+    try:
+        run = run_job(name, trigger="cli")
+    except Exception as error:
+        raise click.ClickException(f"{name} failed: {error}") from error
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    counts = ", ".join(f"{k}={v}" for k, v in (run.counts or {}).items())
+    click.echo(f"{name} finished in {seconds:.1f} s: {counts or 'nothing to do'}")
 
 
 @main.command("demo")
