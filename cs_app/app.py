@@ -48,9 +48,11 @@ def build_app(config: type | dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
+    from cs_app.cli import register_commands
     from cs_app.web import register_web
 
     register_web(app)
+    register_commands(app)
     return app
 
 

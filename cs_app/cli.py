@@ -21,7 +21,7 @@ def main() -> None:
     """cs_app: customer-success plans, health scores and trigger rules."""
 
 
-@main.command("serve")
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo/--no-demo", "demo", default=None,
@@ -66,7 +66,7 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
             leader.shutdown()
 
 
-@main.command("scheduler")
+@click.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
     """Run the job scheduler alone (for deployments with several web processes)."""
@@ -81,7 +81,7 @@ def scheduler_command() -> None:
         leader.shutdown()
 
 
-@main.group("jobs")
+@click.group("jobs")
 def jobs() -> None:
     """List the scheduled jobs and run one now."""
 
@@ -125,7 +125,7 @@ def jobs_run(name: str) -> None:
     click.echo(f"{name} finished in {seconds:.1f} s: {counts or 'nothing to do'}")
 
 
-@main.command("demo")
+@click.command("demo")
 @with_appcontext
 def demo_command() -> None:
     """Load the deterministic demo portfolio (idempotent: existing demo rows are kept)."""
@@ -138,7 +138,7 @@ def demo_command() -> None:
         click.echo(f"  {role:<7} {email:<28} {name}")
 
 
-@main.group("users")
+@click.group("users")
 def users() -> None:
     """Create users and API tokens."""
 
@@ -183,6 +183,15 @@ def users_token(email: str, name: str) -> None:
     db.session.commit()
     click.echo(f"Token {record.prefix}… for {user.email}; it is shown only now:")
     click.echo(token)
+
+
+COMMANDS = (serve, scheduler_command, demo_command, users, jobs)
+
+
+def register_commands(app) -> None:
+    """Attach every command group to ``app.cli`` (``cs-app`` and test runners both see them)."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
 
 if __name__ == "__main__":
