@@ -213,9 +213,12 @@ def plan_history(plan: Plan, limit: int = 500) -> list[PlanChange]:
 
 
 def _last_change(plan: Plan, component: str, item_id: int | None) -> PlanChange | None:
-    query = select(PlanChange).where(PlanChange.plan_id == plan.id,
-                                     PlanChange.component == component)
-    if item_id is not None:
+    """The change that made the caller's copy stale: for the plan as a whole any change to
+    it or its components (each bumps the plan's version), else the item's own last change."""
+    query = select(PlanChange).where(PlanChange.plan_id == plan.id)
+    if component != "plan":
+        query = query.where(PlanChange.component == component)
+    if item_id is not None and component != "plan":
         query = query.where(PlanChange.item_id == item_id)
     return db.session.scalar(query.order_by(PlanChange.id.desc()).limit(1))
 
@@ -385,6 +388,7 @@ def _validate_component(plan: Plan, spec: ComponentSpec, values: dict[str, Any],
 def add_item(plan: Plan, component: str, values: dict[str, Any], *, user: User,
              now: datetime) -> Any:
     spec = COMPONENTS[component]
+    values = _with_completion_date(spec, None, values, now.date())
     columns = _validate_component(plan, spec, values, creating=True)
     item = spec.model(**columns)
     if isinstance(item, Review):
@@ -416,6 +420,7 @@ def update_item(plan: Plan, component: str, item: Any, values: dict[str, Any], *
     spec = COMPONENTS[component]
     if expected_version is not None and expected_version != item.version:
         raise _conflict(plan, component, item.id, spec.label.lower())
+    values = _with_completion_date(spec, item, values, now.date())
     columns = _validate_component(plan, spec, values, creating=False)
     label = _item_label(spec, item)
     old_owner = item.owner_name if spec.owned else None
@@ -454,19 +459,26 @@ def delete_item(plan: Plan, component: str, item: Any, *, user: User, now: datet
         _recompute_review_dates(plan)
 
 
+def _with_completion_date(spec: ComponentSpec, item: Any, values: dict[str, Any],
+                          today: date) -> dict[str, Any]:
+    """Milestones and actions marked done get today's date unless one is given; moving them
+    out of done clears it."""
+    if spec.model not in (Milestone, ActionItem):
+        return values
+    values = dict(values)
+    status = values.get("status", item.status if item is not None else None)
+    if status == "done":
+        if not values.get("completed_on"):
+            values["completed_on"] = (item.completed_on if item is not None
+                                      and item.completed_on else today)
+    elif "status" in values:
+        values["completed_on"] = None
+    return values
+
+
 def _apply_side_effects(plan: Plan, item: Any, values: dict[str, Any], *, user: User,
                         now: datetime) -> None:
-    """Rules that reach beyond the row itself: completion dates, review dates, contacts."""
-    today = now.date()
-    if isinstance(item, Milestone | ActionItem):
-        done = "done"
-        new_status = values.get("status", item.status)
-        if new_status == done and not values.get("completed_on") and not item.completed_on:
-            values["completed_on"] = today
-            item.completed_on = today
-        elif new_status != done and "status" in values:
-            item.completed_on = None
-            values.pop("completed_on", None)
+    """Rules that reach beyond the row itself: review dates and stakeholder contacts."""
     if isinstance(item, Review):
         held_on = values.get("held_on") or item.held_on
         if held_on and (plan.last_reviewed_on is None or held_on >= plan.last_reviewed_on):

@@ -113,3 +113,26 @@ def test_share_link_works_until_revoked(app, now):
     assert service.plan_for_share_token(token, now=now) is plan
     service.revoke_share_links(plan, user=plan.owner, now=now)
     assert service.plan_for_share_token(token, now=now) is None
+
+
+def test_done_keeps_its_completion_date_even_when_none_is_passed(app, now):
+    plan = PlanFactory()
+    action = ActionFactory(plan=plan)
+    service.update_item(plan, "actions", action, {"status": "done", "completed_on": None},
+                        expected_version=None, user=plan.owner, now=now)
+    assert action.completed_on == now.date()
+    service.update_item(plan, "actions", action, {"status": "open"}, expected_version=None,
+                        user=plan.owner, now=now)
+    assert action.completed_on is None
+
+
+def test_plan_conflict_names_the_change_that_made_it_stale(app, now):
+    plan = PlanFactory()
+    seen = plan.version
+    other = UserFactory(name="Olga Other")
+    service.add_item(plan, "risks", {"title": "Budget cuts", "owner": f"user:{plan.owner_id}"},
+                     user=other, now=now)
+    with pytest.raises(ConflictError) as conflict:
+        service.update_plan(plan, {"title": "Renamed"}, expected_version=seen,
+                            user=plan.owner, now=now)
+    assert conflict.value.message.startswith("Olga Other changed this plan")
