@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from cs_app.auth.models import ROLE_LABELS
@@ -20,7 +21,7 @@ class UserForm(FlaskForm):
     ])
     name = StringField("Name", validators=[DataRequired("Enter the person's name."),
                                            Length(max=200)])
-    role = SelectField("Role", choices=list(ROLE_LABELS.items()))
+    role = SelectField("Role", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()])
     password = PasswordField("Password", validators=[
         Optional(), Length(min=8, message="Use at least 8 characters.")])
     active = BooleanField("Active", default=True)

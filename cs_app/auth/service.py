@@ -116,3 +116,41 @@ def revoke_token(record: ApiToken, *, now: datetime) -> None:
     if record.revoked_at is None:
         record.revoked_at = now
     db.session.flush()
+
+
+def _active_admin_count() -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.role == "admin", User.active.is_(True))
+    ) or 0
+
+
+def update_user(user: User, values: dict, *, actor: User, now: datetime) -> User:
+    """Change name, role, active, away and (when given) the password. Refuses a change that
+    would leave nobody able to manage users (the last active admin demoted or deactivated)."""
+    errors: dict[str, str] = {}
+    name = (values.get("name") or "").strip() if "name" in values else user.name
+    if not name:
+        errors["name"] = "Enter the person's name."
+    role = values.get("role", user.role)
+    if role not in ROLES:
+        errors["role"] = f"Role must be one of: {', '.join(ROLES)}."
+    active = bool(values.get("active", user.active))
+    password = values.get("password")
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    stays_admin = role == "admin" and active
+    if user.role == "admin" and user.active and not stays_admin and _active_admin_count() <= 1:
+        message = "This is the last active admin; make someone else admin first."
+        errors["active" if role == "admin" else "role"] = message
+    elif user.id == actor.id and not active:
+        errors["active"] = "You cannot deactivate yourself."
+    if errors:
+        raise ValidationError("The user was not saved: " + " ".join(errors.values()), errors)
+    user.name = name
+    user.role = role
+    user.active = active
+    user.away = bool(values.get("away", user.away))
+    if password:
+        user.password_hash = hash_password(password)
+    db.session.flush()
+    return user
