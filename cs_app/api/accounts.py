@@ -9,15 +9,17 @@ from sqlalchemy import select
 
 from cs_app.accounts import service as account_service
 from cs_app.accounts.models import Account
+from cs_app.accounts.usage_models import AccountSignals
 from cs_app.api import responses, schemas, serializers
 from cs_app.api.auth import api_user, require_account_editor, require_lead, require_writer
 from cs_app.api.errors import renamed_fields
 from cs_app.api.parsing import parse_body, parse_query
-from cs_app.api.queries import AccountFilters, account_page, account_plans
+from cs_app.api.queries import AccountFilters, account_page, account_plans, latest_health
 from cs_app.api.routing import api_route
 from cs_app.db_types import utcnow
 from cs_app.errors import PermissionDenied, ValidationError
 from cs_app.extensions import db
+from cs_app.health.service import account_health
 
 TAG = "Accounts"
 # The service's field names → the API's, so error.fields names what the caller sent.
@@ -74,7 +76,8 @@ def put_account(external_id: str):
     except ValidationError as error:
         raise renamed_fields(error, ACCOUNT_FIELD_NAMES) from error
     db.session.commit()
-    response = jsonify(serializers.account(account))
+    health = latest_health([account.id], now=utcnow()).get(account.id)
+    response = jsonify(serializers.account(account, health))
     if created:
         response.status_code = 201
         response.headers["Location"] = url_for("api.get_account", external_id=external_id)
@@ -82,27 +85,35 @@ def put_account(external_id: str):
 
 
 @api_route("/accounts", "GET", tag=TAG, summary="List accounts",
-           description="Filtered and paged, ordered by name. Health bands are not computed "
-                       "yet: accounts without a score have no band and never match `band`.",
+           description="Filtered and paged, ordered by name. Each item's `health` is its "
+                       "latest snapshot (null when never scored) without the per-measure "
+                       "changes the single-account read adds; `band` filters on it.",
            query=schemas.AccountListQuery, response=responses.AccountPage)
 def list_accounts():
     query = parse_query(schemas.AccountListQuery)
     filters = AccountFilters(segment=query.segment, csm=query.csm, stage=query.stage,
                              engagement_model=query.engagement_model, q=query.q,
                              band=query.band)
+    now = utcnow()
     accounts, total = account_page(filters, page=query.page, per_page=query.per_page)
-    return jsonify({"items": [serializers.account(a) for a in accounts], "page": query.page,
-                    "per_page": query.per_page, "total": total})
+    health = latest_health([a.id for a in accounts], now=now)
+    return jsonify({"items": [serializers.account(a, health.get(a.id)) for a in accounts],
+                    "page": query.page, "per_page": query.per_page, "total": total})
 
 
 @api_route("/accounts/<external_id>", "GET", tag=TAG,
-           summary="Read an account with its contacts, plans and lifecycle stages",
+           summary="Read an account with its health, signals, contacts, plans and stages",
+           description="`health` explains the latest score: per measure its value, score, "
+                       "weight, points lost, whether it was stale or missing and how its "
+                       "score changed against 7 and 30 days ago, and any override beside the "
+                       "computed score. `signals` are the values scoring and rules read.",
            response=responses.AccountDetailOut)
 def get_account(external_id: str):
     account = account_service.get_account(external_id)
     return jsonify(serializers.account_detail(
-        account, contacts=account.contacts, plans=account_plans(account),
-        stages=account_service.stage_history(account),
+        account, health=serializers.health_detail(account_health(account, now=utcnow())),
+        signals=db.session.get(AccountSignals, account.id), contacts=account.contacts,
+        plans=account_plans(account), stages=account_service.stage_history(account),
     ))
 
 

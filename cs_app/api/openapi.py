@@ -25,6 +25,7 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "plan_id": ({"type": "integer"}, "The plan's id."),
     "contact_id": ({"type": "integer"}, "The contact's id."),
     "item_id": ({"type": "integer"}, "The component item's id."),
+    "scorecard_id": ({"type": "integer"}, "The scorecard's id."),
 }
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body is not valid JSON or not a JSON object."),
@@ -50,6 +51,9 @@ The cs_app JSON API.
   field by dotted path. Unknown keys in a body are refused (422).
 * Plans and their items carry a `version`; a PATCH with a stale one answers 409 and changes
   nothing.
+* Bulk endpoints (`/events`, `/metrics`) answer `{"accepted", "duplicates", "errors"}` with
+  one error per refused item by its index; the good items are kept.
+* Health bands are `healthy`, `at_risk`, `critical`, `insufficient_data`.
 * Owners of milestones, risks and actions are named people: `{"contact_id": N}` (a contact of
   the account) or `{"user_email": "..."}`; a bare name such as "Marketing team" is refused with
   422 and `error.fields.owner`.
@@ -180,7 +184,8 @@ def build_document(app: Flask) -> dict[str, Any]:
         "info": {"title": "cs_app API", "version": "1.0.0", "description": DESCRIPTION},
         "servers": [{"url": bp.url_prefix}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "Accounts"}, {"name": "Plans"}, {"name": "Meta"}],
+        "tags": [{"name": "Accounts"}, {"name": "Plans"}, {"name": "Usage"}, {"name": "Health"},
+                 {"name": "Meta"}],
         "paths": paths,
         "components": {
             "securitySchemes": {

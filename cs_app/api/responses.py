@@ -10,19 +10,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, SIGNALS
 from cs_app.api.schemas import (
     ActionStatus,
     ContactRole,
     ContactStatus,
     EngagementLevel,
     EngagementModel,
+    HealthBand,
     InfluenceLevel,
     Level,
     LifecycleStage,
     MilestoneStatus,
     OutcomeStatus,
+    OverrideBand,
     PlanStatus,
     PlanType,
     ReviewCadence,
@@ -70,6 +73,70 @@ class BusinessContextOut(Out):
     strategic_priorities: str | None
 
 
+# --- health ---------------------------------------------------------------------------------
+
+
+class MeasureContributionOut(Out):
+    key: str
+    value: float | str | None = Field(description="The signal's value as scored (booleans "
+                                                   "as 0/1); null when there was none.")
+    score: float | None = Field(description="0–100; null when the value was missing or "
+                                            "stale.")
+    weight: float
+    points_lost: float | None = Field(description="Points of the composite score this "
+                                                  "measure cost.")
+    stale: bool = Field(description="The value was older than the measure's freshness "
+                                    "window and counted as missing.")
+    missing: bool = Field(description="No usable value (none, or stale).")
+
+
+class MeasureChangeOut(MeasureContributionOut):
+    change_7d: float | None = Field(description="Score now minus 7 days ago.")
+    change_30d: float | None = Field(description="Score now minus 30 days ago.")
+
+
+class OverrideOut(Out):
+    band: OverrideBand | None
+    score: float | None
+    reason: str
+    expires_at: datetime
+    created_by: str | None = Field(description="The email of who set it.")
+
+
+class HealthOut(Out):
+    """The account's latest health snapshot (SPEC §3)."""
+
+    score: float | None = Field(description="0–100 (the override's when one is set); null "
+                                            "without data.")
+    band: HealthBand
+    coverage: float = Field(description="Share (0–1) of the measures' weight that had data.")
+    scorecard_version: int | None
+    scorecard: str | None = Field(description="The scorecard's key.")
+    computed_score: float | None = Field(description="The score before any override.")
+    computed_band: HealthBand
+    day: date = Field(description="The day of the snapshot.")
+    measures: list[MeasureContributionOut]
+    override: OverrideOut | None
+
+
+class HealthDetailOut(HealthOut):
+    measures: list[MeasureChangeOut]
+    score_change_30d: float | None
+    score_drop_alert: bool = Field(description="The score fell by 15 points or more in 30 "
+                                               "days.")
+
+
+def _signal_type(kind: str) -> Any:
+    return {BOOLEAN: bool | None, CATEGORY: str | None}.get(kind, float | None)
+
+
+SignalsOut = create_model(
+    "SignalsOut", __base__=Out, __doc__="Every signal of the catalog as last computed.",
+    **{key: (_signal_type(signal.kind), Field(description=signal.description))
+       for key, signal in SIGNALS.items()},
+)
+
+
 class AccountOut(Out):
     external_id: str
     name: str
@@ -89,10 +156,8 @@ class AccountOut(Out):
     product_plan: str | None
     seats_purchased: int | None
     business_context: BusinessContextOut
-    health: dict[str, Any] | None = Field(
-        description="Null while no health score has been computed for the account; then "
-                    "{score, band, coverage, scorecard_version, measures, override}."
-    )
+    health: HealthOut | None = Field(description="The latest health snapshot; null while "
+                                                 "none has been computed for the account.")
     created_at: datetime
     updated_at: datetime
 
@@ -142,6 +207,12 @@ class PlanList(Out):
 
 
 class AccountDetailOut(AccountOut):
+    health: HealthDetailOut | None = Field(description="The latest health snapshot with what "
+                                                       "changed; null while none has been "
+                                                       "computed.")
+    signals: SignalsOut | None = Field(description="Null while signals have not been "
+                                                   "computed for the account.")
+    signals_computed_at: datetime | None
     contacts: list[ContactOut]
     plans: list[PlanSummaryOut]
     stages: list[StageEntryOut] = Field(description="Lifecycle stages entered, oldest first.")
@@ -272,3 +343,99 @@ COMPONENT_RESPONSES: dict[str, type[Out]] = {
     "actions": ActionOut,
     "reviews": ReviewOut,
 }
+
+
+# --- usage data -----------------------------------------------------------------------------
+
+
+class ItemErrorOut(Out):
+    index: int = Field(description="The item's position in the list sent, from 0.")
+    message: str
+
+
+class BulkResultOut(Out):
+    accepted: int = Field(description="Items stored (new events; new or changed values).")
+    duplicates: int = Field(description="Items already stored (or repeated in the batch); "
+                                        "harmless.")
+    errors: list[ItemErrorOut] = Field(description="Refused items; the others were kept.")
+
+
+# --- scorecards -----------------------------------------------------------------------------
+
+
+class ScorecardMeasureOut(Out):
+    key: str
+    label: str
+    signal: str
+    weight: float
+    higher_is_better: bool
+    healthy: float | None
+    critical: float | None
+    categories: dict[str, OverrideBand] | None
+    freshness_days: int | None
+
+
+class ScorecardOut(Out):
+    id: int
+    key: str
+    name: str
+    segment: Segment | None
+    active: bool
+    version: int | None = Field(description="The current version's number.")
+    healthy_min: float | None
+    at_risk_min: float | None
+    coverage_floor: float | None
+    note: str | None
+    measures: list[ScorecardMeasureOut]
+
+
+class ScorecardList(Out):
+    items: list[ScorecardOut]
+
+
+class ScorecardVersionOut(Out):
+    number: int
+    created_at: datetime
+    created_by: UserRef | None
+    note: str | None
+
+
+class ScorecardDetailOut(ScorecardOut):
+    versions: list[ScorecardVersionOut] = Field(description="Newest first.")
+
+
+class WhatIfBandOut(Out):
+    band: HealthBand
+    current: int
+    proposed: int
+
+
+class WhatIfOut(Out):
+    bands: list[WhatIfBandOut]
+    accounts: int = Field(description="Accounts the scorecard scores.")
+
+
+class BacktestGroupOut(Out):
+    accounts: int
+    bands: dict[str, int] = Field(description="Accounts per band they would have had "
+                                              "lead_days before; no_history when none.")
+
+
+class BacktestGroupsOut(Out):
+    churned: BacktestGroupOut
+    expanded: BacktestGroupOut
+    retained: BacktestGroupOut
+
+
+class BacktestOut(Out):
+    scorecard_version: int
+    window_days: int
+    lead_days: int
+    groups: BacktestGroupsOut
+    churn_caught: float | None = Field(description="Share of churned accounts that were at "
+                                                   "risk or critical.")
+    false_alarms: float | None = Field(description="Share of retained accounts flagged "
+                                                   "anyway.")
+    expansion_healthy: float | None = Field(description="Share of expanded accounts that "
+                                                        "were healthy.")
+    signals_without_history: list[str]

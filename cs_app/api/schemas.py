@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from cs_app.accounts.ingest import MAX_BATCH
 from cs_app.accounts.models import (
     CONTACT_ROLES,
     CONTACT_STATUSES,
@@ -164,8 +165,10 @@ class AccountListQuery(Query):
     q: str | None = Field(default=None, max_length=200,
                           description="Part of the name or external ID.")
     band: HealthBand | None = Field(default=None,
-                                    description="Health band. Accounts without a computed "
-                                                "score have no band and never match.")
+                                    description="The band of the account's latest health "
+                                                "snapshot. Accounts never scored have no band "
+                                                "and match no band, not even "
+                                                "insufficient_data.")
     page: int = Field(default=1, ge=1)
     per_page: int = Field(default=50, ge=1, le=200)
 
@@ -383,3 +386,148 @@ COMPONENT_BODIES: dict[str, tuple[type[Body], type[Body]]] = {
     "actions": (ActionCreate, ActionUpdate),
     "reviews": (ReviewCreate, ReviewUpdate),
 }
+
+
+# --- usage data -----------------------------------------------------------------------------
+# The items of a bulk body are checked one by one by ``cs_app.accounts.ingest`` so that a bad
+# item is reported by its index while the good ones are stored; the models below check the
+# envelope only and describe the items for the OpenAPI document.
+
+
+class EventItem(Body):
+    """One usage event. Known types with extra rules: ``feature_used`` and
+    ``feature_gate_hit`` need ``properties.feature``; ``nps_response`` needs
+    ``properties.score`` (0–10); ``support_ticket`` may carry ``properties.sentiment``
+    (positive, neutral, negative) and ``properties.severity`` (low, normal, high, urgent);
+    ``seat_added`` may carry ``properties.count``. Other types are stored as they come."""
+
+    id: str = Field(max_length=120, description="Unique per event; sending the same id again "
+                                                "counts as a duplicate, not an error.")
+    account: str = Field(max_length=100, description="The account's external_id.")
+    type: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,59}$", description="e.g. login, "
+                                                                      "feature_used.")
+    at: str = Field(description="ISO 8601 time; without a zone it is taken as UTC.",
+                    json_schema_extra={"format": "date-time"})
+    user: str | None = Field(default=None, max_length=200,
+                             description="Who in the customer's team did it.")
+    properties: dict[str, Any] | None = None
+
+
+class MetricItem(Body):
+    """One daily value of a metric; a later value for the same account, key and date
+    replaces the earlier one (the same value again is a duplicate)."""
+
+    account: str = Field(max_length=100, description="The account's external_id.")
+    key: str = Field(pattern=r"^[a-z][a-z0-9_.:-]{0,79}$", description="e.g. seats_used, "
+                                                                      "quota_used_pct.")
+    value: float
+    date: date
+
+
+def _batch_of(item: type[Body]) -> Any:
+    return WithJsonSchema({"type": "array", "maxItems": MAX_BATCH,
+                           "items": item.model_json_schema()})
+
+
+class EventBatch(Body):
+    events: Annotated[list[Any], _batch_of(EventItem)] = Field(
+        description=f"At most {MAX_BATCH} events; each is checked on its own."
+    )
+
+    missing_messages: ClassVar[dict[str, str]] = {
+        "events": 'Send the events as {"events": [{"id", "account", "type", "at", ...}]}.',
+    }
+
+
+class MetricBatch(Body):
+    metrics: Annotated[list[Any], _batch_of(MetricItem)] = Field(
+        description=f"At most {MAX_BATCH} metric values; each is checked on its own."
+    )
+
+    missing_messages: ClassVar[dict[str, str]] = {
+        "metrics": 'Send the values as {"metrics": [{"account", "key", "value", "date"}]}.',
+    }
+
+
+# --- health ---------------------------------------------------------------------------------
+# Types are checked here; the rules (weights sum to 100, known signals, thresholds on the right
+# side, categories) are the health service's, whose ValidationError fields use the same dotted
+# paths (``weights``, ``measures.2.signal``).
+
+OverrideBand = Literal["healthy", "at_risk", "critical"]
+
+
+class MeasureWrite(Body):
+    key: str = Field(max_length=60, description="Slug, unique in the scorecard, e.g. "
+                                                "login_frequency.")
+    label: str | None = Field(default=None, max_length=200)
+    signal: str = Field(max_length=80, description="A signal of the catalog or "
+                                                   "metric.<metric key>.")
+    weight: float = Field(description="The weights of a scorecard add up to 100.")
+    higher_is_better: bool = True
+    healthy: float | None = Field(default=None, description="Numeric signals: the score is "
+                                                            "100 at or beyond this value.")
+    critical: float | None = Field(default=None, description="Numeric signals: the score is "
+                                                             "0 at or beyond this value.")
+    categories: dict[str, str] | None = Field(
+        default=None, description="Categorical signals: category → healthy, at_risk or "
+                                  "critical.")
+    freshness_days: int | None = Field(default=None, description="A value older than this "
+                                                                 "counts as missing.")
+
+
+class ScorecardDefinition(Body):
+    """What a scorecard version holds; what-if takes it as it is."""
+
+    name: str = Field(max_length=200)
+    segment: Segment | None = Field(default=None, description="Null: every account whose "
+                                                              "segment has no scorecard of "
+                                                              "its own.")
+    healthy_min: float = Field(default=70.0, description="Healthy at or above this score.")
+    at_risk_min: float = Field(default=40.0, description="At risk at or above this score, "
+                                                         "critical below.")
+    coverage_floor: float = Field(default=0.5, description="Below this share of weight with "
+                                                           "data the band is "
+                                                           "insufficient_data.")
+    note: str | None = Field(default=None, description="What changed and why, for the history.")
+    measures: list[MeasureWrite]
+
+    missing_messages: ClassVar[dict[str, str]] = {
+        "name": "Give the scorecard a name.",
+        "measures": "Add at least one measure.",
+    }
+
+
+class ScorecardWrite(ScorecardDefinition):
+    """A changed definition; saving it makes a new version."""
+
+    version: int | None = Field(default=None, description="The version you read; when the "
+                                                          "scorecard has a newer one the answer "
+                                                          "is 409 and nothing is saved. Leave "
+                                                          "it out to skip the check.")
+
+
+class ScorecardCreate(ScorecardDefinition):
+    key: str | None = Field(default=None, max_length=60, description="Slug; default: from the "
+                                                                     "name.")
+
+
+class BacktestRequest(Body):
+    version: int | None = Field(default=None, ge=1, description="Default: the current version.")
+    window_days: int = Field(default=180, ge=1, le=1095,
+                             description="How far back outcomes (churn, expansion) count.")
+    lead_days: int = Field(default=30, ge=0, le=365,
+                           description="How long before the outcome the band is read.")
+
+
+class OverrideWrite(Body):
+    band: OverrideBand | None = Field(default=None, description="Band, score or both.")
+    score: float | None = Field(default=None, ge=0, le=100)
+    reason: str = Field(description="Why; shown beside the score and in the audit log.")
+    expires_on: date = Field(description="The override ends at the start of this day (UTC); "
+                                         "at most 365 days ahead.")
+
+    missing_messages: ClassVar[dict[str, str]] = {
+        "reason": "Say why (at least a few words): the next person will ask.",
+        "expires_on": "Give the date the override ends (YYYY-MM-DD).",
+    }

@@ -11,7 +11,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cs_app.accounts.models import Account, Contact, LifecycleStageEntry
+from cs_app.accounts.signal_catalog import SIGNALS
+from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
+from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard, ScorecardVersion
+from cs_app.health.service import AccountHealth, health_json, scorecard_as_dict
 from cs_app.plans import progress
 from cs_app.plans.models import (
     ActionItem,
@@ -59,7 +63,8 @@ def owner_ref(item: Milestone | Risk | ActionItem) -> dict[str, Any] | None:
 # --- accounts -------------------------------------------------------------------------------
 
 
-def account(row: Account) -> dict[str, Any]:
+def account(row: Account, health: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``health``: from ``health_summary`` (lists) or ``health_detail`` (one account)."""
     return {
         "external_id": row.external_id,
         "name": row.name,
@@ -84,16 +89,19 @@ def account(row: Account) -> dict[str, Any]:
             "previous_solutions": row.previous_solutions,
             "strategic_priorities": row.strategic_priorities,
         },
-        "health": None,  # filled in once health scores are computed
+        "health": health,
         "created_at": moment(row.created_at),
         "updated_at": moment(row.updated_at),
     }
 
 
-def account_detail(row: Account, *, contacts: list[Contact], plans: list[Plan],
+def account_detail(row: Account, *, health: dict[str, Any] | None,
+                   signals: AccountSignals | None, contacts: list[Contact], plans: list[Plan],
                    stages: list[LifecycleStageEntry]) -> dict[str, Any]:
     return {
-        **account(row),
+        **account(row, health),
+        "signals": signal_values(signals),
+        "signals_computed_at": moment(signals.computed_at) if signals is not None else None,
         "contacts": [contact(c) for c in contacts],
         "plans": [plan_summary(p) for p in plans],
         "stages": [{"stage": s.stage, "entered_on": day(s.entered_on)} for s in stages],
@@ -111,6 +119,73 @@ def contact(row: Contact) -> dict[str, Any]:
         "engagement": row.engagement,
         "last_contact_on": day(row.last_contact_on),
         "status": row.status,
+    }
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def override(row: HealthOverride | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"band": row.band, "score": row.score, "reason": row.reason,
+            "expires_at": moment(row.expires_at),
+            "created_by": row.created_by.email if row.created_by is not None else None}
+
+
+def health_summary(snapshot: HealthSnapshot, *, version_number: int | None,
+                   scorecard_key: str | None,
+                   active_override: HealthOverride | None) -> dict[str, Any]:
+    """The health object of a list item: the keys and rounding of ``health_json`` without
+    what changed against earlier days, which would cost more snapshots per account."""
+    return {
+        "score": _rounded(snapshot.score, 1),
+        "band": snapshot.band,
+        "coverage": round(snapshot.coverage, 3),
+        "scorecard_version": version_number,
+        "scorecard": scorecard_key,
+        "computed_score": _rounded(snapshot.computed_score, 1),
+        "computed_band": snapshot.computed_band,
+        "day": day(snapshot.day),
+        "measures": [
+            {"key": m["key"], "value": m.get("value"), "score": _rounded(m.get("score"), 1),
+             "weight": m.get("weight"), "points_lost": _rounded(m.get("points_lost"), 2),
+             "stale": bool(m.get("stale")), "missing": m.get("score") is None}
+            for m in snapshot.measures or []
+        ],
+        "override": override(active_override),
+    }
+
+
+def health_detail(health: AccountHealth) -> dict[str, Any] | None:
+    """``cs_app.health.service.health_json``, with the override's expiry in the API's time
+    format (``Z``) like every other time."""
+    payload = health_json(health)
+    if payload is not None:
+        payload["override"] = override(health.override)
+    return payload
+
+
+def signal_values(row: AccountSignals | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {key: getattr(row, key) for key in SIGNALS}
+
+
+def scorecard(row: Scorecard) -> dict[str, Any]:
+    return scorecard_as_dict(row)
+
+
+def scorecard_detail(row: Scorecard, version: ScorecardVersion | None = None) -> dict[str, Any]:
+    return {
+        **scorecard_as_dict(row, version),
+        "versions": [{"number": v.number, "created_at": moment(v.created_at),
+                      "created_by": user_ref(v.created_by), "note": v.note}
+                     for v in row.versions],
     }
 
 

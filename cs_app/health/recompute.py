@@ -239,11 +239,11 @@ def write_snapshots(*, now: datetime, account_ids: Sequence[int] | None = None) 
             HealthSnapshot.day == now.date(),
             HealthSnapshot.scorecard_version_id == card.current_version.id)
         written += db.session.scalar(count)
-    refresh_health_signals(now=now)
+    refresh_health_signals(now=now, account_ids=account_ids)
     return written
 
 
-def refresh_health_signals(*, now: datetime) -> None:
+def refresh_health_signals(*, now: datetime, account_ids: Sequence[int] | None = None) -> None:
     """Copy today's scores into the health columns of account_signals in one statement, so
     rules evaluated after a recompute read today's health."""
     signals = AccountSignals.__table__
@@ -260,7 +260,10 @@ def refresh_health_signals(*, now: datetime) -> None:
                 .correlate(signals).scalar_subquery())
 
     month_ago = now.date() - timedelta(days=30)
-    db.session.execute(update(signals).values(
+    statement = update(signals)
+    if account_ids is not None:
+        statement = statement.where(signals.c.account_id.in_(list(account_ids)))
+    db.session.execute(statement.values(
         health_score=latest(hs.c.score, now.date()),
         health_band=latest(hs.c.band, now.date()),
         health_change_30d=latest(hs.c.score, now.date()) - latest(hs.c.score, month_ago),

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from cs_app.accounts.models import SEGMENTS, Account
 from cs_app.accounts.signal_catalog import CATEGORY, METRIC_PREFIX, SIGNALS, signal_kind
+from cs_app.accounts.usage_models import AccountSignals
 from cs_app.audit import service as audit
 from cs_app.errors import NotFoundError, ValidationError
 from cs_app.extensions import db
@@ -28,6 +29,7 @@ from cs_app.health.models import (
 )
 from cs_app.health.recompute import (
     active_scorecards,
+    recompute,
     scope_of,
     scores_select,
     write_snapshots,
@@ -284,6 +286,16 @@ def _override_dict(override: HealthOverride | None) -> dict | None:
             "created_by": override.created_by.email if override.created_by else None}
 
 
+def _rescore(account: Account, now: datetime) -> None:
+    """Rewrite today's snapshot of the account. One never scored has no signals row for the
+    snapshot to read, so it gets its signals first and its override shows at once rather
+    than after the next recompute job."""
+    if db.session.get(AccountSignals, account.id) is None:
+        recompute(now=now, account_ids=[account.id])
+    else:
+        write_snapshots(now=now, account_ids=[account.id])
+
+
 def set_override(account: Account, values: dict[str, Any], *, user,
                  now: datetime) -> HealthOverride:
     errors: dict[str, str] = {}
@@ -327,7 +339,7 @@ def set_override(account: Account, values: dict[str, Any], *, user,
     db.session.flush()
     audit.record("account_health", account.external_id, "override_set", user=user, now=now,
                  before=_override_dict(previous), after=_override_dict(override))
-    write_snapshots(now=now, account_ids=[account.id])
+    _rescore(account, now)
     return override
 
 
@@ -339,7 +351,7 @@ def clear_override(account: Account, *, user, now: datetime) -> bool:
     db.session.flush()
     audit.record("account_health", account.external_id, "override_cleared", user=user, now=now,
                  before=_override_dict(override))
-    write_snapshots(now=now, account_ids=[account.id])
+    _rescore(account, now)
     return True
 
 

@@ -316,7 +316,9 @@ def test_list_costs_the_same_queries_for_3_or_30_accounts(app, client, api_token
     db.session.commit()
     many = statements()
     assert few == many
-    assert many == 3  # the token (with its user), the count, the page (CSMs joined)
+    # the token (with its user), the count, the page (CSMs joined), the page's latest health
+    # snapshots, their active overrides
+    assert many == 5
 
 
 # --- GET one --------------------------------------------------------------------------------
