@@ -14,6 +14,7 @@ from cs_app import create_app
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.imports.cli import import_group
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -185,7 +186,7 @@ def users_token(email: str, name: str) -> None:
     click.echo(token)
 
 
-COMMANDS = (serve, scheduler_command, demo_command, users, jobs)
+COMMANDS = (serve, scheduler_command, demo_command, users, jobs, import_group)
 
 
 def register_commands(app) -> None:

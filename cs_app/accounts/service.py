@@ -219,9 +219,10 @@ def create_accounts(rows: list[dict[str, Any]], *, now: datetime,
 
 
 def update_account(account: Account, values: dict[str, Any], *, user: User | None,
-                   now: datetime) -> Account:
+                   now: datetime, flush: bool = True) -> Account:
     """Change the fields given in ``values``; a new lifecycle stage is recorded in the
-    account's stage history."""
+    account's stage history. ``flush=False`` lets a bulk caller (an import) flush many
+    updates at once."""
     values = _prepare(values)
     values.pop("external_id", None)
     _validate_account(values, account, now.date())
@@ -237,7 +238,8 @@ def update_account(account: Account, values: dict[str, Any], *, user: User | Non
     if stage is not None and stage != account.lifecycle_stage:
         _enter_stage(account, stage, entered_on or now.date())
     account.updated_at = now
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return account
 
 
