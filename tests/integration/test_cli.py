@@ -1,0 +1,179 @@
+"""The ``cs-app`` command: users, tokens, and ``serve`` really serving."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cs_app.auth.service import find_user, user_for_token
+from cs_app.cli import main
+from cs_app.demo import DEMO_PASSWORD, DEMO_USERS
+from cs_app.extensions import db
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), input=input)
+
+    return invoke
+
+
+def test_users_create_makes_a_user_who_can_sign_in(cli, client):
+    result = cli("users", "create", "Nina@Example.com", "--role", "csm", "--name", "Nina Ng",
+                 "--password", "long-enough-1")
+    assert result.exit_code == 0, result.output
+    assert "Created csm nina@example.com (Nina Ng)." in result.output
+    db.session.expire_all()
+    user = find_user("nina@example.com")
+    assert (user.role, user.name) == ("csm", "Nina Ng")
+    response = client.post("/login", data={"email": "nina@example.com",
+                                           "password": "long-enough-1"})
+    assert response.status_code == 302
+
+
+def test_users_create_reads_the_password_from_standard_input(cli):
+    result = cli("users", "create", "piped@example.com", "--role", "viewer",
+                 input="piped-password\n")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert find_user("piped@example.com").role == "viewer"
+
+
+def test_users_create_refuses_a_duplicate_email(cli):
+    UserFactory(email="taken@example.com")
+    result = cli("users", "create", "TAKEN@example.com", "--role", "csm", "--password",
+                 "long-enough-1")
+    assert result.exit_code == 1
+    assert "A user with the email TAKEN@example.com already exists." in result.output
+
+
+def test_users_create_refuses_an_unknown_role(cli):
+    result = cli("users", "create", "boss@example.com", "--role", "boss", "--password",
+                 "long-enough-1")
+    assert result.exit_code == 2
+    assert "Invalid value for '--role'" in result.output
+    assert find_user("boss@example.com") is None
+
+
+def test_users_create_refuses_a_short_password(cli):
+    result = cli("users", "create", "short@example.com", "--role", "csm", "--password",
+                 "short")
+    assert result.exit_code == 1
+    assert "Use at least 8 characters." in result.output
+    assert find_user("short@example.com") is None
+
+
+def test_users_create_refuses_a_malformed_email(cli):
+    result = cli("users", "create", "not-an-email", "--role", "csm", "--password",
+                 "long-enough-1")
+    assert result.exit_code == 1
+    assert "Enter an email address like name@example.com." in result.output
+
+
+def test_users_token_prints_a_working_token_as_its_last_line(cli, now):
+    user = UserFactory(email="robot@example.com", role="lead")
+    result = cli("users", "token", "robot@example.com", "--name", "CRM sync")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert " " not in token
+    db.session.expire_all()
+    assert user_for_token(token, now=now).id == user.id
+    assert user_for_token(token + "x", now=now) is None
+
+
+def test_users_token_refuses_an_unknown_email(cli):
+    result = cli("users", "token", "nobody@example.com")
+    assert result.exit_code == 1
+    assert "No user has the email nobody@example.com." in result.output
+
+
+# --- `cs-app serve` as a real process --------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cs_app_command() -> list[str]:
+    """The installed console script beside this Python, or the same entry point via -c."""
+    script = shutil.which("cs-app", path=str(Path(sys.executable).parent))
+    if script:
+        return [script]
+    return [sys.executable, "-c", "import sys; from cs_app.cli import main; sys.exit(main())"]
+
+
+def start_server(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {**os.environ, "CS_APP_INSTANCE_PATH": str(tmp_path / "instance"),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}", "PYTHONUNBUFFERED": "1",
+           "PYTHONIOENCODING": "utf-8"}
+    process = subprocess.Popen(
+        [*cs_app_command(), "serve", "--port", str(port), "--threads", "2", *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        encoding="utf-8", errors="replace",
+    )
+    return process, port
+
+
+def wait_for_port(process: subprocess.Popen, port: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"cs-app serve exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"cs-app serve did not listen on port {port} in {timeout} s")
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+def test_serve_no_demo_migrates_an_empty_database_and_serves_the_sign_in_page(tmp_path):
+    process, port = start_server(tmp_path, "--no-demo")
+    try:
+        wait_for_port(process, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+            assert response.status == 200
+            assert 'name="password"' in response.read().decode()
+    finally:
+        output = stop(process)
+    assert f"cs_app is running on http://127.0.0.1:{port}/" in output
+    assert "Demo sign-ins" not in output
+    assert (tmp_path / "serve.sqlite3").exists()
+
+
+def test_serve_loads_the_demo_into_an_empty_database_and_prints_the_sign_ins(tmp_path):
+    process, port = start_server(tmp_path)
+    try:
+        wait_for_port(process, port)
+    finally:
+        output = stop(process)
+    assert f"Demo sign-ins (password for all: {DEMO_PASSWORD})" in output
+    lines = output.splitlines()
+    for email, role, name in DEMO_USERS:
+        assert any(role in line and email in line and name in line for line in lines)
+    assert output.index("Demo sign-ins") < output.index("cs_app is running on")
