@@ -7,7 +7,14 @@ import sys
 
 import pytest
 
-PURE_MODULES = ["cs_app.plans.progress", "cs_app.health.scoring"]
+PURE_MODULES = [
+    "cs_app.plans.progress",
+    "cs_app.health.scoring",
+    "cs_app.accounts.signal_catalog",
+    "cs_app.triggers.rules",
+    "cs_app.triggers.routing",
+    "cs_app.triggers.retry",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

@@ -1,0 +1,1 @@
+"""Trigger rules, CSM pools and touchpoints."""

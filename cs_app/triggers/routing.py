@@ -1,0 +1,55 @@
+"""Pure routing: which pool member takes a new queue item.
+
+Strategies: ``round_robin`` (next member after the last one assigned), ``least_loaded``
+(fewest open items, then lowest position), ``segment_first`` (least loaded among members who
+cover the account's segment, else among everyone). Away and full members are skipped; when
+nobody can take the item the answer is None and the item waits unassigned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+STRATEGIES = ("round_robin", "least_loaded", "segment_first")
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    position: int
+    capacity: int
+    open_items: int
+    segments: tuple[str, ...] = field(default_factory=tuple)
+    away: bool = False
+
+    @property
+    def available(self) -> bool:
+        return not self.away and self.open_items < self.capacity
+
+
+def _least_loaded(members: Sequence[Member]) -> Member | None:
+    candidates = [m for m in members if m.available]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda m: (m.open_items, m.position))
+
+
+def choose_member(members: Sequence[Member], strategy: str, *, segment: str | None,
+                  last_assigned_user_id: int | None = None) -> int | None:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown routing strategy {strategy!r}")
+    ordered = sorted(members, key=lambda m: m.position)
+    if strategy == "least_loaded":
+        chosen = _least_loaded(ordered)
+    elif strategy == "segment_first":
+        covering = [m for m in ordered if segment is not None and segment in m.segments]
+        chosen = _least_loaded(covering) or _least_loaded(ordered)
+    else:
+        start = 0
+        ids = [m.user_id for m in ordered]
+        if last_assigned_user_id in ids:
+            start = ids.index(last_assigned_user_id) + 1
+        rotation = ordered[start:] + ordered[:start]
+        chosen = next((m for m in rotation if m.available), None)
+    return chosen.user_id if chosen else None

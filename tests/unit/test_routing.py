@@ -1,0 +1,63 @@
+"""Routing strategies: capacity, away members, segment match, nobody free; backoff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from cs_app.triggers.retry import MAX_ATTEMPTS, next_attempt_delay
+from cs_app.triggers.routing import Member, choose_member
+
+ANA = Member(1, 0, capacity=5, open_items=2, segments=("SMB",))
+BO = Member(2, 1, capacity=5, open_items=1, segments=("Enterprise",))
+CY = Member(3, 2, capacity=5, open_items=1, segments=("SMB",))
+
+
+def test_least_loaded_picks_fewest_open_then_position():
+    assert choose_member([ANA, BO, CY], "least_loaded", segment="SMB") == 2
+
+
+def test_round_robin_continues_after_the_last_assignee():
+    assert choose_member([ANA, BO, CY], "round_robin", segment=None) == 1
+    assert choose_member([ANA, BO, CY], "round_robin", segment=None,
+                         last_assigned_user_id=1) == 2
+    assert choose_member([ANA, BO, CY], "round_robin", segment=None,
+                         last_assigned_user_id=3) == 1
+
+
+def test_segment_first_prefers_members_covering_the_segment():
+    assert choose_member([ANA, BO, CY], "segment_first", segment="SMB") == 3
+    assert choose_member([ANA, BO, CY], "segment_first", segment="Enterprise") == 2
+
+
+def test_segment_first_falls_back_to_everyone():
+    assert choose_member([ANA, BO, CY], "segment_first", segment="Mid-Market") == 2
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded", "segment_first"])
+def test_away_and_full_members_are_skipped(strategy):
+    away = Member(1, 0, 5, 0, ("SMB",), away=True)
+    full = Member(2, 1, 2, 2, ("SMB",))
+    free = Member(3, 2, 2, 1, ())
+    assert choose_member([away, full, free], strategy, segment="SMB") == 3
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded", "segment_first"])
+def test_nobody_free_leaves_the_item_unassigned(strategy):
+    members = [Member(1, 0, 1, 1), Member(2, 1, 3, 0, away=True)]
+    assert choose_member(members, strategy, segment="SMB") is None
+
+
+def test_unknown_strategy_refused():
+    with pytest.raises(ValueError, match="lottery"):
+        choose_member([ANA], "lottery", segment=None)
+
+
+def test_backoff_grows_then_gives_up():
+    delays = [next_attempt_delay(n) for n in range(1, MAX_ATTEMPTS + 1)]
+    assert delays[:5] == [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
+                          timedelta(hours=2), timedelta(hours=6)]
+    assert delays[-1] is None
+    with pytest.raises(ValueError):
+        next_attempt_delay(0)
