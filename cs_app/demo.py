@@ -7,8 +7,14 @@ with back-dated ``now`` values, so their history reads like a real year of CS wo
 from a template at the contract start, milestones done, measurements taken, reviews logged.
 
 The two worked examples of the seed guide come first: TechCorp Inc. (enterprise high-touch)
-and GrowthStack Marketing (mid-market hybrid). Like every service, this only flushes; the
-caller commits.
+and GrowthStack Marketing (mid-market hybrid).
+
+Every account then gets ~120 days of usage (events and metric values pushed through the
+ingestion service) that tells its story — healthy adopters, accounts sliding or gone dark,
+growing and expanding ones, churned ones, new ones — and 90 days of health history, replayed
+day by day with the real recompute, plus one override set by the lead. Accounts that already
+have history are left alone, so loading twice adds nothing. Like every service, this only
+flushes; the caller commits.
 """
 
 from __future__ import annotations
@@ -18,15 +24,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import cycle
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, func, select, update
 
 from cs_app.accounts import service as accounts_service
+from cs_app.accounts.ingest import BulkResult, ingest_events, ingest_metrics
 from cs_app.accounts.models import Account, Contact
 from cs_app.auth.models import User
 from cs_app.auth.service import create_user, find_user
 from cs_app.extensions import db
+from cs_app.health.models import HealthOverride, HealthSnapshot
+from cs_app.health.recompute import recompute
+from cs_app.health.service import set_override
+from cs_app.jobs.models import PendingRecompute
 from cs_app.plans import service
 from cs_app.plans.models import Outcome, Plan
 from cs_app.plans.progress import next_review_date
@@ -58,6 +70,7 @@ TEMPLATE_FOR_MODEL = {
     "joint": "joint",
 }
 CADENCE_DAYS = {"weekly": 7, "monthly": 30, "quarterly": 91}
+TRIAL_DAYS_LEFT = (5, 12)  # two SMB accounts on a trial of the next plan, ending soon
 
 # --- word lists for the generated part of the portfolio -------------------------------------
 
@@ -198,7 +211,7 @@ class AccountSpec:
     product_plan: str
     seats: int
     health: str  # good / watch / poor: how well the plans have gone
-    context: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
     contacts: list[ContactSpec] = field(default_factory=list)
 
     @property
@@ -256,6 +269,7 @@ def load_demo(now: datetime, echo: Callable[[str], Any] = print) -> dict[str, in
         if index % 10 == 0 or index == len(specs):
             echo(f"  accounts {index}/{len(specs)}")
     db.session.flush()
+    _load_usage_and_history(ctx, specs)
     echo("Demo portfolio: " + ", ".join(f"{n} {what}" for what, n in sorted(ctx.created.items()))
          if ctx.created else "Demo portfolio already loaded; nothing added.")
     return ctx.created
@@ -328,8 +342,9 @@ def _stage_path(stage: str, start: date, renewal: date, today: date,
     path.append(("optimization", start + timedelta(days=180)))
     if stage == "renewal":
         path.append(("renewal", renewal - timedelta(days=90)))
-    elif stage == "expansion":
-        path.append(("expansion", today - timedelta(days=rng.randint(15, 90))))
+    elif stage == "expansion":  # 15–55 days ago: the 90-day health history covers the month
+        days = rng.randint(15, 90)  # before it, which the scorecard backtest reads
+        path.append(("expansion", today - timedelta(days=15 + (days - 15) * 40 // 75)))
     return path
 
 
@@ -402,8 +417,9 @@ def _generated_specs(today: date) -> list[AccountSpec]:
             start = _add_years(today + timedelta(days=days), -years)
         elif stage == "expansion":
             start = today - timedelta(days=rng.randint(300, 620))
-        else:  # churned: the contract ended without a renewal
-            start = _add_years(today - timedelta(days=rng.randint(10, 75)), -1)
+        else:  # churned 12–55 days ago, without a renewal (inside the health history)
+            days = rng.randint(10, 75)
+            start = _add_years(today - timedelta(days=12 + (days - 10) * 43 // 65), -1)
         renewal = (_add_years(start, 1) if stage == "churned"
                    else _anniversary_after(start, today))
         pooled = model == "low-touch" and (segment == "SMB" or rng.random() < 0.5)
@@ -426,6 +442,11 @@ def _generated_specs(today: date) -> list[AccountSpec]:
         )
         spec.contacts = _generated_contacts(spec, rng)
         specs.append(spec)
+    trials = sorted((s for s in specs if s.segment == "SMB"
+                     and s.stage in ("onboarding", "activation")),
+                    key=lambda s: s.contract_start, reverse=True)[:2]
+    for spec, days_left in zip(trials, TRIAL_DAYS_LEFT, strict=False):
+        spec.context["trial_ends_on"] = today + timedelta(days=days_left)
     return specs
 
 
@@ -975,3 +996,425 @@ def _follow_up_plan(ctx: DemoContext, account: Account, spec: AccountSpec, owner
     _measure(ctx, plan, outcome, owner, series)
     ctx.count("plans")
 
+
+
+# --- usage data and 90 days of health history ----------------------------------------------
+#
+# Every account gets a usage story that matches its narrative (healthy adopters, accounts
+# sliding or gone dark, growing and expanding ones, churned ones, new ones), produced as events
+# and metric values through the ingestion service, exactly as the product would push them.
+# The history is then replayed: the events of each past day are ingested and the health
+# recompute runs as of that morning, so signals, snapshots, trends and what-changed read like
+# 90 days of the real job (daily for the last 35 days, every 3 days before that).
+
+HISTORY_DAYS = 90
+DAILY_DAYS = 35  # daily snapshots for the last 35 days: 7- and 30-day what-changed, alerts
+SPARSE_STEP = 3
+USAGE_DAYS = HISTORY_DAYS + 30  # so the 30-day windows of the first snapshots are full
+REPLAY_HOUR = time(6, 0)
+FEATURES = ("ticket_routing", "dashboards", "automations", "knowledge_base", "reports",
+            "integrations", "sla_policies", "mobile_app")
+GATED_FEATURES = ("advanced_analytics", "sandbox_environments", "api_access", "custom_roles")
+LOGINS_PER_DAY = {"SMB": 0.6, "Mid-Market": 1.1, "Enterprise": 1.5}
+USERS_PER_ACCOUNT = {"SMB": 6, "Mid-Market": 12, "Enterprise": 25}
+QUOTA_TARGETS = (80.0, 100.0)  # the first two growing accounts: near and at their quota
+SPONSOR_CADENCE = {"high": 14, "medium": 30, "low": 60}
+OVERRIDE_DAYS_AGO = 4
+MAX_INGEST_BATCH = 5_000
+OVERRIDE_REASON = ("The sponsor told us the renewal budget is frozen pending a procurement "
+                   "review; usage looks healthy but the renewal is at risk.")
+
+
+@dataclass
+class UsageStory:
+    """How an account used the product over the last ``USAGE_DAYS`` days. Offsets are days
+    relative to today (negative = past)."""
+
+    kind: str
+    start: int  # first day with usage (the contract start, at most USAGE_DAYS ago)
+    pivot: int | None = None  # the day the story turns (slide, recovery, expansion)
+    end: int | None = None  # the last day with any usage (dark, churned)
+    quota_target: float | None = None
+    upgrade_intent: bool = False
+
+    def live(self, t: int) -> bool:
+        return (t >= self.start and (self.end is None or t <= self.end)
+                and self.kind != "silent")
+
+    def progress(self, t: int) -> float:
+        """0 at the pivot, 1 today."""
+        if self.pivot is None or t < self.pivot:
+            return 0.0
+        return (t - self.pivot) / -self.pivot if self.pivot < 0 else 1.0
+
+    def intensity(self, t: int) -> float:
+        """Usage relative to a healthy account of the same size."""
+        if not self.live(t):
+            return 0.0
+        k = self.kind
+        if k == "new":
+            return min(1.0, 0.3 + 0.7 * (t - self.start) / 30)
+        if k == "growing":
+            return 0.85 + 0.45 * (t + USAGE_DAYS) / USAGE_DAYS
+        if k == "expanding":
+            return 0.9 if t < self.pivot else 1.25
+        if k == "sliding":
+            return max(0.1, 1.0 - 0.9 * self.progress(t))
+        if k == "recovering":
+            return 0.35 + 0.65 * self.progress(t)
+        if k == "steady":
+            return 0.6
+        if k == "poor":
+            return 0.3
+        if k == "churned":
+            return 0.1 + 0.45 * (self.end - t) / (self.end + USAGE_DAYS)
+        if k == "growthstack":
+            return 0.95 if t < self.pivot else 0.6
+        return 1.0  # healthy, techcorp, dark (until it went dark)
+
+    def breadth(self, t: int) -> int:
+        """How many distinct features are in use."""
+        k = self.kind
+        if k == "sliding":  # usage contracts to the core features, then to one
+            return 6 if t < self.pivot else 2 if self.progress(t) < 0.4 else 1
+        if k == "recovering":
+            return 2 + round(3 * self.progress(t))
+        if k == "churned":
+            return 2 if t < self.end - 30 else 1
+        if k == "new":
+            return min(4, 1 + (t - self.start) // 7)
+        if k == "growthstack":
+            return 5 if t < self.pivot else 3
+        if k == "expanding":
+            return 6 if t < self.pivot else 7
+        return {"growing": 7, "healthy": 6, "techcorp": 5, "dark": 5, "steady": 2,
+                "poor": 1}[k]
+
+    def sentiment(self, t: int, rng: random.Random) -> str:
+        k = self.kind
+        if k in ("steady", "growthstack", "dark"):
+            return "neutral"
+        if k in ("poor", "churned"):
+            return "negative"
+        if k == "sliding":
+            return "positive" if t < self.pivot + 8 else "negative"
+        if k == "recovering":
+            return "negative" if t < self.pivot + 10 else "positive"
+        return "neutral" if rng.random() < 0.25 else "positive"
+
+    def nps(self, t: int, rng: random.Random) -> int:
+        k = self.kind
+        if k in ("healthy", "growing", "expanding"):
+            return rng.choice((9, 10, 10))
+        if k in ("steady", "growthstack", "new"):
+            return rng.choice((7, 8))
+        if k in ("poor", "churned"):
+            return rng.choice((2, 3, 4, 5))
+        if k == "sliding":
+            return 9 if t < self.pivot else rng.choice((3, 4, 5, 6))
+        if k == "recovering":
+            return 4 if t < self.pivot else 8
+        if k == "techcorp":
+            return 9 if t < -30 else 7
+        return 7  # dark: a passive answer before it went quiet
+
+    def pipeline_freshness(self, t: int, rng: random.Random) -> float:
+        """Days since the pipeline data was last updated (Mid-Market's weighted measure)."""
+        k = self.kind
+        if k in ("healthy", "growing", "expanding"):
+            return float(rng.choice((1, 1, 2)))
+        if k == "new":
+            return 3.0 if t - self.start < 14 else 2.0
+        if k == "steady":
+            return float(rng.randint(4, 6))
+        if k == "poor":
+            return float(rng.randint(10, 15))
+        if k == "churned":
+            return float(8 + round(6 * (t + USAGE_DAYS) / (self.end + USAGE_DAYS)))
+        if k == "sliding":
+            return float(2 + round(7 * self.progress(t)))
+        if k == "recovering":
+            return float(9 - round(7 * self.progress(t)))
+        if k == "growthstack":
+            return float(2 + round(4 * self.progress(t)))
+        return 2.0  # dark: fresh until the account went quiet, then nothing arrives
+
+
+def _usage_stories(specs: list[AccountSpec], today: date) -> dict[str, UsageStory]:
+    """Each account's story, from its lifecycle stage and how its plans went. Computed for
+    the whole portfolio at once so the assignment does not depend on what is loaded."""
+    stories: dict[str, UsageStory] = {}
+    watch_kinds = cycle(("sliding", "steady", "sliding", "recovering", "steady"))
+    poor_kinds = cycle(("dark", "poor", "dark", "sliding"))
+    quota_targets = iter(QUOTA_TARGETS)
+    for spec in specs:
+        rng = random.Random(f"cs-app-demo-story:{spec.external_id}")
+        start = max((spec.contract_start - today).days, -USAGE_DAYS)
+        entered = (spec.stages[-1][1] - today).days
+        if spec.external_id == "CRM-10001":
+            story = UsageStory("techcorp", start)
+        elif spec.external_id == "CRM-10002":
+            story = UsageStory("growthstack", start, pivot=-40)
+        elif spec.stage == "churned":
+            story = UsageStory("churned", start, end=entered - rng.randint(3, 12))
+        elif spec.stage == "expansion":
+            story = UsageStory("expanding", start, pivot=entered)
+        elif spec.stage == "onboarding":
+            story = UsageStory("silent" if spec.health == "poor" else "new", start)
+        elif spec.health == "good":
+            story = UsageStory("growing" if spec.stage == "optimization" else "healthy", start)
+        else:
+            kind = next(watch_kinds if spec.health == "watch" else poor_kinds)
+            if kind in ("sliding", "recovering") and start > -75:
+                kind = "steady" if spec.health == "watch" else "poor"
+            story = UsageStory(kind, start)
+            if kind in ("sliding", "recovering"):
+                story.pivot = -rng.randint(28, 40)
+            elif kind == "dark":
+                story.end = max(-rng.randint(32, 45), start + 5)
+        if story.kind == "growing":
+            story.quota_target = next(quota_targets, None)
+            story.upgrade_intent = story.quota_target == max(QUOTA_TARGETS)
+        stories[spec.external_id] = story
+    return stories
+
+
+def _moment(day: date, rng: random.Random) -> datetime:
+    return datetime.combine(day, time(rng.randint(7, 18), rng.randint(0, 59)), tzinfo=UTC)
+
+
+def _usage_data(spec: AccountSpec, story: UsageStory, now: datetime
+                ) -> tuple[list[dict], list[dict]]:
+    """The account's events and metric values, oldest first, none later than ``now``."""
+    rng = random.Random(f"cs-app-demo-usage:{spec.external_id}")
+    today = now.date()
+    events: list[tuple[datetime, str, str | None, dict]] = []
+    users = [f"user{n}@{spec.domain}"
+             for n in range(1, min(spec.seats, USERS_PER_ACCOUNT[spec.segment]) + 1)]
+    features = list(FEATURES)
+    rng.shuffle(features)
+
+    def add(t: int, kind: str, properties: dict | None = None, user: str | None = None) -> None:
+        events.append((_moment(today + timedelta(days=t), rng), kind,
+                       user or rng.choice(users), properties or {}))
+
+    def count(rate: float) -> int:
+        return int(rate) + (1 if rng.random() < rate - int(rate) else 0)
+
+    for t in range(-USAGE_DAYS, 1):
+        level = story.intensity(t)
+        if level <= 0:
+            continue
+        weekday = (today + timedelta(days=t)).weekday() < 5
+        factor = level * (1.0 if weekday else 0.2)
+        active = users[:max(1, round(len(users) * min(1.0, level)))]
+        for _ in range(count(LOGINS_PER_DAY[spec.segment] * factor)):
+            add(t, "login", user=rng.choice(active))
+        if rng.random() < 0.55 * factor:
+            add(t, "feature_used", {"feature": rng.choice(features[:story.breadth(t)])},
+                user=rng.choice(active))
+
+    last = story.end if story.end is not None else 0
+    ticket_days = []
+    t = story.start + rng.randint(3, 15)
+    while t <= last:
+        ticket_days.append(t)
+        t += rng.randint(18, 28)
+    if story.kind == "sliding" and story.pivot + 12 <= -4:
+        ticket_days.append(rng.randint(story.pivot + 12, -4))
+    elif story.kind == "recovering":
+        ticket_days.append(rng.randint(-8, -3))
+    if story.kind == "techcorp":  # the cutover: archived chat transcripts went missing
+        ticket_days = [-58, -40, -21]
+    for t in sorted(set(ticket_days)):
+        if not story.live(t):
+            continue
+        sentiment = story.sentiment(t, rng)
+        add(t, "support_ticket", {
+            "sentiment": sentiment, "severity": "high" if sentiment == "negative" else "normal",
+            "status": "open" if t >= -10 else "solved"})
+    if story.kind == "techcorp":
+        for t in (-9, -4):
+            add(t, "support_ticket", {"sentiment": "negative", "severity": "urgent",
+                                      "status": "open",
+                                      "subject": "Chat transcripts missing after migration"})
+    signed = (spec.contract_start - today).days
+    for wave in (-75 + rng.randint(-4, 4), -12 + rng.randint(-3, 3)):  # quarterly surveys
+        if story.live(wave) and wave - signed >= 30:  # customers for a month at least
+            add(wave, "nps_response", {"score": story.nps(wave, rng)})
+    if story.kind in ("growing", "expanding"):
+        seat_days = ([story.pivot, story.pivot + 7] if story.kind == "expanding"
+                     else [-24 + rng.randint(0, 4), -9 + rng.randint(0, 4)])
+        for t in seat_days:
+            size = max(2, round(spec.seats * rng.uniform(0.04, 0.12)))
+            add(min(t, 0), "seat_added", {"count": size})
+        for _ in range(rng.randint(2, 5)):
+            add(-rng.randint(0, 5), "feature_gate_hit", {"feature": rng.choice(GATED_FEATURES)})
+    if story.upgrade_intent:
+        add(-3, "upgrade_viewed", {"to_plan": "Business"})
+        add(-2, "upgrade_started", {"to_plan": "Business"})
+
+    events.sort(key=lambda e: e[0])
+    items = [{"id": f"demo-{spec.external_id}-{n}", "account": spec.external_id, "type": kind,
+              "at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "user": user,
+              "properties": properties}
+             for n, (moment, kind, user, properties) in enumerate(events, start=1)
+             if moment <= now]
+
+    metrics: list[dict] = []
+    for t in range(-USAGE_DAYS, 1):
+        if not story.live(t):
+            continue
+        day = today + timedelta(days=t)
+        if t % 7 == 0:
+            used = spec.seats * min(1.1, max(0.05, 0.15 + 0.75 * story.intensity(t)))
+            metrics.append({"account": spec.external_id, "key": "seats_used",
+                            "value": round(used), "date": day})
+            if story.quota_target is not None:
+                share = 0.6 + 0.4 * (t + USAGE_DAYS) / USAGE_DAYS
+                metrics.append({"account": spec.external_id, "key": "quota_used_pct",
+                                "value": round(story.quota_target * share, 1), "date": day})
+        if spec.segment == "Mid-Market" and t % 2 == 0:
+            metrics.append({"account": spec.external_id, "key": "pipeline_freshness_days",
+                            "value": story.pipeline_freshness(t, rng), "date": day})
+    return items, metrics
+
+
+def _replay_moments(now: datetime) -> list[datetime]:
+    """Every 3 days from 90 days ago, daily for the last 35 days (06:00 UTC), then ``now``."""
+    today = now.date()
+    offsets = [*range(-HISTORY_DAYS, -DAILY_DAYS, SPARSE_STEP), *range(-DAILY_DAYS, 0)]
+    moments = [datetime.combine(today + timedelta(days=o), REPLAY_HOUR, tzinfo=UTC)
+               for o in offsets]
+    return [m for m in moments if m < now] + [now]
+
+
+def _sponsor_contact_as_of(final: date, engagement: str, day: date) -> date:
+    """When the sponsor had last been contacted on ``day``, given the latest contact and a
+    cadence for their engagement (the contact row only keeps the latest date)."""
+    if final <= day:
+        return final
+    cadence = SPONSOR_CADENCE.get(engagement, 30)
+    return final - timedelta(days=cadence * -(-(final - day).days // cadence))
+
+
+def _load_usage_and_history(ctx: DemoContext, specs: list[AccountSpec]) -> None:
+    """Usage, metrics and a replayed health history for every demo account that has none
+    (no snapshot before today); accounts that have one are left alone."""
+    accounts = {a.external_id: a for a in db.session.scalars(
+        select(Account).where(Account.external_id.in_([s.external_id for s in specs])))}
+    ids = [a.id for a in accounts.values()]
+    with_history = set(db.session.scalars(
+        select(HealthSnapshot.account_id).distinct()
+        .where(HealthSnapshot.account_id.in_(ids), HealthSnapshot.day < ctx.today)))
+    todo = [s for s in specs if accounts[s.external_id].id not in with_history]
+    if not todo:
+        return
+    stories = _usage_stories(specs, ctx.today)
+    events: list[dict] = []
+    metrics: list[dict] = []
+    for spec in todo:
+        account_events, account_metrics = _usage_data(spec, stories[spec.external_id], ctx.now)
+        events += account_events
+        metrics += account_metrics
+    events.sort(key=lambda item: (item["at"], item["id"]))
+    metrics.sort(key=lambda item: (item["date"], item["account"], item["key"]))
+    starts = {accounts[s.external_id].id: s.contract_start for s in todo}
+    sponsors = _sponsor_timeline(list(starts))
+    override_spec = _override_target(specs, stories, ctx.today)
+    override_day = ctx.today - timedelta(days=OVERRIDE_DAYS_AGO)
+    set_contacts: dict[int, date] = {}
+    event_index = metric_index = 0
+    moments = _replay_moments(ctx.now)
+    for number, moment in enumerate(moments, start=1):
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        batch = []
+        while event_index < len(events) and events[event_index]["at"] <= stamp:
+            batch.append(events[event_index])
+            event_index += 1
+        day_metrics = []
+        while metric_index < len(metrics) and metrics[metric_index]["date"] <= moment.date():
+            day_metrics.append(metrics[metric_index])
+            metric_index += 1
+        for start in range(0, len(batch), MAX_INGEST_BATCH):
+            _ingested(ctx, "usage events", ingest_events(batch[start:start + MAX_INGEST_BATCH],
+                                                         now=moment))
+        for start in range(0, len(day_metrics), MAX_INGEST_BATCH):
+            _ingested(ctx, "metric values", ingest_metrics(
+                day_metrics[start:start + MAX_INGEST_BATCH], now=moment))
+        _set_sponsor_contacts(sponsors, moment.date(), set_contacts)
+        in_scope = [account_id for account_id, start in starts.items()
+                    if start <= moment.date()]
+        if in_scope:
+            recompute(now=moment, account_ids=in_scope)
+        if (override_spec is not None and override_spec in todo
+                and moment.date() == override_day):
+            _demo_override(ctx, accounts[override_spec.external_id], moment)
+        if number % 10 == 0 or number == len(moments):
+            ctx.echo(f"  health history {number}/{len(moments)}")
+    if _set_sponsor_contacts(sponsors, None, set_contacts):  # back to the latest dates
+        recompute(now=ctx.now, account_ids=list(starts))
+    if sponsors:  # contacts loaded during the replay must not keep a past date in memory
+        db.session.scalars(select(Contact).where(Contact.id.in_([s[0] for s in sponsors]))
+                           .execution_options(populate_existing=True)).all()
+    db.session.execute(delete(PendingRecompute).where(
+        PendingRecompute.account_id.in_(list(starts)), PendingRecompute.since <= ctx.now))
+    ctx.count("health snapshots", db.session.scalar(
+        select(func.count(HealthSnapshot.id))
+        .where(HealthSnapshot.account_id.in_(list(starts)))))
+
+
+def _ingested(ctx: DemoContext, what: str, result: BulkResult) -> None:
+    if result.errors:  # the demo's own data: a refusal is a bug here, not bad input
+        raise RuntimeError(f"demo {what} refused: {result.errors[:3]}")
+    if result.accepted:
+        ctx.count(what, result.accepted)
+
+
+def _sponsor_timeline(account_ids: list[int]) -> list[Any]:
+    """Active executive sponsors with a last contact date: (contact id, date, engagement)."""
+    return list(db.session.execute(
+        select(Contact.id, Contact.last_contact_on, Contact.engagement)
+        .where(Contact.account_id.in_(account_ids), Contact.role == "executive_sponsor",
+               Contact.status == "active", Contact.last_contact_on.is_not(None))
+        .order_by(Contact.id)).all())
+
+
+def _set_sponsor_contacts(sponsors: list[Any], day: date | None,
+                          current: dict[int, date]) -> bool:
+    """Set each sponsor's last contact date as it was on ``day`` (``None``: the latest), so a
+    past recompute reads "days since sponsor contact" as it was then. One executemany of the
+    rows that change."""
+    changes = []
+    for contact_id, final, engagement in sponsors:
+        value = final if day is None else _sponsor_contact_as_of(final, engagement, day)
+        if current.get(contact_id, final) != value:
+            changes.append({"contact": contact_id, "contact_day": value})
+            current[contact_id] = value
+    if changes:
+        table = Contact.__table__
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("contact"))
+            .values(last_contact_on=bindparam("contact_day")),
+            changes)
+    return bool(changes)
+
+
+def _override_target(specs: list[AccountSpec], stories: dict[str, UsageStory],
+                     today: date) -> AccountSpec | None:
+    """A healthy-looking account with a CSM and a renewal within 60 days."""
+    return next((s for s in specs if stories[s.external_id].kind == "healthy"
+                 and s.stage == "renewal" and s.csm_email
+                 and 0 < (s.renewal_date - today).days <= 60), None)
+
+
+def _demo_override(ctx: DemoContext, account: Account, moment: datetime) -> None:
+    if db.session.scalar(select(HealthOverride.id).where(
+            HealthOverride.account_id == account.id).limit(1)) is not None:
+        return
+    lead = ctx.users[LEAD_EMAIL]
+    when = datetime.combine(moment.date(), time(11, 30), tzinfo=UTC)
+    set_override(account, {"band": "at_risk", "reason": OVERRIDE_REASON,
+                           "expires_on": ctx.today + timedelta(days=30)},
+                 user=lead, now=when)
+    ctx.count("health overrides")

@@ -18,10 +18,16 @@ from cs_app.accounts.models import (
     Contact,
     LifecycleStageEntry,
 )
+from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
+from cs_app.audit.models import AuditEvent
 from cs_app.auth.models import User
 from cs_app.auth.service import authenticate
-from cs_app.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+from cs_app.demo import DEMO_PASSWORD, DEMO_USERS, LEAD_EMAIL, load_demo
 from cs_app.extensions import db
+from cs_app.health.backtest import backtest
+from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard
+from cs_app.health.service import account_health, active_override
+from cs_app.jobs.models import PendingRecompute
 from cs_app.plans.models import (
     PLAN_STATUSES,
     ActionItem,
@@ -73,7 +79,7 @@ def snapshot() -> dict[str, list[tuple]]:
             a.external_id, a.name, a.domain, a.industry, a.employees, a.segment,
             a.engagement_model, a.arr_minor, a.currency, a.contract_start, a.renewal_date,
             emails.get(a.csm_id), a.lifecycle_stage, a.stage_entered_on, a.product_plan,
-            a.seats_purchased, a.primary_use_case)),
+            a.seats_purchased, a.primary_use_case, a.trial_ends_on)),
         "stages": rows(LifecycleStageEntry, lambda e: (ext[e.account_id], e.stage,
                                                        e.entered_on)),
         "contacts": rows(Contact, lambda c: (ext[c.account_id], c.name, c.title, c.email,
@@ -103,6 +109,24 @@ def snapshot() -> dict[str, list[tuple]]:
         "history": rows(PlanChange, lambda c: (plan_keys[c.plan_id], c.changed_at,
                                                c.component, c.action, c.field, c.old_value,
                                                c.new_value, emails.get(c.user_id))),
+        "events": rows(UsageEvent, lambda e: (e.event_id, ext[e.account_id], e.event_type,
+                                              e.occurred_at, e.user_ref, e.properties,
+                                              e.received_at)),
+        "metrics": rows(MetricValue, lambda m: (ext[m.account_id], m.metric_key,
+                                                m.measured_on, m.value)),
+        "health": rows(HealthSnapshot, lambda h: (
+            ext[h.account_id], h.day, h.scorecard_version_id, h.score, h.band, h.coverage,
+            h.computed_score, h.computed_band, h.overridden, h.measures, h.computed_at)),
+        "overrides": rows(HealthOverride, lambda o: (ext[o.account_id], o.band, o.score,
+                                                     o.reason, o.expires_at, o.created_at,
+                                                     emails.get(o.created_by_id),
+                                                     o.cleared_at)),
+        "signals": rows(AccountSignals, lambda s: (ext[s.account_id], s.computed_at,
+                                                   s.days_since_last_login, s.logins_30d,
+                                                   s.features_used_30d, s.health_score,
+                                                   s.health_band, s.health_change_30d)),
+        "audit": rows(AuditEvent, lambda e: (e.at, emails.get(e.user_id), e.entity_type,
+                                             e.entity_id, e.action, e.before, e.after)),
     }
 
 
@@ -262,3 +286,164 @@ def test_demo_email_addresses_pass_the_forms_email_check(demo):
     emails += [c.email for c in db.session.scalars(select(Contact))]
     for email in emails:
         validate_email(email, check_deliverability=False)
+
+
+# --- usage data and health history ------------------------------------------------------------
+
+
+def todays_snapshots() -> dict[str, HealthSnapshot]:
+    rows = db.session.execute(
+        select(Account.external_id, HealthSnapshot).join(HealthSnapshot,
+                                                         HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.day == NOW.date())).all()
+    return dict(rows)
+
+
+def snapshot_on_or_before(acct: Account, day) -> HealthSnapshot | None:
+    return db.session.scalar(
+        select(HealthSnapshot).where(HealthSnapshot.account_id == acct.id,
+                                     HealthSnapshot.day <= day)
+        .order_by(HealthSnapshot.day.desc()).limit(1))
+
+
+def test_every_account_is_scored_today_with_90_days_of_history(demo):
+    accounts = list(db.session.scalars(select(Account)))
+    today = todays_snapshots()
+    assert set(today) == {a.external_id for a in accounts}
+    bands = Counter(s.band for s in today.values())
+    assert bands["healthy"] >= 10 and bands["at_risk"] >= 3 and bands["critical"] >= 3, bands
+    first_day = db.session.scalar(select(func.min(HealthSnapshot.day)))
+    assert (NOW.date() - first_day).days >= 60
+    days = set(db.session.scalars(select(HealthSnapshot.day).distinct()))
+    for back in range(0, 36):  # daily for the last 35 days: what-changed finds 7 and 30 days
+        assert NOW.date() - timedelta(days=back) in days, back
+    techcorp = account("CRM-10001")
+    history = list(db.session.scalars(select(HealthSnapshot.day).where(
+        HealthSnapshot.account_id == techcorp.id)))
+    assert len(history) >= 50
+    # the replay never scored an account before it was signed
+    assert min(history) >= techcorp.contract_start
+
+
+def test_some_accounts_slid_and_changed_band_in_the_last_30_days(demo):
+    month_ago = NOW.date() - timedelta(days=30)
+    moved = Counter()
+    dropped = []
+    for acct in db.session.scalars(select(Account)):
+        now_snapshot = snapshot_on_or_before(acct, NOW.date())
+        before = snapshot_on_or_before(acct, month_ago)
+        if before is None:
+            continue
+        if before.band != now_snapshot.band:
+            moved[(before.band, now_snapshot.band)] += 1
+        if account_health(acct, now=NOW).dropped:
+            dropped.append(acct.external_id)
+    assert moved[("healthy", "at_risk")] >= 2 and moved[("healthy", "critical")] >= 1, moved
+    assert sum(moved.values()) >= 6
+    assert len(dropped) >= 3 and "CRM-10001" in dropped
+
+    # TechCorp's cutover trouble explains itself: support sentiment turned, measure by measure
+    health = account_health(account("CRM-10001"), now=NOW)
+    assert health.snapshot.band == "at_risk" and health.score_change_30d <= -15
+    sentiment = next(m for m in health.measures if m.key == "support_sentiment")
+    assert (sentiment.value, sentiment.change_30d) == ("negative", -100.0)
+    assert all(m.change_7d is not None for m in health.measures)
+    signals = db.session.get(AccountSignals, account("CRM-10001").id)
+    assert signals.health_change_30d == pytest.approx(health.score_change_30d)
+
+
+def test_the_usage_data_tells_each_accounts_story(demo):
+    events = db.session.scalar(select(func.count(UsageEvent.id)))
+    assert 1_000 <= events <= 10_000
+    kinds = Counter(db.session.scalars(select(UsageEvent.event_type)))
+    for kind in ("login", "feature_used", "support_ticket", "nps_response", "seat_added",
+                 "feature_gate_hit", "upgrade_viewed"):
+        assert kinds[kind] > 0, kind
+    assert db.session.scalar(select(func.count()).where(
+        ~UsageEvent.event_id.like("demo-CRM-%"))) == 0
+    assert db.session.scalar(select(func.max(UsageEvent.occurred_at))) <= NOW
+
+    signals = {a.external_id: (a, db.session.get(AccountSignals, a.id))
+               for a in db.session.scalars(select(Account))}
+    gone_dark = [e for e, (a, s) in signals.items()
+                 if a.lifecycle_stage != "churned" and (s.days_since_last_login or 0) >= 30]
+    assert gone_dark
+    assert any(s.nps_category == "detractor" for _, s in signals.values())
+    assert any(s.support_sentiment == "negative" for _, s in signals.values())
+    assert any(s.seats_added_30d and s.feature_gate_hits_7d for _, s in signals.values())
+    assert any(s.upgrade_intent_open for _, s in signals.values())
+    quotas = sorted(s.quota_used_pct for _, s in signals.values() if s.quota_used_pct)
+    assert len(quotas) == 2 and 75 <= quotas[0] <= 85 and quotas[1] >= 99
+    trials = [s.trial_days_left for a, s in signals.values() if a.trial_ends_on]
+    assert len(trials) == 2 and all(0 < days <= 14 for days in trials)
+    assert all(a.segment == "SMB" for a, _ in signals.values() if a.trial_ends_on)
+    assert all(s.seats_used is not None for a, s in signals.values()
+               if a.lifecycle_stage not in ("churned", "onboarding"))
+
+    mid_market = {a.id for a, _ in signals.values() if a.segment == "Mid-Market"}
+    fresh = set(db.session.scalars(select(MetricValue.account_id).distinct().where(
+        MetricValue.metric_key == "pipeline_freshness_days")))
+    assert fresh and fresh <= mid_market and len(fresh) >= len(mid_market) - 1
+    # the Mid-Market scorecard's pipeline measure has data today for live accounts
+    growthstack = todays_snapshots()["CRM-10002"]
+    pipeline = next(m for m in growthstack.measures if m["key"] == "pipeline_freshness")
+    assert pipeline["score"] is not None and not pipeline["stale"]
+
+
+def test_past_snapshots_only_saw_what_had_happened_by_then(demo):
+    """The history is replayed day by day, so no snapshot reads a later login or contact
+    (which would show as a negative 'days since')."""
+    for measures, in db.session.execute(select(HealthSnapshot.measures)):
+        for measure in measures:
+            value = measure["value"]
+            if measure["signal"].startswith("days_since") and value is not None:
+                assert value >= 0, measure
+    assert db.session.scalar(select(func.count()).select_from(PendingRecompute)) == 0
+
+
+def test_churned_and_expanded_accounts_have_history_before_the_outcome(demo):
+    today = NOW.date()
+    outcomes = {stage: [] for stage in ("churned", "expansion")}
+    for entry in db.session.scalars(select(LifecycleStageEntry).where(
+            LifecycleStageEntry.stage.in_(list(outcomes)))):
+        outcomes[entry.stage].append(entry)
+    assert len(outcomes["churned"]) >= 2 and len(outcomes["expansion"]) >= 2
+    for stage, worry in (("churned", {"at_risk", "critical"}), ("expansion", {"healthy"})):
+        for entry in outcomes[stage]:
+            assert 10 <= (today - entry.entered_on).days <= 60, entry.entered_on
+            before = db.session.scalar(
+                select(HealthSnapshot).where(
+                    HealthSnapshot.account_id == entry.account_id,
+                    HealthSnapshot.day <= entry.entered_on - timedelta(days=30))
+                .order_by(HealthSnapshot.day.desc()).limit(1))
+            assert before is not None and before.band in worry, (stage, before and before.band)
+    card = db.session.scalar(select(Scorecard).where(Scorecard.key == "health-indicators"))
+    result = backtest(card.current_version, now=NOW)
+    assert result.groups["churned"].accounts >= 2 and result.churn_caught == 1.0
+    assert result.groups["expanded"].accounts >= 2 and result.expansion_healthy == 1.0
+    assert result.false_alarms is not None and result.false_alarms < 0.5
+
+
+def test_the_lead_has_one_active_override_with_a_reason(demo):
+    overrides = list(db.session.scalars(select(HealthOverride)))
+    assert len(overrides) == 1
+    override = overrides[0]
+    acct = db.session.get(Account, override.account_id)
+    assert override.created_by.email == LEAD_EMAIL and len(override.reason) > 20
+    assert override.created_at < NOW < override.expires_at
+    assert active_override(acct, NOW) == override
+    today = todays_snapshots()[acct.external_id]
+    assert today.overridden and today.band == override.band != today.computed_band
+    assert db.session.scalar(select(func.count()).where(
+        AuditEvent.entity_id == acct.external_id, AuditEvent.action == "override_set")) == 1
+
+
+def test_loading_again_replays_no_history_and_adds_no_override(demo):
+    counts = {model: db.session.scalar(select(func.count()).select_from(model))
+              for model in (UsageEvent, MetricValue, HealthSnapshot, HealthOverride,
+                            LifecycleStageEntry, AuditEvent)}
+    again = db.session.begin_nested()
+    assert load_demo(NOW + timedelta(hours=2), echo=quiet) == {}
+    for model, count in counts.items():
+        assert db.session.scalar(select(func.count()).select_from(model)) == count, model
+    again.rollback()
