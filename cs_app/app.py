@@ -60,7 +60,10 @@ def _init_extensions(app: Flask) -> None:
     from cs_app import models  # noqa: F401  (every model registered before migrations look)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    from cs_app.sql import for_this_dialect
+
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     include_object=for_this_dialect)
     login_manager.init_app(app)
     csrf.init_app(app)
 
@@ -70,11 +73,15 @@ def _register_blueprints(app: Flask) -> None:
     from cs_app.api import bp as api_bp
     from cs_app.auth.admin_views import bp as admin_bp
     from cs_app.auth.views import bp as auth_bp
+    from cs_app.dashboards.views import bp as dashboards_bp
+    from cs_app.health.views import bp as health_bp
+    from cs_app.jobs.views import bp as jobs_bp
     from cs_app.plans.share_views import bp as share_bp
     from cs_app.plans.template_views import bp as templates_bp
     from cs_app.plans.views import bp as plans_bp
 
-    for blueprint in (auth_bp, admin_bp, accounts_bp, plans_bp, templates_bp, share_bp, api_bp):
+    for blueprint in (auth_bp, admin_bp, accounts_bp, plans_bp, templates_bp, share_bp, api_bp,
+                      dashboards_bp, jobs_bp, health_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 

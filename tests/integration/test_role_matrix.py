@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from cs_app.extensions import db
+from cs_app.health.models import Scorecard
 from cs_app.plans import service as plans
 from tests.factories import (
     AccountFactory,
@@ -65,6 +67,17 @@ POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
     "admin.revoke_user_token": (None, {"admin"}),
     "admin.tokens": (EVERYONE, EVERYONE),
     "admin.revoke_token": (None, EVERYONE),
+    "dashboards.portfolio": (EVERYONE, None),
+    "dashboards.widget_csv": (EVERYONE, None),
+    "jobs.index": (LEADS, None),
+    "jobs.run_now": (None, {"admin"}),
+    "health.set_override": (None, EDITORS),
+    "health.clear_override": (None, EDITORS),
+    "health.scorecards": (EVERYONE, None),
+    "health.scorecard": (EVERYONE, None),
+    "health.backtest": (EVERYONE, None),
+    "health.new_scorecard": (LEADS, LEADS),
+    "health.edit_scorecard": (LEADS, LEADS),
 }
 
 
@@ -91,6 +104,8 @@ def _url(rule, world) -> str:
         "contact_id": world["contact"].id, "key": "joint", "token": world["token"],
         "user_id": world["users"]["viewer"].id, "token_id": 999_999,
         "component": "actions", "item_id": world["items"]["actions"].id,
+        "widget": "bands", "job_name": "recompute-pending-health",
+        "scorecard_id": db.session.scalar(select(Scorecard.id).order_by(Scorecard.id)),
     }
     if "/outcomes/" in rule.rule and "item_id" in rule.arguments:
         values["item_id"] = world["items"]["outcomes"].id

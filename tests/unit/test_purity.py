@@ -11,6 +11,7 @@ PURE_MODULES = [
     "cs_app.plans.progress",
     "cs_app.health.scoring",
     "cs_app.accounts.signal_catalog",
+    "cs_app.dashboards.charts",
     "cs_app.triggers.rules",
     "cs_app.triggers.routing",
     "cs_app.triggers.retry",
