@@ -85,3 +85,16 @@ def _to_date_sqlite(element, compiler, **kw):
 @compiles(to_date, "postgresql")
 def _to_date_postgresql(element, compiler, **kw):
     return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+def for_this_dialect(item, name, type_, reflected, compare_to) -> bool:
+    """Alembic ``include_object`` filter: leave out of autogenerate (``db migrate``,
+    ``db check``, the migrations test) the schema items made on another dialect only, marked
+    ``info["only_on"]`` and ``ddl_if`` (the trigram search indexes PostgreSQL gets). Alembic
+    does not read ``ddl_if`` and would report them missing on SQLite."""
+    only_on = getattr(item, "info", {}).get("only_on")
+    if only_on is None:
+        return True
+    from cs_app.extensions import db
+
+    return db.engine.dialect.name == only_on

@@ -4,22 +4,23 @@ the portfolio."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import ceil
+from typing import Any
 
 from sqlalchemy import case, exists, func, select
 
 from cs_app.accounts.models import ENGAGEMENT_MODELS, LIFECYCLE_STAGES, SEGMENTS, Account
+from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
 
 UNASSIGNED = "none"
-SORTS = ("name", "arr", "renewal", "stage", "segment", "csm")
-STAGE_ORDER = case({stage: index for index, stage in enumerate(LIFECYCLE_STAGES)},
-                   value=Account.lifecycle_stage, else_=len(LIFECYCLE_STAGES))
-SEGMENT_ORDER = case({segment: index for index, segment in enumerate(SEGMENTS)},
-                     value=Account.segment, else_=len(SEGMENTS))
+NOT_SCORED = "none"
+HEALTH_BANDS = ("healthy", "at_risk", "critical", "insufficient_data")
+SORTS = ("name", "arr", "renewal", "stage", "segment", "csm", "health")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class AccountFilters:
     stage: str = ""
     csm: str = ""
     engagement: str = ""
+    band: str = ""
     sort: str = "name"
     direction: str = "asc"
     page: int = 1
@@ -52,6 +54,7 @@ class AccountFilters:
             stage=pick("stage", LIFECYCLE_STAGES),
             csm=csm,
             engagement=pick("engagement", ENGAGEMENT_MODELS),
+            band=pick("band", (*HEALTH_BANDS, NOT_SCORED)),
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
             page=max(1, int(page)) if str(page).isdigit() else 1,
@@ -59,11 +62,12 @@ class AccountFilters:
 
     @property
     def filtering(self) -> bool:
-        return bool(self.q or self.segment or self.stage or self.csm or self.engagement)
+        return bool(self.q or self.segment or self.stage or self.csm or self.engagement
+                    or self.band)
 
     def filter_args(self) -> dict[str, str]:
         """The query-string arguments that narrow the list (not sort or page)."""
-        names = ("q", "segment", "stage", "csm", "engagement")
+        names = ("q", "segment", "stage", "csm", "engagement", "band")
         return {name: getattr(self, name) for name in names if getattr(self, name)}
 
     def link_args(self) -> dict[str, str]:
@@ -84,6 +88,8 @@ class AccountRow:
     renewal_date: object
     csm_name: str | None
     has_active_plan: bool
+    health_band: str | None = None
+    health_score: float | None = None
 
 
 @dataclass
@@ -106,14 +112,22 @@ class AccountPage:
         return min(self.total, self.page * self.per_page)
 
 
+def _matches(column, text: str):
+    """``column`` holds ``text``, whatever the case, ``%`` and ``_`` taken literally.
+
+    PostgreSQL: ILIKE, which the trigram indexes on name and external id serve. SQLite: LIKE,
+    which ignores case (of ASCII letters, like SQLite's own lower()) and so needs no lower()
+    call per row; the count then scans the (name, external_id) index alone, not the table.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column.icontains(text, autoescape=True)
+    return column.contains(text, autoescape=True)
+
+
 def _where(filters: AccountFilters) -> list:
     clauses = []
     if filters.q:
-        term = filters.q.lower()
-        clauses.append(
-            func.lower(Account.name).contains(term, autoescape=True)
-            | func.lower(Account.external_id).contains(term, autoescape=True)
-        )
+        clauses.append(_matches(Account.name, filters.q) | _matches(Account.external_id, filters.q))
     if filters.segment:
         clauses.append(Account.segment == filters.segment)
     if filters.stage:
@@ -124,62 +138,212 @@ def _where(filters: AccountFilters) -> list:
         clauses.append(Account.csm_id.is_(None))
     elif filters.csm:
         clauses.append(Account.csm_id == int(filters.csm))
+    if filters.band:
+        # the band the last recompute copied into the account's signals
+        scored = select(AccountSignals.account_id).where(AccountSignals.health_band.is_not(None))
+        if filters.band == NOT_SCORED:
+            clauses.append(Account.id.not_in(scored))
+        else:
+            clauses.append(Account.id.in_(
+                select(AccountSignals.account_id)
+                .where(AccountSignals.health_band == filters.band)))
     return clauses
 
 
-def _order(filters: AccountFilters) -> list:
+def _order(filters: AccountFilters, columns: Any = Account) -> list:
+    """The list's order for the sorts not done group by group (``GROUPED_SORTS``), over the
+    accounts table or a subquery's ``columns`` of the same names."""
     descending = filters.direction == "desc"
 
     def directed(column):
         return column.desc() if descending else column.asc()
 
-    name = directed(Account.name)
+    name = directed(columns.name)
     if filters.sort == "arr":
-        keys = [directed(Account.arr_minor), name]
+        keys = [directed(columns.arr_minor), name]
     elif filters.sort == "renewal":
         # accounts without a renewal date come last either way
-        keys = [directed(Account.renewal_date).nulls_last(), name]
-    elif filters.sort == "stage":
-        keys = [directed(STAGE_ORDER), name]
-    elif filters.sort == "segment":
-        keys = [directed(SEGMENT_ORDER), name]
-    elif filters.sort == "csm":
-        keys = [directed(User.name).nulls_last(), name]
+        keys = [directed(columns.renewal_date).nulls_last(), name]
+    elif filters.sort == "health":
+        # accounts never scored come last either way
+        keys = [directed(AccountSignals.health_score).nulls_last(), name]
     else:
         keys = [name]
-    return [*keys, directed(Account.id)]
+    # the external id is unique: (name, external id) ends every order, as the indexes do
+    return [*keys, directed(columns.external_id)]
+
+
+# Up to this many search matches, PostgreSQL sorts them (see _sort_matches_first)
+SORT_SEARCH_MATCHES_UP_TO = 10_000
+
+
+def _sort_matches_first(filters: AccountFilters, total: int) -> bool:
+    """Whether to find a search's matches first (PostgreSQL: the trigram indexes) and sort
+    them, rather than walk a list index in the page's order testing every entry. PostgreSQL's
+    planner picks the walk when it expects matches spread evenly, but names cluster: "harbor"
+    matches nothing before the H's, a quarter of the index in. With a few thousand matches
+    sorting them is cheap; with many more, the walk soon finds a page. SQLite has no trigram
+    index: either way it reads the list index, and the walk stops sooner."""
+    return (bool(filters.q) and filters.sort != "health" and total <= SORT_SEARCH_MATCHES_UP_TO
+            and db.session.get_bind().dialect.name == "postgresql")
 
 
 def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
-    """One page of accounts with their CSM's name and whether an active plan exists.
+    """One page of accounts with their CSM's name, whether an active plan exists and the
+    health band and score of the last recompute.
 
-    The page's ids are picked first in a subquery that carries only the sort keys; the CSM
-    name and the active-plan check then run for those rows alone, not for every row the sort
-    or the offset passes over.
+    The page's accounts are picked first, by external id (unique, and in every list index, so
+    PostgreSQL can answer from the index alone too) with a query that carries only the sort
+    keys, or group by group for the stage, segment and CSM sorts (``_grouped_page_keys``); the
+    CSM name, the health and the active-plan check then run for those rows alone, not for
+    every row the sort or the offset passes over.
     """
     where = _where(filters)
-    total = db.session.scalar(select(func.count(Account.id)).where(*where)) or 0
-    pages = max(1, ceil(total / per_page))
-    page = min(filters.page, pages)
-    page_ids = select(Account.id).where(*where)
-    if filters.sort == "csm":
-        page_ids = page_ids.outerjoin(User, User.id == Account.csm_id)
-    page_ids = (page_ids.order_by(*_order(filters)).limit(per_page)
-                .offset((page - 1) * per_page).subquery())
+    grouping = GROUPED_SORTS.get(filters.sort)
     has_active_plan = exists().where(Plan.account_id == Account.id, Plan.status == "active")
     statement = (
         select(Account.id, Account.external_id, Account.name, Account.segment,
                Account.engagement_model, Account.lifecycle_stage, Account.arr_minor,
                Account.currency, Account.renewal_date, User.name.label("csm_name"),
-               has_active_plan.label("has_active_plan"))
-        .join(page_ids, page_ids.c.id == Account.id)
+               has_active_plan.label("has_active_plan"), AccountSignals.health_band,
+               AccountSignals.health_score)
         .outerjoin(User, User.id == Account.csm_id)
-        .order_by(*_order(filters))
+        .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
     )
-    rows = [AccountRow(**row._mapping) for row in db.session.execute(statement)]
+    if grouping is not None:
+        total, page, keys = _grouped_page_keys(filters, where, grouping, per_page)
+        position = {key: index for index, key in enumerate(keys)}
+        rows = sorted((AccountRow(**row._mapping) for row in db.session.execute(
+                          statement.where(Account.external_id.in_(keys)))),
+                      key=lambda row: position[row.external_id])
+    else:
+        total = db.session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
+        page = min(filters.page, max(1, ceil(total / per_page)))
+        if _sort_matches_first(filters, total):
+            matches = (select(Account.external_id, Account.name, Account.arr_minor,
+                              Account.renewal_date).where(*where)
+                       .offset(0).subquery())  # OFFSET 0: found first, then sorted
+            page_keys = select(matches.c.external_id).order_by(*_order(filters, matches.c))
+        else:
+            page_keys = select(Account.external_id).where(*where)
+            if filters.sort == "health":
+                page_keys = page_keys.outerjoin(AccountSignals,
+                                                AccountSignals.account_id == Account.id)
+            page_keys = page_keys.order_by(*_order(filters))
+        page_keys = page_keys.limit(per_page).offset((page - 1) * per_page).subquery()
+        statement = statement.join(page_keys, page_keys.c.external_id == Account.external_id)
+        rows = [AccountRow(**row._mapping)
+                for row in db.session.execute(statement.order_by(*_order(filters)))]
     for row in rows:
         row.has_active_plan = bool(row.has_active_plan)
     return AccountPage(rows=rows, total=total, page=page, per_page=per_page)
+
+
+# --- sorting by a column of few values ------------------------------------------------------
+# Sorted by stage, segment or CSM, the list is a run of groups (every account of one stage,
+# then the next...), each in name order. Instead of sorting the whole portfolio to find one
+# page, the page is found by counting the accounts of each group (one GROUP BY, in the order
+# of the column's list index) and reading only the groups the page falls into, each in name
+# order straight off that index. Deep pages cost no more than the first one.
+
+
+@dataclass(frozen=True)
+class Grouping:
+    column: Any
+    # the column's values in the list's ascending order, ties sharing a rank; None (no value)
+    # is never ranked and comes last either way
+    ranks: Callable[[list], list[list]]
+
+
+def _fixed_ranks(order: tuple[str, ...]) -> Callable[[list], list[list]]:
+    """Ranks from a fixed order (stages, segments); unknown values share the last rank."""
+
+    def ranks(values: list) -> list[list]:
+        known = [[value] for value in order if value in values]
+        unknown = sorted(value for value in values if value not in order and value is not None)
+        return known + ([unknown] if unknown else [])
+
+    return ranks
+
+
+def _csm_ranks(values: list) -> list[list]:
+    """CSMs by name as the database orders names; namesakes share a rank."""
+    ranked: list[list] = []
+    last_name = None
+    for user_id, name in db.session.execute(
+            select(User.id, User.name).where(User.id.in_([v for v in values if v is not None]))
+            .order_by(User.name, User.id)):
+        if ranked and name == last_name:
+            ranked[-1].append(user_id)
+        else:
+            ranked.append([user_id])
+        last_name = name
+    return ranked
+
+
+GROUPED_SORTS = {
+    "stage": Grouping(Account.lifecycle_stage, _fixed_ranks(LIFECYCLE_STAGES)),
+    "segment": Grouping(Account.segment, _fixed_ranks(SEGMENTS)),
+    "csm": Grouping(Account.csm_id, _csm_ranks),
+}
+
+
+def _grouped_page_keys(filters: AccountFilters, where: list, grouping: Grouping,
+                       per_page: int) -> tuple[int, int, list[str]]:
+    """``(total, page, external ids of the page in the list's order)`` in at most five
+    statements: the group counts, the CSMs' order (CSM sort), and the page's rows from the
+    groups it spans: the first and the last in part, those between them (each smaller than a
+    page) whole in one statement."""
+    column = grouping.column
+    counts = dict(db.session.execute(
+        select(column, func.count()).where(*where).group_by(column)).all())
+    total = sum(counts.values())
+    page = min(filters.page, max(1, ceil(total / per_page)))
+    descending = filters.direction == "desc"
+    groups = grouping.ranks(list(counts))
+    if descending:
+        groups.reverse()
+    if None in counts:
+        groups.append([None])  # no stage, segment or CSM: last either way
+    start, stop = (page - 1) * per_page, page * per_page
+    spanned: list[tuple[list, int, int]] = []  # (values, offset in group, rows wanted)
+    position = 0
+    for values in groups:
+        size = sum(counts[value] for value in values)
+        if position + size > start and position < stop:
+            offset = max(0, start - position)
+            spanned.append((values, offset, min(size, stop - position) - offset))
+        position += size
+        if position >= stop:
+            break
+    if len(spanned) <= 2:
+        return total, page, [key for values, offset, limit in spanned
+                             for key in _group_keys(where, grouping, [values], descending,
+                                                    offset, limit)]
+    first, middle, last = spanned[0], spanned[1:-1], spanned[-1]
+    keys = _group_keys(where, grouping, [first[0]], descending, first[1], first[2])
+    keys += _group_keys(where, grouping, [values for values, _, _ in middle], descending, 0,
+                        sum(limit for _, _, limit in middle))
+    return total, page, keys + _group_keys(where, grouping, [last[0]], descending, 0, last[2])
+
+
+def _group_keys(where: list, grouping: Grouping, groups: list[list], descending: bool,
+                offset: int, limit: int) -> list[str]:
+    """External ids of the accounts in ``groups`` (consecutive in the list's order), in
+    that order, from ``offset`` on."""
+    column = grouping.column
+    values = [value for group in groups for value in group]
+    statement = select(Account.external_id).where(*where)
+    if values == [None]:
+        statement = statement.where(column.is_(None))
+    else:
+        statement = statement.where(column.in_(values))
+    order = ([Account.name.desc(), Account.external_id.desc()] if descending
+             else [Account.name, Account.external_id])
+    if len(groups) > 1:  # listed in the list's order, whichever the direction
+        order.insert(0, case({value: index for index, group in enumerate(groups)
+                              for value in group}, value=column))
+    return list(db.session.scalars(statement.order_by(*order).offset(offset).limit(limit)))
 
 
 def csm_choices() -> list[tuple[int, str]]:

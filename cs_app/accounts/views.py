@@ -31,6 +31,8 @@ from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
 from cs_app.errors import NotFoundError, ValidationError
 from cs_app.extensions import db
+from cs_app.health.forms import BAND_LABELS
+from cs_app.health.views import account_health_context
 from cs_app.plans.models import PLAN_STATUSES, PLAN_TYPES
 
 bp = Blueprint("accounts", __name__)
@@ -58,6 +60,7 @@ def index():
         "accounts/index.html", page=page, filters=filters,
         csm_options=queries.csm_filter_choices(), segments=SEGMENTS, stages=LIFECYCLE_STAGES,
         engagement_models=ENGAGEMENT_MODELS, unassigned=queries.UNASSIGNED,
+        bands=queries.HEALTH_BANDS, not_scored=queries.NOT_SCORED, band_labels=BAND_LABELS,
     )
 
 
@@ -131,7 +134,8 @@ def _show_errors(form, error: ValidationError, aliases: dict[str, str] | None = 
 
 
 def _render_show(account: Account, *, status: int = 200, account_form=None,
-                 contact_form=None, editing_contact_id: int | None = None, plan_form=None):
+                 contact_form=None, editing_contact_id: int | None = None, plan_form=None,
+                 override_form=None):
     can_edit = can_edit_account(current_user, account)
     # people who have left go last; the rest by name
     contacts = sorted(account.contacts, key=lambda c: (c.status == "departed", c.name.lower()))
@@ -142,6 +146,7 @@ def _render_show(account: Account, *, status: int = 200, account_form=None,
         "influence_levels": INFLUENCE_LEVELS, "engagement_levels": ENGAGEMENT_LEVELS,
         "contact_statuses": CONTACT_STATUSES, "plan_types": PLAN_TYPES,
         "plan_statuses": PLAN_STATUSES,
+        **account_health_context(account, can_edit=can_edit, override_form=override_form),
     }
     if can_edit:
         context["account_form"] = account_form or _account_form(account, submitted=False)

@@ -43,7 +43,7 @@ from cs_app.auth.permissions import can_edit_plan
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
-from cs_app.plans import forms, progress, service
+from cs_app.plans import forms, progress, rendering, service
 from cs_app.plans.models import (
     ACTION_STATUSES,
     LEVELS,
@@ -287,18 +287,91 @@ def _editable_plan(plan_id: int) -> Plan:
     return plan
 
 
-def _item_form(component: str, item: Any, choices: forms.PlanChoices):
-    """An edit form filled from the saved row."""
+def _item_values(component: str, item: Any) -> dict[str, Any]:
+    """What a row's edit form shows beyond the row's own attributes."""
     extra: dict[str, Any] = {}
-    person, person_name = "", ""
     if hasattr(item, "owner_ref"):
-        extra["owner"] = person = item.owner_ref
-        person_name = item.owner_name
+        extra["owner"] = item.owner_ref
     if component == "stakeholders" and item.contact is not None:
         extra.update(influence=item.contact.influence, engagement=item.contact.engagement,
                      last_contact_on=item.contact.last_contact_on)
-    form = forms.EDIT_FORMS[component](formdata=None, obj=item, **extra)
-    return forms.bind_choices(form, choices, person, person_name)
+    return extra
+
+
+class PlanEditors:
+    """The plan page's forms, for an editor.
+
+    The header, profile and add forms are built up front. A row's edit form is made when the
+    template draws that row: one form per component is filled from each row in turn
+    (``Form.process``, as the constructor does) instead of building some forty forms whose
+    fields are all alike. Drawn one after the other, each row still gets its own complete
+    form. The form of a refused POST is kept as it came back, with its errors and typed values.
+    """
+
+    def __init__(self, plan: Plan, choices: forms.PlanChoices, today: date,
+                 failed: Failed | None) -> None:
+        self.plan_id = plan.id
+        self._add_urls: dict[str, str] = {}
+        self.choices = choices
+        self.today = today
+        self.failed = failed
+        self.forms: dict[str, Any] = {
+            "plan": forms.bind_choices(forms.PlanForm(formdata=None, obj=plan), choices),
+            "profile": forms.ProfileForm(formdata=None, obj=plan.account),
+        }
+        for component in service.COMPONENTS:
+            self.forms[f"add-{component}"] = _add_form(component, choices, today)
+        self._row_forms: dict[str, Any] = {}
+        self._measurement_form: forms.MeasurementForm | None = None
+        if failed is not None:
+            self.forms[failed.key] = failed.form
+
+    def __getitem__(self, key: str):
+        return self.forms[key]
+
+    def row(self, component: str, item: Any):
+        """The edit form of one row, filled from the saved row."""
+        failed = self.forms.get(f"{component}-{item.id}")
+        if failed is not None:
+            return failed
+        form = self._row_forms.get(component)
+        if form is None:
+            form = self._row_forms[component] = forms.bind_choices(
+                forms.EDIT_FORMS[component](formdata=None), self.choices)
+        form.process(None, obj=item, **_item_values(component, item))
+        if hasattr(item, "owner_ref"):
+            forms.bind_choices(form, self.choices, item.owner_ref, item.owner_name)
+        return form
+
+    # Where the forms post. A page has some seventy row forms; their URLs extend the
+    # component's URL (routes below: <component>, <component>/<id>, <component>/<id>/delete,
+    # outcomes/<id>/measurements) rather than each running url_for.
+
+    def add_url(self, component: str) -> str:
+        url = self._add_urls.get(component)
+        if url is None:
+            url = self._add_urls[component] = url_for("plans.add_item", plan_id=self.plan_id,
+                                                      component=component)
+        return url
+
+    def edit_url(self, component: str, item_id: int) -> str:
+        return f"{self.add_url(component)}/{int(item_id)}"
+
+    def delete_url(self, component: str, item_id: int) -> str:
+        return f"{self.add_url(component)}/{int(item_id)}/delete"
+
+    def measurement_url(self, outcome_id: int) -> str:
+        return f"{self.add_url('outcomes')}/{int(outcome_id)}/measurements"
+
+    def measurement(self, outcome: Any):
+        """The form that records a value of an outcome: the same for every outcome."""
+        failed = self.forms.get(f"measure-{outcome.id}")
+        if failed is not None:
+            return failed
+        if self._measurement_form is None:
+            self._measurement_form = forms.MeasurementForm(formdata=None,
+                                                           measured_on=self.today)
+        return self._measurement_form
 
 
 def _add_form(component: str, choices: forms.PlanChoices, today: date):
@@ -347,22 +420,12 @@ def _render_plan(plan: Plan, failed: Failed | None = None, status: int = 200):
     dark_days = current_app.config["STAKEHOLDER_DARK_DAYS"]
     insights = service.plan_insights(plan, today=today, dark_after_days=dark_days)
     editable = can_edit_plan(current_user, plan)
-    editors: dict[str, Any] = {}
+    editors: PlanEditors | None = None
     if editable:
         choices = forms.plan_choices(plan)
-        editors["plan"] = forms.bind_choices(
-            forms.PlanForm(formdata=None, obj=plan), choices)
-        editors["profile"] = forms.ProfileForm(formdata=None, obj=plan.account)
-        for component in service.COMPONENTS:
-            editors[f"add-{component}"] = _add_form(component, choices, today)
-            for item in getattr(plan, component):
-                editors[f"{component}-{item.id}"] = _item_form(component, item, choices)
-        for outcome in plan.outcomes:
-            editors[f"measure-{outcome.id}"] = forms.MeasurementForm(formdata=None,
-                                                                     measured_on=today)
         if failed is not None:
             forms.bind_choices(failed.form, choices, *_failed_person(plan, failed))
-            editors[failed.key] = failed.form
+        editors = PlanEditors(plan, choices, today, failed)
     return render_template(
         "plans/show.html",
         plan=plan,
@@ -383,6 +446,8 @@ def _render_plan(plan: Plan, failed: Failed | None = None, status: int = 200):
         field_label=field_label,
         value_label=value_label,
         history_components=HISTORY_COMPONENTS,
+        pfield=rendering.plan_field,
+        hidden_fields=rendering.hidden_fields,
     ), status
 
 

@@ -198,6 +198,68 @@ def test_owner_select_offers_contacts_and_active_users_grouped(client, login, pl
     assert '<input' not in options
 
 
+def test_every_row_has_its_own_edit_form_with_its_own_values(client, login, plan, csm):
+    """Row edit forms are filled one after the other from one form per component: each row
+    must still show its own values, and a departed owner only on the row they own."""
+    gone = UserFactory(role="csm", name="Gina Gone", active=False)
+    sarah = plan.stakeholders[0].contact
+    second = ActionFactory(plan=plan, title="Book the QBR", due_date=TODAY + timedelta(days=9),
+                           status="blocked", owner_user=gone, milestone=plan.milestones[0])
+    third = ActionFactory(plan=plan, title="Invite <Tom> & co", owner_user=None,
+                          owner_contact=sarah, due_date=TODAY + timedelta(days=12))
+    db.session.commit()
+    first = plan.actions[0]
+    login(csm)
+    html = page(client, plan.id)
+    for action in (first, second, third):
+        key = f"actions-{action.id}"
+        assert f'<form method="post" action="/plans/{plan.id}/actions/{action.id}"' in html
+        assert f'<details class="editor" id="editor-{key}" >' in html
+        assert field_value(html, f"{key}-due_date") == action.due_date.isoformat()
+        assert field_value(html, f"{key}-version") == str(action.version)
+        assert (f'<form method="post" action="/plans/{plan.id}/actions/{action.id}/delete"'
+                in html)
+    assert field_value(html, f"actions-{first.id}-title") == "Send rollout guide"
+    assert field_value(html, f"actions-{third.id}-title") == "Invite &lt;Tom&gt; &amp; co"
+    assert field_value(html, f"actions-{first.id}-owner") == f"user:{first.owner_user_id}"
+    assert field_value(html, f"actions-{second.id}-owner") == f"user:{gone.id}"
+    assert field_value(html, f"actions-{third.id}-owner") == f"contact:{sarah.id}"
+    assert field_value(html, f"actions-{second.id}-status") == "blocked"
+    assert field_value(html, f"actions-{second.id}-milestone_id") == str(plan.milestones[0].id)
+    assert field_value(html, f"actions-{third.id}-milestone_id") is None  # "— none —"
+    assert html.count("Gina Gone (no longer active)") == 1
+    assert "Gina Gone" not in re.search(
+        rf'<select[^>]*id="actions-{third.id}-owner"[^>]*>(.*?)</select>', html, re.S).group(1)
+    # the outcome's measurement form and the other components' rows too
+    outcome = plan.outcomes[0]
+    assert field_value(html, f"measure-{outcome.id}-measured_on") == TODAY.isoformat()
+    assert (f'action="/plans/{plan.id}/outcomes/{outcome.id}/measurements"' in html)
+    assert field_value(html, f"outcomes-{outcome.id}-title") == "Faster resolution"
+    assert field_value(html, f"risks-{plan.risks[0].id}-title") == "Budget freeze"
+    assert field_value(html, f"stakeholders-{plan.stakeholders[0].id}-role") == "champion"
+
+
+def test_the_row_form_urls_are_the_routes_urls(app, plan, csm):
+    from flask import url_for
+    from flask_login import login_user
+
+    from cs_app.plans import forms
+    from cs_app.plans.views import PlanEditors
+
+    with app.test_request_context():
+        login_user(csm)
+        editors = PlanEditors(plan, forms.plan_choices(plan), TODAY, None)
+        for component in service.COMPONENTS:
+            assert editors.add_url(component) == url_for(
+                "plans.add_item", plan_id=plan.id, component=component)
+            assert editors.edit_url(component, 42) == url_for(
+                "plans.edit_item", plan_id=plan.id, component=component, item_id=42)
+            assert editors.delete_url(component, 42) == url_for(
+                "plans.delete_item", plan_id=plan.id, component=component, item_id=42)
+        assert editors.measurement_url(7) == url_for("plans.add_measurement", plan_id=plan.id,
+                                                     item_id=7)
+
+
 def test_joint_plan_has_share_panel_with_active_link_count(client, login, plan, csm, now):
     plan.plan_type = "joint"
     service.create_share_link(plan, user=csm, now=now)
