@@ -44,8 +44,8 @@ class AccountFilters:
             return value if value in allowed else ""
 
         csm = (args.get("csm") or "").strip()
-        if csm != UNASSIGNED and not csm.isdigit():
-            csm = ""
+        if csm != UNASSIGNED and not (csm.isdigit() and int(csm) < 2**31):
+            csm = ""  # not a user id (ids are 32-bit integers in both databases)
         page = args.get("page", "1")
         sort = args.get("sort", "name")
         return cls(

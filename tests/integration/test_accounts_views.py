@@ -129,6 +129,7 @@ def test_filters_by_segment_stage_csm_unassigned_and_engagement(client, lead):
     assert names(f"segment=Enterprise&csm={csm.id}&stage=onboarding") == ["C"]
     # unknown values are ignored rather than matching nothing
     assert names("segment=Galactic&stage=nope&csm=abc&sort=bogus&page=x") == ["A", "B", "C"]
+    assert names("csm=99999999999") == ["A", "B", "C"]  # beyond any id: no database error
 
 
 def test_the_csm_filter_offers_unassigned_and_the_csms(client, lead):
