@@ -63,8 +63,11 @@ def _metric_subquery(metric_key: str, today: date, alias: str):
         .where(m.metric_key == metric_key, m.measured_on <= today)
         .subquery(f"{alias}_ranked")
     )
-    return (select(ranked.c.account_id, ranked.c.value, ranked.c.measured_on)
-            .where(ranked.c.rank == 1).subquery(alias))
+    # One row per account after rank 1; the GROUP BY (max of one value) keeps SQLite from
+    # flattening the subquery into the outer join and scanning it once per account.
+    return (select(ranked.c.account_id, func.max(ranked.c.value).label("value"),
+                   func.max(ranked.c.measured_on).label("measured_on"))
+            .where(ranked.c.rank == 1).group_by(ranked.c.account_id).subquery(alias))
 
 
 def _score_expression(measure: scoring.Measure, value):
@@ -153,8 +156,11 @@ def scores_select(version: ScorecardVersion, *, now: datetime,
         .where(ov.cleared_at.is_(None), ov.expires_at > now)
         .subquery("ranked_overrides")
     )
-    override = (select(ranked_overrides).where(ranked_overrides.c.rank == 1)
-                .subquery("override"))
+    override = (select(ranked_overrides.c.account_id,
+                       func.max(ranked_overrides.c.band).label("band"),
+                       func.max(ranked_overrides.c.score).label("score"))
+                .where(ranked_overrides.c.rank == 1).group_by(ranked_overrides.c.account_id)
+                .subquery("override"))  # grouped for the same reason as _metric_subquery
     computed_band = band_of(composite, coverage)
     final_score = case((override.c.score.is_not(None), override.c.score), else_=composite)
     final_band = case((override.c.band.is_not(None), override.c.band),

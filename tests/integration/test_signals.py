@@ -164,6 +164,25 @@ def test_recompute_for_some_accounts_leaves_the_others(app, now):
     assert signals_of(second) is not None
 
 
+def test_recompute_for_some_accounts_gives_the_same_signals_as_a_full_run(busy_account, now):
+    other = AccountFactory(external_id="OTHER")
+    assert ingest_events([
+        {"id": "o-nps", "account": "OTHER", "type": "nps_response", "at": at(now, 1),
+         "properties": {"score": 10}},
+        {"id": "o-login", "account": "OTHER", "type": "login", "at": at(now, 1), "user": "x"},
+    ], now=now).errors == []
+    db.session.add(HealthSnapshot(account_id=other.id, day=date(2026, 11, 21), score=90.0,
+                                  band="healthy", coverage=1.0, computed_score=90.0,
+                                  computed_band="healthy", measures=[]))
+    db.session.flush()
+    columns = [c.key for c in AccountSignals.__table__.c if c.key != "computed_at"]
+    compute_signals(now=now)
+    full = {c: getattr(signals_of(busy_account), c) for c in columns}
+    assert compute_signals(now=now, account_ids=[busy_account.id]) == 1
+    assert {c: getattr(signals_of(busy_account), c) for c in columns} == full
+    assert full["last_nps"] == 6 and signals_of(other).last_nps == 10
+
+
 def test_every_catalog_signal_is_a_column():
     columns = set(AccountSignals.__table__.c.keys())
     assert set(SIGNALS) <= columns
