@@ -87,9 +87,12 @@ def _register_blueprints(app: Flask) -> None:
     from cs_app.plans.share_views import bp as share_bp
     from cs_app.plans.template_views import bp as templates_bp
     from cs_app.plans.views import bp as plans_bp
+    from cs_app.triggers.pool_views import bp as pools_bp
+    from cs_app.triggers.rule_views import bp as rules_bp
+    from cs_app.triggers.touchpoint_views import bp as touchpoints_bp
 
     for blueprint in (auth_bp, admin_bp, accounts_bp, plans_bp, templates_bp, share_bp, api_bp,
-                      dashboards_bp, jobs_bp, health_bp):
+                      dashboards_bp, jobs_bp, health_bp, rules_bp, pools_bp, touchpoints_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 

@@ -30,12 +30,23 @@ from cs_app.plans.models import (
     Risk,
     Stakeholder,
 )
+from cs_app.triggers.models import (
+    Alert,
+    CsmPool,
+    PoolMember,
+    QueueItem,
+    Rule,
+    RuleFiring,
+    Touchpoint,
+    TouchpointTemplate,
+)
 
 __all__ = [
-    "Account", "AccountActivity", "AccountSignals", "ActionItem", "ApiToken", "AuditEvent",
-    "Contact", "HealthOverride", "HealthSnapshot", "JobRun", "LifecycleStageEntry",
-    "LoginThrottle", "MetricValue", "Milestone", "Outcome", "OutcomeMeasurement",
-    "PendingRecompute", "Plan", "PlanChange", "PlanShareLink", "PlanTemplate", "Review", "Risk",
+    "Account", "AccountActivity", "AccountSignals", "ActionItem", "Alert", "ApiToken",
+    "AuditEvent", "Contact", "CsmPool", "HealthOverride", "HealthSnapshot", "JobRun",
+    "LifecycleStageEntry", "LoginThrottle", "MetricValue", "Milestone", "Outcome",
+    "OutcomeMeasurement", "PendingRecompute", "Plan", "PlanChange", "PlanShareLink",
+    "PlanTemplate", "PoolMember", "QueueItem", "Review", "Risk", "Rule", "RuleFiring",
     "SchedulerLease", "Scorecard", "ScorecardMeasure", "ScorecardVersion", "Stakeholder",
-    "UsageEvent", "User",
+    "Touchpoint", "TouchpointTemplate", "UsageEvent", "User",
 ]

@@ -39,6 +39,15 @@ JOBS: tuple[Job, ...] = (
         "Compute every account's signals and health score; one snapshot per account per day."),
     Job("recompute-pending-health", "cs_app.health.jobs:recompute_pending_health", "interval",
         {"minutes": 5}, "Recompute the accounts whose usage data arrived since the last run."),
+    Job("evaluate-rules", "cs_app.triggers.jobs:evaluate_rules", "interval", {"minutes": 15},
+        "Evaluate every enabled scheduled rule over all accounts; route and schedule touchpoints."),
+    Job("deliver-touchpoints", "cs_app.triggers.jobs:deliver_touchpoints", "interval",
+        {"minutes": 1}, "Send due touchpoints (email, in-app webhook, internal alerts), retrying "
+        "failures with backoff."),
+    Job("check-slas", "cs_app.triggers.jobs:check_slas", "interval", {"minutes": 10},
+        "Flag queue items past their SLA and alert the pool lead."),
+    Job("remind-reviews", "cs_app.triggers.jobs:remind_reviews", "cron", {"hour": 7, "minute": 0},
+        "Remind plan owners of plan reviews that are due or overdue."),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -12,6 +12,16 @@ from cs_app.accounts.models import Account, Contact
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Milestone, Outcome, Plan, Risk, Stakeholder
+from cs_app.triggers.models import (
+    Alert,
+    CsmPool,
+    PoolMember,
+    QueueItem,
+    Rule,
+    RuleFiring,
+    Touchpoint,
+    TouchpointTemplate,
+)
 
 TEST_PASSWORD = "password123"
 _TEST_HASH = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")
@@ -136,3 +146,107 @@ class StakeholderFactory(BaseFactory):
     plan = factory.SubFactory(PlanFactory)
     contact = factory.SubFactory(ContactFactory, account=factory.SelfAttribute("..plan.account"))
     role = "champion"
+
+
+FACTORY_NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+class RuleFactory(BaseFactory):
+    class Meta:
+        model = Rule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    kind = "risk"
+    enabled = True
+    mode = "scheduled"
+    condition = factory.LazyFunction(lambda: {"all": [
+        {"signal": "days_since_last_login", "op": ">", "value": 14}]})
+    actions = factory.LazyFunction(list)
+    once_policy = "while_open"
+    cooldown_days = 0
+
+
+class RuleFiringFactory(BaseFactory):
+    class Meta:
+        model = RuleFiring
+
+    rule = factory.SubFactory(RuleFactory)
+    account = factory.SubFactory(AccountFactory)
+    fired_at = FACTORY_NOW
+    status = "open"
+    trigger = "schedule"
+    matched = factory.LazyFunction(lambda: {"days_since_last_login": 20})
+
+
+class PoolFactory(BaseFactory):
+    class Meta:
+        model = CsmPool
+
+    key = factory.Sequence(lambda n: f"pool-{n}")
+    name = factory.Sequence(lambda n: f"Pool {n}")
+    strategy = "least_loaded"
+    default_sla_hours = 24
+
+
+class PoolMemberFactory(BaseFactory):
+    class Meta:
+        model = PoolMember
+
+    pool = factory.SubFactory(PoolFactory)
+    user = factory.SubFactory(UserFactory)
+    position = factory.Sequence(lambda n: n)
+    capacity = 10
+    segments = factory.LazyFunction(list)
+    away = False
+
+
+class QueueItemFactory(BaseFactory):
+    class Meta:
+        model = QueueItem
+
+    pool = factory.SubFactory(PoolFactory)
+    account = factory.SubFactory(AccountFactory)
+    title = factory.Sequence(lambda n: f"Queue item {n}")
+    priority = "normal"
+    status = "open"
+    created_at = FACTORY_NOW
+    sla_due_at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+class TouchpointTemplateFactory(BaseFactory):
+    class Meta:
+        model = TouchpointTemplate
+
+    key = factory.Sequence(lambda n: f"template-{n}")
+    name = factory.Sequence(lambda n: f"Template {n}")
+    channel = "email"
+    subject = "Hello {{ account.name }}"
+    body = "Hi {{ contact.name }}, this is {{ csm.name }}."
+
+
+class TouchpointFactory(BaseFactory):
+    class Meta:
+        model = Touchpoint
+
+    account = factory.SubFactory(AccountFactory)
+    template = factory.SubFactory(TouchpointTemplateFactory)
+    channel = "email"
+    recipient_kind = "primary_contact"
+    recipient_email = factory.Sequence(lambda n: f"recipient{n}@customer.example")
+    recipient_name = "Recipient"
+    message_id = factory.Sequence(lambda n: f"<factory-{n}@cs-app.test>")
+    due_at = FACTORY_NOW
+    next_attempt_at = FACTORY_NOW
+    status = "scheduled"
+    created_at = FACTORY_NOW
+
+
+class AlertFactory(BaseFactory):
+    class Meta:
+        model = Alert
+
+    user = factory.SubFactory(UserFactory)
+    kind = "sla_breach"
+    dedupe_key = factory.Sequence(lambda n: f"factory-{n}")
+    title = factory.Sequence(lambda n: f"Alert {n}")
+    created_at = FACTORY_NOW

@@ -7,7 +7,17 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from cs_app.api import accounts, auth, health, openapi, plans, usage  # noqa: E402,F401  (routes)
+from cs_app.api import (  # noqa: E402,F401  (routes)
+    accounts,
+    auth,
+    health,
+    openapi,
+    plans,
+    pools,
+    rules,
+    touchpoints,
+    usage,
+)
 from cs_app.api.errors import register_error_handlers  # noqa: E402
 
 register_error_handlers(bp)

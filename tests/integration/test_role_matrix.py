@@ -17,14 +17,22 @@ from cs_app.plans import service as plans
 from tests.factories import (
     AccountFactory,
     ActionFactory,
+    AlertFactory,
     ContactFactory,
     MilestoneFactory,
     OutcomeFactory,
     PlanFactory,
+    PoolFactory,
+    PoolMemberFactory,
+    QueueItemFactory,
     RiskFactory,
+    RuleFactory,
     StakeholderFactory,
+    TouchpointFactory,
+    TouchpointTemplateFactory,
     UserFactory,
 )
+from tests.integration import policy_pools, policy_rules, policy_touchpoints
 from tests.integration.conftest import sign_in
 
 ROLES = ("anonymous", "viewer", "csm_other", "csm_owner", "lead", "admin")
@@ -79,6 +87,9 @@ POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
     "health.new_scorecard": (LEADS, LEADS),
     "health.edit_scorecard": (LEADS, LEADS),
 }
+# trigger rules, pools and touchpoints keep their policies beside their own tests
+for _extra in (policy_rules.POLICY, policy_pools.POLICY, policy_touchpoints.POLICY):
+    POLICY.update(_extra)
 
 
 @pytest.fixture
@@ -93,9 +104,19 @@ def world(app, now):
         "stakeholders": StakeholderFactory(plan=plan, contact=contact),
     }
     token = plans.create_share_link(plan, user=users["lead"], now=now)
+    pool = PoolFactory(lead=users["lead"])
+    PoolMemberFactory(pool=pool, user=users["csm_owner"])
+    triggers = {
+        "rule_id": RuleFactory().id, "pool_id": pool.id,
+        "queue_item_id": QueueItemFactory(pool=pool, account=account,
+                                          assignee=users["csm_owner"]).id,
+        "touchpoint_id": TouchpointFactory(account=account).id,
+        "tp_template_id": TouchpointTemplateFactory().id,
+        "alert_id": AlertFactory(user=users["csm_owner"]).id,
+    }
     db.session.commit()
     return {"users": users, "account": account, "contact": contact, "plan": plan,
-            "items": items, "token": token}
+            "items": items, "token": token, "triggers": triggers}
 
 
 def _url(rule, world) -> str:
@@ -106,6 +127,7 @@ def _url(rule, world) -> str:
         "component": "actions", "item_id": world["items"]["actions"].id,
         "widget": "bands", "job_name": "recompute-pending-health",
         "scorecard_id": db.session.scalar(select(Scorecard.id).order_by(Scorecard.id)),
+        **world["triggers"],
     }
     if "/outcomes/" in rule.rule and "item_id" in rule.arguments:
         values["item_id"] = world["items"]["outcomes"].id

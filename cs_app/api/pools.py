@@ -1,0 +1,3 @@
+"""API routes for pools."""
+
+from __future__ import annotations

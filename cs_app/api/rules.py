@@ -1,0 +1,3 @@
+"""API routes for rules."""
+
+from __future__ import annotations

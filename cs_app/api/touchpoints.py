@@ -1,0 +1,3 @@
+"""API routes for touchpoints."""
+
+from __future__ import annotations

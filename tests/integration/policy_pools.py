@@ -1,0 +1,14 @@
+"""Role policies of the browser routes for CSM pools, queues and alerts
+(cs_app/triggers/pool_views.py); merged into ``test_role_matrix.POLICY``. URL parameters the
+matrix fills in: rule_id, pool_id, queue_item_id, touchpoint_id, tp_template_id, alert_id (see
+``test_role_matrix.world``)."""
+
+from __future__ import annotations
+
+ROLES = ("anonymous", "viewer", "csm_other", "csm_owner", "lead", "admin")
+EVERYONE = set(ROLES) - {"anonymous"}
+EDITORS = {"csm_owner", "lead", "admin"}
+LEADS = {"lead", "admin"}
+
+# endpoint → (roles that may GET, roles that may POST); None = the method is not offered
+POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {}
