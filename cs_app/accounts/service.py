@@ -29,6 +29,7 @@ from cs_app.accounts.models import (
 from cs_app.auth.models import User
 from cs_app.errors import NotFoundError, ValidationError
 from cs_app.extensions import db
+from cs_app.jobs.pending import queue_recompute
 
 ACCOUNT_FIELDS = (
     "name", "domain", "industry", "employees", "segment", "engagement_model", "arr_minor",
@@ -177,6 +178,7 @@ def upsert_account(values: dict[str, Any], *, now: datetime,
     db.session.flush()
     _enter_stage(account, stage, entered_on or now.date())
     db.session.flush()
+    queue_recompute([account.id], now=now)
     return account, True
 
 
@@ -215,6 +217,7 @@ def create_accounts(rows: list[dict[str, Any]], *, now: datetime,
              "entered_on": row["stage_entered_on"]}
             for account_id, row in zip(ids, chunk, strict=True)
         ])
+        queue_recompute(ids, now=now)
     return answers
 
 
@@ -238,6 +241,8 @@ def update_account(account: Account, values: dict[str, Any], *, user: User | Non
     if stage is not None and stage != account.lifecycle_stage:
         _enter_stage(account, stage, entered_on or now.date())
     account.updated_at = now
+    if account.id is not None:  # renewal, segment, stage and trial dates are signals too
+        queue_recompute([account.id], now=now)
     if flush:
         db.session.flush()
     return account

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from cs_app.accounts.models import Account, Contact, LifecycleStageEntry
 from cs_app.api import responses
 from cs_app.extensions import db
+from cs_app.jobs.models import PendingRecompute
 from tests.factories import AccountFactory, ContactFactory, PlanFactory, UserFactory
 
 ACCOUNTS = "/api/v1/accounts"
@@ -96,6 +97,14 @@ def test_put_is_idempotent(app, client, api_token, lead):
             == {k: v for k, v in second.get_json().items() if k not in changing})
     assert db.session.scalar(select(func.count(Account.id))) == 1
     assert db.session.scalar(select(func.count(LifecycleStageEntry.id))) == 1
+
+
+def test_a_new_account_is_queued_for_the_catch_up_recompute(app, client, api_token, lead):
+    """Its signals (and the rules reading them, like the welcome sequence) must not wait for
+    the nightly recompute."""
+    client.put(f"{ACCOUNTS}/CRM-001", json=FULL_ACCOUNT, headers=api_token(lead))
+    account_id = db.session.scalar(select(Account.id).where(Account.external_id == "CRM-001"))
+    assert db.session.get(PendingRecompute, account_id) is not None
 
 
 def test_put_changes_only_the_keys_sent(app, client, api_token, lead):
