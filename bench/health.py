@@ -533,6 +533,28 @@ def load_usage(args: argparse.Namespace, url: str, dialect: str, rng: random.Ran
     return counts
 
 
+def fill_users_and_features(dialect: str) -> dict[str, int]:
+    """account_users and account_features as ingestion would have kept them for the bulk-loaded
+    events (the loader bypasses ingestion): the same grouped INSERT … SELECT as the migration
+    that introduced them, so its time is also what that migration costs at this size."""
+    from cs_app.extensions import db
+
+    feature = ("json_extract(properties, '$.feature')" if dialect == "sqlite"
+               else "(properties ->> 'feature')")
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO account_users (account_id, user_ref, last_seen_at) "
+            "SELECT account_id, user_ref, max(occurred_at) FROM usage_events "
+            "WHERE user_ref IS NOT NULL GROUP BY account_id, user_ref ORDER BY 1, 2"))
+        connection.execute(text(
+            "INSERT INTO account_features (account_id, feature, first_used_at, last_used_at) "
+            f"SELECT account_id, {feature}, min(occurred_at), max(occurred_at) "
+            "FROM usage_events WHERE event_type = 'feature_used' GROUP BY account_id, 2 "
+            "ORDER BY 1, 2"))
+        return {table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+                for table in ("account_users", "account_features")}
+
+
 def event_indexes():
     from cs_app.accounts.usage_models import UsageEvent
 
@@ -825,6 +847,10 @@ def main(argv: list[str] | None = None) -> int:
                     index.create(connection)
             index_seconds = time.perf_counter() - started
             print(f"usage rows: {load_seconds:.1f} s, event indexes: {index_seconds:.1f} s",
+                  flush=True)
+            started = time.perf_counter()
+            usage |= fill_users_and_features(dialect)
+            print(f"account users and features: {time.perf_counter() - started:.1f} s",
                   flush=True)
             started = time.perf_counter()
             if dialect == "postgresql":

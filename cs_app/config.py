@@ -21,10 +21,12 @@ ENVIRONMENT_KEYS = {
     "CS_APP_MAIL_FROM": "MAIL_FROM",
     "CS_APP_WEBHOOK_URL": "WEBHOOK_URL",
     "CS_APP_WEBHOOK_SECRET": "WEBHOOK_SECRET",
+    "CS_APP_DELIVERY_LEASE_SECONDS": "DELIVERY_LEASE_SECONDS",
     "CS_APP_SECURE_COOKIES": "SESSION_COOKIE_SECURE",
 }
 
 BOOLEAN_KEYS = {"SMTP_TLS", "SESSION_COOKIE_SECURE"}
+INTEGER_KEYS = {"SMTP_PORT", "DELIVERY_LEASE_SECONDS"}
 
 
 def normalize_database_url(url: str) -> str:
@@ -64,6 +66,11 @@ class Config:
     MAIL_FROM = "cs-app@localhost"
     WEBHOOK_URL = None
     WEBHOOK_SECRET = None
+    # touchpoint delivery: a worker holds the rows it claimed this long (renewed before each
+    # send), claims this many at a time and sends at most this many per run
+    DELIVERY_LEASE_SECONDS = 300
+    DELIVERY_BATCH_SIZE = 20
+    DELIVERY_MAX_PER_RUN = 500
     TESTING = False
 
 
@@ -81,7 +88,7 @@ def apply_environment(app_config: dict, environ: os._Environ | dict = os.environ
             value: object = environ[env_key]
             if config_key in BOOLEAN_KEYS:
                 value = parse_bool(value)
-            elif config_key == "SMTP_PORT":
+            elif config_key in INTEGER_KEYS:
                 value = int(value)
             app_config[config_key] = value
 

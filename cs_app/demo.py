@@ -29,12 +29,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
+from cs_app import demo_journeys as journeys
 from cs_app.accounts import service as accounts_service
 from cs_app.accounts.ingest import BulkResult, ingest_events, ingest_metrics
 from cs_app.accounts.models import Account, Contact
 from cs_app.auth.models import User
 from cs_app.auth.service import create_user, find_user
 from cs_app.extensions import db
+from cs_app.health.jobs import recompute_pending_health
 from cs_app.health.models import HealthOverride, HealthSnapshot
 from cs_app.health.recompute import recompute
 from cs_app.health.service import set_override
@@ -42,6 +44,7 @@ from cs_app.jobs.models import PendingRecompute
 from cs_app.plans import service
 from cs_app.plans.models import Outcome, Plan
 from cs_app.plans.progress import next_review_date
+from cs_app.triggers.evaluation import evaluate_scheduled_rules
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_USERS = [
@@ -70,7 +73,8 @@ TEMPLATE_FOR_MODEL = {
     "joint": "joint",
 }
 CADENCE_DAYS = {"weekly": 7, "monthly": 30, "quarterly": 91}
-TRIAL_DAYS_LEFT = (5, 12)  # two SMB accounts on a trial of the next plan, ending soon
+# three SMB accounts on a trial of the next plan: ending in 3 days, tomorrow and today
+TRIAL_DAYS_LEFT = (3, 1, 0)
 
 # --- word lists for the generated part of the portfolio -------------------------------------
 
@@ -250,7 +254,8 @@ def load_demo(now: datetime, echo: Callable[[str], Any] = print) -> dict[str, in
     ctx = DemoContext(now=now, users={}, echo=echo)
     _ensure_users(ctx)
     specs = [_techcorp_spec(ctx.today), _growthstack_spec(ctx.today),
-             *_generated_specs(ctx.today)]
+             *_generated_specs(ctx.today),
+             *journeys.journey_specs(ctx.today, AccountSpec, ContactSpec, _add_years)]
     existing = set(db.session.scalars(
         select(Account.external_id).where(Account.external_id.in_([s.external_id
                                                                     for s in specs]))
@@ -270,9 +275,23 @@ def load_demo(now: datetime, echo: Callable[[str], Any] = print) -> dict[str, in
             echo(f"  accounts {index}/{len(specs)}")
     db.session.flush()
     _load_usage_and_history(ctx, specs)
+    _start_journeys(ctx)
     echo("Demo portfolio: " + ", ".join(f"{n} {what}" for what, n in sorted(ctx.created.items()))
          if ctx.created else "Demo portfolio already loaded; nothing added.")
     return ctx.created
+
+
+def _start_journeys(ctx: DemoContext) -> None:
+    """Pools get their members, today's events arrive (event-driven rules react), and the
+    scheduled rules run once: the queues, firings and touchpoints are there on first sign-in."""
+    members = journeys.ensure_pool_members(ctx.users)
+    events = journeys.play_todays_events(ctx.now)
+    recompute_pending_health(now=ctx.now)  # today's events move their accounts' signals
+    firings = evaluate_scheduled_rules(now=ctx.now)["firings_created"]
+    for what, added in (("pool members", members), ("journey events", events),
+                        ("rule firings", firings)):
+        if added:
+            ctx.count(what, added)
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -444,7 +463,7 @@ def _generated_specs(today: date) -> list[AccountSpec]:
         specs.append(spec)
     trials = sorted((s for s in specs if s.segment == "SMB"
                      and s.stage in ("onboarding", "activation")),
-                    key=lambda s: s.contract_start, reverse=True)[:2]
+                    key=lambda s: s.contract_start, reverse=True)[:len(TRIAL_DAYS_LEFT)]
     for spec, days_left in zip(trials, TRIAL_DAYS_LEFT, strict=False):
         spec.context["trial_ends_on"] = today + timedelta(days=days_left)
     return specs
@@ -1338,7 +1357,7 @@ def _load_usage_and_history(ctx: DemoContext, specs: list[AccountSpec]) -> None:
             metric_index += 1
         for start in range(0, len(batch), MAX_INGEST_BATCH):
             _ingested(ctx, "usage events", ingest_events(batch[start:start + MAX_INGEST_BATCH],
-                                                         now=moment))
+                                                         now=moment, react=False))
         for start in range(0, len(day_metrics), MAX_INGEST_BATCH):
             _ingested(ctx, "metric values", ingest_metrics(
                 day_metrics[start:start + MAX_INGEST_BATCH], now=moment))

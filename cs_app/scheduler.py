@@ -45,7 +45,7 @@ JOBS: tuple[Job, ...] = (
         {"minutes": 1}, "Send due touchpoints (email, in-app webhook, internal alerts), retrying "
         "failures with backoff."),
     Job("check-slas", "cs_app.triggers.jobs:check_slas", "interval", {"minutes": 10},
-        "Flag queue items past their SLA and alert the pool lead."),
+        "Assign waiting items to members with room; flag items past their SLA, alert the lead."),
     Job("remind-reviews", "cs_app.triggers.jobs:remind_reviews", "cron", {"hour": 7, "minute": 0},
         "Remind plan owners of plan reviews that are due or overdue."),
 )

@@ -15,19 +15,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import case, select, tuple_
+from sqlalchemy import bindparam, case, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from cs_app.accounts.models import Account
-from cs_app.accounts.usage_models import AccountActivity, MetricValue, UsageEvent
+from cs_app.accounts.usage_models import (
+    AccountActivity,
+    AccountFeature,
+    AccountUser,
+    MetricValue,
+    UsageEvent,
+)
 from cs_app.extensions import db
 from cs_app.jobs.models import PendingRecompute
+from cs_app.triggers.event_rules import evaluate_event_rules
 
 MAX_BATCH = 10_000
 CHUNK = 500  # keeps IN lists and multi-row inserts well inside every driver's limits
 SENTIMENTS = ("positive", "neutral", "negative")
 SEVERITIES = ("low", "normal", "high", "urgent")
 METRIC_KEY = re.compile(r"^[a-z][a-z0-9_.:-]{0,79}$")
+MAX_FEATURE_NAME = 200  # the key of account_features, like a user reference
 
 
 @dataclass
@@ -84,10 +93,12 @@ def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
 
 def _check_event_properties(kind: str, properties: dict) -> str | None:
     """The extra rules of the event types that signals read; custom types pass through."""
-    if kind in ("feature_used", "feature_gate_hit") and not isinstance(
-        properties.get("feature"), str
+    feature = properties.get("feature")
+    if kind in ("feature_used", "feature_gate_hit") and (
+        not isinstance(feature, str) or len(feature) > MAX_FEATURE_NAME
     ):
-        return f"a {kind} event needs properties.feature (the feature's name)"
+        return (f"a {kind} event needs properties.feature (the feature's name, at most "
+                f"{MAX_FEATURE_NAME} characters)")
     if kind == "nps_response":
         score = properties.get("score")
         if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 10:
@@ -138,29 +149,51 @@ def _validate_event(item: Any, accounts: dict[str, int]) -> tuple[dict | None, s
             "occurred_at": occurred_at, "user_ref": user, "properties": properties}, None
 
 
-def _insert_module():
-    return postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+def _on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _unnested(table, rows: list[dict]):
+    """PostgreSQL: the rows as one SELECT of ``unnest()`` over one array per column."""
+    names = list(rows[0])
+    return names, select(*(
+        func.unnest(bindparam(f"{name}_values", [row[name] for row in rows],
+                              type_=ARRAY(table.c[name].type))).label(name)
+        for name in names))
+
+
+def _insert(table, rows: list[dict], on_conflict) -> None:
+    """Insert ``rows`` with ``on_conflict(statement)`` applied. PostgreSQL: one INSERT … SELECT
+    over arrays for the whole batch, one round trip; measured ~3× cheaper than executemany
+    (which the server still runs row by row). SQLite: one cached statement run with
+    executemany, measured ~2.5× cheaper than multi-row VALUES (SQLAlchemy compiles once, and
+    an in-process database has no round trips to save)."""
+    if not rows:
+        return
+    if _on_postgresql():
+        names, source = _unnested(table, rows)
+        db.session.execute(on_conflict(postgresql.insert(table).from_select(names, source)))
+        return
+    statement = on_conflict(sqlite.insert(table))
+    for chunk in _chunks(rows):
+        db.session.execute(statement, list(chunk))
 
 
 def _insert_ignoring_conflicts(table, rows: list[dict], conflict_columns: list[str]) -> None:
-    """One cached statement run with executemany: measured ~2.5× cheaper than multi-row
-    VALUES on both SQLite and PostgreSQL (the drivers batch; SQLAlchemy compiles once)."""
-    statement = _insert_module().insert(table).on_conflict_do_nothing(
-        index_elements=conflict_columns)
-    for chunk in _chunks(rows):
-        db.session.execute(statement, list(chunk))
+    _insert(table, rows, lambda statement: statement.on_conflict_do_nothing(
+        index_elements=conflict_columns))
 
 
 def _upsert(table, rows: list[dict], conflict_columns: list[str], updates) -> None:
-    """INSERT … ON CONFLICT DO UPDATE by executemany; ``updates(excluded)`` gives the SET."""
-    statement = _insert_module().insert(table)
-    statement = statement.on_conflict_do_update(index_elements=conflict_columns,
-                                                set_=updates(statement.excluded))
-    for chunk in _chunks(rows):
-        db.session.execute(statement, list(chunk))
+    """INSERT … ON CONFLICT DO UPDATE; ``updates(excluded)`` gives the SET."""
+    _insert(table, rows, lambda statement: statement.on_conflict_do_update(
+        index_elements=conflict_columns, set_=updates(statement.excluded)))
 
 
-def ingest_events(items: Sequence[Any], *, now: datetime) -> BulkResult:
+def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) -> BulkResult:
+    """Validate and store a batch of usage events; with ``react`` (the default) the event-driven
+    trigger rules see the new ones. A replay of history (the demo) passes ``react=False``: its
+    journeys did not happen then, and must not all start now."""
     result = BulkResult()
     if len(items) > MAX_BATCH:
         result.refuse(0, f"a batch holds at most {MAX_BATCH} events; split it")
@@ -185,9 +218,13 @@ def ingest_events(items: Sequence[Any], *, now: datetime) -> BulkResult:
     new_rows = [row for key, row in valid.items() if key not in existing]
     result.duplicates += len(valid) - len(new_rows)
     if new_rows:
+        newest_id = select(func.coalesce(func.max(UsageEvent.id), 0))
+        after_id = db.session.scalar(newest_id)
         _insert_ignoring_conflicts(UsageEvent.__table__, new_rows, ["event_id"])
-        _record_activity(new_rows)
+        _record_activity(new_rows, (after_id + 1, db.session.scalar(newest_id)))
         _mark_pending({row["account_id"] for row in new_rows}, now)
+        if react:
+            evaluate_event_rules(new_rows, now=now)
     result.accepted = len(new_rows)
     return result
 
@@ -198,8 +235,9 @@ def _mark_pending(account_ids: set[int], now: datetime) -> None:
     _insert_ignoring_conflicts(PendingRecompute.__table__, rows, ["account_id"])
 
 
-def _record_activity(rows: list[dict]) -> None:
-    """Fold the batch's first/last event and last login into account_activity."""
+def _record_activity(rows: list[dict], stored_ids: tuple[int, int]) -> None:
+    """Fold the batch's first/last event and last login into account_activity, and its
+    people and features into theirs (the events stored with ids in ``stored_ids``)."""
     per_account: dict[int, dict] = {}
     for row in rows:
         moment, account_id = row["occurred_at"], row["account_id"]
@@ -228,6 +266,51 @@ def _record_activity(rows: list[dict]) -> None:
 
     _upsert(table, sorted(per_account.values(), key=lambda r: r["account_id"]),
             ["account_id"], later_of)
+    _record_users_and_features(*stored_ids)
+
+
+def _record_users_and_features(first_id: int, last_id: int) -> None:
+    """Fold the people and used features of the events just stored (ids ``first_id`` to
+    ``last_id``), with their newest (and a feature's first) event, into account_users and
+    account_features: one grouped INSERT … SELECT each over those rows, which the database
+    still has at hand. Events may arrive late or out of order, so a stored time only ever
+    moves outwards. Rows a concurrent batch stored in between may be folded in too, which is
+    harmless: they are events all the same. (Both bounds matter: SQLite, without statistics,
+    reads a one-sided id range as a large share of the table and scans an index instead.)"""
+    ev = UsageEvent.__table__.c
+    module = postgresql if _on_postgresql() else sqlite
+    users, features = AccountUser.__table__, AccountFeature.__table__
+    # as one expression, not "event_type = …" in the WHERE: SQLite would take that for the
+    # (type, account, time) index and read every feature use ever stored
+    feature = case((ev.event_type == "feature_used", ev.properties["feature"].as_string()))
+    newest_per_user = (
+        select(ev.account_id, ev.user_ref, func.max(ev.occurred_at))
+        .where(ev.id.between(first_id, last_id), ev.user_ref.is_not(None))
+        .group_by(ev.account_id, ev.user_ref)
+        .order_by(ev.account_id, ev.user_ref)
+    )
+    statement = module.insert(users).from_select(
+        ["account_id", "user_ref", "last_seen_at"], newest_per_user)
+    seen = statement.excluded.last_seen_at
+    db.session.execute(statement.on_conflict_do_update(  # no write when nothing is newer
+        index_elements=["account_id", "user_ref"], set_={"last_seen_at": seen},
+        where=seen > users.c.last_seen_at))
+    span_per_feature = (
+        select(ev.account_id, feature, func.min(ev.occurred_at), func.max(ev.occurred_at))
+        .where(ev.id.between(first_id, last_id), feature.is_not(None))
+        .group_by(ev.account_id, feature)
+        .order_by(ev.account_id, feature)
+    )
+    statement = module.insert(features).from_select(
+        ["account_id", "feature", "first_used_at", "last_used_at"], span_per_feature)
+    first, last = statement.excluded.first_used_at, statement.excluded.last_used_at
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["account_id", "feature"],
+        set_={"first_used_at": case((first < features.c.first_used_at, first),
+                                    else_=features.c.first_used_at),
+              "last_used_at": case((last > features.c.last_used_at, last),
+                                   else_=features.c.last_used_at)},
+        where=or_(first < features.c.first_used_at, last > features.c.last_used_at)))
 
 
 def _validate_metric(item: Any, accounts: dict[str, int]) -> tuple[dict | None, str | None]:

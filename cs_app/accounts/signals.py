@@ -28,7 +28,14 @@ from sqlalchemy import (
 )
 
 from cs_app.accounts.models import Account, Contact
-from cs_app.accounts.usage_models import AccountActivity, AccountSignals, MetricValue, UsageEvent
+from cs_app.accounts.usage_models import (
+    AccountActivity,
+    AccountFeature,
+    AccountSignals,
+    AccountUser,
+    MetricValue,
+    UsageEvent,
+)
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
 from cs_app.plans.models import ActionItem, Milestone, Plan, Risk
@@ -41,7 +48,7 @@ METRIC_SIGNALS = ("quota_used_pct", "seats_used", "open_tickets")
 
 
 def _count_when(condition):
-    return func.sum(case((condition, 1), else_=0))
+    return func.count().filter(condition)
 
 
 def _for_accounts(column, account_ids: Sequence[int] | None):
@@ -52,32 +59,24 @@ def _for_accounts(column, account_ids: Sequence[int] | None):
 
 
 def _event_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
+    """The counts that need only an event's account, type and time: read from the
+    (account, time, type) index alone, in account order, never from the table."""
     ev = UsageEvent.__table__.c
     t7, t30, t60 = now - timedelta(days=7), now - timedelta(days=30), now - timedelta(days=60)
     recent = ev.occurred_at >= t30
-    feature = ev.properties["feature"].as_string()
-    seats = func.coalesce(ev.properties["count"].as_integer(), 1)
-    status = func.coalesce(ev.properties["status"].as_string(), "open")
     return (
         select(
             ev.account_id,
             _count_when(and_(ev.event_type == "login", ev.occurred_at >= t7)).label("logins_7d"),
             _count_when(and_(ev.event_type == "login", recent)).label("logins_30d"),
-            func.count(distinct(case((recent, ev.user_ref)))).label("active_users_30d"),
-            func.count(distinct(case((and_(ev.event_type == "feature_used", recent), feature))))
-            .label("features_used_30d"),
             _count_when(and_(ev.event_type.in_(USAGE_TYPES), recent)).label("usage_30d"),
             _count_when(and_(ev.event_type.in_(USAGE_TYPES), not_(recent)))
             .label("usage_prev_30d"),
-            func.sum(case((and_(ev.event_type == "seat_added", recent), seats), else_=0))
-            .label("seats_added_30d"),
             _count_when(and_(ev.event_type == "feature_gate_hit", ev.occurred_at >= t7))
             .label("feature_gate_hits_7d"),
-            _count_when(and_(ev.event_type == "support_ticket", recent,
-                             status.not_in(CLOSED_TICKET_STATES))).label("recent_open_tickets"),
-            func.max(case((and_(ev.event_type.in_(UPGRADE_INTENT_TYPES), recent),
-                           ev.occurred_at))).label("last_upgrade_intent_at"),
-            func.max(case((ev.event_type == "upgrade_completed", ev.occurred_at)))
+            func.max(ev.occurred_at).filter(and_(ev.event_type.in_(UPGRADE_INTENT_TYPES), recent))
+            .label("last_upgrade_intent_at"),
+            func.max(ev.occurred_at).filter(ev.event_type == "upgrade_completed")
             .label("last_upgrade_completed_at"),
         )
         .where(ev.occurred_at >= t60, ev.occurred_at <= now,
@@ -85,6 +84,80 @@ def _event_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
         .group_by(ev.account_id)
         .subquery("events")
     )
+
+
+def _property_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
+    """The sums that read event properties (seats added, open tickets), over the few events
+    of those types only, found through the (type, account, time) index."""
+    ev = UsageEvent.__table__.c
+    seats = func.coalesce(ev.properties["count"].as_integer(), 1)
+    status = func.coalesce(ev.properties["status"].as_string(), "open")
+    return (
+        select(
+            ev.account_id,
+            func.sum(case((ev.event_type == "seat_added", seats), else_=0))
+            .label("seats_added_30d"),
+            _count_when(and_(ev.event_type == "support_ticket",
+                             status.not_in(CLOSED_TICKET_STATES))).label("recent_open_tickets"),
+        )
+        .where(ev.event_type.in_(("seat_added", "support_ticket")),
+               ev.occurred_at >= now - timedelta(days=30), ev.occurred_at <= now,
+               _for_accounts(ev.account_id, account_ids))
+        .group_by(ev.account_id)
+        .subquery("event_properties")
+    )
+
+
+def _recent_count(table, seen_column, distinct_events, now: datetime,
+                  account_ids: Sequence[int] | None, name: str):
+    """Per account, the distinct users (features) of its events in the 30 days up to ``now``,
+    counted as its rows of ``account_users`` (``account_features``) whose newest event is in
+    that window: one pass over their primary key, without reading the events.
+
+    A row whose newest event is later than ``now`` (a recompute as of an earlier time, or an
+    event stamped ahead of our clock) cannot tell from its time alone whether it also had one
+    in the window: an account with such a row is counted from its events instead, as
+    ``distinct_events(account_id, start, end)`` does. That is rare, and costs no more than
+    counting every account from its events did."""
+    t30 = now - timedelta(days=30)
+    account_id = table.c.account_id
+    return (
+        select(account_id,
+               case((func.max(seen_column) > now, distinct_events(account_id, t30, now)),
+                    else_=func.count()).label("n"))
+        .where(seen_column >= t30, _for_accounts(account_id, account_ids))
+        .group_by(account_id)
+        .subquery(name)
+    )
+
+
+def _distinct_in_window(value, *conditions):
+    """``distinct_events`` for ``_recent_count``: the distinct ``value`` of one account's
+    events between two times, as a correlated count."""
+    ev = UsageEvent.__table__.c
+
+    def count(account_id, start: datetime, end: datetime):
+        return (select(func.count(distinct(value)))
+                .where(ev.account_id == account_id, ev.occurred_at >= start,
+                       ev.occurred_at <= end, *conditions)
+                .scalar_subquery())
+
+    return count
+
+
+def _active_users(now: datetime, account_ids: Sequence[int] | None = None):
+    table = AccountUser.__table__
+    return _recent_count(table, table.c.last_seen_at,
+                         _distinct_in_window(UsageEvent.__table__.c.user_ref), now,
+                         account_ids, "active_users")
+
+
+def _features_used(now: datetime, account_ids: Sequence[int] | None = None):
+    table = AccountFeature.__table__
+    ev = UsageEvent.__table__.c
+    used = _distinct_in_window(ev.properties["feature"].as_string(),
+                               ev.event_type == "feature_used")
+    return _recent_count(table, table.c.last_used_at, used, now, account_ids, "features_used")
 
 
 def _latest_event_property(now: datetime, event_type: str, name: str, value,
@@ -210,6 +283,8 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
     today = now.date()
     today_literal = literal(today, Date)
     events = _event_aggregates(now, account_ids)
+    properties = _property_aggregates(now, account_ids)
+    active_users, features_used = _active_users(now, account_ids), _features_used(now, account_ids)
     nps = _latest_event_property(now, "nps_response", "nps",
                                  UsageEvent.__table__.c.properties["score"].as_integer(),
                                  account_ids)
@@ -231,7 +306,7 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
         return case((live, func.coalesce(column, 0)))
 
     seats_used = func.coalesce(cast(metrics.c.seats_used, Float),
-                               case((live, func.coalesce(events.c.active_users_30d, 0))))
+                               case((live, func.coalesce(active_users.c.n, 0))))
     nps_value = nps.c.value
     columns = {
         "account_id": a.id,
@@ -239,8 +314,8 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
         "days_since_last_login": days_between(today_literal, activity.last_login_at),
         "logins_7d": counted(events.c.logins_7d),
         "logins_30d": counted(events.c.logins_30d),
-        "active_users_30d": counted(events.c.active_users_30d),
-        "features_used_30d": counted(events.c.features_used_30d),
+        "active_users_30d": counted(active_users.c.n),
+        "features_used_30d": counted(features_used.c.n),
         "usage_30d": counted(events.c.usage_30d),
         "usage_change_pct": 100.0 * (cast(events.c.usage_30d, Float) - events.c.usage_prev_30d)
         / func.nullif(events.c.usage_prev_30d, 0),
@@ -248,9 +323,9 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
         "seats_purchased": a.seats_purchased,
         "seats_used": seats_used,
         "seat_utilization_pct": 100.0 * seats_used / func.nullif(a.seats_purchased, 0),
-        "seats_added_30d": counted(events.c.seats_added_30d),
+        "seats_added_30d": counted(properties.c.seats_added_30d),
         "open_tickets": func.coalesce(metrics.c.open_tickets,
-                                      counted(events.c.recent_open_tickets)),
+                                      counted(properties.c.recent_open_tickets)),
         "support_sentiment": sentiment.c.value,
         "support_sentiment_on": to_date(sentiment.c.occurred_at),
         "last_nps": nps_value,
@@ -291,6 +366,9 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
         .select_from(Account.__table__)
         .outerjoin(activity_table, activity.account_id == a.id)
         .outerjoin(events, events.c.account_id == a.id)
+        .outerjoin(properties, properties.c.account_id == a.id)
+        .outerjoin(active_users, active_users.c.account_id == a.id)
+        .outerjoin(features_used, features_used.c.account_id == a.id)
         .outerjoin(nps, nps.c.account_id == a.id)
         .outerjoin(sentiment, sentiment.c.account_id == a.id)
         .outerjoin(metrics, metrics.c.account_id == a.id)

@@ -14,11 +14,19 @@ BIGINT_PK = BigInteger().with_variant(db.Integer, "sqlite")  # SQLite rowids are
 
 
 class UsageEvent(db.Model):
+    """One event the product sent.
+
+    Two indexes serve the signals: (account, time, type) holds everything the per-account
+    counts read, so they come from the index alone in account order; (type, account, time)
+    finds the few events of one type (NPS, tickets, seats) per account. There is no index on
+    the time alone: nothing needs it, every event would pay for it, and SQLite would take it
+    for the signals' time range over the covering index and sort ten million rows.
+    """
+
     __tablename__ = "usage_events"
     __table_args__ = (
         Index("ix_usage_events_type_account_at", "event_type", "account_id", "occurred_at"),
-        Index("ix_usage_events_account_at", "account_id", "occurred_at"),
-        Index("ix_usage_events_occurred_at", "occurred_at"),
+        Index("ix_usage_events_account_at_type", "account_id", "occurred_at", "event_type"),
     )
 
     id: Mapped[int] = mapped_column(BIGINT_PK, primary_key=True)
@@ -43,6 +51,45 @@ class AccountActivity(db.Model):
     first_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountUser(db.Model):
+    """Every person (``user_ref``) an account's events named, with their newest event, kept
+    current at ingestion: "active users in 30 days" then counts these rows instead of
+    distinct values over a month of events (the costliest part of the signals)."""
+
+    __tablename__ = "account_users"
+    __table_args__ = (
+        # with the key: counting an account's recent users reads this index alone
+        Index("ix_account_users_account_seen", "account_id", "last_seen_at",
+              postgresql_include=["user_ref"]),  # SQLite's indexes of a table
+        {"sqlite_with_rowid": False},  # without rowid end with its key anyway
+    )
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccountFeature(db.Model):
+    """Every feature an account's ``feature_used`` events named, with the first and newest
+    use, kept current at ingestion for the same reason as ``AccountUser``."""
+
+    __tablename__ = "account_features"
+    __table_args__ = (
+        Index("ix_account_features_account_used", "account_id", "last_used_at",
+              postgresql_include=["feature"]),
+        {"sqlite_with_rowid": False},
+    )
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class MetricValue(db.Model):

@@ -133,6 +133,18 @@ def _show_errors(form, error: ValidationError, aliases: dict[str, str] | None = 
         form.form_errors = [*form.form_errors, *(general or [error.message])]
 
 
+def _automation_context(account: Account) -> dict:
+    """What the trigger rules did for the account: firings (with readable reasons), queue
+    items and touchpoints."""
+    from cs_app.triggers.account_activity import account_triggers
+    from cs_app.triggers.pool_views import reason_lines
+
+    triggers = account_triggers(account.id)
+    reasons = {firing.id: reason_lines(firing.matched, account.currency)
+               for firing in triggers.firings}
+    return {"triggers": triggers, "firing_reasons": reasons}
+
+
 def _render_show(account: Account, *, status: int = 200, account_form=None,
                  contact_form=None, editing_contact_id: int | None = None, plan_form=None,
                  override_form=None):
@@ -147,6 +159,7 @@ def _render_show(account: Account, *, status: int = 200, account_form=None,
         "contact_statuses": CONTACT_STATUSES, "plan_types": PLAN_TYPES,
         "plan_statuses": PLAN_STATUSES,
         **account_health_context(account, can_edit=can_edit, override_form=override_form),
+        **_automation_context(account),
     }
     if can_edit:
         context["account_form"] = account_form or _account_form(account, submitted=False)

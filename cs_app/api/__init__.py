@@ -15,6 +15,7 @@ from cs_app.api import (  # noqa: E402,F401  (routes)
     plans,
     pools,
     rules,
+    rules_backtest,
     touchpoints,
     usage,
 )

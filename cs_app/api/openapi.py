@@ -26,6 +26,10 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "contact_id": ({"type": "integer"}, "The contact's id."),
     "item_id": ({"type": "integer"}, "The component item's id."),
     "scorecard_id": ({"type": "integer"}, "The scorecard's id."),
+    "rule_id": ({"type": "integer"}, "The trigger rule's id."),
+    "touchpoint_id": ({"type": "integer"}, "The touchpoint's id."),
+    "pool_id": ({"type": "integer"}, "The CSM pool's id."),
+    "queue_item_id": ({"type": "integer"}, "The queue item's id."),
 }
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body is not valid JSON or not a JSON object."),

@@ -62,8 +62,9 @@ def logout():
 @bp.route("/")
 @login_required
 def home():
-    """The signed-in user's home. "My work" arrives with the queue issue; until then the CSM
-    sees their accounts and the plans that need them."""
+    """The signed-in user's home, "My work": their accounts, queue, alerts and the plans that
+    need them."""
     from cs_app.plans.home import my_work
 
-    return render_template("home.html", work=my_work(current_user, today=utcnow().date()))
+    now = utcnow()
+    return render_template("home.html", work=my_work(current_user, today=now.date(), now=now))

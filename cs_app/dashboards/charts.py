@@ -117,8 +117,25 @@ def portfolio_charts(data, bands: tuple[str, ...], scored_bands: tuple[str, ...]
              "values": [row.accounts - row.covered for row in segments]},
         ],
     }
+    kind_tones = {"risk": "red", "expansion": "green", "lifecycle": "blue", "renewal": "purple"}
+    firings = {
+        "categories": [week_label(week) for week in data.firings.weeks],
+        "series": [{"name": kind.capitalize(), "tone": kind_tones.get(kind, "slate"),
+                    "values": values}
+                   for kind, values in data.firings.by_kind.items() if any(values)],
+    }
+    sla_weeks = data.routing.weeks
+    sla = {
+        "categories": [week_label(week.start) for week in sla_weeks],
+        "series": [
+            {"name": "Within SLA", "tone": "green", "values": [w.within_sla for w in sla_weeks]},
+            {"name": "Late", "tone": "red",
+             "values": [w.resolved - w.within_sla for w in sla_weeks]},
+        ],
+    }
     short = {"insufficient_data": "No data"}
     return {"by_band": by_band, "band_categories": [short.get(row.band, row.label)
                                                     for row in charted],
             "arr_shares": arr_shares, "trend": trend,
-            "renewals": renewals, "workload": workload, "coverage": coverage}
+            "renewals": renewals, "workload": workload, "coverage": coverage,
+            "firings": firings, "sla": sla}

@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import date
 
-from cs_app.dashboards import queries
+from cs_app.dashboards import queries, routing_queries
 from cs_app.dashboards.queries import DashboardFilters
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -81,9 +81,29 @@ def movements(filters: DashboardFilters, today: date) -> tuple[list[str], list[l
 def workload(filters: DashboardFilters, today: date) -> tuple[list[str], list[list]]:
     data = queries.csm_workload(filters, today)
     header = ["csm", "accounts", *_arr_columns(data.currencies), "at_risk", "critical",
-              "overdue_actions", "plans_review_overdue"]
+              "overdue_actions", "plans_review_overdue", "open_queue_items", "sla_breaches"]
     rows = [[row.name, row.accounts, *_arr_cells(row.arr, data.currencies), row.at_risk,
-             row.critical, row.overdue_actions, row.stale_plans] for row in data.rows]
+             row.critical, row.overdue_actions, row.stale_plans, row.open_items,
+             row.sla_breaches] for row in data.rows]
+    return header, rows
+
+
+def firings(filters: DashboardFilters, today: date) -> tuple[list[str], list[list]]:
+    data = routing_queries.firings_per_week(filters, queries.trend_weeks(today))
+    kinds = list(data.by_kind)
+    header = ["week_start", *(f"{kind}_firings" for kind in kinds), "total"]
+    rows = [[week.isoformat(), *(data.by_kind[kind][index] for kind in kinds),
+             sum(data.by_kind[kind][index] for kind in kinds)]
+            for index, week in enumerate(data.weeks)]
+    return header, rows
+
+
+def routing(filters: DashboardFilters, today: date) -> tuple[list[str], list[list]]:
+    data = routing_queries.routing_summary(filters, queries.trend_weeks(today))
+    header = ["week_start", "resolved", "resolved_within_sla", "sla_attainment_pct"]
+    rows = [[week.start.isoformat(), week.resolved, week.within_sla,
+             None if week.attainment is None else round(100 * week.attainment, 1)]
+            for week in data.weeks]
     return header, rows
 
 
@@ -114,6 +134,8 @@ WIDGETS: dict[str, Callable[[DashboardFilters, date], tuple[list[str], list[list
     "workload": workload,
     "coverage": coverage,
     "stale-plans": stale_plans,
+    "firings": firings,
+    "routing": routing,
 }
 
 

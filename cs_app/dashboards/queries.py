@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 from cs_app.accounts.models import ENGAGEMENT_MODELS, SEGMENTS, Account
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
+from cs_app.dashboards import routing_queries
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot, Scorecard, ScorecardVersion
 from cs_app.plans.models import ActionItem, Plan
@@ -643,6 +644,8 @@ class WorkloadRow:
     critical: int = 0
     overdue_actions: int = 0
     stale_plans: int = 0
+    open_items: int = 0  # queue items assigned to this CSM, open or claimed
+    sla_breaches: int = 0
 
     @property
     def name(self) -> str:
@@ -721,6 +724,10 @@ def csm_workload(filters: DashboardFilters, today: date) -> Workload:
         row.overdue_actions += int(overdue)
         row.stale_plans += int(stale_count)
         currencies.add(currency)
+    loads = routing_queries.queue_loads(filters)
+    for user_id, load in loads.by_user.items():  # pool members own no account, yet items
+        row = rows.setdefault(user_id, WorkloadRow(user_id, loads.names[user_id]))
+        row.open_items, row.sla_breaches = load.open_items, load.breached
     ordered = sorted(rows.values(), key=lambda r: (r.csm_id is None, (r.csm_name or "").lower()))
     return Workload(rows=ordered, currencies=sorted(currencies))
 
@@ -867,6 +874,8 @@ class Portfolio:
     movements: Movements
     workload: Workload
     coverage: PlanCoverage
+    firings: routing_queries.FiringWeeks
+    routing: routing_queries.RoutingSummary
 
     @property
     def scored_ever(self) -> bool:
@@ -884,4 +893,6 @@ def portfolio(filters: DashboardFilters, today: date) -> Portfolio:
         bands=band_summary(filters), renewals=renewals(filters, today),
         trend=health_trend(filters, today), movements=band_movements(filters, today),
         workload=csm_workload(filters, today), coverage=plan_coverage(filters, today),
+        firings=routing_queries.firings_per_week(filters, trend_weeks(today)),
+        routing=routing_queries.routing_summary(filters, trend_weeks(today)),
     )

@@ -195,6 +195,9 @@ def scores_select(version: ScorecardVersion, *, now: datetime,
         )
         .select_from(middle.outerjoin(override, override.c.account_id == middle.c.account_id))
         .where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+        # in the order of the (account, day) unique index the rows go into: each of its
+        # pages is then read and written once, not once per account in a random order
+        .order_by(middle.c.account_id)
     )
 
 

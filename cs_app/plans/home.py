@@ -1,7 +1,8 @@
 """"My work": what the signed-in user should look at today.
 
 A CSM sees their own accounts, the plans that need a review, their overdue and upcoming
-actions and milestones and their coming renewals. Leads, admins and viewers who own no accounts
+actions and milestones, their coming renewals, their queue (routed accounts assigned to them,
+breached first) and their unread alerts. Leads, admins and viewers who own no accounts
 see the same sections across the whole portfolio. Every section is one or two set-based
 statements (a list with a limit and an aggregate), never a loop over accounts.
 """
@@ -9,7 +10,7 @@ statements (a list with a limit and an aggregate), never a loop over accounts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
@@ -18,11 +19,14 @@ from cs_app.accounts.models import Account, Contact
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Milestone, Plan
+from cs_app.triggers.models import Alert, CsmPool, QueueItem
 
 ACTION_HORIZON_DAYS = 14
 REVIEW_HORIZON_DAYS = 7
 RENEWAL_HORIZON_DAYS = 90
 LIST_LIMIT = 10
+ALERT_LIMIT = 5
+QUEUE_STATUSES = ("open", "claimed")
 OPEN_PLAN_STATUSES = ("draft", "active")
 
 
@@ -67,6 +71,31 @@ class ItemLine:
 
 
 @dataclass
+class QueueLine:
+    """A queue item assigned to the user, with the account and pool it belongs to."""
+
+    id: int
+    title: str
+    status: str
+    priority: str
+    sla_due_at: datetime
+    breached: bool
+    account_name: str
+    account_external_id: str
+    pool_name: str
+
+
+@dataclass
+class AlertLine:
+    id: int
+    kind: str
+    title: str
+    created_at: datetime
+    queue_item_id: int | None
+    account_external_id: str | None
+
+
+@dataclass
 class Section:
     items: list = field(default_factory=list)
     total: int = 0
@@ -94,6 +123,8 @@ class MyWork:
     action_horizon_days: int = ACTION_HORIZON_DAYS
     review_horizon_days: int = REVIEW_HORIZON_DAYS
     renewal_horizon_days: int = RENEWAL_HORIZON_DAYS
+    queue: Section = field(default_factory=Section)  # overdue: items past their SLA
+    alerts: Section = field(default_factory=Section)  # unread alerts
 
     @property
     def mine(self) -> bool:
@@ -107,7 +138,8 @@ def _scope_for(user) -> str:
     return "mine" if owns is not None else "portfolio"
 
 
-def my_work(user, *, today: date) -> MyWork:
+def my_work(user, *, today: date, now: datetime) -> MyWork:
+    """``now`` decides which queue items are past their SLA."""
     scope = _scope_for(user)
     mine = scope == "mine"
     account_scope = [Account.csm_id == user.id] if mine else []
@@ -138,6 +170,7 @@ def my_work(user, *, today: date) -> MyWork:
         actions=_items(ActionItem, ActionItem.due_date, user, mine, today),
         milestones=_items(Milestone, Milestone.target_date, user, mine, today),
         renewals=renewals, renewal_arr_by_currency=renewal_arr,
+        queue=_my_queue(user, now), alerts=_unread_alerts(user),
     )
 
 
@@ -262,3 +295,49 @@ def _items(model, due_column, user, mine: bool, today: date) -> Section:
         .where(*where)
     )
     return Section(items=items, total=total, overdue=overdue)
+
+
+def _my_queue(user, now: datetime) -> Section:
+    """The user's open and claimed queue items, breached first, then by SLA: one statement,
+    whose window totals give the count and the breached count."""
+    breached = or_(QueueItem.breached_at.is_not(None), QueueItem.sla_due_at < now)
+    is_breached = case((breached, 1), else_=0)
+    statement = (
+        select(QueueItem.id, QueueItem.title, QueueItem.status, QueueItem.priority,
+               QueueItem.sla_due_at, is_breached.label("breached"),
+               Account.name.label("account_name"),
+               Account.external_id.label("account_external_id"),
+               CsmPool.name.label("pool_name"),
+               func.count().over().label("total"),
+               func.sum(is_breached).over().label("breached_total"))
+        .join(Account, Account.id == QueueItem.account_id)
+        .join(CsmPool, CsmPool.id == QueueItem.pool_id)
+        .where(QueueItem.assignee_id == user.id, QueueItem.status.in_(QUEUE_STATUSES))
+        .order_by(is_breached.desc(), QueueItem.sla_due_at, QueueItem.id)
+        .limit(LIST_LIMIT)
+    )
+    rows = db.session.execute(statement).all()
+    items = [QueueLine(**{k: v for k, v in row._mapping.items()
+                          if k not in ("total", "breached_total")}) for row in rows]
+    for item in items:
+        item.breached = bool(item.breached)
+    if not rows:
+        return Section()
+    return Section(items=items, total=int(rows[0].total),
+                   overdue=int(rows[0].breached_total or 0))
+
+
+def _unread_alerts(user) -> Section:
+    """The newest unread alerts and, by a window count, how many are unread in all."""
+    rows = db.session.execute(
+        select(Alert.id, Alert.kind, Alert.title, Alert.created_at, Alert.queue_item_id,
+               Account.external_id.label("account_external_id"),
+               func.count().over().label("total"))
+        .outerjoin(Account, Account.id == Alert.account_id)
+        .where(Alert.user_id == user.id, Alert.read_at.is_(None))
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(ALERT_LIMIT)
+    ).all()
+    items = [AlertLine(**{k: v for k, v in row._mapping.items() if k != "total"})
+             for row in rows]
+    return Section(items=items, total=int(rows[0].total) if rows else 0)

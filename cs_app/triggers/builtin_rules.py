@@ -201,7 +201,7 @@ BUILTIN_RULES: list[dict] = [
     _rule("human-expansion-call", "High health + expansion signal: outbound call", "expansion",
           {"all": [{"signal": "health_band", "op": "=", "value": "healthy"},
                    {"any": [{"signal": "quota_used_pct", "op": ">=", "value": 80},
-                            {"signal": "seat_utilization_pct", "op": ">=", "value": 90},
+                            {"signal": "seat_utilization_pct", "op": ">=", "value": 100},
                             {"signal": "feature_gate_hits_7d", "op": ">=", "value": 3},
                             {"signal": "upgrade_intent_open", "op": "=", "value": True}]}]},
           [_route("csm-pool", "normal", 72), _touch("call_task", "expansion-call",

@@ -21,10 +21,13 @@ def deliver_touchpoints(*, now: datetime) -> dict[str, int]:
 
 
 def check_slas(*, now: datetime) -> dict[str, int]:
-    """Flag queue items past their SLA and alert the pool lead and the assignee once."""
+    """Give waiting items to members who have room again, then flag queue items past their
+    SLA and alert the pool lead and the assignee once."""
+    from cs_app.triggers.pools import assign_waiting_items
     from cs_app.triggers.sla import flag_sla_breaches
 
-    return flag_sla_breaches(now=now)
+    assigned = assign_waiting_items(now=now)
+    return {"assigned_waiting": assigned, **flag_sla_breaches(now=now)}
 
 
 def remind_reviews(*, now: datetime) -> dict[str, int]:

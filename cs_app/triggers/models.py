@@ -207,6 +207,8 @@ class Touchpoint(db.Model):
     __tablename__ = "touchpoints"
     __table_args__ = (
         Index("ix_touchpoints_status_due", "status", "due_at"),
+        # what the delivery claim reads: due rows by their next attempt
+        Index("ix_touchpoints_status_next", "status", "next_attempt_at"),
         Index("ix_touchpoints_account", "account_id", "due_at"),
     )
 

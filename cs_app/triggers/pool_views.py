@@ -1,7 +1,472 @@
-"""Browser pages for CSM pools, their queues, the CSM's own queue and alerts."""
+"""Browser pages for CSM pools, their queues, the CSM's own queue and alerts.
+
+Leads and admins manage pools; everyone signed in reads the queues; CSMs act on the items of
+the pools they belong to and on items assigned to them (the service decides, the pages show
+only the buttons it would accept). Views parse, call ``cs_app.triggers.pools`` or
+``alerts`` and render; everything templates show is prepared here, so they run no queries.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from cs_app.accounts.models import SEGMENTS
+from cs_app.audit import service as audit
+from cs_app.auth.models import User
+from cs_app.db_types import utcnow
+from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from cs_app.extensions import db
+from cs_app.health.views import format_signal, signal_label
+from cs_app.triggers import alerts, pools
+from cs_app.triggers.models import OUTCOMES, PRIORITIES, QUEUE_STATUSES, QueueItem
+from cs_app.triggers.pool_forms import (
+    ClaimForm,
+    MemberRow,
+    PoolForm,
+    ReassignForm,
+    ResolveForm,
+    member_choices,
+    read_member_rows,
+    show_pool_errors,
+    with_blank_rows,
+)
+from cs_app.triggers.routing import STRATEGY_LABELS
 
 bp = Blueprint("pools", __name__)
+
+EXPIRED = "The form expired before it was sent; send it again."
+QUEUE_TABS = {"mine": "Assigned to me", "claimable": "Unassigned in my pools"}
+
+
+@bp.before_request
+@login_required
+def require_sign_in() -> None:
+    """Every pool, queue and alert page needs a signed-in user."""
+
+
+class UnreadAlerts:
+    """The top bar's unread-alert count, counted (one indexed query) only when a page shows
+    it, so pages that pass their own count, and partial templates, pay nothing."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self._count: int | None = None
+
+    @property
+    def count(self) -> int:
+        if self._count is None:
+            self._count = alerts.unread_count(self.user)
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __int__(self) -> int:
+        return self.count
+
+    def __str__(self) -> str:
+        return str(self.count)
+
+
+@bp.app_context_processor
+def alert_badge() -> dict[str, Any]:
+    if not current_user.is_authenticated:
+        return {"unread_alerts": 0}
+    return {"unread_alerts": UnreadAlerts(current_user)}
+
+
+# --- what the templates show ----------------------------------------------------------------
+
+
+def reason_lines(reason: dict | None, currency: str = "USD") -> list[tuple[str, str]]:
+    """The matched signal values as a person reads them: ("Days since last login", "21"),
+    ("Usage change", "-40 %") — the unit is said once, by the value."""
+    lines = []
+    for key, value in (reason or {}).items():
+        label, text = signal_label(key), format_signal(key, value, currency)
+        if label.endswith(" %") and text.endswith("%"):
+            label = label[:-2]
+        lines.append((label, text))
+    return lines
+
+
+def _hours(delta_seconds: float) -> str:
+    hours = abs(delta_seconds) / 3600
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{round(hours)} h"
+    return f"{round(hours / 24)} d"
+
+
+@dataclass
+class ItemView:
+    item: QueueItem
+    breached: bool
+    sla_note: str  # "in 5 h", "3 h overdue"
+    reasons: list[tuple[str, str]]
+    actions: pools.ItemActions
+
+
+def item_view(item: QueueItem, now: datetime, user) -> ItemView:
+    seconds = (item.sla_due_at - now).total_seconds()
+    if item.status == "resolved":
+        end = item.resolved_at or now
+        late = (end - item.sla_due_at).total_seconds()
+        note = f"resolved {_hours(late)} late" if late > 0 else "resolved within SLA"
+    elif seconds >= 0:
+        note = f"due in {_hours(seconds)}"
+    else:
+        note = f"{_hours(seconds)} overdue"
+    return ItemView(item=item, breached=pools.is_breached(item, now), sla_note=note,
+                    reasons=reason_lines(item.reason, item.account.currency),
+                    actions=pools.item_actions(item, user))
+
+
+def _labels() -> dict[str, Any]:
+    return {"priorities": PRIORITIES, "statuses": QUEUE_STATUSES, "outcomes": OUTCOMES,
+            "strategies": STRATEGY_LABELS, "filters": pools.QUEUE_FILTERS,
+            "sorts": pools.QUEUE_SORTS, "segments": SEGMENTS, "kinds": alerts.ALERT_KINDS}
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target or not target.startswith("/") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
+
+
+def _page_arg() -> int:
+    value = request.args.get("page", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+# --- pools ----------------------------------------------------------------------------------
+
+
+def _require_lead() -> None:
+    if not current_user.can_edit_everything:
+        abort(403)
+
+
+def _pool_or_404(pool_id: int):
+    try:
+        return pools.get_pool(pool_id)
+    except NotFoundError:
+        abort(404)
+
+
+@bp.route("/pools")
+def index():
+    return render_template("pools/index.html", summaries=pools.pool_summaries(now=utcnow()),
+                           labels=_labels(), can_manage=current_user.can_edit_everything)
+
+
+def _people() -> list[tuple[int, str]]:
+    """Who can be a member or a lead: active users who are not viewers."""
+    users = db.session.scalars(select(User).where(User.active.is_(True),
+                                                  User.role != "viewer")
+                               .order_by(User.name, User.id))
+    return [(u.id, f"{u.name} ({u.role_label}{', away' if u.away else ''})") for u in users]
+
+
+def _render_editor(form: PoolForm, rows: list[MemberRow], pool, people, *,
+                   status: int = 200, general: list[str] | None = None):
+    return render_template("pools/form.html", form=form, rows=rows, pool=pool,
+                           people=people, labels=_labels(), general=general or []), status
+
+
+def _pool_editor(pool):
+    people = _people()
+    if request.method == "GET":
+        form = PoolForm(formdata=None)
+        form.set_people(people)
+        rows: list[MemberRow] = []
+        if pool is not None:
+            form.load(pool)
+            del form.key  # fixed once the pool exists: rules route to it by key
+            rows = [MemberRow.from_member(m) for m in sorted(pool.members,
+                                                                key=lambda m: m.position)]
+        else:
+            form.strategy.data = "least_loaded"
+            form.default_sla_hours.data = "24"
+        return _render_editor(form, with_blank_rows(rows), pool, people)
+    form = PoolForm()
+    form.set_people(people)
+    if pool is not None:
+        del form.key
+    rows = read_member_rows(request.form)
+    if not form.validate_on_submit():
+        return _render_editor(form, with_blank_rows(rows), pool, people, status=400,
+                              general=[EXPIRED])
+    if request.form.get("action") == "add_rows":
+        return _render_editor(form, with_blank_rows(rows, extra=6), pool, people)
+    try:
+        if pool is None:
+            pool = pools.create_pool(form.values(rows), user=current_user, now=utcnow())
+            message = f"Created the pool “{pool.name}”. Rules route to it with the key {pool.key}."
+        else:
+            pools.update_pool(pool, form.values(rows), user=current_user, now=utcnow())
+            message = f"Saved the pool “{pool.name}”."
+    except ValidationError as error:
+        db.session.rollback()
+        general = show_pool_errors(form, rows, error)
+        return _render_editor(form, with_blank_rows(rows), pool, people, status=422,
+                              general=general)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("pools.show", pool_id=pool.id))
+
+
+@bp.route("/pools/new", methods=["GET", "POST"])
+def new():
+    _require_lead()
+    return _pool_editor(None)
+
+
+@bp.route("/pools/<int:pool_id>/edit", methods=["GET", "POST"])
+def edit(pool_id: int):
+    _require_lead()
+    return _pool_editor(_pool_or_404(pool_id))
+
+
+@bp.route("/pools/<int:pool_id>")
+def show(pool_id: int):
+    pool = _pool_or_404(pool_id)
+    status = request.args.get("status", "active")
+    status = status if status in pools.QUEUE_FILTERS else "active"
+    sort = request.args.get("sort", "sla")
+    sort = sort if sort in pools.QUEUE_SORTS else "sla"
+    now = utcnow()
+    queue = pools.pool_queue(pool, status=status, sort=sort, page=_page_arg(), now=now)
+    members = pools.pool_members(pool)
+    return render_template(
+        "pools/show.html", pool=pool, queue=queue, status=status, sort=sort,
+        items=[item_view(i, now, current_user) for i in queue.items], members=members,
+        reassign_choices=member_choices(members), labels=_labels(),
+        args={"pool_id": pool.id, "status": status, "sort": sort},
+        can_manage=current_user.can_edit_everything,
+        here=request.full_path.rstrip("?"))
+
+
+# --- queue items ----------------------------------------------------------------------------
+
+
+def _item_or_404(queue_item_id: int) -> QueueItem:
+    try:
+        return pools.get_item(queue_item_id)
+    except NotFoundError:
+        abort(404)
+
+
+@bp.route("/queue")
+def my_queue():
+    tab = request.args.get("tab", "mine")
+    tab = tab if tab in QUEUE_TABS else "mine"
+    now = utcnow()
+    mine = pools.my_queue(current_user, now=now)
+    waiting = pools.claimable(current_user, now=now)
+    shown = mine if tab == "mine" else waiting
+    return render_template(
+        "pools/my_queue.html", tab=tab, tabs=QUEUE_TABS,
+        counts={"mine": len(mine), "claimable": len(waiting)},
+        breached=sum(1 for i in mine if pools.is_breached(i, now)),
+        items=[item_view(i, now, current_user) for i in shown], labels=_labels(),
+        here=request.full_path.rstrip("?"), limit=pools.CLAIMABLE_LIMIT)
+
+
+def _history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
+    """Who routing gave the item to, and what people did with it since, oldest first. The
+    audit log names people by email; they are shown by name (one query)."""
+    events = list(reversed(audit.events_for("queue_item", item.id)))
+    emails = {value for e in events for value in ((e.before or {}).get("assignee"),
+                                                  (e.after or {}).get("assignee")) if value}
+    names = ({u.email: u.name for u in db.session.scalars(
+        select(User).where(User.email.in_(emails)))} if emails else {})
+
+    def person(email: str | None) -> str:
+        return names.get(email, email) if email else "nobody"
+
+    routed_to = ((events[0].before or {}).get("assignee") if events
+                 else (item.assignee.email if item.assignee else None))
+    lines = []
+    for event in events:
+        after = event.after or {}
+        if event.action == "claimed":
+            text = "claimed it"
+        elif event.action == "reassigned" and not (event.before or {}).get("assignee"):
+            text = f"assigned it to {person(after.get('assignee'))}, who had room again"
+        elif event.action == "reassigned":
+            text = (f"reassigned it from {person((event.before or {}).get('assignee'))} to "
+                    f"{person(after.get('assignee'))}")
+            if after.get("forced"):
+                text += " (assigned anyway)"
+        else:
+            text = f"resolved it: {OUTCOMES.get(after.get('outcome'), after.get('outcome'))}"
+        lines.append({"at": event.at, "who": event.user.name if event.user else "a job",
+                      "text": text})
+    return (person(routed_to) if routed_to else None), lines
+
+
+def _render_item(item: QueueItem, *, status: int = 200, reassign: ReassignForm | None = None,
+                 resolve: ResolveForm | None = None, general: list[str] | None = None):
+    now = utcnow()
+    members = pools.pool_members(item.pool)
+    view = item_view(item, now, current_user)
+    if reassign is None:
+        reassign = ReassignForm(formdata=None)
+    reassign.set_members(members, item.assignee_id)
+    if resolve is None:
+        resolve = ResolveForm(formdata=None)
+    claim = ClaimForm(formdata=None)
+    for form in (reassign, resolve, claim):
+        if not form.version.data:
+            form.version.data = str(item.version)
+    resolver = db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
+    routed_to, history = _history(item)
+    return render_template(
+        "pools/item.html", view=view, item=item, members=members, reassign=reassign,
+        resolve=resolve, claim=claim, general=general or [], history=history,
+        routed_to=routed_to, resolver=resolver, labels=_labels()), status
+
+
+@bp.route("/queue/<int:queue_item_id>")
+def item(queue_item_id: int):
+    return _render_item(_item_or_404(queue_item_id))
+
+
+def _require_worker(item: QueueItem) -> None:
+    """Viewers, and CSMs with no part in the item's pool or the item, get 403 before any form
+    is read; what each person may do exactly is the service's decision."""
+    user = current_user
+    if user.role == "viewer" or not (pools.is_pool_lead(item.pool, user)
+                                     or pools.is_member(item.pool, user)
+                                     or item.assignee_id == user.id):
+        abort(403)
+
+
+def _done(form, item: QueueItem, message: str):
+    flash(message, "success")
+    return redirect(_safe_next(form.next.data) or url_for("pools.item",
+                                                          queue_item_id=item.id))
+
+
+@bp.route("/queue/<int:queue_item_id>/claim", methods=["POST"])
+def claim(queue_item_id: int):
+    item = _item_or_404(queue_item_id)
+    _require_worker(item)
+    form = ClaimForm()
+    if not form.validate_on_submit():
+        return _render_item(item, status=400, general=[EXPIRED])
+    try:
+        pools.claim_item(item, user=current_user, now=utcnow(), version=form.version_number())
+    except PermissionDenied:
+        db.session.rollback()
+        abort(403)
+    except ConflictError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(_safe_next(form.next.data)
+                        or url_for("pools.item", queue_item_id=queue_item_id))
+    db.session.commit()
+    return _done(form, item, f"You claimed {item.account.name}: it is yours to work.")
+
+
+def _user_or_none(value: str | None) -> User | None:
+    return db.session.get(User, int(value)) if value and value.isdigit() else None
+
+
+@bp.route("/queue/<int:queue_item_id>/reassign", methods=["POST"])
+def reassign(queue_item_id: int):
+    item = _item_or_404(queue_item_id)
+    _require_worker(item)
+    form = ReassignForm()
+    if not form.validate_on_submit():
+        return _render_item(item, status=400, reassign=form, general=[EXPIRED])
+    target = _user_or_none(form.assignee.data)
+    try:
+        pools.reassign_item(item, to_user=target, user=current_user, now=utcnow(),
+                            force=form.force.data, version=form.version_number())
+    except PermissionDenied:
+        db.session.rollback()
+        abort(403)
+    except ValidationError as error:
+        db.session.rollback()
+        form.assignee.errors = [error.fields.get("assignee", error.message)]
+        return _render_item(_item_or_404(queue_item_id), status=422, reassign=form)
+    except ConflictError as error:
+        db.session.rollback()
+        form.version.data = ""
+        return _render_item(_item_or_404(queue_item_id), status=409, reassign=form,
+                            general=[error.message])
+    db.session.commit()
+    return _done(form, item, f"Reassigned {item.account.name} to {target.name}.")
+
+
+@bp.route("/queue/<int:queue_item_id>/resolve", methods=["POST"])
+def resolve(queue_item_id: int):
+    item = _item_or_404(queue_item_id)
+    _require_worker(item)
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        return _render_item(item, status=400, resolve=form, general=[EXPIRED])
+    try:
+        pools.resolve_item(item, outcome=form.outcome.data or None, notes=form.notes.data,
+                           user=current_user, now=utcnow(), version=form.version_number())
+    except PermissionDenied:
+        db.session.rollback()
+        abort(403)
+    except ValidationError as error:
+        db.session.rollback()
+        for name, message in error.fields.items():
+            if name in ("outcome", "notes"):
+                form[name].errors = [message]
+        return _render_item(_item_or_404(queue_item_id), status=422, resolve=form)
+    except ConflictError as error:
+        db.session.rollback()
+        form.version.data = ""  # the page shows the item as it is now; send again to save
+        return _render_item(_item_or_404(queue_item_id), status=409, resolve=form,
+                            general=[error.message])
+    db.session.commit()
+    return _done(form, item, f"Resolved {item.account.name}: {OUTCOMES[item.outcome]}.")
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+@bp.route("/alerts")
+def alert_list():
+    unread_only = request.args.get("show") == "unread"
+    listing = alerts.list_alerts(current_user, unread_only=unread_only, page=_page_arg())
+    return render_template("pools/alerts.html", listing=listing, unread_only=unread_only,
+                           labels=_labels(), unread_alerts=listing.unread,
+                           args={"show": "unread"} if unread_only else {})
+
+
+@bp.route("/alerts/<int:alert_id>/read", methods=["POST"])
+def read_alert(alert_id: int):
+    try:
+        alert = alerts.get_alert(alert_id)
+        alerts.mark_read(alert, user=current_user, now=utcnow())
+    except NotFoundError:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or url_for("pools.alert_list"))
+
+
+@bp.route("/alerts/read", methods=["POST"])
+def read_all_alerts():
+    count = alerts.mark_all_read(current_user, now=utcnow())
+    db.session.commit()
+    flash(f"Marked {count} alert{'' if count == 1 else 's'} as read." if count
+          else "No unread alerts.", "success" if count else "info")
+    return redirect(url_for("pools.alert_list"))

@@ -9,9 +9,11 @@ nobody can take the item the answer is None and the item waits unassigned.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 STRATEGIES = ("round_robin", "least_loaded", "segment_first")
+STRATEGY_LABELS = {"round_robin": "Round-robin", "least_loaded": "Least loaded",
+                   "segment_first": "Segment first, then least loaded"}
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,29 @@ def choose_member(members: Sequence[Member], strategy: str, *, segment: str | No
         rotation = ordered[start:] + ordered[:start]
         chosen = next((m for m in rotation if m.available), None)
     return chosen.user_id if chosen else None
+
+
+@dataclass(frozen=True)
+class BatchRouting:
+    """Who takes each item of a batch (None: it waits unassigned), and the member who took the
+    last one, which round-robin continues from next time."""
+
+    assignees: list[int | None]
+    last_assigned_user_id: int | None
+
+
+def route_batch(members: Sequence[Member], strategy: str, segments: Sequence[str | None], *,
+                last_assigned_user_id: int | None = None) -> BatchRouting:
+    """Route several items in turn, in memory: each choice sees the items given to the members
+    by the choices before it, so a batch never fills anyone past their capacity."""
+    current = list(members)
+    last = last_assigned_user_id
+    assignees: list[int | None] = []
+    for segment in segments:
+        chosen = choose_member(current, strategy, segment=segment, last_assigned_user_id=last)
+        assignees.append(chosen)
+        if chosen is not None:
+            current = [replace(m, open_items=m.open_items + 1) if m.user_id == chosen else m
+                       for m in current]
+            last = chosen
+    return BatchRouting(assignees, last)

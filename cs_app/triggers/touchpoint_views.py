@@ -1,7 +1,266 @@
-"""Browser pages for touchpoints (scheduled, sent, dead) and touchpoint templates."""
+"""Browser pages for touchpoints (scheduled, sent, failed, dead) and touchpoint templates.
+
+Everyone signed in reads both. The account's CSM, leads and admins retry or cancel a
+touchpoint; leads and admins write templates. The template editor previews subject and body
+against an account chosen from a list, with refusals (syntax errors, sandbox violations) beside
+the field and the typed text kept.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from cs_app.accounts.models import Account
+from cs_app.audit import service as audit
+from cs_app.auth.permissions import can_edit_account, can_manage_templates
+from cs_app.db_types import utcnow
+from cs_app.errors import ConflictError, NotFoundError, ValidationError
+from cs_app.extensions import db
+from cs_app.triggers import touchpoint_templates as templates_service
+from cs_app.triggers import touchpoints as service
+from cs_app.triggers.models import CHANNELS, TOUCHPOINT_STATUSES, TouchpointTemplate
+from cs_app.triggers.retry import MAX_ATTEMPTS
+from cs_app.triggers.sandbox import TemplateProblem
+from cs_app.triggers.touchpoint_forms import (
+    CHANNEL_HINTS,
+    TouchpointTemplateForm,
+    list_filters,
+    preview_choices,
+)
 
 bp = Blueprint("touchpoints", __name__)
+
+EXPIRED = "The form expired before it was sent; send it again."
+PREVIEW_ACCOUNTS = 300
+PAGE_CONTEXT = {"channels": CHANNELS, "statuses": TOUCHPOINT_STATUSES,
+                "recipients": service.RECIPIENT_LABELS, "max_attempts": MAX_ATTEMPTS}
+
+
+@bp.before_request
+@login_required
+def require_sign_in() -> None:
+    """Every touchpoint page needs a signed-in user."""
+
+
+def _touchpoint_or_404(touchpoint_id: int):
+    try:
+        return service.get_touchpoint(touchpoint_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _template_or_404(tp_template_id: int) -> TouchpointTemplate:
+    try:
+        return templates_service.get_template(tp_template_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _safe_next(default: str) -> str:
+    """Back to the page the button was on, never to another site."""
+    target = request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+# --- touchpoints ----------------------------------------------------------------------------
+
+
+@bp.route("/touchpoints")
+def index():
+    filters = list_filters(request.args)
+    page_number = request.args.get("page", "1")
+    page = service.touchpoint_page(filters, page=int(page_number) if page_number.isdigit()
+                                   else 1, with_counts=True)
+    actionable = {tp.id for tp in page.items if can_edit_account(current_user, tp.account)}
+    return render_template("touchpoints/index.html", page=page, filters=filters,
+                           actionable=actionable, now=utcnow(), **PAGE_CONTEXT)
+
+
+@bp.route("/touchpoints/<int:touchpoint_id>")
+def show(touchpoint_id: int):
+    touchpoint = _touchpoint_or_404(touchpoint_id)
+    now = utcnow()
+    rendered, problem = None, None
+    if touchpoint.status == "sent" or (touchpoint.subject and touchpoint.template_id is None):
+        rendered = (touchpoint.subject, touchpoint.body)
+    else:
+        [outgoing] = service.load_outgoing([touchpoint.id], today=now.date())
+        try:
+            message = service.render_outgoing(outgoing)
+            rendered = (message.subject, message.body)
+        except TemplateProblem as error:
+            problem = error.message
+    return render_template(
+        "touchpoints/show.html", touchpoint=touchpoint, rendered=rendered, problem=problem,
+        history=audit.events_for("touchpoint", touchpoint.id), now=now,
+        can_act=can_edit_account(current_user, touchpoint.account), **PAGE_CONTEXT)
+
+
+def _act(touchpoint_id: int, action, done: str):
+    touchpoint = _touchpoint_or_404(touchpoint_id)
+    if not can_edit_account(current_user, touchpoint.account):
+        abort(403)
+    back = _safe_next(url_for("touchpoints.show", touchpoint_id=touchpoint.id))
+    try:
+        action(touchpoint, user=current_user, now=utcnow())
+    except (ConflictError, ValidationError) as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    db.session.commit()
+    flash(done.format(who=touchpoint.recipient_name or touchpoint.recipient_email or "nobody",
+                      account=touchpoint.account.name), "success")
+    return redirect(back)
+
+
+@bp.route("/touchpoints/<int:touchpoint_id>/retry", methods=["POST"])
+def retry(touchpoint_id: int):
+    return _act(touchpoint_id, service.retry_touchpoint,
+                "The touchpoint to {who} at {account} will be sent again within a minute.")
+
+
+@bp.route("/touchpoints/<int:touchpoint_id>/cancel", methods=["POST"])
+def cancel(touchpoint_id: int):
+    return _act(touchpoint_id, service.cancel_touchpoint,
+                "The touchpoint to {who} at {account} is cancelled; it will not be sent.")
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+@bp.route("/touchpoint-templates")
+def templates_index():
+    return render_template("touchpoints/templates.html",
+                           summaries=templates_service.list_templates(),
+                           can_manage=can_manage_templates(current_user), **PAGE_CONTEXT)
+
+
+def _preview_accounts() -> tuple[list, int]:
+    accounts = db.session.execute(
+        select(Account.id, Account.name, Account.external_id)
+        .order_by(Account.name, Account.external_id).limit(PREVIEW_ACCOUNTS)).all()
+    total = db.session.scalar(select(func.count(Account.id))) or 0
+    return [tuple(row) for row in accounts], int(total)
+
+
+def _chosen_account(form_or_args, choices: list) -> tuple[Account | None, str | None]:
+    """The account to preview with: a typed external ID wins over the list."""
+    external_id = (form_or_args.get("preview_external_id") or "").strip()
+    if external_id:
+        account = db.session.scalar(select(Account).where(Account.external_id == external_id))
+        if account is None:
+            return None, f"No account has the external ID {external_id!r}."
+        return account, None
+    chosen = form_or_args.get("preview_account") or (str(choices[0][0]) if choices else "")
+    account = db.session.get(Account, int(chosen)) if chosen.isdigit() else None
+    if account is None:
+        return None, "Add an account first: the preview renders the template for one."
+    return account, None
+
+
+def _preview(form: TouchpointTemplateForm, choices: list):
+    """Render the typed subject and body for the chosen account: (message, status)."""
+    account, problem = _chosen_account(request.form, choices)
+    if account is None:
+        form.preview_external_id.errors = [problem]
+        return None, 422
+    form.preview_account.data = str(account.id)
+    try:
+        message = templates_service.preview(form.subject.data or "", form.body.data or "",
+                                            account, now=utcnow())
+    except ValidationError as error:
+        form.show_errors(error)
+        return None, 422
+    return {"account": account, "subject": message.subject, "body": message.body}, 200
+
+
+def _render_editor(form, template, preview, accounts, status=200):
+    choices, total = accounts
+    form.preview_account.choices = preview_choices(choices)
+    return render_template(
+        "touchpoints/template_form.html", form=form, template=template, preview=preview,
+        more_accounts=max(total - len(choices), 0), channel_hints=CHANNEL_HINTS,
+        rules=templates_service.rules_sending(template.key) if template else [],
+        **PAGE_CONTEXT), status
+
+
+def _editor(template: TouchpointTemplate | None):
+    if not can_manage_templates(current_user):
+        abort(403)
+    if request.method == "GET":
+        form = TouchpointTemplateForm(formdata=None, obj=template)
+        if template is None:
+            form.channel.data = "email"
+    else:
+        form = TouchpointTemplateForm()
+    if template is not None:
+        del form.key  # the key is how rules name the template: fixed once it exists
+        if request.method == "GET":
+            form.version.data = str(template.version)
+    accounts = _preview_accounts()
+    if request.method == "GET":
+        return _render_editor(form, template, None, accounts)
+    if not form.validate_on_submit():
+        form.form_errors.append(EXPIRED)
+        return _render_editor(form, template, None, accounts, 400)
+    if request.form.get("action") == "preview":
+        preview, status = _preview(form, accounts[0])
+        return _render_editor(form, template, preview, accounts, status)
+    try:
+        if template is None:
+            template = templates_service.create_template(form.values(), user=current_user,
+                                                         now=utcnow())
+            done = "created"
+        else:
+            templates_service.update_template(template, form.values(), user=current_user,
+                                              now=utcnow(), version=form.version_read())
+            done = "saved"
+    except (ValidationError, ConflictError) as error:
+        db.session.rollback()
+        form.show_errors(error)
+        form.form_errors.insert(0, error.message if isinstance(error, ConflictError) else
+                                "The template was not saved: fix the marked fields; what you "
+                                "typed is kept.")
+        return _render_editor(form, template, None, accounts, error.status)
+    db.session.commit()
+    flash(f"Template “{template.name}” {done}.", "success")
+    return redirect(url_for("touchpoints.template_show", tp_template_id=template.id))
+
+
+@bp.route("/touchpoint-templates/new", methods=["GET", "POST"])
+def template_new():
+    return _editor(None)
+
+
+@bp.route("/touchpoint-templates/<int:tp_template_id>/edit", methods=["GET", "POST"])
+def template_edit(tp_template_id: int):
+    return _editor(_template_or_404(tp_template_id))
+
+
+@bp.route("/touchpoint-templates/<int:tp_template_id>")
+def template_show(tp_template_id: int):
+    template = _template_or_404(tp_template_id)
+    choices, total = _preview_accounts()
+    account, problem = _chosen_account(request.args, choices)
+    preview, preview_error = None, problem
+    if account is not None:
+        try:
+            preview = templates_service.preview(template.subject, template.body, account,
+                                                now=utcnow())
+        except ValidationError as error:
+            preview_error = " ".join(error.fields.values()) or error.message
+    return render_template(
+        "touchpoints/template_show.html", template=template, account=account,
+        preview=preview, preview_error=preview_error, choices=preview_choices(choices),
+        typed_external_id=request.args.get("preview_external_id", ""),
+        more_accounts=max(total - len(choices), 0),
+        rules=templates_service.rules_sending(template.key),
+        history=audit.events_for("touchpoint_template", template.id),
+        can_manage=can_manage_templates(current_user), **PAGE_CONTEXT)

@@ -184,6 +184,7 @@ def upgrade():
         batch_op.create_index('ix_touchpoints_account', ['account_id', 'due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_touchpoints_firing_id'), ['firing_id'], unique=False)
         batch_op.create_index('ix_touchpoints_status_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_touchpoints_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('alerts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -217,6 +218,7 @@ def downgrade():
 
     op.drop_table('alerts')
     with op.batch_alter_table('touchpoints', schema=None) as batch_op:
+        batch_op.drop_index('ix_touchpoints_status_next')
         batch_op.drop_index('ix_touchpoints_status_due')
         batch_op.drop_index(batch_op.f('ix_touchpoints_firing_id'))
         batch_op.drop_index('ix_touchpoints_account')

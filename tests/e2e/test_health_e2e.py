@@ -72,6 +72,7 @@ def test_lead_reweights_a_scorecard_and_the_account_explains_the_new_score(
     assert "25 %" in _measure_row(page, "login_frequency")
     screenshot(page, "health-account-v1")
 
+    page.click("nav.mainnav summary")  # "More"
     page.click("nav.mainnav >> text=Scorecards")
     page.click("table >> text=Health Indicators")
     page.wait_for_url(re.compile(r".*/scorecards/\d+$"))

@@ -11,4 +11,20 @@ EDITORS = {"csm_owner", "lead", "admin"}
 LEADS = {"lead", "admin"}
 
 # endpoint → (roles that may GET, roles that may POST); None = the method is not offered
-POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {}
+# The matrix's pool is led by "lead" and has "csm_owner" as its only member; its item is
+# assigned to "csm_owner" and the alert belongs to "csm_owner". Leads and admins manage every
+# pool; "csm_other" has no part in the pool, so it may read the queue but not act on it.
+POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
+    "pools.index": (EVERYONE, None),
+    "pools.new": (LEADS, LEADS),
+    "pools.edit": (LEADS, LEADS),
+    "pools.show": (EVERYONE, None),
+    "pools.my_queue": (EVERYONE, None),
+    "pools.item": (EVERYONE, None),
+    "pools.claim": (None, EDITORS),
+    "pools.reassign": (None, EDITORS),
+    "pools.resolve": (None, EDITORS),
+    "pools.alert_list": (EVERYONE, None),
+    "pools.read_alert": (None, {"csm_owner"}),
+    "pools.read_all_alerts": (None, EVERYONE),
+}

@@ -10,4 +10,13 @@ EDITORS = {"csm_owner", "lead", "admin"}
 LEADS = {"lead", "admin"}
 
 # endpoint → (roles that may GET, roles that may POST); None = the method is not offered
-POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {}
+POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
+    "rules.index": (EVERYONE, None),
+    "rules.show": (EVERYONE, None),
+    "rules.new": (LEADS, LEADS),
+    "rules.edit": (LEADS, LEADS),
+    "rules.enable": (None, LEADS),
+    "rules.disable": (None, LEADS),
+    "rules.delete": (None, LEADS),
+    "rules.backtest": (EVERYONE, None),
+}

@@ -1,7 +1,11 @@
 """Role policies of the browser routes for touchpoints and their templates
 (cs_app/triggers/touchpoint_views.py); merged into ``test_role_matrix.POLICY``. URL parameters
 the matrix fills in: rule_id, pool_id, queue_item_id, touchpoint_id, tp_template_id, alert_id
-(see ``test_role_matrix.world``)."""
+(see ``test_role_matrix.world``).
+
+Everyone signed in reads touchpoints and templates; the account's CSM, leads and admins retry
+or cancel a touchpoint (the matrix's touchpoint is on csm_owner's account); leads and admins
+write templates."""
 
 from __future__ import annotations
 
@@ -11,4 +15,13 @@ EDITORS = {"csm_owner", "lead", "admin"}
 LEADS = {"lead", "admin"}
 
 # endpoint → (roles that may GET, roles that may POST); None = the method is not offered
-POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {}
+POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
+    "touchpoints.index": (EVERYONE, None),
+    "touchpoints.show": (EVERYONE, None),
+    "touchpoints.retry": (None, EDITORS),
+    "touchpoints.cancel": (None, EDITORS),
+    "touchpoints.templates_index": (EVERYONE, None),
+    "touchpoints.template_show": (EVERYONE, None),
+    "touchpoints.template_new": (LEADS, LEADS),
+    "touchpoints.template_edit": (LEADS, LEADS),
+}

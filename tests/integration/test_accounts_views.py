@@ -784,3 +784,37 @@ def test_a_lead_edits_every_account(client, lead):
     db.session.commit()
     assert "Edit account" in client.get("/accounts/THEIRS").get_data(as_text=True)
     assert post_everything(client, account, contact, someone) == [302, 302, 302, 302]
+
+
+def test_account_page_shows_what_the_rules_did(client, lead, count_queries):
+    from tests.factories import (
+        PoolFactory,
+        QueueItemFactory,
+        RuleFactory,
+        RuleFiringFactory,
+        TouchpointFactory,
+        TouchpointTemplateFactory,
+    )
+
+    account = AccountFactory(external_id="AUTO-1", name="Automation Co")
+    client.get(f"/accounts/{account.external_id}")  # warm up
+    db.session.expire_all()
+    with count_queries() as empty:
+        html = client.get(f"/accounts/{account.external_id}").get_data(as_text=True)
+    assert "No rule has fired for Automation Co yet" in html
+    rule = RuleFactory(name="Quiet for two weeks")
+    firing = RuleFiringFactory(rule=rule, account=account,
+                               matched={"days_since_last_login": 21})
+    QueueItemFactory(pool=PoolFactory(name="Rescue desk"), account=account, firing_id=firing.id,
+                     title="Quiet for two weeks", assignee=lead)
+    TouchpointFactory(account=account, template=TouchpointTemplateFactory(name="Check-in mail"),
+                      recipient_name="Dana Doe", status="sent", sent_at=utcnow())
+    db.session.commit()
+    db.session.expire_all()
+    with count_queries() as full:
+        html = client.get(f"/accounts/{account.external_id}").get_data(as_text=True)
+    card = html[html.index('id="automation"'):html.index('id="contacts"')]
+    assert "Quiet for two weeks" in card and "Days since last login <strong>21</strong>" in card
+    assert "Rescue desk" in card and lead.name in card
+    assert "Check-in mail" in card and "Dana Doe" in card and "Sent" in card
+    assert full.count <= empty.count + 3  # the firing's rule, the item's pool, the template

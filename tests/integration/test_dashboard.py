@@ -11,12 +11,21 @@ from datetime import timedelta
 import pytest
 
 from cs_app.accounts.signals import compute_signals
-from cs_app.dashboards import queries
+from cs_app.dashboards import queries, routing_queries
 from cs_app.dashboards.queries import DashboardFilters
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
-from tests.factories import AccountFactory, ActionFactory, PlanFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    ActionFactory,
+    PlanFactory,
+    PoolFactory,
+    QueueItemFactory,
+    RuleFactory,
+    RuleFiringFactory,
+    UserFactory,
+)
 
 USD = "USD"
 
@@ -190,6 +199,52 @@ def test_csm_workload(world, now):
             ben.stale_plans) == (3, {"EUR": 3_000_000, "USD": 1_200_000}, 0, 2, 0, 0)
     assert (pooled.accounts, pooled.filter_value) == (1, "none")
     assert workload.currencies == ["EUR", "USD"] and workload.max_accounts == 3
+
+
+def _routing_world(world, now):
+    """Firings of a risk and an expansion rule this week and two weeks ago; queue items for
+    Ana (one breached, one resolved late) and Ben (resolved in time) and one unassigned."""
+    a = world["accounts"]
+    risk, expansion = RuleFactory(kind="risk"), RuleFactory(kind="expansion")
+    RuleFiringFactory(rule=risk, account=a["A2"], fired_at=now)
+    RuleFiringFactory(rule=risk, account=a["A3"], fired_at=now - timedelta(days=14),
+                      status="closed")
+    RuleFiringFactory(rule=expansion, account=a["A1"], fired_at=now)
+    RuleFiringFactory(rule=risk, account=a["A6"], fired_at=now)  # churned: out of scope
+    pool = PoolFactory()
+    QueueItemFactory(pool=pool, account=a["A2"], assignee=world["ana"],
+                     sla_due_at=now - timedelta(hours=2), breached_at=now - timedelta(hours=1))
+    QueueItemFactory(pool=pool, account=a["A1"], assignee=world["ana"], status="resolved",
+                     outcome="saved", sla_due_at=now - timedelta(days=2),
+                     resolved_at=now - timedelta(days=1))
+    QueueItemFactory(pool=pool, account=a["A3"], assignee=world["ben"], status="resolved",
+                     outcome="saved", sla_due_at=now, resolved_at=now - timedelta(hours=3))
+    QueueItemFactory(pool=pool, account=a["A4"], assignee=None, sla_due_at=now + timedelta(1))
+    db.session.flush()
+
+
+def test_rule_firings_per_week_by_kind(world, now):
+    _routing_world(world, now)
+    firings = routing_queries.firings_per_week(everything(), queries.trend_weeks(now.date()))
+    assert firings.by_kind["risk"][-1] == 1 and firings.by_kind["risk"][-3] == 1
+    assert firings.by_kind["expansion"][-1] == 1 and firings.total == 3
+
+
+def test_routing_sla_attainment_and_the_queue_now(world, now):
+    _routing_world(world, now)
+    routing = routing_queries.routing_summary(everything(), queries.trend_weeks(now.date()))
+    assert (routing.resolved, routing.attainment) == (2, 0.5)
+    assert (routing.open_items, routing.unassigned, routing.breached) == (2, 1, 1)
+    smb = routing_queries.routing_summary(DashboardFilters(segment="SMB"),
+                                          queries.trend_weeks(now.date()))
+    assert (smb.resolved, smb.open_items, smb.unassigned) == (0, 1, 1)
+
+
+def test_csm_workload_counts_open_queue_items_and_breaches(world, now):
+    _routing_world(world, now)
+    rows = {row.name: row for row in queries.csm_workload(everything(), now.date()).rows}
+    assert (rows["Ana Lopez"].open_items, rows["Ana Lopez"].sla_breaches) == (1, 1)
+    assert (rows["Ben Carter"].open_items, rows["Ben Carter"].sla_breaches) == (0, 0)
 
 
 def test_plan_coverage_and_stale_plans(world, now):
@@ -381,7 +436,7 @@ def test_the_page_costs_the_same_statements_at_any_size(client, login, live_worl
     with count_queries() as large:
         large_html = client.get("/dashboard").get_data(as_text=True)
     assert small.count == large.count, large.statements
-    assert large.count <= 24
+    assert large.count <= 28  # the widgets, sign-in and the nav's unread-alert count
     assert kpi(small_html, "Accounts") == "6" and kpi(large_html, "Accounts") == "36"
 
 
@@ -424,6 +479,19 @@ def test_csv_of_renewals_keeps_the_filters(client, login, live_world):
         ("A3", "80", "90", "30000.00", "EUR", "critical", "20.0", "Ben Carter")]
 
 
+def test_csv_of_rule_firings_and_routing(client, login, live_world):
+    _routing_world(live_world, utcnow())
+    login(UserFactory(role="viewer"))
+    firings = download(client, "/dashboard/firings.csv")
+    assert firings[0] == ["week_start", "risk_firings", "expansion_firings", "lifecycle_firings",
+                          "renewal_firings", "total"]
+    assert len(firings) == 13 and firings[-1][1:] == ["1", "1", "0", "0", "2"]
+    routing = download(client, "/dashboard/routing.csv")
+    assert routing[0] == ["week_start", "resolved", "resolved_within_sla", "sla_attainment_pct"]
+    assert sum(int(row[1]) for row in routing[1:]) == 2
+    assert sum(int(row[2]) for row in routing[1:]) == 1
+
+
 def test_csv_of_trend_movements_workload_coverage_and_stale_plans(client, login, live_world):
     login(UserFactory(role="csm"))
     trend = download(client, "/dashboard/trend.csv")
@@ -435,8 +503,9 @@ def test_csv_of_trend_movements_workload_coverage_and_stale_plans(client, login,
         ("A3", "at_risk", "critical", "-30.0"), ("A2", "healthy", "at_risk", "-20.0")]
     workload = download(client, "/dashboard/workload.csv")
     assert workload[0] == ["csm", "accounts", "arr_eur", "arr_usd", "at_risk", "critical",
-                           "overdue_actions", "plans_review_overdue"]
-    assert workload[1] == ["Ana Lopez", "2", "0.00", "150000.00", "1", "0", "2", "1"]
+                           "overdue_actions", "plans_review_overdue", "open_queue_items",
+                           "sla_breaches"]
+    assert workload[1] == ["Ana Lopez", "2", "0.00", "150000.00", "1", "0", "2", "1", "0", "0"]
     assert workload[3][0] == "Unassigned (pooled)"
     coverage = download(client, "/dashboard/coverage.csv")
     assert coverage[1:] == [["SMB", "3", "0", "3", "0.0"], ["Mid-Market", "2", "1", "1", "50.0"],

@@ -41,6 +41,8 @@ from cs_app.plans.models import (
     Stakeholder,
 )
 from cs_app.plans.service import plan_insights
+from cs_app.triggers.builtin_rules import BUILTIN_RULES
+from cs_app.triggers.models import QueueItem, Rule, RuleFiring, Touchpoint
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -166,7 +168,7 @@ def test_two_loads_from_scratch_write_exactly_the_same_rows(demo):
     assert demo["first"] == demo["second"]
     assert demo["first_created"] == demo["created"]
     assert demo["created"]["accounts"] >= 42 and demo["created"]["plans"] > 0
-    assert any("accounts 44/44" in line for line in demo["messages"])
+    assert any("accounts 46/46" in line for line in demo["messages"])
 
 
 def test_loading_again_adds_nothing(demo):
@@ -360,7 +362,8 @@ def test_the_usage_data_tells_each_accounts_story(demo):
                  "feature_gate_hit", "upgrade_viewed"):
         assert kinds[kind] > 0, kind
     assert db.session.scalar(select(func.count()).where(
-        ~UsageEvent.event_id.like("demo-CRM-%"))) == 0
+        ~UsageEvent.event_id.like("demo-CRM-%") & ~UsageEvent.event_id.like("demo-journey-%")
+    )) == 0
     assert db.session.scalar(select(func.max(UsageEvent.occurred_at))) <= NOW
 
     signals = {a.external_id: (a, db.session.get(AccountSignals, a.id))
@@ -374,8 +377,8 @@ def test_the_usage_data_tells_each_accounts_story(demo):
     assert any(s.upgrade_intent_open for _, s in signals.values())
     quotas = sorted(s.quota_used_pct for _, s in signals.values() if s.quota_used_pct)
     assert len(quotas) == 2 and 75 <= quotas[0] <= 85 and quotas[1] >= 99
-    trials = [s.trial_days_left for a, s in signals.values() if a.trial_ends_on]
-    assert len(trials) == 2 and all(0 < days <= 14 for days in trials)
+    trials = sorted(s.trial_days_left for a, s in signals.values() if a.trial_ends_on)
+    assert trials == [0, 1, 3]  # the three trial-ending rules each have their account
     assert all(a.segment == "SMB" for a, _ in signals.values() if a.trial_ends_on)
     assert all(s.seats_used is not None for a, s in signals.values()
                if a.lifecycle_stage not in ("churned", "onboarding"))
@@ -447,3 +450,18 @@ def test_loading_again_replays_no_history_and_adds_no_override(demo):
     for model, count in counts.items():
         assert db.session.scalar(select(func.count()).select_from(model)) == count, model
     again.rollback()
+
+
+def test_every_shipped_rule_has_fired_on_a_demo_account(demo):
+    """Each default rule — journey triggers, human touchpoints, upgrade triggers — fired on an
+    account built for it, and the demo's pools hold the routed accounts."""
+    fired = dict(db.session.execute(
+        select(Rule.key, func.count(RuleFiring.id)).join(RuleFiring, RuleFiring.rule_id == Rule.id)
+        .where(Rule.key.is_not(None)).group_by(Rule.key)).all())
+    assert set(fired) == {rule["key"] for rule in BUILTIN_RULES}
+    first_feature = db.session.scalar(
+        select(Account.external_id).join(RuleFiring, RuleFiring.account_id == Account.id)
+        .join(Rule, Rule.id == RuleFiring.rule_id).where(Rule.key == "journey-first-feature"))
+    assert first_feature == "CRM-20001"
+    assert db.session.scalar(select(func.count(QueueItem.id))) > 0
+    assert db.session.scalar(select(func.count(Touchpoint.id))) > 0

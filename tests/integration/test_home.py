@@ -98,7 +98,7 @@ def test_plans_on_my_accounts_count_even_when_someone_else_owns_them(app, today)
     PlanFactory(owner=me, title="My plan on another account", next_review_on=today)
     PlanFactory(account=account, owner=me, title="Archived", status="archived",
                 next_review_on=today)
-    work = my_work(me, today=today)
+    work = my_work(me, today=today, now=utcnow())
     assert sorted(p.title for p in work.plans_due.items) == [
         "Colleague's plan on my account", "My plan on another account"]
     assert (work.plans_due.total, work.plans_due.overdue) == (2, 0)
@@ -109,7 +109,7 @@ def test_counts_beyond_the_list_say_how_many_more(app, today):
     plan = PlanFactory(account=AccountFactory(csm_id=me.id), owner=me)
     for i in range(13):
         ActionFactory(plan=plan, owner_user=me, due_date=today - timedelta(days=i))
-    work = my_work(me, today=today)
+    work = my_work(me, today=today, now=utcnow())
     assert len(work.actions.items) == 10
     assert (work.actions.total, work.actions.overdue, work.actions.more) == (13, 12, 3)
 
@@ -152,10 +152,10 @@ def test_a_lead_who_owns_no_accounts_sees_the_whole_portfolio(client, login, tod
 def test_other_roles_see_the_portfolio_unless_they_own_accounts(app, today, role):
     user = UserFactory(role=role)
     AccountFactory()
-    assert my_work(user, today=today).scope == "portfolio"
+    assert my_work(user, today=today, now=utcnow()).scope == "portfolio"
     if role != "viewer":
         AccountFactory(csm_id=user.id)
-        work = my_work(user, today=today)
+        work = my_work(user, today=today, now=utcnow())
         assert (work.scope, work.account_count) == ("mine", 1)
 
 
@@ -194,7 +194,7 @@ def test_renewal_arr_is_summed_per_currency(app, today):
     for arr, currency in ((1_000_00, "USD"), (2_000_00, "USD"), (500_00, "EUR")):
         AccountFactory(csm_id=me.id, arr_minor=arr, currency=currency,
                        renewal_date=today + timedelta(days=5))
-    work = my_work(me, today=today)
+    work = my_work(me, today=today, now=utcnow())
     assert work.renewal_arr_by_currency == [("EUR", 500_00), ("USD", 3_000_00)]
     assert work.arr_by_currency == [("EUR", 500_00), ("USD", 3_000_00)]
     assert work.renewals.total == 3

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import random
+from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from cs_app.accounts.ingest import ingest_events, ingest_metrics
+from cs_app.accounts.models import Account
 from cs_app.accounts.signal_catalog import SIGNALS
 from cs_app.accounts.signals import compute_signals
 from cs_app.accounts.usage_models import AccountSignals
@@ -95,6 +98,38 @@ def test_event_window_signals(busy_account, now):
     assert s.quota_used_pct == 85
     assert s.seats_used == 4 and s.seat_utilization_pct == pytest.approx(20.0)
     assert s.upgrade_intent_open is True
+
+
+def test_active_users_and_features_as_of_any_time_match_distinct_counts_over_events(app, now):
+    """The two counts come from account_users / account_features, not from the events; they
+    must equal the distinct users (features) of the events in the 30 days up to ``now``, also
+    when recomputed as of an earlier time, with newer events already stored (a user whose
+    newest event is after ``now`` may or may not have had one in the window)."""
+    rng = random.Random(5)
+    items = []
+    for name in ("A", "B", "C", "D"):
+        AccountFactory(external_id=name)
+        for n in range(60):
+            kind = rng.choice(("login", "feature_used", "feature_gate_hit"))
+            item = {"id": f"{name}{n}", "account": name, "type": kind,
+                    "at": (now - timedelta(hours=rng.randint(-20 * 24, 50 * 24))).isoformat(),
+                    "user": rng.choice(("ann", "bob", "cy", "dee", "eve", "fay"))}
+            if kind != "login":
+                item["properties"] = {"feature": rng.choice(("reports", "api", "sso", "alerts"))}
+            items.append(item)
+    rng.shuffle(items)
+    assert ingest_events(items, now=now).errors == []
+    for as_of in (now, now - timedelta(days=10), now - timedelta(days=3, hours=5)):
+        window = [i for i in items
+                  if as_of - timedelta(days=30) <= datetime.fromisoformat(i["at"]) <= as_of]
+        compute_signals(now=as_of)
+        for account in ("A", "B", "C", "D"):
+            mine = [i for i in window if i["account"] == account]
+            s = signals_of(db.session.scalar(select(Account).filter_by(external_id=account)))
+            assert s.active_users_30d == len({i["user"] for i in mine}), (as_of, account)
+            assert s.features_used_30d == len({i["properties"]["feature"] for i in mine
+                                               if i["type"] == "feature_used"}), (as_of, account)
+    assert any(datetime.fromisoformat(i["at"]) > now for i in items)
 
 
 def test_account_signals(busy_account, now):

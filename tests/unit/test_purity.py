@@ -15,6 +15,8 @@ PURE_MODULES = [
     "cs_app.triggers.rules",
     "cs_app.triggers.routing",
     "cs_app.triggers.retry",
+    "cs_app.triggers.actions",
+    "cs_app.triggers.sandbox",
 ]
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from cs_app.triggers.retry import MAX_ATTEMPTS, next_attempt_delay
-from cs_app.triggers.routing import Member, choose_member
+from cs_app.triggers.routing import Member, choose_member, route_batch
 
 ANA = Member(1, 0, capacity=5, open_items=2, segments=("SMB",))
 BO = Member(2, 1, capacity=5, open_items=1, segments=("Enterprise",))
@@ -52,6 +52,43 @@ def test_nobody_free_leaves_the_item_unassigned(strategy):
 def test_unknown_strategy_refused():
     with pytest.raises(ValueError, match="lottery"):
         choose_member([ANA], "lottery", segment=None)
+
+
+def test_a_batch_sees_the_items_given_before_it():
+    members = [Member(1, 0, capacity=2, open_items=1), Member(2, 1, capacity=3, open_items=0)]
+    routed = route_batch(members, "least_loaded", [None] * 5)
+    # 2 holds none; then both hold one and position picks 1, which is then full; 2 takes two
+    # more up to its capacity; then nobody is free
+    assert routed.assignees == [2, 1, 2, 2, None]
+    assert routed.last_assigned_user_id == 2
+
+
+def test_a_batch_never_fills_a_member_past_capacity():
+    members = [Member(1, 0, capacity=3, open_items=0), Member(2, 1, capacity=1, open_items=0)]
+    for strategy in ("round_robin", "least_loaded", "segment_first"):
+        routed = route_batch(members, strategy, ["SMB"] * 6)
+        assert routed.assignees.count(1) == 3 and routed.assignees.count(2) == 1, strategy
+        assert routed.assignees.count(None) == 2, strategy
+
+
+def test_round_robin_batch_rotates_and_remembers_the_last():
+    members = [Member(n, n, capacity=9, open_items=0) for n in (1, 2, 3)]
+    routed = route_batch(members, "round_robin", [None] * 4, last_assigned_user_id=2)
+    assert routed.assignees == [3, 1, 2, 3]
+    assert routed.last_assigned_user_id == 3
+
+
+def test_segment_first_batch_spills_over_when_the_covering_member_fills():
+    members = [Member(1, 0, capacity=1, open_items=0, segments=("Enterprise",)),
+               Member(2, 1, capacity=5, open_items=3, segments=("SMB",))]
+    routed = route_batch(members, "segment_first", ["Enterprise", "Enterprise", "SMB"])
+    assert routed.assignees == [1, 2, 2]
+
+
+def test_an_empty_batch_keeps_the_last_assignee():
+    assert route_batch([ANA], "round_robin", [], last_assigned_user_id=7).assignees == []
+    assert route_batch([ANA], "round_robin", [], last_assigned_user_id=7) \
+        .last_assigned_user_id == 7
 
 
 def test_backoff_grows_then_gives_up():

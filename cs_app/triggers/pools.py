@@ -1,0 +1,798 @@
+"""CSM pools and their queues: pool configuration, routing new firings to members, and the
+life of a queue item (open → claimed → resolved, or reassigned).
+
+A member's load is the number of items *of that pool* assigned to them with status open or
+claimed. Capacity is set per membership, by the lead of each pool, so items a person holds in
+another pool do not count against it: each lead plans their own pool's capacity, and a person
+in two pools has two capacities.
+
+Routing locks the pool row (``SELECT … FOR UPDATE`` on PostgreSQL) while it reads the loads,
+chooses with the pure ``routing`` module and writes the items, so two evaluations routing into
+the same pool at once cannot both give the last free slot away; SQLite's single writer
+serialises them already. When nobody is free the item waits unassigned and the pool's lead
+(or, for a pool without one, every active user with the role lead) is alerted.
+
+Queue operations take the item's ``version`` when the caller read one: a stale version, or a
+concurrent change caught at flush, is a ``ConflictError`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.exc import StaleDataError
+
+from cs_app.accounts.models import SEGMENTS, Account
+from cs_app.audit import service as audit
+from cs_app.auth.models import User
+from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from cs_app.extensions import db
+from cs_app.triggers import routing
+from cs_app.triggers.alerts import create_alerts
+from cs_app.triggers.models import (
+    OUTCOMES,
+    PRIORITIES,
+    CsmPool,
+    PoolMember,
+    QueueItem,
+    RuleFiring,
+)
+from cs_app.triggers.refs import FiringRef
+
+OPEN_STATUSES = ("open", "claimed")
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+MAX_SLA_HOURS = 24 * 365
+MAX_CAPACITY = 500
+MAX_DESCRIPTION = 2000
+MAX_NOTES = 5000
+QUEUE_FILTERS = {"active": "Open and claimed", "open": "Open", "claimed": "Claimed",
+                 "unassigned": "Unassigned", "breached": "Breached", "resolved": "Resolved",
+                 "all": "All"}
+QUEUE_SORTS = {"sla": "SLA due", "priority": "Priority", "created": "Newest"}
+QUEUE_PER_PAGE = 50
+CLAIMABLE_LIMIT = 100
+OUTCOME_REFUSAL = "Choose an outcome: saved, churned, expanded or no action."
+
+
+# --- pools ----------------------------------------------------------------------------------
+
+
+def get_pool(pool_id: int) -> CsmPool:
+    pool = db.session.get(CsmPool, pool_id)
+    if pool is None:
+        raise NotFoundError(f"No pool {pool_id}.")
+    return pool
+
+
+def pool_as_dict(pool: CsmPool) -> dict[str, Any]:
+    """The pool as its API and audit log show it."""
+    return {
+        "id": pool.id, "key": pool.key, "name": pool.name, "description": pool.description,
+        "strategy": pool.strategy, "default_sla_hours": pool.default_sla_hours,
+        "lead_email": pool.lead.email if pool.lead else None,
+        "members": [{"user_email": m.user.email, "name": m.user.name, "position": m.position,
+                     "capacity": m.capacity, "segments": list(m.segments or []),
+                     "away": m.away, "user_away": m.user.away}
+                    for m in sorted(pool.members, key=lambda m: m.position)],
+    }
+
+
+@dataclass
+class _MemberValues:
+    user: User
+    capacity: int
+    segments: list[str]
+    away: bool
+
+
+def _whole_number(value: Any, low: int, high: int) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        value = int(value)
+    if isinstance(value, int) and low <= value <= high:
+        return value
+    return None
+
+
+def _user_reference(value: Any) -> tuple[str, Any] | None:
+    """("email", "x@y") or ("id", 7) for what a form or the API names a person by."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ("id", value)
+    text = str(value).strip()
+    if text.isdigit():
+        return ("id", int(text))
+    return ("email", text.lower())
+
+
+def _users_by_reference(references: list[tuple[str, Any]]) -> dict[tuple[str, Any], User]:
+    """Every referenced user in one query."""
+    emails = {v for kind, v in references if kind == "email"}
+    ids = {v for kind, v in references if kind == "id"}
+    if not emails and not ids:
+        return {}
+    conditions = []
+    if emails:
+        conditions.append(func.lower(User.email).in_(emails))
+    if ids:
+        conditions.append(User.id.in_(ids))
+    users = db.session.scalars(select(User).where(or_(*conditions)))
+    found: dict[tuple[str, Any], User] = {}
+    for user in users:
+        found[("email", user.email.lower())] = user
+        found[("id", user.id)] = user
+    return found
+
+
+def _person_problem(user: User | None, reference: tuple[str, Any]) -> str | None:
+    if user is None:
+        kind, value = reference
+        return f"No user with the email {value}." if kind == "email" else f"No user {value}."
+    if not user.active:
+        return f"{user.name} is deactivated."
+    if user.role == "viewer":
+        return f"{user.name} is a viewer; viewers cannot work a queue."
+    return None
+
+
+def _validate_pool(data: dict[str, Any], pool: CsmPool | None) -> dict[str, Any]:
+    """Clean values, or a ValidationError naming every problem by field (``name``,
+    ``members.2.capacity``)."""
+    errors: dict[str, str] = {}
+    name = str(data.get("name") or "").strip()
+    if not name:
+        errors["name"] = "Give the pool a name."
+    elif len(name) > 200:
+        errors["name"] = "Keep the name to 200 characters."
+
+    key = str(data.get("key") or "").strip()
+    if pool is None:
+        key = key or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80]
+        if not KEY_PATTERN.match(key):
+            errors["key"] = ("The key uses lowercase letters, digits, - and _ (e.g. "
+                             "renewal-desk); rules route to it.")
+        elif db.session.scalar(select(CsmPool.id).where(CsmPool.key == key)) is not None:
+            errors["key"] = f"The key {key!r} is taken by another pool; choose another."
+    elif key and key != pool.key:
+        errors["key"] = (f"The key stays {pool.key!r} once the pool exists: rules route to "
+                         f"it by key.")
+
+    description = str(data.get("description") or "").strip() or None
+    if description and len(description) > MAX_DESCRIPTION:
+        errors["description"] = f"Keep the description to {MAX_DESCRIPTION} characters."
+
+    strategy = data.get("strategy") or "least_loaded"
+    if strategy not in routing.STRATEGIES:
+        errors["strategy"] = "Choose round-robin, least loaded or segment first."
+
+    sla = _whole_number(data.get("default_sla_hours", 24), 1, MAX_SLA_HOURS)
+    if sla is None:
+        errors["default_sla_hours"] = (f"Enter a whole number of hours from 1 to "
+                                       f"{MAX_SLA_HOURS}.")
+
+    rows = data.get("members") or []
+    if not isinstance(rows, list):
+        rows = []
+        errors["members"] = "Send the members as a list."
+    lead_reference = _user_reference(data.get("lead"))
+    references = [r for r in [lead_reference, *(_user_reference(row.get("user"))
+                                                  for row in rows)] if r is not None]
+    users = _users_by_reference(references)
+
+    lead = None
+    if lead_reference is not None:
+        lead = users.get(lead_reference)
+        problem = _person_problem(lead, lead_reference)
+        if problem:
+            errors["lead"] = problem
+
+    members: list[_MemberValues] = []
+    seen: set[int] = set()
+    for index, row in enumerate(rows):
+        prefix = f"members.{index}"
+        reference = _user_reference(row.get("user"))
+        user = users.get(reference) if reference else None
+        if reference is None:
+            errors[f"{prefix}.user"] = "Choose a person."
+        elif (problem := _person_problem(user, reference)) is not None:
+            errors[f"{prefix}.user"] = problem
+        elif user.id in seen:
+            errors[f"{prefix}.user"] = f"{user.name} is listed twice."
+        else:
+            seen.add(user.id)
+        capacity = _whole_number(row.get("capacity", 20), 1, MAX_CAPACITY)
+        if capacity is None:
+            errors[f"{prefix}.capacity"] = (f"Enter the most open items, a whole number from "
+                                            f"1 to {MAX_CAPACITY}.")
+        segments = row.get("segments") or []
+        if not isinstance(segments, list | tuple):
+            segments = [segments]
+        unknown = [s for s in segments if s not in SEGMENTS]
+        if unknown:
+            errors[f"{prefix}.segments"] = (f"Unknown segment {unknown[0]!r}; choose from "
+                                            f"{', '.join(SEGMENTS)}.")
+        if user is not None and capacity is not None:
+            members.append(_MemberValues(user=user, capacity=capacity,
+                                         segments=[s for s in SEGMENTS if s in segments],
+                                         away=bool(row.get("away"))))
+    if errors:
+        raise ValidationError("The pool was not saved: " + " ".join(
+            f"{k}: {v}" for k, v in errors.items()), errors)
+    return {"key": key, "name": name, "description": description, "strategy": strategy,
+            "default_sla_hours": sla, "lead": lead, "members": members}
+
+
+def _apply(pool: CsmPool, clean: dict[str, Any]) -> None:
+    pool.name = clean["name"]
+    pool.description = clean["description"]
+    pool.strategy = clean["strategy"]
+    pool.default_sla_hours = clean["default_sla_hours"]
+    pool.lead = clean["lead"]
+    existing = {m.user_id: m for m in pool.members}
+    kept = []
+    for position, values in enumerate(clean["members"]):
+        member = existing.get(values.user.id) or PoolMember(user=values.user)
+        member.position = position
+        member.capacity = values.capacity
+        member.segments = values.segments
+        member.away = values.away
+        kept.append(member)
+    pool.members = kept  # members left out are deleted (their assigned items stay theirs)
+
+
+def create_pool(data: dict[str, Any], *, user, now: datetime) -> CsmPool:
+    clean = _validate_pool(data, None)
+    pool = CsmPool(key=clean["key"], created_at=now)
+    _apply(pool, clean)
+    db.session.add(pool)
+    db.session.flush()
+    audit.record("pool", pool.id, "created", user=user, now=now, after=pool_as_dict(pool))
+    return pool
+
+
+def update_pool(pool: CsmPool, data: dict[str, Any], *, user, now: datetime) -> CsmPool:
+    before = pool_as_dict(pool)
+    clean = _validate_pool(data, pool)
+    _apply(pool, clean)
+    db.session.flush()
+    after = pool_as_dict(pool)
+    if after != before:
+        audit.record("pool", pool.id, "updated", user=user, now=now, before=before,
+                     after=after)
+    return pool
+
+
+# --- loads and summaries --------------------------------------------------------------------
+
+
+def member_loads(pool_ids: list[int]) -> dict[tuple[int, int], int]:
+    """(pool id, user id) → that member's open and claimed items in that pool."""
+    if not pool_ids:
+        return {}
+    rows = db.session.execute(
+        select(QueueItem.pool_id, QueueItem.assignee_id, func.count(QueueItem.id))
+        .where(QueueItem.pool_id.in_(pool_ids), QueueItem.status.in_(OPEN_STATUSES),
+               QueueItem.assignee_id.is_not(None))
+        .group_by(QueueItem.pool_id, QueueItem.assignee_id)
+    )
+    return {(pool_id, user_id): count for pool_id, user_id, count in rows}
+
+
+@dataclass
+class MemberLine:
+    user_id: int
+    name: str
+    email: str
+    capacity: int
+    load: int
+    segments: list[str]
+    away: bool  # the membership or the person is away (or deactivated)
+
+    @property
+    def full(self) -> bool:
+        return self.load >= self.capacity
+
+    @property
+    def available(self) -> bool:
+        return not self.away and not self.full
+
+
+@dataclass
+class PoolSummary:
+    pool: CsmPool
+    members: list[MemberLine]
+    unassigned: int = 0
+    breached: int = 0
+    active: int = 0
+
+
+def _member_lines(pool: CsmPool, loads: dict[tuple[int, int], int]) -> list[MemberLine]:
+    return [MemberLine(user_id=m.user_id, name=m.user.name, email=m.user.email,
+                       capacity=m.capacity, load=loads.get((pool.id, m.user_id), 0),
+                       segments=list(m.segments or []),
+                       away=m.away or m.user.away or not m.user.active)
+            for m in sorted(pool.members, key=lambda m: m.position)]
+
+
+def _breached(now: datetime):
+    """Flagged by check-slas, or unresolved and past due since its last run."""
+    return or_(QueueItem.breached_at.is_not(None),
+               and_(QueueItem.status.in_(OPEN_STATUSES), QueueItem.sla_due_at < now))
+
+
+def is_breached(item: QueueItem, now: datetime) -> bool:
+    return item.breached_at is not None or (item.status in OPEN_STATUSES
+                                            and item.sla_due_at < now)
+
+
+def pool_summaries(*, now: datetime, pool_ids: list[int] | None = None) -> list[PoolSummary]:
+    """Every pool (or those of ``pool_ids``) with its members' loads and its unassigned,
+    breached and active counts: three statements (pools, members, loads) and one aggregate,
+    whatever the number of pools."""
+    statement = select(CsmPool).order_by(CsmPool.name, CsmPool.id)
+    if pool_ids is not None:
+        statement = statement.where(CsmPool.id.in_(pool_ids))
+    pools = list(db.session.scalars(statement))
+    ids = [p.id for p in pools]
+    loads = member_loads(ids)
+    counts: dict[int, tuple[int, int, int]] = {}
+    if ids:
+        active = QueueItem.status.in_(OPEN_STATUSES)
+        rows = db.session.execute(
+            select(QueueItem.pool_id,
+                   func.sum(case((and_(active, QueueItem.assignee_id.is_(None)), 1), else_=0)),
+                   func.sum(case((and_(active, _breached(now)), 1), else_=0)),
+                   func.sum(case((active, 1), else_=0)))
+            .where(QueueItem.pool_id.in_(ids)).group_by(QueueItem.pool_id)
+        )
+        counts = {pool_id: (int(u or 0), int(b or 0), int(a or 0))
+                  for pool_id, u, b, a in rows}
+    return [PoolSummary(pool=p, members=_member_lines(p, loads),
+                        unassigned=counts.get(p.id, (0, 0, 0))[0],
+                        breached=counts.get(p.id, (0, 0, 0))[1],
+                        active=counts.get(p.id, (0, 0, 0))[2])
+            for p in pools]
+
+
+def pool_members(pool: CsmPool) -> list[MemberLine]:
+    return _member_lines(pool, member_loads([pool.id]))
+
+
+# --- routing --------------------------------------------------------------------------------
+
+
+def _lock_pool(pool_key: str) -> CsmPool:
+    """The pool, its row locked until the transaction ends (PostgreSQL; SQLite ignores
+    ``FOR UPDATE`` and serialises writers itself), re-read so ``last_assigned_user_id`` is
+    the committed one."""
+    pool = db.session.scalar(
+        select(CsmPool).where(CsmPool.key == pool_key)
+        .options(lazyload(CsmPool.lead), lazyload(CsmPool.members))
+        .with_for_update(of=CsmPool).execution_options(populate_existing=True)
+    )
+    if pool is None:
+        raise NotFoundError(f"No pool has the key {pool_key!r}.")
+    return pool
+
+
+def _routing_members(pool_id: int) -> list[routing.Member]:
+    """The pool's members with their open items in this pool: one grouped statement."""
+    load = (
+        select(QueueItem.assignee_id, func.count(QueueItem.id).label("open_items"))
+        .where(QueueItem.pool_id == pool_id, QueueItem.status.in_(OPEN_STATUSES),
+               QueueItem.assignee_id.is_not(None))
+        .group_by(QueueItem.assignee_id).subquery()
+    )
+    rows = db.session.execute(
+        select(PoolMember.user_id, PoolMember.position, PoolMember.capacity,
+               PoolMember.segments, PoolMember.away, User.away.label("user_away"),
+               User.active, func.coalesce(load.c.open_items, 0).label("open_items"))
+        .join(User, User.id == PoolMember.user_id)
+        .outerjoin(load, load.c.assignee_id == PoolMember.user_id)
+        .where(PoolMember.pool_id == pool_id)
+    )
+    return [routing.Member(user_id=r.user_id, position=r.position, capacity=r.capacity,
+                           open_items=int(r.open_items), segments=tuple(r.segments or ()),
+                           away=bool(r.away or r.user_away or not r.active))
+            for r in rows]
+
+
+def lead_recipients(pool: CsmPool) -> list[int]:
+    """Who hears about the pool's problems: its lead, else every active CS lead."""
+    if pool.lead_id is not None:
+        return [pool.lead_id]
+    return list(db.session.scalars(
+        select(User.id).where(User.role == "lead", User.active.is_(True)).order_by(User.id)))
+
+
+def route_firings(firings: list[FiringRef], *, pool_key: str, priority: str,
+                  sla_hours: int | None, now: datetime) -> dict[int, QueueItem]:
+    """One queue item per firing (title: the rule's name; reason: the matched signal values),
+    assigned by the pool's strategy; firing id → item. Items nobody could take wait
+    unassigned and alert the lead."""
+    if not firings:
+        return {}
+    if priority not in PRIORITIES:
+        raise ValidationError(f"Unknown priority {priority!r}.",
+                              {"priority": "Choose high, normal or low."})
+    pool = _lock_pool(pool_key)
+    chosen = routing.route_batch(
+        _routing_members(pool.id), pool.strategy, [f.segment for f in firings],
+        last_assigned_user_id=pool.last_assigned_user_id)
+    hours = sla_hours if sla_hours is not None else pool.default_sla_hours
+    due = now + timedelta(hours=hours)
+    items: dict[int, QueueItem] = {}
+    for firing, assignee_id in zip(firings, chosen.assignees, strict=True):
+        item = QueueItem(
+            pool_id=pool.id, account_id=firing.account_id, rule_id=firing.rule_id,
+            firing_id=firing.firing_id, title=firing.rule_name[:300],
+            reason=dict(firing.matched or {}), priority=priority, status="open",
+            assignee_id=assignee_id, created_at=now, sla_due_at=due,
+            assigned_at=now if assignee_id is not None else None)
+        db.session.add(item)
+        items[firing.firing_id] = item
+    pool.last_assigned_user_id = chosen.last_assigned_user_id
+    db.session.flush()
+    waiting = [(f, items[f.firing_id]) for f in firings
+               if items[f.firing_id].assignee_id is None]
+    if waiting:
+        _alert_unassigned(pool, waiting, now=now)
+    return items
+
+
+def route_item(firing: FiringRef, *, pool_key: str, priority: str, sla_hours: int | None,
+               now: datetime) -> QueueItem:
+    """``route_firings`` for one firing (an event rule matching one account)."""
+    return route_firings([firing], pool_key=pool_key, priority=priority,
+                         sla_hours=sla_hours, now=now)[firing.firing_id]
+
+
+def assign_waiting_items(*, now: datetime) -> int:
+    """Give the items that waited unassigned to members who have room again (someone came
+    back, resolved items or had capacity raised), most urgent first, by the pool's strategy.
+    One pool at a time under its lock; answers how many were assigned."""
+    pool_keys = list(db.session.scalars(
+        select(CsmPool.key).join(QueueItem, QueueItem.pool_id == CsmPool.id)
+        .where(QueueItem.status == "open", QueueItem.assignee_id.is_(None))
+        .group_by(CsmPool.key).order_by(CsmPool.key)))
+    assigned = 0
+    for key in pool_keys:
+        pool = _lock_pool(key)
+        waiting = list(db.session.execute(
+            select(QueueItem, Account.segment).join(Account, Account.id == QueueItem.account_id)
+            .where(QueueItem.pool_id == pool.id, QueueItem.status == "open",
+                   QueueItem.assignee_id.is_(None))
+            .order_by(PRIORITY_ORDER, QueueItem.sla_due_at, QueueItem.id)).all())
+        chosen = routing.route_batch(
+            _routing_members(pool.id), pool.strategy, [segment for _, segment in waiting],
+            last_assigned_user_id=pool.last_assigned_user_id)
+        emails = dict(db.session.execute(select(User.id, User.email).where(
+            User.id.in_({a for a in chosen.assignees if a is not None} or {-1}))).all())
+        for (item, _), assignee_id in zip(waiting, chosen.assignees, strict=True):
+            if assignee_id is None:
+                continue
+            item.assignee_id, item.assigned_at = assignee_id, now
+            audit.record("queue_item", item.id, "reassigned", user=None, now=now,
+                         before={"status": "open", "assignee": None},
+                         after={"status": "open", "assignee": emails[assignee_id]})
+            assigned += 1
+        pool.last_assigned_user_id = chosen.last_assigned_user_id
+        db.session.flush()
+    return assigned
+
+
+def _alert_unassigned(pool: CsmPool, waiting: list[tuple[FiringRef, QueueItem]], *,
+                      now: datetime) -> int:
+    recipients = lead_recipients(pool)
+    if not recipients:
+        return 0
+    names = dict(db.session.execute(
+        select(Account.id, Account.name)
+        .where(Account.id.in_({f.account_id for f, _ in waiting}))).all())
+    rows = [{"user_id": user_id, "kind": "unassigned_item",
+             "dedupe_key": f"queue_item:{item.id}",
+             "title": f"Unassigned in {pool.name}: {names.get(f.account_id, 'an account')}",
+             "body": f"{f.rule_name}. Nobody in {pool.name} could take it (every member is "
+                     f"away or at capacity); claim it or assign it to someone.",
+             "account_id": f.account_id, "queue_item_id": item.id}
+            for f, item in waiting for user_id in recipients]
+    return create_alerts(rows, now=now)
+
+
+# --- queue items ----------------------------------------------------------------------------
+
+
+def get_item(queue_item_id: int) -> QueueItem:
+    item = db.session.get(QueueItem, queue_item_id)
+    if item is None:
+        raise NotFoundError(f"No queue item {queue_item_id}.")
+    return item
+
+
+def is_pool_lead(pool: CsmPool, user) -> bool:
+    """The pool's own lead, or any CS lead or admin: they manage every pool."""
+    return user.role in ("lead", "admin") or pool.lead_id == user.id
+
+
+def is_member(pool: CsmPool, user) -> bool:
+    return any(m.user_id == user.id for m in pool.members)
+
+
+@dataclass(frozen=True)
+class ItemActions:
+    """What ``user`` may do with an item: the views show these buttons, the service enforces
+    the same rules."""
+
+    claim: bool = False
+    reassign: bool = False
+    force: bool = False
+    resolve: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.claim or self.reassign or self.resolve
+
+
+def item_actions(item: QueueItem, user) -> ItemActions:
+    if item.status not in OPEN_STATUSES or user.role == "viewer":
+        return ItemActions()
+    lead = is_pool_lead(item.pool, user)
+    member = is_member(item.pool, user)
+    mine = item.assignee_id == user.id
+    unassigned = item.assignee_id is None
+    return ItemActions(
+        claim=(mine and item.status == "open") or (unassigned and (member or lead)),
+        reassign=lead or mine, force=lead,
+        resolve=mine or lead or (unassigned and member))
+
+
+def _check_version(item: QueueItem, version: int | None) -> None:
+    if version is not None and version != item.version:
+        raise ConflictError(
+            "Someone changed this item since you opened it; nothing was saved. Read it again "
+            "and retry.",
+            {"version": f"You sent version {version}; the item is at version {item.version}."})
+
+
+def _refuse_viewer(user) -> None:
+    if user.role == "viewer":
+        raise PermissionDenied("Viewers have read-only access to queues.")
+
+
+def _refuse_closed(item: QueueItem) -> None:
+    if item.status == "resolved":
+        resolver = db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
+        who = resolver.name if resolver is not None else "someone"
+        raise ConflictError(f"This item was already resolved by {who} "
+                            f"({OUTCOMES.get(item.outcome, item.outcome)}).")
+
+
+def _flush() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError as error:
+        raise ConflictError("Someone changed this item at the same moment; nothing was saved. "
+                            "Read it again and retry.") from error
+
+
+def _person(user: User | None) -> str | None:
+    return user.email if user is not None else None
+
+
+def claim_item(item: QueueItem, *, user, now: datetime,
+               version: int | None = None) -> QueueItem:
+    """The assignee takes their item on; a member (or lead) of the pool takes an unassigned
+    one, which assigns it to them, beyond their capacity if need be: capacity limits what
+    routing hands out, not what a person chooses to pick up."""
+    _refuse_viewer(user)
+    _refuse_closed(item)
+    actions = item_actions(item, user)
+    if item.assignee_id == user.id and item.status == "claimed":
+        return item  # claiming twice changes nothing
+    if not actions.claim:
+        if item.assignee_id is not None and (is_pool_lead(item.pool, user)
+                                             or is_member(item.pool, user)):
+            raise ConflictError(f"This item is assigned to {item.assignee.name}; reassign it "
+                                f"instead of claiming it.")
+        raise PermissionDenied(f"Only members of {item.pool.name}, its lead and the item's "
+                               f"assignee may claim it.")
+    _check_version(item, version)
+    before = {"status": item.status, "assignee": _person(item.assignee)}
+    if item.assignee_id is None:
+        item.assignee_id = user.id
+        item.assigned_at = now
+    item.status = "claimed"
+    item.claimed_at = now
+    _flush()
+    db.session.refresh(item, ["assignee"])
+    audit.record("queue_item", item.id, "claimed", user=user, now=now, before=before,
+                 after={"status": "claimed", "assignee": _person(item.assignee)})
+    return item
+
+
+def member_line(pool: CsmPool, user_id: int) -> MemberLine | None:
+    for line in pool_members(pool):
+        if line.user_id == user_id:
+            return line
+    return None
+
+
+def require_reassigner(item: QueueItem, user) -> None:
+    """Refuse anyone but the pool's lead (or a CS lead or admin) and the current assignee,
+    and any reassignment of a resolved item."""
+    _refuse_viewer(user)
+    _refuse_closed(item)
+    if not (is_pool_lead(item.pool, user) or item.assignee_id == user.id):
+        raise PermissionDenied(f"Only the lead of {item.pool.name} or the item's assignee may "
+                               f"reassign it.")
+
+
+def reassign_item(item: QueueItem, *, to_user: User | None, user, now: datetime,
+                  force: bool = False, version: int | None = None) -> QueueItem:
+    """The pool's lead, or the current assignee, hands the item to another member. The new
+    assignee must be free (not away, below capacity) unless a lead forces it."""
+    require_reassigner(item, user)
+    lead = is_pool_lead(item.pool, user)
+    _check_version(item, version)
+    if to_user is None:
+        raise ValidationError("Choose who takes the item.",
+                              {"assignee": "Choose a member of the pool."})
+    if to_user.id == item.assignee_id:
+        message = f"The item is already assigned to {to_user.name}."
+        raise ValidationError(message, {"assignee": message})
+    line = member_line(item.pool, to_user.id)
+    if line is None or not to_user.active:
+        message = (f"{to_user.name} is not a member of {item.pool.name}." if line is None
+                   else f"{to_user.name} is deactivated.")
+        raise ValidationError(message, {"assignee": message})
+    if not line.available and not (force and lead):
+        why = "is away" if line.away else f"is full ({line.load} of {line.capacity} open items)"
+        message = (f"{to_user.name} {why}. "
+                   + ("Tick “Assign anyway” to override." if lead else
+                      "Only the pool's lead can assign to someone away or full."))
+        raise ValidationError(message, {"assignee": message})
+    before = {"status": item.status, "assignee": _person(item.assignee)}
+    item.assignee_id = to_user.id
+    item.assigned_at = now
+    item.status = "open"  # the new assignee claims it when they take it on
+    item.claimed_at = None
+    _flush()
+    db.session.refresh(item, ["assignee"])
+    audit.record("queue_item", item.id, "reassigned", user=user, now=now, before=before,
+                 after={"status": "open", "assignee": to_user.email,
+                        **({"forced": True} if not line.available else {})})
+    return item
+
+
+def resolve_item(item: QueueItem, *, outcome: str | None, notes: str | None, user,
+                 now: datetime, version: int | None = None) -> QueueItem:
+    """Close the item with its outcome, and the rule firing that opened it, so the rule may
+    fire again for the account under its once-only policy."""
+    _refuse_viewer(user)
+    _refuse_closed(item)
+    if not item_actions(item, user).resolve:
+        holder = item.assignee.name if item.assignee else "a member of the pool"
+        raise PermissionDenied(f"Only {holder} or the lead of {item.pool.name} may resolve "
+                               f"this item.")
+    _check_version(item, version)
+    errors = {}
+    if outcome not in OUTCOMES:
+        errors["outcome"] = OUTCOME_REFUSAL
+    notes = (notes or "").strip() or None
+    if notes and len(notes) > MAX_NOTES:
+        errors["notes"] = f"Keep the notes to {MAX_NOTES} characters."
+    if errors:
+        raise ValidationError(next(iter(errors.values())), errors)
+    before = {"status": item.status, "assignee": _person(item.assignee)}
+    if item.assignee_id is None:
+        item.assignee_id = user.id
+        item.assigned_at = now
+    item.status = "resolved"
+    item.outcome = outcome
+    item.notes = notes
+    item.resolved_at = now
+    item.resolved_by_id = user.id
+    if item.firing_id is not None:
+        firing = db.session.get(RuleFiring, item.firing_id)
+        if firing is not None and firing.status == "open":
+            firing.status = "closed"
+            firing.closed_at = now
+    _flush()
+    audit.record("queue_item", item.id, "resolved", user=user, now=now, before=before,
+                 after={"status": "resolved", "outcome": outcome, "notes": notes})
+    return item
+
+
+# --- queues ---------------------------------------------------------------------------------
+
+
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _filter(name: str, now: datetime):
+    active = QueueItem.status.in_(OPEN_STATUSES)
+    return {
+        "active": active,
+        "open": QueueItem.status == "open",
+        "claimed": QueueItem.status == "claimed",
+        "resolved": QueueItem.status == "resolved",
+        "unassigned": and_(active, QueueItem.assignee_id.is_(None)),
+        "breached": _breached(now),
+        "all": true(),
+    }[name]
+
+
+PRIORITY_ORDER = case({"high": 0, "normal": 1, "low": 2}, value=QueueItem.priority, else_=3)
+
+
+def _order(sort: str) -> list:
+    if sort == "priority":
+        return [PRIORITY_ORDER, QueueItem.sla_due_at, QueueItem.id]
+    if sort == "created":
+        return [QueueItem.created_at.desc(), QueueItem.id.desc()]
+    return [QueueItem.sla_due_at, QueueItem.id]
+
+
+def pool_queue(pool: CsmPool, *, status: str = "active", sort: str = "sla", page: int = 1,
+               per_page: int = QUEUE_PER_PAGE, now: datetime,
+               clamp: bool = True) -> QueuePage:
+    """One page of the pool's items, and how many items each filter holds: a count per
+    filter in one aggregate, then the page. A page past the end shows the last one
+    (``clamp``), or none for API clients that page until they get an empty one."""
+    if status not in QUEUE_FILTERS:
+        status = "active"
+    counts_row = db.session.execute(
+        select(*(func.coalesce(func.sum(case((_filter(name, now), 1), else_=0)), 0)
+                 for name in QUEUE_FILTERS))
+        .where(QueueItem.pool_id == pool.id)
+    ).one()
+    counts = {name: int(value) for name, value in zip(QUEUE_FILTERS, counts_row, strict=True)}
+    total = counts[status]
+    page = max(page, 1)
+    if clamp:
+        page = min(page, max(1, -(-total // per_page)))
+    items = list(db.session.scalars(
+        select(QueueItem).where(QueueItem.pool_id == pool.id, _filter(status, now))
+        .order_by(*_order(sort)).offset((page - 1) * per_page).limit(per_page)
+    ).unique())
+    return QueuePage(items=items, total=total, page=page, per_page=per_page, counts=counts)
+
+
+def my_queue(user, *, now: datetime, limit: int = 500) -> list[QueueItem]:
+    """Items assigned to ``user`` that are open or claimed: breached first, then by SLA."""
+    return list(db.session.scalars(
+        select(QueueItem)
+        .where(QueueItem.assignee_id == user.id, QueueItem.status.in_(OPEN_STATUSES))
+        .order_by(case((_breached(now), 0), else_=1), QueueItem.sla_due_at, QueueItem.id)
+        .limit(limit)
+    ).unique())
+
+
+def claimable(user, *, now: datetime, limit: int = CLAIMABLE_LIMIT) -> list[QueueItem]:
+    """Unassigned items waiting in the pools ``user`` belongs to or leads."""
+    mine = select(PoolMember.pool_id).where(PoolMember.user_id == user.id)
+    return list(db.session.scalars(
+        select(QueueItem).join(CsmPool, CsmPool.id == QueueItem.pool_id)
+        .where(QueueItem.assignee_id.is_(None), QueueItem.status.in_(OPEN_STATUSES),
+               or_(QueueItem.pool_id.in_(mine), CsmPool.lead_id == user.id))
+        .order_by(case((_breached(now), 0), else_=1), PRIORITY_ORDER, QueueItem.sla_due_at,
+                  QueueItem.id)
+        .limit(limit)
+    ).unique())
