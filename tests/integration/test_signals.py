@@ -6,13 +6,23 @@ import random
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from alembic.script import ScriptDirectory
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy import insert, select
 
 from cs_app.accounts.ingest import ingest_events, ingest_metrics
 from cs_app.accounts.models import Account
 from cs_app.accounts.signal_catalog import SIGNALS
 from cs_app.accounts.signals import compute_signals
-from cs_app.accounts.usage_models import AccountSignals
+from cs_app.accounts.usage_models import (
+    AccountActivity,
+    AccountFeature,
+    AccountSignals,
+    AccountUser,
+    UsageEvent,
+)
+from cs_app.config import TestConfig
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
 from tests.factories import (
@@ -221,3 +231,56 @@ def test_recompute_for_some_accounts_gives_the_same_signals_as_a_full_run(busy_a
 def test_every_catalog_signal_is_a_column():
     columns = set(AccountSignals.__table__.c.keys())
     assert set(SIGNALS) <= columns
+
+
+USERS_AND_FEATURES_MIGRATION = "98be91d202bc"
+
+
+def test_the_migration_fills_users_and_features_from_the_events_already_stored(
+        throwaway_database, now):
+    """An install with events from before account_users / account_features existed keeps
+    its signals: the migration fills both from the stored events."""
+    from cs_app import create_app
+
+    settings = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+    app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": throwaway_database()})
+    with app.app_context():
+        try:
+            config = current_app.extensions["migrate"].migrate.get_config()
+            upgrade(revision=ScriptDirectory.from_config(config)
+                    .get_revision(USERS_AND_FEATURES_MIGRATION).down_revision)
+            account = AccountFactory()
+            stored = [  # not in time order, as a backfill or late events leave them
+                ("e1", "login", 3, "ann", None), ("e2", "login", 40, "ann", None),
+                ("e3", "feature_used", 2, "bob", "reports"),
+                ("e4", "feature_used", 50, "bob", "reports"),
+                ("e5", "feature_used", 35, None, "exports"), ("e6", "login", 1, None, None),
+                ("e7", "support_ticket", 5, "cy", None),
+            ]
+            db.session.execute(insert(UsageEvent.__table__), [
+                {"event_id": event_id, "account_id": account.id, "event_type": kind,
+                 "occurred_at": now - timedelta(days=days_ago), "user_ref": user,
+                 "properties": {"feature": feature} if feature else {}, "received_at": now}
+                for event_id, kind, days_ago, user, feature in stored])
+            db.session.add(AccountActivity(account_id=account.id,
+                                           first_event_at=now - timedelta(days=50),
+                                           last_event_at=now - timedelta(days=1),
+                                           last_login_at=now - timedelta(days=1)))
+            db.session.commit()
+            upgrade()
+
+            users = {u.user_ref: u.last_seen_at for u in db.session.scalars(select(AccountUser))}
+            assert users == {"ann": now - timedelta(days=3), "bob": now - timedelta(days=2),
+                             "cy": now - timedelta(days=5)}
+            features = {f.feature: (f.first_used_at, f.last_used_at)
+                        for f in db.session.scalars(select(AccountFeature))}
+            assert features == {
+                "reports": (now - timedelta(days=50), now - timedelta(days=2)),
+                "exports": (now - timedelta(days=35), now - timedelta(days=35))}
+            compute_signals(now=now)
+            s = db.session.get(AccountSignals, account.id)
+            assert (s.active_users_30d, s.features_used_30d) == (3, 1)
+        finally:
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()

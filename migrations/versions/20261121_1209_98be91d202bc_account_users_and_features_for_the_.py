@@ -4,17 +4,19 @@
 ``account_features`` (each feature of its ``feature_used`` events, first and newest use) let
 the signals count active users and used features in 30 days as rows, not as distinct values
 over a month of events. Ingestion keeps them current; this migration fills them from the
-events already stored, one grouped INSERT … SELECT each, before their indexes are built. A
-feature name longer than the 200-character key (ingestion refuses those since) is cut to it.
+events already stored, one grouped INSERT … SELECT each, in key order. A feature name longer
+than the 200-character key (ingestion refuses those since) is cut to it. Their primary keys
+are all the count reads: SQLite stores the rows in them (WITHOUT ROWID), PostgreSQL's carry
+the newest time along (INCLUDE, which autogenerate does not render: written here by hand).
 
 On usage_events, (account_id, occurred_at) becomes (account_id, occurred_at, event_type), so
 the per-account event counts are read from the index alone, and the index on occurred_at
 alone goes: nothing queries by time alone, and SQLite chose it for the signals' time range
 and then sorted every event of 60 days by account. See cs_app/accounts/usage_models.py.
 
-Revision ID: f5c89ee71ec7
+Revision ID: 98be91d202bc
 Revises: 87fd59e0cc7f
-Create Date: 2026-11-21 11:46:19.267673
+Create Date: 2026-11-21 12:09:20.995384
 
 """
 from alembic import op
@@ -23,7 +25,7 @@ import cs_app.db_types
 
 
 # revision identifiers, used by Alembic.
-revision = 'f5c89ee71ec7'
+revision = '98be91d202bc'
 down_revision = '87fd59e0cc7f'
 branch_labels = None
 depends_on = None
@@ -37,7 +39,7 @@ def upgrade():
     sa.Column('first_used_at', cs_app.db_types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_used_at', cs_app.db_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_features_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('account_id', 'feature', name=op.f('pk_account_features')),
+    sa.PrimaryKeyConstraint('account_id', 'feature', name=op.f('pk_account_features'), postgresql_include=['last_used_at']),
     sqlite_with_rowid=False
     )
     op.create_table('account_users',
@@ -45,7 +47,7 @@ def upgrade():
     sa.Column('user_ref', sa.String(length=200), nullable=False),
     sa.Column('last_seen_at', cs_app.db_types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_account_users_account_id_accounts'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('account_id', 'user_ref', name=op.f('pk_account_users')),
+    sa.PrimaryKeyConstraint('account_id', 'user_ref', name=op.f('pk_account_users'), postgresql_include=['last_seen_at']),
     sqlite_with_rowid=False
     )
     feature = ("json_extract(properties, '$.feature')"
@@ -58,12 +60,6 @@ def upgrade():
                f"SELECT account_id, substr({feature}, 1, 200) AS name, occurred_at "
                "FROM usage_events WHERE event_type = 'feature_used') AS used "
                "WHERE name IS NOT NULL GROUP BY account_id, name ORDER BY 1, 2")
-    with op.batch_alter_table('account_features', schema=None) as batch_op:
-        batch_op.create_index('ix_account_features_account_used', ['account_id', 'last_used_at'], unique=False, postgresql_include=['feature'])
-
-    with op.batch_alter_table('account_users', schema=None) as batch_op:
-        batch_op.create_index('ix_account_users_account_seen', ['account_id', 'last_seen_at'], unique=False, postgresql_include=['user_ref'])
-
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_usage_events_account_at'))
         batch_op.drop_index(batch_op.f('ix_usage_events_occurred_at'))
@@ -79,12 +75,6 @@ def downgrade():
         batch_op.create_index(batch_op.f('ix_usage_events_occurred_at'), ['occurred_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_usage_events_account_at'), ['account_id', 'occurred_at'], unique=False)
 
-    with op.batch_alter_table('account_users', schema=None) as batch_op:
-        batch_op.drop_index('ix_account_users_account_seen', postgresql_include=['user_ref'])
-
     op.drop_table('account_users')
-    with op.batch_alter_table('account_features', schema=None) as batch_op:
-        batch_op.drop_index('ix_account_features_account_used', postgresql_include=['feature'])
-
     op.drop_table('account_features')
     # ### end Alembic commands ###
