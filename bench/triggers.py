@@ -17,8 +17,7 @@ It measures, as medians of ``--repeat`` runs:
   rolled back so the next one starts from the same state;
 - a second evaluation after the first was committed: nothing new fires, open firings are
   checked for closing;
-- touchpoints delivered per second by ``deliver_due_touchpoints`` to a local aiosmtpd server
-  (when ``cs_app.triggers.delivery`` exists).
+- touchpoints delivered per second by ``deliver_due_touchpoints`` to a local aiosmtpd server.
 
     python bench/triggers.py                         # SQLite, 10,000 accounts
     python bench/triggers.py --accounts 100000       # SQLite, SPEC scale
@@ -32,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import random
 import shutil
@@ -404,12 +402,10 @@ def smtp_sink() -> Iterator[tuple[int, list]]:
         controller.stop()
 
 
-def measure_delivery(app, args: argparse.Namespace, now: datetime) -> dict | None:
+def measure_delivery(app, args: argparse.Namespace, now: datetime) -> dict:
     """Touchpoints delivered per second to a local SMTP server: the due email touchpoints the
     first evaluation scheduled (up to ``--touchpoints``; the others are moved out of the way),
     each claimed, rendered, sent and recorded."""
-    if importlib.util.find_spec("cs_app.triggers.delivery") is None:
-        return None
     from cs_app.extensions import db
     from cs_app.triggers.delivery import deliver_due_touchpoints
     from cs_app.triggers.models import Touchpoint
@@ -542,12 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  rule × account checks per second        "
           f"{args.rules * loaded['accounts'] / first:10,.0f}")
     print("\n== delivery " + "=" * 67)
-    if delivery is None:
-        print("  cs_app.triggers.delivery is not there yet: delivery not measured")
-    else:
-        print(f"  due touchpoints {delivery['due']:,} → {delivery['counts']} in "
-              f"{delivery['seconds']:.2f} s: {delivery['per_second']:,.0f} delivered/s "
-              f"({delivery['smtp_messages']:,} messages reached the SMTP server)")
+    print(f"  due touchpoints {delivery['due']:,} → {delivery['counts']} in "
+          f"{delivery['seconds']:.2f} s: {delivery['per_second']:,.0f} delivered/s "
+          f"({delivery['smtp_messages']:,} messages reached the SMTP server)")
     print("\n== aim " + "=" * 72)
     budget = AIM_SECONDS_PER_100K * loaded["accounts"] / 100_000 * args.rules / RULES
     verdict = "PASS" if first <= budget else "MISS"
