@@ -618,7 +618,7 @@ def timed(repeat: int, run: Callable[[], object], before: Callable[[], object] |
 
 
 # The event aggregates read every column, so their best plan is a scan of the table in storage
-# order; left to themselves both databases walk the (account, time, type) index instead and
+# order; left to themselves both databases walk the (account, type, time) index instead and
 # fetch the rows in account order (3x slower on SQLite, 4x on PostgreSQL). The floor gets
 # the best plan: on SQLite ``NOT INDEXED``, on PostgreSQL these settings for its transaction.
 FLOOR_SCAN_SETTINGS = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off")

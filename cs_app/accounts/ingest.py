@@ -281,7 +281,7 @@ def _record_users_and_features(first_id: int, last_id: int) -> None:
     module = postgresql if _on_postgresql() else sqlite
     users, features = AccountUser.__table__, AccountFeature.__table__
     # as one expression, not "event_type = …" in the WHERE: SQLite would take that for the
-    # (type, account, time) index and read every feature use ever stored
+    # (type, time) index and read every feature use ever stored
     feature = case((ev.event_type == "feature_used", ev.properties["feature"].as_string()))
     newest_per_user = (
         select(ev.account_id, ev.user_ref, func.max(ev.occurred_at))

@@ -4,7 +4,7 @@ One INSERT … SELECT over all accounts (or a given few), joining grouped aggreg
 metrics, contacts, plans and snapshots. No per-account Python: the cost grows with the rows the
 database scans, and the same statement serves 40 accounts or 100,000.
 
-The event counts read the (account, time, type) index alone; the few that need properties
+The event counts read the (account, type, time) index alone; the few that need properties
 read only the events of their types. Distinct users and features come from the tables
 ingestion keeps (``account_users``, ``account_features``), not from distinct values over the
 events, which was most of the cost at 100,000 accounts.
@@ -65,7 +65,7 @@ def _for_accounts(column, account_ids: Sequence[int] | None):
 
 def _event_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
     """The counts that need only an event's account, type and time: read from the
-    (account, time, type) index alone, in account order, never from the table."""
+    (account, type, time) index alone, in account order, never from the table."""
     ev = UsageEvent.__table__.c
     t7, t30, t60 = now - timedelta(days=7), now - timedelta(days=30), now - timedelta(days=60)
     recent = ev.occurred_at >= t30
@@ -93,7 +93,7 @@ def _event_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
 
 def _property_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
     """The sums that read event properties (seats added, open tickets), over the few events
-    of those types only, found through the (type, account, time) index."""
+    of those types only, found in time order through the (type, time) index."""
     ev = UsageEvent.__table__.c
     seats = func.coalesce(ev.properties["count"].as_integer(), 1)
     status = func.coalesce(ev.properties["status"].as_string(), "open")
