@@ -52,7 +52,7 @@ from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
 from cs_app.sql import days_between
 from cs_app.triggers import routing, rules
-from cs_app.triggers.condition_sql import _clause as clause_sql
+from cs_app.triggers.condition_sql import clause as clause_sql
 from cs_app.triggers.event_rules import first_events, passes_filters
 from cs_app.triggers.models import CsmPool, PoolMember, Rule
 

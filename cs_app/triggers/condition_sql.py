@@ -32,7 +32,7 @@ def signal_column(key: str):
     return signals.c[key]
 
 
-def _clause(column, op: str, value: Any):
+def clause(column, op: str, value: Any):
     if op == "=":
         return column == value
     if op == "!=":
@@ -66,4 +66,4 @@ def compile_condition(node: Mapping):
         return or_(*(compile_condition(child) for child in node["any"]))
     if "not" in node:
         return not_(compile_condition(node["not"]))
-    return _clause(signal_column(node["signal"]), node["op"], node.get("value"))
+    return clause(signal_column(node["signal"]), node["op"], node.get("value"))
