@@ -47,8 +47,11 @@ def parse_args():
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", help="server URL; a throwaway database is created on it")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the loaded database and print its URL (for --reuse)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the loaded database and print its URL (for --reuse)",
+    )
     parser.add_argument("--reuse", metavar="URL", help="time a database an earlier --keep left")
     return parser.parse_args()
 
@@ -69,8 +72,10 @@ def throwaway_url(args) -> tuple[str, callable]:
 
     def drop():
         with admin.connect() as connection:
-            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE datname = :n"), {"n": name})
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -80,15 +85,18 @@ def throwaway_url(args) -> tuple[str, callable]:
 def bulk(connection, table: str, columns: list[str], rows) -> None:
     raw = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(
-                f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return
     marks = ", ".join("?" for _ in columns)
-    raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                    [tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in row)
-                     for row in rows])
+    raw.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+        [tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in row) for row in rows],
+    )
 
 
 def load(db, accounts: int, days: int, now: datetime) -> None:
@@ -96,30 +104,110 @@ def load(db, accounts: int, days: int, now: datetime) -> None:
     today = now.date()
     connection = db.session.connection()
     password = generate_password_hash("bench-pass-1", method="pbkdf2:sha256:1000")
-    bulk(connection, "users", ["id", "email", "name", "role", "password_hash", "active", "away",
-                               "created_at"],
-         [(n + 1, f"user{n}@bench.test", f"CSM {n:02d}", "lead" if n == 0 else "csm",
-           password, True, False, now) for n in range(CSMS)])
-    bulk(connection, "accounts", [
-        "id", "external_id", "name", "segment", "engagement_model", "arr_minor", "currency",
-        "renewal_date", "csm_id", "lifecycle_stage", "created_at", "updated_at"],
-        [(n + 1, f"B-{n:06d}", f"Bench account {n:06d}", SEGMENTS[n % 3], MODELS[n % 4],
-          rng.randrange(100_000, 50_000_000), "USD",
-          today + timedelta(days=rng.randrange(-60, 400)),
-          None if n % 17 == 0 else 2 + n % (CSMS - 1),
-          "churned" if n % 50 == 0 else "adoption", now, now) for n in range(accounts)])
+    bulk(
+        connection,
+        "users",
+        ["id", "email", "name", "role", "password_hash", "active", "away", "created_at"],
+        [
+            (
+                n + 1,
+                f"user{n}@bench.test",
+                f"CSM {n:02d}",
+                "lead" if n == 0 else "csm",
+                password,
+                True,
+                False,
+                now,
+            )
+            for n in range(CSMS)
+        ],
+    )
+    bulk(
+        connection,
+        "accounts",
+        [
+            "id",
+            "external_id",
+            "name",
+            "segment",
+            "engagement_model",
+            "arr_minor",
+            "currency",
+            "renewal_date",
+            "csm_id",
+            "lifecycle_stage",
+            "created_at",
+            "updated_at",
+        ],
+        [
+            (
+                n + 1,
+                f"B-{n:06d}",
+                f"Bench account {n:06d}",
+                SEGMENTS[n % 3],
+                MODELS[n % 4],
+                rng.randrange(100_000, 50_000_000),
+                "USD",
+                today + timedelta(days=rng.randrange(-60, 400)),
+                None if n % 17 == 0 else 2 + n % (CSMS - 1),
+                "churned" if n % 50 == 0 else "adoption",
+                now,
+                now,
+            )
+            for n in range(accounts)
+        ],
+    )
     plans = list(range(1, accounts + 1, 3))
-    bulk(connection, "plans", ["id", "account_id", "title", "plan_type", "status", "owner_id",
-                               "review_cadence", "next_review_on", "version", "created_at",
-                               "updated_at"],
-         [(index + 1, account, "Plan", "hybrid", "active", 2 + account % (CSMS - 1), "monthly",
-           today + timedelta(days=rng.randrange(-40, 40)), 1, now, now)
-          for index, account in enumerate(plans)])
-    bulk(connection, "plan_actions", ["plan_id", "title", "due_date", "status", "owner_user_id",
-                                      "version"],
-         [(plan, "Action", today + timedelta(days=rng.randrange(-20, 30)),
-           rng.choice(("open", "open", "done", "blocked")), 2, 1)
-          for plan in range(1, len(plans) + 1) for _ in range(3)])
+    bulk(
+        connection,
+        "plans",
+        [
+            "id",
+            "account_id",
+            "title",
+            "plan_type",
+            "status",
+            "owner_id",
+            "review_cadence",
+            "next_review_on",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        [
+            (
+                index + 1,
+                account,
+                "Plan",
+                "hybrid",
+                "active",
+                2 + account % (CSMS - 1),
+                "monthly",
+                today + timedelta(days=rng.randrange(-40, 40)),
+                1,
+                now,
+                now,
+            )
+            for index, account in enumerate(plans)
+        ],
+    )
+    bulk(
+        connection,
+        "plan_actions",
+        ["plan_id", "title", "due_date", "status", "owner_user_id", "version"],
+        [
+            (
+                plan,
+                "Action",
+                today + timedelta(days=rng.randrange(-20, 30)),
+                rng.choice(("open", "open", "done", "blocked")),
+                2,
+                1,
+            )
+            for plan in range(1, len(plans) + 1)
+            for _ in range(3)
+        ],
+    )
 
     def snapshots():
         """Day by day, every account each night, as the nightly recompute writes them; about
@@ -131,16 +219,42 @@ def load(db, accounts: int, days: int, now: datetime) -> None:
                 if rng.random() < 0.005:
                     continue
                 band = "healthy" if score >= 70 else "at_risk" if score >= 40 else "critical"
-                yield (index + 1, today - timedelta(days=offset), band, score, 1.0, band, score,
-                       False, now)
+                yield (
+                    index + 1,
+                    today - timedelta(days=offset),
+                    band,
+                    score,
+                    1.0,
+                    band,
+                    score,
+                    False,
+                    now,
+                )
 
-    bulk(connection, "health_snapshots", ["account_id", "day", "band", "score", "coverage",
-                                          "computed_band", "computed_score", "overridden",
-                                          "computed_at"], snapshots())
+    bulk(
+        connection,
+        "health_snapshots",
+        [
+            "account_id",
+            "day",
+            "band",
+            "score",
+            "coverage",
+            "computed_band",
+            "computed_score",
+            "overridden",
+            "computed_at",
+        ],
+        snapshots(),
+    )
     if connection.dialect.name == "postgresql":
         for table in ("users", "accounts", "plans"):
-            connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                    f"(SELECT max(id) FROM {table}))"))
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
         connection.execute(text("ANALYZE"))
     db.session.commit()
 
@@ -172,8 +286,12 @@ def main() -> None:
         from cs_app.db_types import utcnow
         from cs_app.extensions import db
 
-        app = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
-                          "SQLALCHEMY_DATABASE_URI": url})
+        app = create_app(
+            {
+                **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+                "SQLALCHEMY_DATABASE_URI": url,
+            }
+        )
         now = utcnow()
         with app.app_context():
             if not args.reuse:
@@ -182,14 +300,17 @@ def main() -> None:
                 load(db, args.accounts, args.days, now)
                 compute_signals(now=now)
                 db.session.commit()
-                print(f"{db.engine.dialect.name}: {args.accounts:,} accounts, {args.days} days "
-                      f"of snapshots loaded in {time.perf_counter() - started:.0f} s")
+                print(
+                    f"{db.engine.dialect.name}: {args.accounts:,} accounts, {args.days} days "
+                    f"of snapshots loaded in {time.perf_counter() - started:.0f} s"
+                )
             statements = []
-            event.listen(db.engine, "before_cursor_execute",
-                         lambda *a: statements.append(a[2]))
+            event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
             today = now.date()
-            for label, filters in (("all", DashboardFilters()),
-                                   ("one CSM", DashboardFilters(csm="5"))):
+            for label, filters in (
+                ("all", DashboardFilters()),
+                ("one CSM", DashboardFilters(csm="5")),
+            ):
                 cases = {
                     "bands": lambda f=filters: queries.band_summary(f),
                     "renewals": lambda f=filters: queries.renewals(f, today),
@@ -205,16 +326,19 @@ def main() -> None:
                     median, _ = timed(args.repeat, action)
                     print(f"  {label:<8} {name:<10} {median:9.1f} ms  {count} statements")
             client = app.test_client()
-            response = client.post("/login", data={"email": "user0@bench.test",
-                                                   "password": "bench-pass-1"})
+            response = client.post(
+                "/login", data={"email": "user0@bench.test", "password": "bench-pass-1"}
+            )
             assert response.status_code == 302, response.status_code
             for path in ("/dashboard", "/dashboard?csm=5", "/dashboard/movements.csv"):
                 statements.clear()
                 client.get(path)
                 count = len(statements)
                 median, response = timed(args.repeat, lambda p=path: client.get(p))
-                print(f"  GET {path:<28} {median:9.1f} ms  {count} statements  "
-                      f"{len(response.data) / 1024:.0f} KiB")
+                print(
+                    f"  GET {path:<28} {median:9.1f} ms  {count} statements  "
+                    f"{len(response.data) / 1024:.0f} KiB"
+                )
             db.session.remove()
             db.engine.dispose()
     finally:

@@ -75,12 +75,33 @@ PENDING_ACCOUNTS = 5_000  # what the catch-up job takes per run (health.jobs.PEN
 SEGMENTS = (("SMB", 60), ("Mid-Market", 25), ("Enterprise", 15))
 STAGES = ("onboarding", "activation", "adoption", "optimization", "renewal", "expansion")
 MODELS = ("high-touch", "low-touch", "hybrid", "joint")
-FEATURES = ("dashboards", "reports", "alerts", "exports", "integrations", "workflows", "api",
-            "forecasting", "segments", "playbooks", "surveys", "journeys", "mobile",
-            "custom_fields", "sandbox_preview")
+FEATURES = (
+    "dashboards",
+    "reports",
+    "alerts",
+    "exports",
+    "integrations",
+    "workflows",
+    "api",
+    "forecasting",
+    "segments",
+    "playbooks",
+    "surveys",
+    "journeys",
+    "mobile",
+    "custom_fields",
+    "sandbox_preview",
+)
 GATED = ("sso", "audit_log", "sandbox", "advanced_api")
-EVENT_KINDS = ("login", "feature_used", "feature_gate_hit", "support_ticket", "seat_added",
-               "upgrade_viewed", "nps_response")
+EVENT_KINDS = (
+    "login",
+    "feature_used",
+    "feature_gate_hit",
+    "support_ticket",
+    "seat_added",
+    "upgrade_viewed",
+    "nps_response",
+)
 EVENT_WEIGHTS = (45, 38, 6, 5, 2, 2, 2)
 METRICS = ("pipeline_freshness_days", "quota_used_pct", "seats_used")
 
@@ -89,32 +110,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--large", action="store_true", help="100,000 accounts (SPEC §4 scale)")
-    parser.add_argument("--events-per-account", type=int, default=100,
-                        help="mean events per account over the last 30 days")
-    parser.add_argument("--metrics-every", type=int, default=7,
-                        help="days between metric values (3 metrics per account)")
-    parser.add_argument("--history-days", type=int, default=30,
-                        help="days of daily health snapshots before today")
-    parser.add_argument("--plan-share", type=float, default=0.10,
-                        help="share of accounts with an active success plan")
-    parser.add_argument("--api-events", type=int, default=200_000,
-                        help="events posted through POST /api/v1/events")
-    parser.add_argument("--direct-events", type=int, default=200_000,
-                        help="events passed to ingest_events directly")
+    parser.add_argument(
+        "--events-per-account",
+        type=int,
+        default=100,
+        help="mean events per account over the last 30 days",
+    )
+    parser.add_argument(
+        "--metrics-every",
+        type=int,
+        default=7,
+        help="days between metric values (3 metrics per account)",
+    )
+    parser.add_argument(
+        "--history-days", type=int, default=30, help="days of daily health snapshots before today"
+    )
+    parser.add_argument(
+        "--plan-share",
+        type=float,
+        default=0.10,
+        help="share of accounts with an active success plan",
+    )
+    parser.add_argument(
+        "--api-events", type=int, default=200_000, help="events posted through POST /api/v1/events"
+    )
+    parser.add_argument(
+        "--direct-events", type=int, default=200_000, help="events passed to ingest_events directly"
+    )
     parser.add_argument("--batch", type=int, default=5_000, help="events per ingestion batch")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement")
-    parser.add_argument("--postgres", metavar="URL",
-                        help="PostgreSQL server URL; a throwaway database is created on it")
-    parser.add_argument("--analyze", action="store_true",
-                        help="run ANALYZE on SQLite after loading (PostgreSQL always is)")
-    parser.add_argument("--explain", action="store_true",
-                        help="print the query plans of the slowest recompute statements")
-    parser.add_argument("--profile", choices=("ingest", "api", "recompute"),
-                        help="cProfile four ingestion batches (direct or through the API) or "
-                             "one recompute, instead of measuring")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="PostgreSQL server URL; a throwaway database is created on it",
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run ANALYZE on SQLite after loading (PostgreSQL always is)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the query plans of the slowest recompute statements",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=("ingest", "api", "recompute"),
+        help="cProfile four ingestion batches (direct or through the API) or "
+        "one recompute, instead of measuring",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--load-only", action="store_true",
-                        help="build and load the database, measure nothing (with --keep)")
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="build and load the database, measure nothing (with --keep)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     if args.large:
@@ -157,8 +208,13 @@ def database(args: argparse.Namespace) -> Iterator[str]:
             print(f"kept database {name}")
         else:
             with admin.connect() as connection:
-                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                                        " WHERE datname = :name"), {"name": name})
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :name"
+                    ),
+                    {"name": name},
+                )
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
         shutil.rmtree(instance, ignore_errors=True)
@@ -177,8 +233,9 @@ class Clock:
         self.prefix = [(now - timedelta(minutes=j)).strftime("%Y-%m-%d %H:%M:") for j in minutes]
         tail = ".000000" if dialect == "sqlite" else "+00"
         self.suffix = [f"{s:02d}{tail}" for s in range(60)]
-        self.iso_prefix = [(now - timedelta(minutes=j)).strftime("%Y-%m-%dT%H:%M:")
-                           for j in minutes]
+        self.iso_prefix = [
+            (now - timedelta(minutes=j)).strftime("%Y-%m-%dT%H:%M:") for j in minutes
+        ]
 
     def stamp(self, ago: int) -> str:
         """``ago`` seconds before now (now is on a whole minute)."""
@@ -201,10 +258,14 @@ class Properties:
         self.dicts: list[dict] = [{}]
         self.feature = {f: self._add({"feature": f}) for f in FEATURES}
         self.gate = {f: self._add({"feature": f}) for f in GATED}
-        self.ticket = {(sentiment, severity, status): self._add(
-            {"sentiment": sentiment, "severity": severity, "status": status})
+        self.ticket = {
+            (sentiment, severity, status): self._add(
+                {"sentiment": sentiment, "severity": severity, "status": status}
+            )
             for sentiment in ("positive", "neutral", "negative")
-            for severity in ("normal", "high") for status in ("open", "closed")}
+            for severity in ("normal", "high")
+            for status in ("open", "closed")
+        }
         self.seats = {n: self._add({"count": n}) for n in (1, 2, 3)}
         self.nps = {n: self._add({"score": n}) for n in range(11)}
         self.json = [json.dumps(d) for d in self.dicts]
@@ -217,8 +278,17 @@ class Properties:
 class Profile:
     """One account's behaviour: how engaged (mood), since when silent, which features."""
 
-    __slots__ = ("account_id", "external_id", "mood", "newest", "features", "users", "seats",
-                 "segment", "rate")
+    __slots__ = (
+        "account_id",
+        "external_id",
+        "mood",
+        "newest",
+        "features",
+        "users",
+        "seats",
+        "segment",
+        "rate",
+    )
 
     def __init__(self, rng: random.Random, account_id: int, seats: int, segment: str) -> None:
         self.account_id = account_id
@@ -238,8 +308,14 @@ class Profile:
         self.rate = 0.0
 
 
-def event_stream(rng: random.Random, profile: Profile, count: int, props: Properties,
-                 span: int, newest: int | None = None):
+def event_stream(
+    rng: random.Random,
+    profile: Profile,
+    count: int,
+    props: Properties,
+    span: int,
+    newest: int | None = None,
+):
     """``count`` events of one account: (kind, seconds ago, user, property index)."""
     lo = profile.newest if newest is None else newest
     width = max(1, span - lo)
@@ -258,8 +334,13 @@ def event_stream(rng: random.Random, profile: Profile, count: int, props: Proper
         elif kind == "support_ticket":
             roll = rand() - (mood - 0.5) * 0.6
             sentiment = "positive" if roll < 0.35 else "neutral" if roll < 0.7 else "negative"
-            index = props.ticket[(sentiment, "high" if rand() < 0.2 else "normal",
-                                  "open" if rand() < 0.3 else "closed")]
+            index = props.ticket[
+                (
+                    sentiment,
+                    "high" if rand() < 0.2 else "normal",
+                    "open" if rand() < 0.3 else "closed",
+                )
+            ]
             user = None
         elif kind == "seat_added":
             index = props.seats[1 + int(rand() * 3)]
@@ -284,8 +365,9 @@ class Loader:
         else:
             import psycopg
 
-            conninfo = make_url(url).set(drivername="postgresql").render_as_string(
-                hide_password=False)
+            conninfo = (
+                make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+            )
             self.connection = psycopg.connect(conninfo, autocommit=False)
             with self.connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = replica")  # no FK triggers
@@ -308,10 +390,12 @@ class Loader:
         if self.dialect == "sqlite":
             marks = ", ".join("?" * len(columns))
             self.connection.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
             return
-        buffer = "".join("\t".join(r"\N" if v is None else str(v) for v in row) + "\n"
-                         for row in rows)
+        buffer = "".join(
+            "\t".join(r"\N" if v is None else str(v) for v in row) + "\n" for row in rows
+        )
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
             copy.write(buffer)
@@ -326,7 +410,7 @@ class Loader:
 
 def core_rows(connection, table, rows: list[dict]) -> None:
     for start in range(0, len(rows), CORE_BATCH):
-        connection.execute(insert(table), rows[start:start + CORE_BATCH])
+        connection.execute(insert(table), rows[start : start + CORE_BATCH])
 
 
 def load_core(args: argparse.Namespace, rng: random.Random, now: datetime) -> dict:
@@ -340,10 +424,22 @@ def load_core(args: argparse.Namespace, rng: random.Random, now: datetime) -> di
     counts: dict[str, int] = {}
     profiles: list[Profile] = []
     with db.engine.begin() as connection:
-        core_rows(connection, User.__table__, [
-            {"email": f"csm{n}@bench.test", "name": f"CSM {n:02d}", "role": "csm",
-             "password_hash": None, "active": True, "away": False, "created_at": now}
-            for n in range(1, 21)])
+        core_rows(
+            connection,
+            User.__table__,
+            [
+                {
+                    "email": f"csm{n}@bench.test",
+                    "name": f"CSM {n:02d}",
+                    "role": "csm",
+                    "password_hash": None,
+                    "active": True,
+                    "away": False,
+                    "created_at": now,
+                }
+                for n in range(1, 21)
+            ],
+        )
         csm_ids = list(connection.scalars(select(User.id).where(User.role == "csm")))
         segment_names = [s for s, _ in SEGMENTS]
         segment_weights = [w for _, w in SEGMENTS]
@@ -354,93 +450,172 @@ def load_core(args: argparse.Namespace, rng: random.Random, now: datetime) -> di
             start = today - timedelta(days=rng.randint(20, 1000))
             stage = rng.choice(STAGES)
             seats = rng.randint(5, 400)
-            accounts.append({
-                "id": n, "external_id": f"BENCH-{n:06d}", "name": f"Bench account {n}",
-                "domain": f"account{n}.example", "industry": "Software",
-                "employees": rng.randint(5, 20_000), "segment": segment,
-                "engagement_model": rng.choice(MODELS),
-                "arr_minor": rng.randint(5, 500) * 100_000, "currency": "USD",
-                "contract_start": start,
-                "renewal_date": start + timedelta(days=365 * (1 + (today - start).days // 365)),
-                "csm_id": rng.choice(csm_ids) if rng.random() < 0.8 else None,
-                "lifecycle_stage": stage, "stage_entered_on": start,
-                "product_plan": "Business", "seats_purchased": seats,
-                "trial_ends_on": today + timedelta(days=rng.randint(-5, 25))
-                if stage == "onboarding" and rng.random() < 0.3 else None,
-                "created_at": now, "updated_at": now,
-            })
+            accounts.append(
+                {
+                    "id": n,
+                    "external_id": f"BENCH-{n:06d}",
+                    "name": f"Bench account {n}",
+                    "domain": f"account{n}.example",
+                    "industry": "Software",
+                    "employees": rng.randint(5, 20_000),
+                    "segment": segment,
+                    "engagement_model": rng.choice(MODELS),
+                    "arr_minor": rng.randint(5, 500) * 100_000,
+                    "currency": "USD",
+                    "contract_start": start,
+                    "renewal_date": start + timedelta(days=365 * (1 + (today - start).days // 365)),
+                    "csm_id": rng.choice(csm_ids) if rng.random() < 0.8 else None,
+                    "lifecycle_stage": stage,
+                    "stage_entered_on": start,
+                    "product_plan": "Business",
+                    "seats_purchased": seats,
+                    "trial_ends_on": today + timedelta(days=rng.randint(-5, 25))
+                    if stage == "onboarding" and rng.random() < 0.3
+                    else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             profiles.append(Profile(rng, n, seats, segment))
             departed = rng.random() < 0.05
-            for role, status in (("champion", "departed" if departed else "active"),
-                                 ("executive_sponsor", "active")):
+            for role, status in (
+                ("champion", "departed" if departed else "active"),
+                ("executive_sponsor", "active"),
+            ):
                 if role == "executive_sponsor" and rng.random() < 0.4:
                     continue
                 contact_id += 1
-                contacts.append({
-                    "id": contact_id, "account_id": n, "name": f"{role} {n}",
-                    "title": role.replace("_", " ").title(), "email": f"{role}{n}@x.test",
-                    "role": role, "influence": "decision_maker", "engagement": "medium",
-                    "last_contact_on": today - timedelta(days=rng.randint(0, 150)),
-                    "status": status})
+                contacts.append(
+                    {
+                        "id": contact_id,
+                        "account_id": n,
+                        "name": f"{role} {n}",
+                        "title": role.replace("_", " ").title(),
+                        "email": f"{role}{n}@x.test",
+                        "role": role,
+                        "influence": "decision_maker",
+                        "engagement": "medium",
+                        "last_contact_on": today - timedelta(days=rng.randint(0, 150)),
+                        "status": status,
+                    }
+                )
         core_rows(connection, Account.__table__, accounts)
         core_rows(connection, Contact.__table__, contacts)
         counts.update(accounts=len(accounts), contacts=len(contacts))
 
-        lead_id = connection.execute(insert(User.__table__).values(
-            email="lead@bench.test", name="Bench Lead", role="lead", active=True, away=False,
-            created_at=now, password_hash=None).returning(User.id)).scalar_one()
-        plan_accounts = rng.sample(range(1, args.accounts + 1),
-                                   int(args.accounts * args.plan_share))
+        lead_id = connection.execute(
+            insert(User.__table__)
+            .values(
+                email="lead@bench.test",
+                name="Bench Lead",
+                role="lead",
+                active=True,
+                away=False,
+                created_at=now,
+                password_hash=None,
+            )
+            .returning(User.id)
+        ).scalar_one()
+        plan_accounts = rng.sample(
+            range(1, args.accounts + 1), int(args.accounts * args.plan_share)
+        )
         plans, milestones, risks, actions = [], [], [], []
         for plan_id, account_id in enumerate(plan_accounts, start=1):
             owner = accounts[account_id - 1]["csm_id"] or lead_id
-            plans.append({
-                "id": plan_id, "account_id": account_id, "title": f"Success plan {account_id}",
-                "plan_type": "hybrid", "status": "active", "owner_id": owner,
-                "review_cadence": "monthly",
-                "next_review_on": today + timedelta(days=rng.randint(-30, 30)),
-                "version": 1, "created_at": now, "updated_at": now, "updated_by_id": owner})
+            plans.append(
+                {
+                    "id": plan_id,
+                    "account_id": account_id,
+                    "title": f"Success plan {account_id}",
+                    "plan_type": "hybrid",
+                    "status": "active",
+                    "owner_id": owner,
+                    "review_cadence": "monthly",
+                    "next_review_on": today + timedelta(days=rng.randint(-30, 30)),
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "updated_by_id": owner,
+                }
+            )
             for k in range(3):
                 owned = {"owner_user_id": owner, "owner_contact_id": None}
-                milestones.append({
-                    "plan_id": plan_id, "phase": "adoption", "title": f"Milestone {k}",
-                    "target_date": today + timedelta(days=rng.randint(-60, 90)),
-                    "status": rng.choice(("planned", "in_progress", "done")), "version": 1,
-                    **owned})
-                risks.append({
-                    "plan_id": plan_id, "title": f"Risk {k}", "category": "other",
-                    "likelihood": rng.choice(("low", "medium", "high")),
-                    "impact": rng.choice(("low", "medium", "high")),
-                    "status": rng.choice(("open", "mitigating", "closed")), "version": 1,
-                    **owned})
-                actions.append({
-                    "plan_id": plan_id, "title": f"Action {k}",
-                    "due_date": today + timedelta(days=rng.randint(-30, 60)),
-                    "status": rng.choice(("open", "done", "blocked")), "version": 1, **owned})
-        for model, rows in ((Plan, plans), (Milestone, milestones), (Risk, risks),
-                            (ActionItem, actions)):
+                milestones.append(
+                    {
+                        "plan_id": plan_id,
+                        "phase": "adoption",
+                        "title": f"Milestone {k}",
+                        "target_date": today + timedelta(days=rng.randint(-60, 90)),
+                        "status": rng.choice(("planned", "in_progress", "done")),
+                        "version": 1,
+                        **owned,
+                    }
+                )
+                risks.append(
+                    {
+                        "plan_id": plan_id,
+                        "title": f"Risk {k}",
+                        "category": "other",
+                        "likelihood": rng.choice(("low", "medium", "high")),
+                        "impact": rng.choice(("low", "medium", "high")),
+                        "status": rng.choice(("open", "mitigating", "closed")),
+                        "version": 1,
+                        **owned,
+                    }
+                )
+                actions.append(
+                    {
+                        "plan_id": plan_id,
+                        "title": f"Action {k}",
+                        "due_date": today + timedelta(days=rng.randint(-30, 60)),
+                        "status": rng.choice(("open", "done", "blocked")),
+                        "version": 1,
+                        **owned,
+                    }
+                )
+        for model, rows in (
+            (Plan, plans),
+            (Milestone, milestones),
+            (Risk, risks),
+            (ActionItem, actions),
+        ):
             core_rows(connection, model.__table__, rows)
         counts.update(plans=len(plans), plan_items=len(milestones) + len(risks) + len(actions))
         if connection.dialect.name == "postgresql":
             for table in ("accounts", "contacts", "plans"):
-                connection.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT MAX(id) FROM {table}))"))
+                connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT MAX(id) FROM {table}))"
+                    )
+                )
     return {"counts": counts, "profiles": profiles, "lead_id": lead_id}
 
 
-def load_usage(args: argparse.Namespace, url: str, dialect: str, rng: random.Random,
-               now: datetime, profiles: list[Profile], props: Properties,
-               clock: Clock) -> dict[str, int]:
+def load_usage(
+    args: argparse.Namespace,
+    url: str,
+    dialect: str,
+    rng: random.Random,
+    now: datetime,
+    profiles: list[Profile],
+    props: Properties,
+    clock: Clock,
+) -> dict[str, int]:
     """Events, metric values and snapshot history day by day, oldest day first, each day's
     events sorted by time: rows land in the order a live system would have stored them
     (which decides how scattered one account's rows are). Then account activity."""
     from cs_app.extensions import db
 
     with db.engine.connect() as connection:
-        versions = dict(connection.execute(text(
-            "SELECT s.segment, v.id FROM scorecards s JOIN scorecard_versions v "
-            "ON v.scorecard_id = s.id")).all())
+        versions = dict(
+            connection.execute(
+                text(
+                    "SELECT s.segment, v.id FROM scorecards s JOIN scorecard_versions v "
+                    "ON v.scorecard_id = s.id"
+                )
+            ).all()
+        )
     loader = Loader(url, dialect)
     today = now.date()
     span = WINDOW_DAYS * 86400
@@ -453,11 +628,28 @@ def load_usage(args: argparse.Namespace, url: str, dialect: str, rng: random.Ran
         profile.rate = count / active * len(profiles)
     counts = {"events": 0, "metrics": 0, "snapshots": 0}
     sequence = 0
-    event_columns = ("event_id", "account_id", "event_type", "occurred_at", "user_ref",
-                     "properties", "received_at")
-    snapshot_columns = ("account_id", "day", "scorecard_version_id", "score", "band",
-                        "coverage", "computed_score", "computed_band", "overridden", "measures",
-                        "computed_at")
+    event_columns = (
+        "event_id",
+        "account_id",
+        "event_type",
+        "occurred_at",
+        "user_ref",
+        "properties",
+        "received_at",
+    )
+    snapshot_columns = (
+        "account_id",
+        "day",
+        "scorecard_version_id",
+        "score",
+        "band",
+        "coverage",
+        "computed_score",
+        "computed_band",
+        "overridden",
+        "measures",
+        "computed_at",
+    )
     metric_every = max(1, args.metrics_every)
     false = 0 if dialect == "sqlite" else "f"
     bands = (("healthy", 70), ("at_risk", 40), ("critical", 0))
@@ -472,12 +664,25 @@ def load_usage(args: argparse.Namespace, url: str, dialect: str, rng: random.Ran
             for index, profile in enumerate(profiles):
                 score = scores[index] = max(0.0, min(100.0, scores[index] + (rand() - 0.5) * 6))
                 band = next(name for name, floor in bands if score >= floor)
-                measures = (f'[{{"key": "login_frequency", "value": {int(profile.mood * 20)}, '
-                            f'"score": {score:.1f}, "weight": 25, "stale": 0}}]')
-                rows.append((profile.account_id, day,
-                             versions.get(profile.segment, versions[None]), round(score, 1),
-                             band, 1.0, round(score, 1), band, false, measures,
-                             clock.stamp(86400 * days_ago)))
+                measures = (
+                    f'[{{"key": "login_frequency", "value": {int(profile.mood * 20)}, '
+                    f'"score": {score:.1f}, "weight": 25, "stale": 0}}]'
+                )
+                rows.append(
+                    (
+                        profile.account_id,
+                        day,
+                        versions.get(profile.segment, versions[None]),
+                        round(score, 1),
+                        band,
+                        1.0,
+                        round(score, 1),
+                        band,
+                        false,
+                        measures,
+                        clock.stamp(86400 * days_ago),
+                    )
+                )
             loader.rows("health_snapshots", snapshot_columns, rows)
             counts["snapshots"] += len(rows)
         if days_ago >= WINDOW_DAYS:
@@ -493,8 +698,12 @@ def load_usage(args: argparse.Namespace, url: str, dialect: str, rng: random.Ran
             count = int(expected) + (1 if rand() < expected % 1 else 0)
             if count:
                 aid = profile.account_id
-                happened.extend((ago, aid, kind, user, index) for kind, ago, user, index
-                                in event_stream(rng, profile, count, props, hi_day, newest=lo))
+                happened.extend(
+                    (ago, aid, kind, user, index)
+                    for kind, ago, user, index in event_stream(
+                        rng, profile, count, props, hi_day, newest=lo
+                    )
+                )
         happened.sort(key=lambda e: -e[0])
         rows = []
         for ago, aid, kind, user, index in happened:
@@ -519,19 +728,29 @@ def load_usage(args: argparse.Namespace, url: str, dialect: str, rng: random.Ran
                 metrics += [
                     (aid, "pipeline_freshness_days", day, float(round((1 - mood) * 16 * noise))),
                     (aid, "quota_used_pct", day, round(20 + 90 * mood * noise, 1)),
-                    (aid, "seats_used", day,
-                     float(max(1, round(profile.seats * (0.3 + 0.7 * mood * noise))))),
+                    (
+                        aid,
+                        "seats_used",
+                        day,
+                        float(max(1, round(profile.seats * (0.3 + 0.7 * mood * noise)))),
+                    ),
                 ]
-            loader.rows("metric_values", ("account_id", "metric_key", "measured_on", "value"),
-                        metrics)
+            loader.rows(
+                "metric_values", ("account_id", "metric_key", "measured_on", "value"), metrics
+            )
             counts["metrics"] += len(metrics)
         loader.commit()
         if days_ago % 5 == 0:
             print(f"  ... {day}: {counts['events']:,} events so far", flush=True)
-    loader.rows("account_activity",
-                ("account_id", "first_event_at", "last_event_at", "last_login_at"),
-                [(aid, first[aid], last[aid], last_login[aid])
-                 for aid in range(1, size) if first[aid] is not None])
+    loader.rows(
+        "account_activity",
+        ("account_id", "first_event_at", "last_event_at", "last_login_at"),
+        [
+            (aid, first[aid], last[aid], last_login[aid])
+            for aid in range(1, size)
+            if first[aid] is not None
+        ],
+    )
     loader.close()
     return counts
 
@@ -542,20 +761,31 @@ def fill_users_and_features(dialect: str) -> dict[str, int]:
     that introduced them, so its time is also what that migration costs at this size."""
     from cs_app.extensions import db
 
-    feature = ("json_extract(properties, '$.feature')" if dialect == "sqlite"
-               else "(properties ->> 'feature')")
+    feature = (
+        "json_extract(properties, '$.feature')"
+        if dialect == "sqlite"
+        else "(properties ->> 'feature')"
+    )
     with db.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO account_users (account_id, user_ref, last_seen_at) "
-            "SELECT account_id, user_ref, max(occurred_at) FROM usage_events "
-            "WHERE user_ref IS NOT NULL GROUP BY account_id, user_ref ORDER BY 1, 2"))
-        connection.execute(text(
-            "INSERT INTO account_features (account_id, feature, first_used_at, last_used_at) "
-            f"SELECT account_id, {feature}, min(occurred_at), max(occurred_at) "
-            "FROM usage_events WHERE event_type = 'feature_used' GROUP BY account_id, 2 "
-            "ORDER BY 1, 2"))
-        return {table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
-                for table in ("account_users", "account_features")}
+        connection.execute(
+            text(
+                "INSERT INTO account_users (account_id, user_ref, last_seen_at) "
+                "SELECT account_id, user_ref, max(occurred_at) FROM usage_events "
+                "WHERE user_ref IS NOT NULL GROUP BY account_id, user_ref ORDER BY 1, 2"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO account_features (account_id, feature, first_used_at, last_used_at) "
+                f"SELECT account_id, {feature}, min(occurred_at), max(occurred_at) "
+                "FROM usage_events WHERE event_type = 'feature_used' GROUP BY account_id, 2 "
+                "ORDER BY 1, 2"
+            )
+        )
+        return {
+            table: connection.scalar(text(f"SELECT count(*) FROM {table}"))
+            for table in ("account_users", "account_features")
+        }
 
 
 def event_indexes():
@@ -604,8 +834,9 @@ class StatementTimer:
             self.records.append((time.perf_counter() - started, statement, parameters))
 
 
-def timed(repeat: int, run: Callable[[], object], before: Callable[[], object] | None = None
-          ) -> list[float]:
+def timed(
+    repeat: int, run: Callable[[], object], before: Callable[[], object] | None = None
+) -> list[float]:
     timings = []
     for _ in range(repeat):
         if before is not None:
@@ -627,15 +858,21 @@ FLOOR_SCAN_SETTINGS = ("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bit
 def floor_statements(dialect: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Hand-written SQL over the same event rows the signals read (the last 60 days), each with
     the settings it runs under."""
-    feature = ("json_extract(properties, '$.feature')" if dialect == "sqlite"
-               else "(properties ->> 'feature')")
+    feature = (
+        "json_extract(properties, '$.feature')"
+        if dialect == "sqlite"
+        else "(properties ->> 'feature')"
+    )
     where = "WHERE occurred_at >= :t60 AND occurred_at <= :now GROUP BY account_id"
     scanned = "usage_events NOT INDEXED" if dialect == "sqlite" else "usage_events"
     settings = FLOOR_SCAN_SETTINGS if dialect == "postgresql" else ()
     return {
         "floor: count(*) per account": (
-            f"SELECT account_id, count(*) FROM usage_events {where}", ()),
-        "floor: event aggregates": (f"""
+            f"SELECT account_id, count(*) FROM usage_events {where}",
+            (),
+        ),
+        "floor: event aggregates": (
+            f"""
             SELECT account_id,
               sum(CASE WHEN event_type = 'login' AND occurred_at >= :t7 THEN 1 ELSE 0 END),
               sum(CASE WHEN event_type = 'login' AND occurred_at >= :t30 THEN 1 ELSE 0 END),
@@ -649,7 +886,9 @@ def floor_statements(dialect: str) -> dict[str, tuple[str, tuple[str, ...]]]:
               sum(CASE WHEN event_type = 'feature_gate_hit' AND occurred_at >= :t7
                        THEN 1 ELSE 0 END),
               max(occurred_at)
-            FROM {scanned} {where}""", settings),
+            FROM {scanned} {where}""",
+            settings,
+        ),
     }
 
 
@@ -657,21 +896,35 @@ def run_floor(sql: str, settings: tuple[str, ...], now: datetime) -> int:
     from cs_app.db_types import UTCDateTime
     from cs_app.extensions import db
 
-    statement = text(sql).bindparams(*(bindparam(name, type_=UTCDateTime())
-                                       for name in ("t7", "t30", "t60", "now")
-                                       if f":{name}" in sql))
-    params = {"now": now, "t7": now - timedelta(days=7), "t30": now - timedelta(days=30),
-              "t60": now - timedelta(days=60)}
+    statement = text(sql).bindparams(
+        *(
+            bindparam(name, type_=UTCDateTime())
+            for name in ("t7", "t30", "t60", "now")
+            if f":{name}" in sql
+        )
+    )
+    params = {
+        "now": now,
+        "t7": now - timedelta(days=7),
+        "t30": now - timedelta(days=30),
+        "t60": now - timedelta(days=60),
+    }
     for setting in settings:
         db.session.execute(text(setting))
-    rows = db.session.execute(statement, {k: v for k, v in params.items()
-                                          if f":{k}" in sql}).all()
+    rows = db.session.execute(statement, {k: v for k, v in params.items() if f":{k}" in sql}).all()
     db.session.rollback()
     return len(rows)
 
 
-def item_batches(seed: int, profiles: list[Profile], props: Properties, clock: Clock,
-                 count: int, size: int, prefix: str) -> Iterator[list[dict]]:
+def item_batches(
+    seed: int,
+    profiles: list[Profile],
+    props: Properties,
+    clock: Clock,
+    count: int,
+    size: int,
+    prefix: str,
+) -> Iterator[list[dict]]:
     """``count`` new events as the API takes them (random accounts, the last day), in batches
     built lazily so they neither cost time in the measurement nor memory before it. The same
     seed gives the same events (and ids) again."""
@@ -682,10 +935,14 @@ def item_batches(seed: int, profiles: list[Profile], props: Properties, clock: C
         while len(batch) < size and made < count:
             profile = profiles[int(rng.random() * len(profiles))]
             for kind, ago, user, index in event_stream(
-                    rng, profile, min(10, count - made, size - len(batch)), props, 86400,
-                    newest=60):
-                item = {"id": f"{prefix}{made:09d}", "account": profile.external_id,
-                        "type": kind, "at": clock.iso(ago)}
+                rng, profile, min(10, count - made, size - len(batch)), props, 86400, newest=60
+            ):
+                item = {
+                    "id": f"{prefix}{made:09d}",
+                    "account": profile.external_id,
+                    "type": kind,
+                    "at": clock.iso(ago),
+                }
                 if user is not None:
                     item["user"] = user
                 if index:
@@ -732,8 +989,9 @@ def ingest_api(client, token: str, chunks: Iterator[list[dict]]) -> dict:
         per_batch.append(time.perf_counter() - started)
         body = response.get_json(silent=True) or {}
         if response.status_code >= 300 or body.get("errors"):
-            raise SystemExit(f"POST /api/v1/events answered {response.status_code}: "
-                             f"{json.dumps(body)[:500]}")
+            raise SystemExit(
+                f"POST /api/v1/events answered {response.status_code}: {json.dumps(body)[:500]}"
+            )
         accepted += body.get("accepted", 0)
         duplicates += body.get("duplicates", 0)
         sent += len(chunk)
@@ -742,9 +1000,14 @@ def ingest_api(client, token: str, chunks: Iterator[list[dict]]) -> dict:
 
 def summary(sent: int, accepted: int, duplicates: int, per_batch: list[float]) -> dict:
     total = sum(per_batch)
-    return {"sent": sent, "seconds": total, "accepted": accepted, "duplicates": duplicates,
-            "rate": sent / total if total else 0.0,
-            "batch_median": statistics.median(per_batch) if per_batch else 0.0}
+    return {
+        "sent": sent,
+        "seconds": total,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "rate": sent / total if total else 0.0,
+        "batch_median": statistics.median(per_batch) if per_batch else 0.0,
+    }
 
 
 def release_memory() -> float:
@@ -798,12 +1061,12 @@ def explain(records: list[tuple[float, str, object]], slowest: int, dialect: str
                     continue
                 print(f"\n  {seconds:7.2f} s  {short(statement)}")
                 if dialect == "sqlite":
-                    rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                      parameters)
+                    rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
                     print("\n".join(f"    {row[0]:>4} {row[1]:>4} {row[3]}" for row in rows))
                 else:
                     rows = connection.exec_driver_sql(
-                        "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                        "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                    )
                     print("\n".join("    " + row[0] for row in rows))
         finally:
             transaction.rollback()
@@ -837,8 +1100,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, list[float], str]] = []
 
     with database(args) as url:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-                          "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "WTF_CSRF_ENABLED": False,
+                "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            }
+        )
         with app.app_context():
             dialect = db.engine.dialect.name
             started = time.perf_counter()
@@ -862,12 +1130,13 @@ def main(argv: list[str] | None = None) -> int:
                 for index in event_indexes():
                     index.create(connection)
             index_seconds = time.perf_counter() - started
-            print(f"usage rows: {load_seconds:.1f} s, event indexes: {index_seconds:.1f} s",
-                  flush=True)
+            print(
+                f"usage rows: {load_seconds:.1f} s, event indexes: {index_seconds:.1f} s",
+                flush=True,
+            )
             started = time.perf_counter()
             usage |= fill_users_and_features(dialect)
-            print(f"account users and features: {time.perf_counter() - started:.1f} s",
-                  flush=True)
+            print(f"account users and features: {time.perf_counter() - started:.1f} s", flush=True)
             # A live system with 30 days of snapshots has every account's signals row (the
             # daily recompute writes it); event rules read it, and compute signals on the fly
             # only for an account that has none yet.
@@ -878,7 +1147,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             if dialect == "postgresql":
                 with db.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT") as connection:
+                    isolation_level="AUTOCOMMIT"
+                ) as connection:
                     connection.execute(text("VACUUM ANALYZE"))
                 print(f"VACUUM ANALYZE: {time.perf_counter() - started:.1f} s")
             elif args.analyze:
@@ -892,17 +1162,26 @@ def main(argv: list[str] | None = None) -> int:
             _, token = create_token(lead, name="bench", now=now)
             db.session.commit()
             counts = core["counts"] | usage
-            report.append(("database", f"{dialect} {db.engine.dialect.server_version_info or ''}"
-                           if dialect == "postgresql" else f"sqlite {sqlite3.sqlite_version}"))
+            report.append(
+                (
+                    "database",
+                    f"{dialect} {db.engine.dialect.server_version_info or ''}"
+                    if dialect == "postgresql"
+                    else f"sqlite {sqlite3.sqlite_version}",
+                )
+            )
             for name, value in counts.items():
                 report.append((name, f"{value:,}"))
             report.append(("database size after load", database_size(url, dialect)))
             if dialect == "postgresql":
-                settings = {name: db.session.scalar(text(f"SHOW {name}")) for name in (
-                    "shared_buffers", "work_mem", "max_parallel_workers_per_gather")}
+                settings = {
+                    name: db.session.scalar(text(f"SHOW {name}"))
+                    for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather")
+                }
                 db.session.rollback()
-                report.append(("server settings", ", ".join(f"{k}={v}"
-                                                              for k, v in settings.items())))
+                report.append(
+                    ("server settings", ", ".join(f"{k}={v}" for k, v in settings.items()))
+                )
 
         if args.load_only:
             print("\n".join(f"  {name:<28} {value}" for name, value in report))
@@ -925,9 +1204,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             if args.direct_events:
                 ingestion["ingest_events (direct)"] = ingest_direct(
-                    stream(1, args.direct_events, "direct-"), now)
+                    stream(1, args.direct_events, "direct-"), now
+                )
                 ingestion["ingest_events re-sent (all duplicates)"] = ingest_direct(
-                    stream(1, min(args.direct_events, args.batch * 4), "direct-"), now)
+                    stream(1, min(args.direct_events, args.batch * 4), "direct-"), now
+                )
             db.session.remove()
         if args.profile == "api":
             profiler = cProfile.Profile()
@@ -940,7 +1221,8 @@ def main(argv: list[str] | None = None) -> int:
             if has_route(app, "/api/v1/events", "POST"):
                 client = app.test_client()
                 ingestion["POST /api/v1/events"] = ingest_api(
-                    client, token, stream(2, args.api_events, "api-"))
+                    client, token, stream(2, args.api_events, "api-")
+                )
             else:
                 print("POST /api/v1/events is not there yet: API ingestion not measured")
 
@@ -948,7 +1230,8 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             if dialect == "postgresql":  # what autovacuum does after the ingested rows
                 with db.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT") as connection:
+                    isolation_level="AUTOCOMMIT"
+                ) as connection:
                     connection.execute(text("VACUUM ANALYZE"))
             timer = StatementTimer(db.engine)
             total_events = db.session.scalar(text("SELECT count(*) FROM usage_events"))
@@ -971,8 +1254,11 @@ def main(argv: list[str] | None = None) -> int:
                 recompute(now=now)
                 db.session.commit()
 
-            pending = sorted(random.Random(3).sample(range(1, args.accounts + 1),
-                                                     min(PENDING_ACCOUNTS, args.accounts)))
+            pending = sorted(
+                random.Random(3).sample(
+                    range(1, args.accounts + 1), min(PENDING_ACCOUNTS, args.accounts)
+                )
+            )
 
             def run_pending() -> None:
                 recompute(now=now, account_ids=pending)
@@ -988,24 +1274,52 @@ def main(argv: list[str] | None = None) -> int:
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
                 return 0
 
-            report.append(("load average at start", " ".join(f"{v:.1f}" for v in os.getloadavg())
-                           + f" ({os.cpu_count()} CPUs, shared)"))
+            report.append(
+                (
+                    "load average at start",
+                    " ".join(f"{v:.1f}" for v in os.getloadavg())
+                    + f" ({os.cpu_count()} CPUs, shared)",
+                )
+            )
             floors = floor_statements(dialect)
             for name, (sql, settings) in floors.items():
                 run_floor(sql, settings, now)  # warm the cache as the others are warmed
-                rows.append((name, timed(args.repeat, lambda sql=sql, settings=settings:
-                                         run_floor(sql, settings, now)), ""))
+                rows.append(
+                    (
+                        name,
+                        timed(
+                            args.repeat,
+                            lambda sql=sql, settings=settings: run_floor(sql, settings, now),
+                        ),
+                        "",
+                    )
+                )
             temp_before = pg_temp_bytes() if dialect == "postgresql" else None
             baseline_mb = release_memory()
             peak_rss_reset()
             rows.append(("compute_signals (all accounts)", timed(args.repeat, run_signals), ""))
-            rows.append(("write_snapshots (all, new day)",
-                         timed(args.repeat, run_snapshots, before=clear_today), ""))
-            rows.append(("recompute (all, new day)",
-                         timed(args.repeat, run_recompute, before=clear_today), ""))
+            rows.append(
+                (
+                    "write_snapshots (all, new day)",
+                    timed(args.repeat, run_snapshots, before=clear_today),
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    "recompute (all, new day)",
+                    timed(args.repeat, run_recompute, before=clear_today),
+                    "",
+                )
+            )
             rows.append(("recompute (all, re-run same day)", timed(1, run_recompute), ""))
-            rows.append((f"recompute {len(pending):,} pending (catch-up)",
-                         timed(args.repeat, run_pending), ""))
+            rows.append(
+                (
+                    f"recompute {len(pending):,} pending (catch-up)",
+                    timed(args.repeat, run_pending),
+                    "",
+                )
+            )
             peak_mb = peak_rss_mb()
             temp_after = pg_temp_bytes() if dialect == "postgresql" else None
             clear_today()
@@ -1020,20 +1334,40 @@ def main(argv: list[str] | None = None) -> int:
             _, traced_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             snapshot_count = db.session.scalar(
-                select(func.count()).select_from(HealthSnapshot).where(
-                    HealthSnapshot.day == today))
-            bands = dict(db.session.execute(text(
-                "SELECT band, count(*) FROM health_snapshots WHERE day = :day GROUP BY band"),
-                {"day": today.isoformat() if dialect == "sqlite" else today}).all())
+                select(func.count()).select_from(HealthSnapshot).where(HealthSnapshot.day == today)
+            )
+            bands = dict(
+                db.session.execute(
+                    text(
+                        "SELECT band, count(*) FROM health_snapshots WHERE day = :day GROUP BY band"
+                    ),
+                    {"day": today.isoformat() if dialect == "sqlite" else today},
+                ).all()
+            )
             db.session.rollback()
-            report.append(("snapshots written today", f"{snapshot_count:,} "
-                           f"({', '.join(f'{k} {v:,}' for k, v in sorted(bands.items()))})"))
+            report.append(
+                (
+                    "snapshots written today",
+                    f"{snapshot_count:,} "
+                    f"({', '.join(f'{k} {v:,}' for k, v in sorted(bands.items()))})",
+                )
+            )
             report.append(("database size after runs", database_size(url, dialect)))
             report.append(("load average at end", " ".join(f"{v:.1f}" for v in os.getloadavg())))
 
             statements = sorted(timer.records, key=lambda r: r[0], reverse=True)
-            print_results(args, report, rows, ingestion, statements, peak_mb, traced_peak,
-                          temp_before, temp_after, baseline_mb)
+            print_results(
+                args,
+                report,
+                rows,
+                ingestion,
+                statements,
+                peak_mb,
+                traced_peak,
+                temp_before,
+                temp_after,
+                baseline_mb,
+            )
             if args.explain:
                 print("\nquery plans of the slowest recompute statements")
                 explain(timer.records, 4, dialect)
@@ -1048,14 +1382,25 @@ def pg_temp_bytes() -> int:
 
     time.sleep(1.1)  # statistics are flushed at most once a second
     db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
-    value = db.session.scalar(text(
-        "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"))
+    value = db.session.scalar(
+        text("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
+    )
     db.session.rollback()
     return int(value or 0)
 
 
-def print_results(args, report, rows, ingestion, statements, peak_mb, traced_peak,
-                  temp_before, temp_after, baseline_mb) -> None:
+def print_results(
+    args,
+    report,
+    rows,
+    ingestion,
+    statements,
+    peak_mb,
+    traced_peak,
+    temp_before,
+    temp_after,
+    baseline_mb,
+) -> None:
     scale = args.accounts / 100_000
     print("\n== sizes " + "=" * 70)
     for name, value in report:
@@ -1063,23 +1408,29 @@ def print_results(args, report, rows, ingestion, statements, peak_mb, traced_pea
     print("\n== ingestion " + "=" * 66)
     print(f"  {'path':<42} {'events':>9} {'seconds':>8} {'events/s':>10} {'batch med':>10}")
     for name, result in ingestion.items():
-        print(f"  {name:<42} {result['sent']:>9,} {result['seconds']:>8.2f}"
-              f" {result['rate']:>10,.0f} {result['batch_median'] * 1000:>8.0f}ms")
+        print(
+            f"  {name:<42} {result['sent']:>9,} {result['seconds']:>8.2f}"
+            f" {result['rate']:>10,.0f} {result['batch_median'] * 1000:>8.0f}ms"
+        )
     print(f"  (batches of {args.batch:,} events, each committed)")
     print("\n== recompute and floor " + "=" * 56)
     print(f"  {'measurement':<42} {'median':>8} {'min':>8} {'max':>8}  runs")
     medians = {}
     for name, timings, _ in rows:
         medians[name] = statistics.median(timings)
-        print(f"  {name:<42} {medians[name]:>7.2f}s {min(timings):>7.2f}s {max(timings):>7.2f}s"
-              f"  {len(timings)}")
+        print(
+            f"  {name:<42} {medians[name]:>7.2f}s {min(timings):>7.2f}s {max(timings):>7.2f}s"
+            f"  {len(timings)}"
+        )
     floor = medians["floor: event aggregates"]
     bare = medians["floor: count(*) per account"]
     whole = medians["recompute (all, new day)"]
     print(f"\n  recompute / floor (event aggregates)   {whole / floor:6.1f}x")
     print(f"  recompute / floor (count(*) only)      {whole / bare:6.1f}x")
-    print(f"  signals / floor (event aggregates)     "
-          f"{medians['compute_signals (all accounts)'] / floor:6.1f}x")
+    print(
+        f"  signals / floor (event aggregates)     "
+        f"{medians['compute_signals (all accounts)'] / floor:6.1f}x"
+    )
     print(f"  accounts recomputed per second         {args.accounts / whole:8,.0f}")
     print("\n== memory " + "=" * 69)
     print(f"  resident before the recompute runs           {baseline_mb:8.0f} MB")
@@ -1088,8 +1439,10 @@ def print_results(args, report, rows, ingestion, statements, peak_mb, traced_pea
     lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  process ru_maxrss (whole run incl. loading)  {lifetime:8.0f} MB")
     if temp_before is not None:
-        print(f"  PostgreSQL temp files written (recompute runs) "
-              f"{(temp_after - temp_before) / 2**20:6.0f} MB")
+        print(
+            f"  PostgreSQL temp files written (recompute runs) "
+            f"{(temp_after - temp_before) / 2**20:6.0f} MB"
+        )
     print("\n== slowest statements of one recompute (new day) " + "=" * 29)
     total = sum(s for s, _, _ in statements)
     for seconds, statement, _ in statements[:6]:
@@ -1099,19 +1452,33 @@ def print_results(args, report, rows, ingestion, statements, peak_mb, traced_pea
     print("\n== targets " + "=" * 68)
     budget = TARGET_RECOMPUTE_S_PER_100K * scale
     verdicts = [
-        (f"recompute {args.accounts:,} accounts <= {budget:.1f} s"
-         + ("" if args.accounts == 100_000 else " (30 s per 100k, scaled linearly)"),
-         whole <= budget, f"{whole:.2f} s"),
-        (f"recompute <= {TARGET_FLOOR_RATIO:.0f}x the floor (event aggregates)",
-         whole <= TARGET_FLOOR_RATIO * floor, f"{whole / floor:.1f}x"),
-        (f"peak memory <= {TARGET_MEMORY_MB:.0f} MB", peak_mb <= TARGET_MEMORY_MB,
-         f"{peak_mb:.0f} MB"),
+        (
+            f"recompute {args.accounts:,} accounts <= {budget:.1f} s"
+            + ("" if args.accounts == 100_000 else " (30 s per 100k, scaled linearly)"),
+            whole <= budget,
+            f"{whole:.2f} s",
+        ),
+        (
+            f"recompute <= {TARGET_FLOOR_RATIO:.0f}x the floor (event aggregates)",
+            whole <= TARGET_FLOOR_RATIO * floor,
+            f"{whole / floor:.1f}x",
+        ),
+        (
+            f"peak memory <= {TARGET_MEMORY_MB:.0f} MB",
+            peak_mb <= TARGET_MEMORY_MB,
+            f"{peak_mb:.0f} MB",
+        ),
     ]
     for name, result in ingestion.items():
         if "re-sent" in name:
             continue
-        verdicts.append((f"ingestion {name} >= {TARGET_EVENTS_PER_S:,.0f} events/s",
-                         result["rate"] >= TARGET_EVENTS_PER_S, f"{result['rate']:,.0f}/s"))
+        verdicts.append(
+            (
+                f"ingestion {name} >= {TARGET_EVENTS_PER_S:,.0f} events/s",
+                result["rate"] >= TARGET_EVENTS_PER_S,
+                f"{result['rate']:,.0f}/s",
+            )
+        )
     for name, ok, value in verdicts:
         print(f"  {'PASS' if ok else 'MISS'}  {name:<66} {value}")
 

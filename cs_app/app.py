@@ -70,8 +70,13 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     from cs_app.sql import for_this_dialect
 
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
-                     include_object=for_this_dialect)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(PROJECT_ROOT / "migrations"),
+        render_as_batch=True,
+        include_object=for_this_dialect,
+    )
     login_manager.init_app(app)
     csrf.init_app(app)
 
@@ -91,8 +96,21 @@ def _register_blueprints(app: Flask) -> None:
     from cs_app.triggers.rule_views import bp as rules_bp
     from cs_app.triggers.touchpoint_views import bp as touchpoints_bp
 
-    for blueprint in (auth_bp, admin_bp, accounts_bp, plans_bp, templates_bp, share_bp, api_bp,
-                      dashboards_bp, jobs_bp, health_bp, rules_bp, pools_bp, touchpoints_bp):
+    for blueprint in (
+        auth_bp,
+        admin_bp,
+        accounts_bp,
+        plans_bp,
+        templates_bp,
+        share_bp,
+        api_bp,
+        dashboards_bp,
+        jobs_bp,
+        health_bp,
+        rules_bp,
+        pools_bp,
+        touchpoints_bp,
+    ):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
 

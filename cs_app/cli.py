@@ -25,12 +25,20 @@ def main() -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--demo/--no-demo", "demo", default=None,
-              help="Load the demo portfolio (default: only into an empty database).")
+@click.option(
+    "--demo/--no-demo",
+    "demo",
+    default=None,
+    help="Load the demo portfolio (default: only into an empty database).",
+)
 @click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
-              help="Run the job scheduler in this process (single node); turn off when "
-                   "`cs-app scheduler` runs elsewhere.")
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Run the job scheduler in this process (single node); turn off when "
+    "`cs-app scheduler` runs elsewhere.",
+)
 @with_appcontext
 def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool) -> None:
     """Migrate the database, load demo data if asked or empty, and serve with waitress."""
@@ -95,11 +103,16 @@ def jobs_list() -> None:
     from cs_app.scheduler import JOBS
 
     for job in JOBS:
-        last = db.session.scalar(select(JobRun).where(JobRun.job_name == job.name)
-                                 .order_by(JobRun.started_at.desc()).limit(1))
+        last = db.session.scalar(
+            select(JobRun)
+            .where(JobRun.job_name == job.name)
+            .order_by(JobRun.started_at.desc())
+            .limit(1)
+        )
         schedule = ", ".join(f"{k}={v}" for k, v in job.trigger_args.items())
-        status = (f"last run {last.started_at:%Y-%m-%d %H:%M} UTC {last.status}"
-                  if last else "never run")
+        status = (
+            f"last run {last.started_at:%Y-%m-%d %H:%M} UTC {last.status}" if last else "never run"
+        )
         click.echo(f"{job.name:<26} {job.trigger} {schedule:<22} {status}")
         click.echo(f"{'':<26} {job.description}")
 

@@ -60,8 +60,11 @@ LEAD_EMAIL = "lead@demo.cs-app.example"
 AWAY_EMAIL = "tom@demo.cs-app.example"  # out of office: shows the away flag in pools
 CSMS_BY_SEGMENT = {
     "Enterprise": ("maya@demo.cs-app.example", "daniel@demo.cs-app.example"),
-    "Mid-Market": ("daniel@demo.cs-app.example", "sofia@demo.cs-app.example",
-                   "tom@demo.cs-app.example"),
+    "Mid-Market": (
+        "daniel@demo.cs-app.example",
+        "sofia@demo.cs-app.example",
+        "tom@demo.cs-app.example",
+    ),
     "SMB": ("sofia@demo.cs-app.example", "tom@demo.cs-app.example"),
 }
 GENERATED_ACCOUNTS = 42
@@ -79,53 +82,208 @@ TRIAL_DAYS_LEFT = (3, 1, 0)
 # --- word lists for the generated part of the portfolio -------------------------------------
 
 NAME_PREFIXES = (
-    "Northwind", "Bluepeak", "Brightline", "Cedarworks", "Harborview", "Ironwood", "Lumen",
-    "Maplegate", "Nimbus", "Orbitron", "Pioneer", "Quartzite", "Redwood", "Silverline", "Tidewater",
-    "Vertex", "Willowbrook", "Atlasphere", "Beacon", "Cobalt", "Deltaform", "Evergreen", "Falconer",
-    "Granite", "Horizon", "Juniper", "Keystone", "Lakeshore", "Meridian", "Oakridge", "Pinnacle",
-    "Riverbend", "Stonebridge", "Trident", "Upland", "Vantage", "Westfield", "Zephyr", "Ambergate",
-    "Copperfield", "Driftwood", "Foxglove", "Highgate", "Kestrel", "Larkspur", "Moonstone",
+    "Northwind",
+    "Bluepeak",
+    "Brightline",
+    "Cedarworks",
+    "Harborview",
+    "Ironwood",
+    "Lumen",
+    "Maplegate",
+    "Nimbus",
+    "Orbitron",
+    "Pioneer",
+    "Quartzite",
+    "Redwood",
+    "Silverline",
+    "Tidewater",
+    "Vertex",
+    "Willowbrook",
+    "Atlasphere",
+    "Beacon",
+    "Cobalt",
+    "Deltaform",
+    "Evergreen",
+    "Falconer",
+    "Granite",
+    "Horizon",
+    "Juniper",
+    "Keystone",
+    "Lakeshore",
+    "Meridian",
+    "Oakridge",
+    "Pinnacle",
+    "Riverbend",
+    "Stonebridge",
+    "Trident",
+    "Upland",
+    "Vantage",
+    "Westfield",
+    "Zephyr",
+    "Ambergate",
+    "Copperfield",
+    "Driftwood",
+    "Foxglove",
+    "Highgate",
+    "Kestrel",
+    "Larkspur",
+    "Moonstone",
 )
 NAME_KINDS = (
-    ("Analytics", "Data & Analytics"), ("Logistics", "Logistics"), ("Health", "Healthcare"),
-    ("Foods", "Food & Beverage"), ("Robotics", "Manufacturing"), ("Capital", "Financial Services"),
-    ("Energy", "Energy"), ("Bio", "Biotech"), ("Media", "Media"), ("Outfitters", "Retail"),
-    ("Insurance", "Insurance"), ("Learning", "Education"), ("Software", "Software"),
-    ("Travel", "Travel & Hospitality"), ("Legal", "Legal Services"), ("Builders", "Construction"),
-    ("Security", "Cybersecurity"), ("Telecom", "Telecommunications"), ("Realty", "Real Estate"),
-    ("Clinics", "Healthcare"), ("Payments", "Financial Services"), ("Studios", "Media"),
+    ("Analytics", "Data & Analytics"),
+    ("Logistics", "Logistics"),
+    ("Health", "Healthcare"),
+    ("Foods", "Food & Beverage"),
+    ("Robotics", "Manufacturing"),
+    ("Capital", "Financial Services"),
+    ("Energy", "Energy"),
+    ("Bio", "Biotech"),
+    ("Media", "Media"),
+    ("Outfitters", "Retail"),
+    ("Insurance", "Insurance"),
+    ("Learning", "Education"),
+    ("Software", "Software"),
+    ("Travel", "Travel & Hospitality"),
+    ("Legal", "Legal Services"),
+    ("Builders", "Construction"),
+    ("Security", "Cybersecurity"),
+    ("Telecom", "Telecommunications"),
+    ("Realty", "Real Estate"),
+    ("Clinics", "Healthcare"),
+    ("Payments", "Financial Services"),
+    ("Studios", "Media"),
 )
 NAME_SUFFIXES = ("", " Inc.", " Group", " Co.", " Ltd", " LLC", " Partners", " Corp.")
 FIRST_NAMES = (
-    "Aisha", "Ben", "Carla", "Dev", "Elena", "Felix", "Grace", "Hiro", "Ines", "Jamal", "Kara",
-    "Liam", "Mina", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera",
-    "Wes", "Ximena", "Yusuf", "Zoe", "Anika", "Bruno", "Chloe", "Dmitri", "Erin", "Farah",
-    "Gavin", "Hana", "Ivan", "Julia", "Kenji", "Leah", "Mateo", "Nadia", "Oscar", "Petra",
+    "Aisha",
+    "Ben",
+    "Carla",
+    "Dev",
+    "Elena",
+    "Felix",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Kara",
+    "Liam",
+    "Mina",
+    "Noah",
+    "Olga",
+    "Pablo",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Anika",
+    "Bruno",
+    "Chloe",
+    "Dmitri",
+    "Erin",
+    "Farah",
+    "Gavin",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kenji",
+    "Leah",
+    "Mateo",
+    "Nadia",
+    "Oscar",
+    "Petra",
 )
 LAST_NAMES = (
-    "Adams", "Bauer", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito",
-    "Jensen", "Kowalski", "Larsen", "Moreau", "Nakamura", "Osei", "Patel", "Quintero", "Rossi",
-    "Schmidt", "Tanaka", "Usman", "Varga", "Walsh", "Xu", "Yilmaz", "Zimmerman", "Ahmed",
-    "Brennan", "Costa", "Duarte", "Engel", "Fontaine", "Gupta", "Hughes", "Iqbal", "Keller",
+    "Adams",
+    "Bauer",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Nakamura",
+    "Osei",
+    "Patel",
+    "Quintero",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Walsh",
+    "Xu",
+    "Yilmaz",
+    "Zimmerman",
+    "Ahmed",
+    "Brennan",
+    "Costa",
+    "Duarte",
+    "Engel",
+    "Fontaine",
+    "Gupta",
+    "Hughes",
+    "Iqbal",
+    "Keller",
 )
 TITLES = {
     "executive_sponsor": {
         "SMB": ("Founder & CEO", "Managing Director", "Owner", "COO"),
-        "Mid-Market": ("VP of Operations", "Chief Operating Officer", "VP of Sales",
-                       "Head of Customer Experience"),
-        "Enterprise": ("SVP Customer Operations", "Chief Customer Officer", "VP of Support",
-                       "Chief Information Officer", "VP of Revenue Operations"),
+        "Mid-Market": (
+            "VP of Operations",
+            "Chief Operating Officer",
+            "VP of Sales",
+            "Head of Customer Experience",
+        ),
+        "Enterprise": (
+            "SVP Customer Operations",
+            "Chief Customer Officer",
+            "VP of Support",
+            "Chief Information Officer",
+            "VP of Revenue Operations",
+        ),
     },
-    "champion": ("Operations Manager", "Head of Customer Support", "Sales Operations Lead",
-                 "Program Manager", "RevOps Manager", "Support Operations Manager"),
-    "technical_admin": ("IT Manager", "Systems Administrator", "CRM Administrator",
-                        "Platform Engineer", "Integration Engineer"),
-    "end_user": ("Support Team Lead", "Account Manager", "Customer Success Associate",
-                 "Business Analyst", "Service Desk Lead"),
+    "champion": (
+        "Operations Manager",
+        "Head of Customer Support",
+        "Sales Operations Lead",
+        "Program Manager",
+        "RevOps Manager",
+        "Support Operations Manager",
+    ),
+    "technical_admin": (
+        "IT Manager",
+        "Systems Administrator",
+        "CRM Administrator",
+        "Platform Engineer",
+        "Integration Engineer",
+    ),
+    "end_user": (
+        "Support Team Lead",
+        "Account Manager",
+        "Customer Success Associate",
+        "Business Analyst",
+        "Service Desk Lead",
+    ),
     "billing": ("Finance Manager", "Procurement Specialist", "Accounts Payable Lead"),
 }
-INFLUENCE_FOR_ROLE = {"executive_sponsor": "decision_maker", "champion": "champion",
-                      "technical_admin": "influencer", "end_user": "user", "billing": "influencer"}
+INFLUENCE_FOR_ROLE = {
+    "executive_sponsor": "decision_maker",
+    "champion": "champion",
+    "technical_admin": "influencer",
+    "end_user": "user",
+    "billing": "influencer",
+}
 ROLE_ORDER = ("champion", "executive_sponsor", "technical_admin", "end_user", "billing")
 USE_CASES = (
     "Unify customer support across email, chat and phone in one queue.",
@@ -157,8 +315,12 @@ PRIORITIES = (
     "Raise NPS from the low 20s to above 40.",
     "Consolidate tooling under one contract.",
 )
-PLACEHOLDER_ROLES = {"champion": "champion", "sponsor": "executive_sponsor",
-                     "admin": "technical_admin", "billing": "billing"}
+PLACEHOLDER_ROLES = {
+    "champion": "champion",
+    "sponsor": "executive_sponsor",
+    "admin": "technical_admin",
+    "billing": "billing",
+}
 NEW_ACTIONS = (
     "Send the monthly adoption report to {champion}",
     "Schedule the next business review with {sponsor}",
@@ -253,13 +415,19 @@ def load_demo(now: datetime, echo: Callable[[str], Any] = print) -> dict[str, in
     created (all zero when the portfolio is already there)."""
     ctx = DemoContext(now=now, users={}, echo=echo)
     _ensure_users(ctx)
-    specs = [_techcorp_spec(ctx.today), _growthstack_spec(ctx.today),
-             *_generated_specs(ctx.today),
-             *journeys.journey_specs(ctx.today, AccountSpec, ContactSpec, _add_years)]
-    existing = set(db.session.scalars(
-        select(Account.external_id).where(Account.external_id.in_([s.external_id
-                                                                    for s in specs]))
-    ))
+    specs = [
+        _techcorp_spec(ctx.today),
+        _growthstack_spec(ctx.today),
+        *_generated_specs(ctx.today),
+        *journeys.journey_specs(ctx.today, AccountSpec, ContactSpec, _add_years),
+    ]
+    existing = set(
+        db.session.scalars(
+            select(Account.external_id).where(
+                Account.external_id.in_([s.external_id for s in specs])
+            )
+        )
+    )
     builders = {"CRM-10001": _techcorp_plan, "CRM-10002": _growthstack_plan}
     for index, spec in enumerate(specs, start=1):
         if spec.external_id in existing:
@@ -269,15 +437,19 @@ def load_demo(now: datetime, echo: Callable[[str], Any] = print) -> dict[str, in
         builder(ctx, account, spec, random.Random(f"cs-app-demo:{spec.external_id}"))
         for contact in account.contacts:  # they left after the plans were made
             if contact.name in spec.departed_names:
-                accounts_service.update_contact(contact, {"status": "departed"}, user=None,
-                                                now=ctx.now)
+                accounts_service.update_contact(
+                    contact, {"status": "departed"}, user=None, now=ctx.now
+                )
         if index % 10 == 0 or index == len(specs):
             echo(f"  accounts {index}/{len(specs)}")
     db.session.flush()
     _load_usage_and_history(ctx, specs)
     _start_journeys(ctx)
-    echo("Demo portfolio: " + ", ".join(f"{n} {what}" for what, n in sorted(ctx.created.items()))
-         if ctx.created else "Demo portfolio already loaded; nothing added.")
+    echo(
+        "Demo portfolio: " + ", ".join(f"{n} {what}" for what, n in sorted(ctx.created.items()))
+        if ctx.created
+        else "Demo portfolio already loaded; nothing added."
+    )
     return ctx.created
 
 
@@ -288,8 +460,11 @@ def _start_journeys(ctx: DemoContext) -> None:
     events = journeys.play_todays_events(ctx.now)
     recompute_pending_health(now=ctx.now)  # today's events move their accounts' signals
     firings = evaluate_scheduled_rules(now=ctx.now)["firings_created"]
-    for what, added in (("pool members", members), ("journey events", events),
-                        ("rule firings", firings)):
+    for what, added in (
+        ("pool members", members),
+        ("journey events", events),
+        ("rule firings", firings),
+    ):
         if added:
             ctx.count(what, added)
 
@@ -316,34 +491,63 @@ def _create_account(ctx: DemoContext, spec: AccountSpec) -> Account:
     with its contacts (all still active: departures come after the plans are built)."""
     csm = ctx.users[spec.csm_email] if spec.csm_email else None
     first_stage, signed_on = spec.stages[0]
-    account, _ = accounts_service.upsert_account({
-        "external_id": spec.external_id, "name": spec.name, "domain": spec.domain,
-        "industry": spec.industry, "employees": spec.employees, "segment": spec.segment,
-        "engagement_model": spec.engagement_model, "arr_minor": spec.arr_dollars * 100,
-        "currency": "USD", "contract_start": spec.contract_start,
-        "renewal_date": spec.renewal_date, "csm_id": csm.id if csm else None,
-        "lifecycle_stage": first_stage, "stage_entered_on": signed_on,
-        "product_plan": spec.product_plan, "seats_purchased": spec.seats, **spec.context,
-    }, user=csm, now=ctx.at(signed_on))
+    account, _ = accounts_service.upsert_account(
+        {
+            "external_id": spec.external_id,
+            "name": spec.name,
+            "domain": spec.domain,
+            "industry": spec.industry,
+            "employees": spec.employees,
+            "segment": spec.segment,
+            "engagement_model": spec.engagement_model,
+            "arr_minor": spec.arr_dollars * 100,
+            "currency": "USD",
+            "contract_start": spec.contract_start,
+            "renewal_date": spec.renewal_date,
+            "csm_id": csm.id if csm else None,
+            "lifecycle_stage": first_stage,
+            "stage_entered_on": signed_on,
+            "product_plan": spec.product_plan,
+            "seats_purchased": spec.seats,
+            **spec.context,
+        },
+        user=csm,
+        now=ctx.at(signed_on),
+    )
     for stage, entered_on in spec.stages[1:]:
-        accounts_service.set_lifecycle_stage(account, stage, user=csm, now=ctx.at(entered_on),
-                                             entered_on=entered_on)
+        accounts_service.set_lifecycle_stage(
+            account, stage, user=csm, now=ctx.at(entered_on), entered_on=entered_on
+        )
     for person in spec.contacts:
         local = re.sub(r"[^a-z.]", "", person.name.lower().replace(" ", "."))
-        last = (ctx.today - timedelta(days=person.last_contact_days_ago)
-                if person.last_contact_days_ago is not None else None)
-        accounts_service.add_contact(account, {
-            "name": person.name, "title": person.title, "email": f"{local}@{spec.domain}",
-            "role": person.role, "influence": person.influence,
-            "engagement": person.engagement, "last_contact_on": last, "status": "active",
-        }, user=csm, now=ctx.now)
+        last = (
+            ctx.today - timedelta(days=person.last_contact_days_ago)
+            if person.last_contact_days_ago is not None
+            else None
+        )
+        accounts_service.add_contact(
+            account,
+            {
+                "name": person.name,
+                "title": person.title,
+                "email": f"{local}@{spec.domain}",
+                "role": person.role,
+                "influence": person.influence,
+                "engagement": person.engagement,
+                "last_contact_on": last,
+                "status": "active",
+            },
+            user=csm,
+            now=ctx.now,
+        )
     ctx.count("accounts")
     ctx.count("contacts", len(spec.contacts))
     return account
 
 
-def _stage_path(stage: str, start: date, renewal: date, today: date,
-                rng: random.Random) -> list[tuple[str, date]]:
+def _stage_path(
+    stage: str, start: date, renewal: date, today: date, rng: random.Random
+) -> list[tuple[str, date]]:
     """The lifecycle stages an account has passed through, with plausible entry dates."""
     path = [("onboarding", start)]
     if stage == "onboarding":
@@ -394,8 +598,15 @@ def _generated_specs(today: date) -> list[AccountSpec]:
         "Mid-Market": ["hybrid"] * 9 + ["low-touch"] * 4 + ["joint", "high-touch"],
         "Enterprise": ["high-touch"] * 7 + ["joint"] * 3 + ["hybrid"],
     }
-    stages = (["onboarding"] * 5 + ["activation"] * 5 + ["adoption"] * 9 + ["optimization"] * 7
-              + ["renewal"] * 7 + ["expansion"] * 5 + ["churned"] * 4)
+    stages = (
+        ["onboarding"] * 5
+        + ["activation"] * 5
+        + ["adoption"] * 9
+        + ["optimization"] * 7
+        + ["renewal"] * 7
+        + ["expansion"] * 5
+        + ["churned"] * 4
+    )
     rng.shuffle(stages)
     for options in models.values():
         rng.shuffle(options)
@@ -439,19 +650,31 @@ def _generated_specs(today: date) -> list[AccountSpec]:
         else:  # churned 12–55 days ago, without a renewal (inside the health history)
             days = rng.randint(10, 75)
             start = _add_years(today - timedelta(days=12 + (days - 10) * 43 // 65), -1)
-        renewal = (_add_years(start, 1) if stage == "churned"
-                   else _anniversary_after(start, today))
+        renewal = _add_years(start, 1) if stage == "churned" else _anniversary_after(start, today)
         pooled = model == "low-touch" and (segment == "SMB" or rng.random() < 0.5)
         csm_email = None if pooled else rng.choice(CSMS_BY_SEGMENT[segment])
-        health = ("poor" if stage == "churned"
-                  else rng.choices(("good", "watch", "poor"), (55, 30, 15))[0])
+        health = (
+            "poor"
+            if stage == "churned"
+            else rng.choices(("good", "watch", "poor"), (55, 30, 15))[0]
+        )
         domain = f"{_slug(prefix + kind)}.example"
         spec = AccountSpec(
-            external_id=f"CRM-{10003 + index}", name=name, domain=domain, industry=industry,
-            employees=employees, segment=segment, engagement_model=model, arr_dollars=arr,
-            contract_start=start, renewal_date=renewal, csm_email=csm_email,
-            stages=_stage_path(stage, start, renewal, today, rng), product_plan=product,
-            seats=seats, health=health,
+            external_id=f"CRM-{10003 + index}",
+            name=name,
+            domain=domain,
+            industry=industry,
+            employees=employees,
+            segment=segment,
+            engagement_model=model,
+            arr_dollars=arr,
+            contract_start=start,
+            renewal_date=renewal,
+            csm_email=csm_email,
+            stages=_stage_path(stage, start, renewal, today, rng),
+            product_plan=product,
+            seats=seats,
+            health=health,
             context={
                 "primary_use_case": rng.choice(USE_CASES),
                 "purchase_trigger": rng.choice(PURCHASE_TRIGGERS),
@@ -461,9 +684,11 @@ def _generated_specs(today: date) -> list[AccountSpec]:
         )
         spec.contacts = _generated_contacts(spec, rng)
         specs.append(spec)
-    trials = sorted((s for s in specs if s.segment == "SMB"
-                     and s.stage in ("onboarding", "activation")),
-                    key=lambda s: s.contract_start, reverse=True)[:len(TRIAL_DAYS_LEFT)]
+    trials = sorted(
+        (s for s in specs if s.segment == "SMB" and s.stage in ("onboarding", "activation")),
+        key=lambda s: s.contract_start,
+        reverse=True,
+    )[: len(TRIAL_DAYS_LEFT)]
     for spec, days_left in zip(trials, TRIAL_DAYS_LEFT, strict=False):
         spec.context["trial_ends_on"] = today + timedelta(days=days_left)
     return specs
@@ -504,29 +729,42 @@ def _generated_contacts(spec: AccountSpec, rng: random.Random) -> list[ContactSp
 def _techcorp_spec(today: date) -> AccountSpec:
     start = today - timedelta(days=105)
     return AccountSpec(
-        external_id="CRM-10001", name="TechCorp Inc.", domain="techcorp.example",
-        industry="B2B SaaS", employees=500, segment="Enterprise", engagement_model="high-touch",
-        arr_dollars=85_000, contract_start=start, renewal_date=_add_years(start, 1),
+        external_id="CRM-10001",
+        name="TechCorp Inc.",
+        domain="techcorp.example",
+        industry="B2B SaaS",
+        employees=500,
+        segment="Enterprise",
+        engagement_model="high-touch",
+        arr_dollars=85_000,
+        contract_start=start,
+        renewal_date=_add_years(start, 1),
         csm_email="maya@demo.cs-app.example",
-        stages=[("onboarding", start), ("activation", start + timedelta(days=35)),
-                ("adoption", start + timedelta(days=75))],
-        product_plan="Enterprise", seats=180, health="watch",
+        stages=[
+            ("onboarding", start),
+            ("activation", start + timedelta(days=35)),
+            ("adoption", start + timedelta(days=75)),
+        ],
+        product_plan="Enterprise",
+        seats=180,
+        health="watch",
         context={
             "primary_use_case": "Consolidate three legacy support tools into one customer "
-                                "support platform and cut average resolution time.",
+            "support platform and cut average resolution time.",
             "purchase_trigger": "Resolution times of 18 hours were driving escalations from "
-                                "key customers, and the legacy tool contracts came up for "
-                                "renewal.",
+            "key customers, and the legacy tool contracts came up for "
+            "renewal.",
             "previous_solutions": "Three separate tools for ticketing, live chat and the "
-                                  "knowledge base; agents re-keyed context between them.",
+            "knowledge base; agents re-keyed context between them.",
             "strategic_priorities": "Customer-experience programme led by the VP of Customer "
-                                    "Experience; lower cost to serve as the company grows.",
+            "Experience; lower cost to serve as the company grows.",
         },
         contacts=[
             ContactSpec("Sarah Chen", "VP of Customer Experience", "executive_sponsor", "high", 9),
             ContactSpec("Marcus Rivera", "Support Operations Manager", "champion", "high", 2),
-            ContactSpec("Jordan Kim", "Support Systems Administrator", "technical_admin",
-                        "medium", 6),
+            ContactSpec(
+                "Jordan Kim", "Support Systems Administrator", "technical_admin", "medium", 6
+            ),
             ContactSpec("Emily Watts", "Tier 2 Support Team Lead", "end_user", "medium", 20),
             ContactSpec("Greg Novak", "Procurement Manager", "billing", "low", 95),
         ],
@@ -536,21 +774,33 @@ def _techcorp_spec(today: date) -> AccountSpec:
 def _growthstack_spec(today: date) -> AccountSpec:
     start = today - timedelta(days=150)
     return AccountSpec(
-        external_id="CRM-10002", name="GrowthStack Marketing", domain="growthstack.example",
-        industry="Marketing Services", employees=45, segment="Mid-Market",
-        engagement_model="hybrid", arr_dollars=24_000, contract_start=start,
-        renewal_date=_add_years(start, 1), csm_email="sofia@demo.cs-app.example",
-        stages=[("onboarding", start), ("activation", start + timedelta(days=28)),
-                ("adoption", start + timedelta(days=56))],
-        product_plan="Business", seats=40, health="watch",
+        external_id="CRM-10002",
+        name="GrowthStack Marketing",
+        domain="growthstack.example",
+        industry="Marketing Services",
+        employees=45,
+        segment="Mid-Market",
+        engagement_model="hybrid",
+        arr_dollars=24_000,
+        contract_start=start,
+        renewal_date=_add_years(start, 1),
+        csm_email="sofia@demo.cs-app.example",
+        stages=[
+            ("onboarding", start),
+            ("activation", start + timedelta(days=28)),
+            ("adoption", start + timedelta(days=56)),
+        ],
+        product_plan="Business",
+        seats=40,
+        health="watch",
         context={
             "primary_use_case": "Single source of truth for client health across all three "
-                                "service teams.",
+            "service teams.",
             "purchase_trigger": "Frequently surprised by client churn; renewal forecasts were "
-                                "only 65 % accurate.",
+            "only 65 % accurate.",
             "previous_solutions": "Each service team kept its own client spreadsheet.",
             "strategic_priorities": "Reliable 90-day renewal forecasting; grow retainer "
-                                    "revenue with existing clients.",
+            "revenue with existing clients.",
         },
         contacts=[
             ContactSpec("Rachel Nguyen", "Director of Operations", "champion", "high", 4),
@@ -564,87 +814,179 @@ def _contact(account: Account, role: str) -> Contact:
     return next(c for c in account.contacts if c.role == role)
 
 
-def _measure(ctx: DemoContext, plan: Plan, outcome: Outcome, user: User,
-             series: list[tuple[date, float]]) -> None:
+def _measure(
+    ctx: DemoContext, plan: Plan, outcome: Outcome, user: User, series: list[tuple[date, float]]
+) -> None:
     for day, value in series:
         service.add_measurement(plan, outcome, day, value, user=user, now=ctx.at(day))
 
 
-def _set(ctx: DemoContext, plan: Plan, component: str, item: Any, values: dict, user: User,
-         day: date) -> None:
-    service.update_item(plan, component, item, values, expected_version=None, user=user,
-                        now=ctx.at(day))
+def _set(
+    ctx: DemoContext, plan: Plan, component: str, item: Any, values: dict, user: User, day: date
+) -> None:
+    service.update_item(
+        plan, component, item, values, expected_version=None, user=user, now=ctx.at(day)
+    )
 
 
-def _review(ctx: DemoContext, plan: Plan, user: User, day: date, attendees: str,
-            notes: str) -> None:
-    service.add_item(plan, "reviews", {"held_on": day, "attendees": attendees, "notes": notes},
-                     user=user, now=ctx.at(day))
+def _review(
+    ctx: DemoContext, plan: Plan, user: User, day: date, attendees: str, notes: str
+) -> None:
+    service.add_item(
+        plan,
+        "reviews",
+        {"held_on": day, "attendees": attendees, "notes": notes},
+        user=user,
+        now=ctx.at(day),
+    )
 
 
-def _techcorp_plan(ctx: DemoContext, account: Account, spec: AccountSpec,
-                   rng: random.Random) -> None:
+def _techcorp_plan(
+    ctx: DemoContext, account: Account, spec: AccountSpec, rng: random.Random
+) -> None:
     maya = ctx.users["maya@demo.cs-app.example"]
     start = spec.contract_start
     day = lambda offset: start + timedelta(days=offset)  # noqa: E731
     sarah, marcus = _contact(account, "executive_sponsor"), _contact(account, "champion")
     jordan, emily = _contact(account, "technical_admin"), _contact(account, "end_user")
-    plan = service.create_plan(account, {
-        "title": "TechCorp Inc. — support platform consolidation",
-        "status": "active",
-        "summary": "Consolidate three legacy support tools into one platform and bring average "
-                   "resolution time from 18 to 8 hours within six months. Phased rollout: "
-                   "migration, soft launch with 25 % of tickets, full cutover, automation.",
-    }, user=maya, now=ctx.at(day(2)), template=service.get_template("enterprise-high-touch"))
+    plan = service.create_plan(
+        account,
+        {
+            "title": "TechCorp Inc. — support platform consolidation",
+            "status": "active",
+            "summary": "Consolidate three legacy support tools into one platform and bring average "
+            "resolution time from 18 to 8 hours within six months. Phased rollout: "
+            "migration, soft launch with 25 % of tickets, full cutover, automation.",
+        },
+        user=maya,
+        now=ctx.at(day(2)),
+        template=service.get_template("enterprise-high-touch"),
+    )
     outcomes = {o.title: o for o in plan.outcomes}
     resolution = outcomes["Reduce average ticket resolution time"]
-    _set(ctx, plan, "outcomes", resolution, {"title": "Average resolution time",
-                                             "metric": "Average resolution time (hours)"},
-         maya, day(2))
+    _set(
+        ctx,
+        plan,
+        "outcomes",
+        resolution,
+        {"title": "Average resolution time", "metric": "Average resolution time (hours)"},
+        maya,
+        day(2),
+    )
     new = {}
     for title, metric, unit, baseline, target, months in (
         ("Tool consolidation", "Support systems in use", "systems", 3, 1, 3),
         ("Agent satisfaction (internal)", "Agent satisfaction survey", "%", 62, 80, 6),
         ("Customer effort score", "Customer effort score (survey average)", "score", 4.2, 3.0, 9),
     ):
-        new[title] = service.add_item(plan, "outcomes", {
-            "title": title, "metric": metric, "unit": unit, "baseline": float(baseline),
-            "target": float(target), "target_date": day(30 * months), "status": "on_track",
-        }, user=maya, now=ctx.at(day(2)))
+        new[title] = service.add_item(
+            plan,
+            "outcomes",
+            {
+                "title": title,
+                "metric": metric,
+                "unit": unit,
+                "baseline": float(baseline),
+                "target": float(target),
+                "target_date": day(30 * months),
+                "status": "on_track",
+            },
+            user=maya,
+            now=ctx.at(day(2)),
+        )
     _measure(ctx, plan, resolution, maya, [(day(31), 17.0), (day(62), 15.5), (day(93), 13.2)])
-    _measure(ctx, plan, new["Tool consolidation"], maya,
-             [(day(2), 3), (day(62), 2), (day(93), 2)])
-    _measure(ctx, plan, new["Agent satisfaction (internal)"], maya,
-             [(day(2), 62), (day(62), 66), (day(93), 71)])
-    _measure(ctx, plan, new["Customer effort score"], maya,
-             [(day(2), 4.2), (day(62), 4.0), (day(93), 3.8)])
-    _measure(ctx, plan, outcomes["Increase user adoption"], maya,
-             [(day(31), 46), (day(62), 55), (day(93), 63)])
-    _measure(ctx, plan, outcomes["Cut support ticket volume through self-service deflection"],
-             maya, [(day(31), 980), (day(62), 930), (day(93), 860)])
+    _measure(ctx, plan, new["Tool consolidation"], maya, [(day(2), 3), (day(62), 2), (day(93), 2)])
+    _measure(
+        ctx,
+        plan,
+        new["Agent satisfaction (internal)"],
+        maya,
+        [(day(2), 62), (day(62), 66), (day(93), 71)],
+    )
+    _measure(
+        ctx,
+        plan,
+        new["Customer effort score"],
+        maya,
+        [(day(2), 4.2), (day(62), 4.0), (day(93), 3.8)],
+    )
+    _measure(
+        ctx,
+        plan,
+        outcomes["Increase user adoption"],
+        maya,
+        [(day(31), 46), (day(62), 55), (day(93), 63)],
+    )
+    _measure(
+        ctx,
+        plan,
+        outcomes["Cut support ticket volume through self-service deflection"],
+        maya,
+        [(day(31), 980), (day(62), 930), (day(93), 860)],
+    )
     _set(ctx, plan, "outcomes", new["Tool consolidation"], {"status": "at_risk"}, maya, day(93))
 
     for title, phase, offset, criteria, owner, status, done_on in (
-        ("Data migration from legacy systems complete", "implementation", 30,
-         "All open and 12 months of closed tickets migrated; spot check of 200 tickets passes.",
-         jordan, "done", 33),
-        ("Support team trained, soft launch with 25% ticket volume", "adoption", 60,
-         "All 180 agents trained; 25 % of incoming tickets routed to the new platform.",
-         marcus, "done", 58),
-        ("Full cutover, legacy systems deprecated", "adoption", 90,
-         "100 % of tickets on the new platform; legacy ticketing and chat switched off.",
-         jordan, "in_progress", None),
-        ("Automation workflows deployed for the top 5 ticket categories", "value", 120,
-         "Routing and macros live for the five largest ticket categories.", emily, "planned",
-         None),
-        ("Resolution time target achieved, expansion discussion initiated", "expansion", 180,
-         "Average resolution time at or under 8 hours; expansion call held with the sponsor.",
-         sarah, "planned", None),
+        (
+            "Data migration from legacy systems complete",
+            "implementation",
+            30,
+            "All open and 12 months of closed tickets migrated; spot check of 200 tickets passes.",
+            jordan,
+            "done",
+            33,
+        ),
+        (
+            "Support team trained, soft launch with 25% ticket volume",
+            "adoption",
+            60,
+            "All 180 agents trained; 25 % of incoming tickets routed to the new platform.",
+            marcus,
+            "done",
+            58,
+        ),
+        (
+            "Full cutover, legacy systems deprecated",
+            "adoption",
+            90,
+            "100 % of tickets on the new platform; legacy ticketing and chat switched off.",
+            jordan,
+            "in_progress",
+            None,
+        ),
+        (
+            "Automation workflows deployed for the top 5 ticket categories",
+            "value",
+            120,
+            "Routing and macros live for the five largest ticket categories.",
+            emily,
+            "planned",
+            None,
+        ),
+        (
+            "Resolution time target achieved, expansion discussion initiated",
+            "expansion",
+            180,
+            "Average resolution time at or under 8 hours; expansion call held with the sponsor.",
+            sarah,
+            "planned",
+            None,
+        ),
     ):
-        milestone = service.add_item(plan, "milestones", {
-            "phase": phase, "title": title, "target_date": day(offset),
-            "success_criteria": criteria, "status": "planned", "owner": f"contact:{owner.id}",
-        }, user=maya, now=ctx.at(day(3)))
+        milestone = service.add_item(
+            plan,
+            "milestones",
+            {
+                "phase": phase,
+                "title": title,
+                "target_date": day(offset),
+                "success_criteria": criteria,
+                "status": "planned",
+                "owner": f"contact:{owner.id}",
+            },
+            user=maya,
+            now=ctx.at(day(3)),
+        )
         if status != "planned":
             values = {"status": status}
             if done_on:
@@ -652,121 +994,268 @@ def _techcorp_plan(ctx: DemoContext, account: Account, spec: AccountSpec,
             _set(ctx, plan, "milestones", milestone, values, maya, day(done_on or 70))
     for milestone in plan.milestones:
         if milestone.status == "planned" and milestone.title in (
-            "Technical setup complete", "Admin training delivered", "First workflow deployed"
+            "Technical setup complete",
+            "Admin training delivered",
+            "First workflow deployed",
         ):
-            _set(ctx, plan, "milestones", milestone,
-                 {"status": "done", "completed_on": milestone.target_date}, maya,
-                 milestone.target_date)
+            _set(
+                ctx,
+                plan,
+                "milestones",
+                milestone,
+                {"status": "done", "completed_on": milestone.target_date},
+                maya,
+                milestone.target_date,
+            )
         elif milestone.title == "50% user activation":
             _set(ctx, plan, "milestones", milestone, {"status": "in_progress"}, maya, day(80))
     cutover = next(m for m in plan.milestones if m.title.startswith("Full cutover"))
     automation = next(m for m in plan.milestones if m.title.startswith("Automation workflows"))
 
     for action in list(plan.actions):
-        _set(ctx, plan, "actions", action, {"status": "done", "completed_on": action.due_date},
-             maya, action.due_date)
+        _set(
+            ctx,
+            plan,
+            "actions",
+            action,
+            {"status": "done", "completed_on": action.due_date},
+            maya,
+            action.due_date,
+        )
     for title, owner, due_offset, status, milestone in (
-        ("Finish migrating the last 2,000 archived chat transcripts", jordan, -5, "open",
-         cutover),
+        ("Finish migrating the last 2,000 archived chat transcripts", jordan, -5, "open", cutover),
         ("Schedule the legacy chat tool shutdown with IT", marcus, 7, "open", cutover),
         ("Prepare the month-3 executive business review deck", None, 10, "open", None),
-        ("Confirm the top 5 ticket categories with the support leads", emily, 20, "open",
-         automation),
+        (
+            "Confirm the top 5 ticket categories with the support leads",
+            emily,
+            20,
+            "open",
+            automation,
+        ),
         ("Provision SSO for the contractor support team", jordan, 3, "blocked", None),
     ):
-        service.add_item(plan, "actions", {
-            "title": title, "due_date": ctx.today + timedelta(days=due_offset), "status": status,
-            "owner": f"contact:{owner.id}" if owner else f"user:{maya.id}",
-            "milestone_id": milestone.id if milestone else None,
-        }, user=maya, now=ctx.at(ctx.today - timedelta(days=12)))
+        service.add_item(
+            plan,
+            "actions",
+            {
+                "title": title,
+                "due_date": ctx.today + timedelta(days=due_offset),
+                "status": status,
+                "owner": f"contact:{owner.id}" if owner else f"user:{maya.id}",
+                "milestone_id": milestone.id if milestone else None,
+            },
+            user=maya,
+            now=ctx.at(ctx.today - timedelta(days=12)),
+        )
 
     risks = {r.title: r for r in plan.risks}
-    _set(ctx, plan, "risks", risks["Single-threaded champion"],
-         {"status": "mitigating", "owner": f"contact:{emily.id}"}, maya, day(40))
-    _set(ctx, plan, "risks", risks["Integration complexity"],
-         {"likelihood": "high", "owner": f"contact:{jordan.id}",
-          "mitigation": "Daily cutover stand-up with the support systems admin; migration "
-                        "scripts re-run nightly."}, maya, day(85))
-    service.add_item(plan, "risks", {
-        "title": "Cutover slips past the end of the legacy ticketing contract",
-        "category": "integration_complexity", "likelihood": "high", "impact": "high",
-        "mitigation": "Agree a one-month extension of the legacy licence as a fallback; "
-                      "escalate blockers to the VP of Customer Experience weekly.",
-        "status": "open", "owner": f"contact:{sarah.id}",
-    }, user=maya, now=ctx.at(day(92)))
+    _set(
+        ctx,
+        plan,
+        "risks",
+        risks["Single-threaded champion"],
+        {"status": "mitigating", "owner": f"contact:{emily.id}"},
+        maya,
+        day(40),
+    )
+    _set(
+        ctx,
+        plan,
+        "risks",
+        risks["Integration complexity"],
+        {
+            "likelihood": "high",
+            "owner": f"contact:{jordan.id}",
+            "mitigation": "Daily cutover stand-up with the support systems admin; migration "
+            "scripts re-run nightly.",
+        },
+        maya,
+        day(85),
+    )
+    service.add_item(
+        plan,
+        "risks",
+        {
+            "title": "Cutover slips past the end of the legacy ticketing contract",
+            "category": "integration_complexity",
+            "likelihood": "high",
+            "impact": "high",
+            "mitigation": "Agree a one-month extension of the legacy licence as a fallback; "
+            "escalate blockers to the VP of Customer Experience weekly.",
+            "status": "open",
+            "owner": f"contact:{sarah.id}",
+        },
+        user=maya,
+        now=ctx.at(day(92)),
+    )
 
     attendees = "Sarah Chen, Marcus Rivera, Jordan Kim, Maya Okafor"
-    _review(ctx, plan, maya, day(31), attendees,
-            "Migration complete a few days late; training plan agreed for month 2.")
-    _review(ctx, plan, maya, day(61), attendees,
-            "Soft launch live with 25 % of tickets; resolution time down to 15.5 h.")
-    _review(ctx, plan, maya, day(92), attendees + ", Emily Watts",
-            "Cutover delayed by archived chat transcripts; new risk logged. Resolution time "
-            "13.2 h, on track for the 8 h target.")
+    _review(
+        ctx,
+        plan,
+        maya,
+        day(31),
+        attendees,
+        "Migration complete a few days late; training plan agreed for month 2.",
+    )
+    _review(
+        ctx,
+        plan,
+        maya,
+        day(61),
+        attendees,
+        "Soft launch live with 25 % of tickets; resolution time down to 15.5 h.",
+    )
+    _review(
+        ctx,
+        plan,
+        maya,
+        day(92),
+        attendees + ", Emily Watts",
+        "Cutover delayed by archived chat transcripts; new risk logged. Resolution time "
+        "13.2 h, on track for the 8 h target.",
+    )
     ctx.count("plans")
 
 
-def _growthstack_plan(ctx: DemoContext, account: Account, spec: AccountSpec,
-                      rng: random.Random) -> None:
+def _growthstack_plan(
+    ctx: DemoContext, account: Account, spec: AccountSpec, rng: random.Random
+) -> None:
     sofia = ctx.users["sofia@demo.cs-app.example"]
     start = spec.contract_start
     day = lambda offset: start + timedelta(days=offset)  # noqa: E731
     rachel, owen = _contact(account, "champion"), _contact(account, "executive_sponsor")
-    plan = service.create_plan(account, {
-        "title": "GrowthStack Marketing — hybrid success plan",
-        "status": "active",
-        "summary": "Automated onboarding plus CSM touchpoints at the 30-day check-in, the "
-                   "month-6 QBR and the month-9 renewal conversation. Primary goal: one "
-                   "source of truth for client health across all service teams.",
-    }, user=sofia, now=ctx.at(day(1)), template=service.get_template("hybrid-mid-market"))
+    plan = service.create_plan(
+        account,
+        {
+            "title": "GrowthStack Marketing — hybrid success plan",
+            "status": "active",
+            "summary": "Automated onboarding plus CSM touchpoints at the 30-day check-in, the "
+            "month-6 QBR and the month-9 renewal conversation. Primary goal: one "
+            "source of truth for client health across all service teams.",
+        },
+        user=sofia,
+        now=ctx.at(day(1)),
+        template=service.get_template("hybrid-mid-market"),
+    )
     forecast = plan.outcomes[0]
-    _measure(ctx, plan, forecast, sofia,
-             [(day(1), 65), (day(60), 69), (day(91), 74), (day(121), 77)])
-    teams = service.add_item(plan, "outcomes", {
-        "title": "Single source of truth for client health",
-        "metric": "Service teams updating client health weekly", "unit": "teams",
-        "baseline": 0.0, "target": 3.0, "target_date": day(180), "status": "on_track",
-    }, user=sofia, now=ctx.at(day(1)))
+    _measure(
+        ctx, plan, forecast, sofia, [(day(1), 65), (day(60), 69), (day(91), 74), (day(121), 77)]
+    )
+    teams = service.add_item(
+        plan,
+        "outcomes",
+        {
+            "title": "Single source of truth for client health",
+            "metric": "Service teams updating client health weekly",
+            "unit": "teams",
+            "baseline": 0.0,
+            "target": 3.0,
+            "target_date": day(180),
+            "status": "on_track",
+        },
+        user=sofia,
+        now=ctx.at(day(1)),
+    )
     _measure(ctx, plan, teams, sofia, [(day(30), 1), (day(91), 2), (day(121), 2)])
 
     for milestone in plan.milestones:
         if milestone.target_date <= day(30):
-            _set(ctx, plan, "milestones", milestone,
-                 {"status": "done", "completed_on": milestone.target_date,
-                  "owner": f"contact:{rachel.id}" if milestone.phase == "onboarding"
-                  else f"user:{sofia.id}"}, sofia, milestone.target_date)
+            _set(
+                ctx,
+                plan,
+                "milestones",
+                milestone,
+                {
+                    "status": "done",
+                    "completed_on": milestone.target_date,
+                    "owner": f"contact:{rachel.id}"
+                    if milestone.phase == "onboarding"
+                    else f"user:{sofia.id}",
+                },
+                sofia,
+                milestone.target_date,
+            )
         elif milestone.phase == "adoption":
-            _set(ctx, plan, "milestones", milestone,
-                 {"status": "in_progress", "owner": f"contact:{rachel.id}"}, sofia, day(60))
+            _set(
+                ctx,
+                plan,
+                "milestones",
+                milestone,
+                {"status": "in_progress", "owner": f"contact:{rachel.id}"},
+                sofia,
+                day(60),
+            )
     for action in list(plan.actions):
-        _set(ctx, plan, "actions", action, {"status": "done", "completed_on": action.due_date},
-             sofia, action.due_date)
+        _set(
+            ctx,
+            plan,
+            "actions",
+            action,
+            {"status": "done", "completed_on": action.due_date},
+            sofia,
+            action.due_date,
+        )
     for title, owner, due_offset in (
         ("Invite the three service-team leads to the month-6 QBR", rachel, 14),
         ("Build the pipeline-freshness report for the QBR", None, 21),
         ("Walk Owen Price through the renewal forecast dashboard", owen, -9),
     ):
-        service.add_item(plan, "actions", {
-            "title": title, "due_date": ctx.today + timedelta(days=due_offset), "status": "open",
-            "owner": f"contact:{owner.id}" if owner else f"user:{sofia.id}",
-        }, user=sofia, now=ctx.at(ctx.today - timedelta(days=20)))
+        service.add_item(
+            plan,
+            "actions",
+            {
+                "title": title,
+                "due_date": ctx.today + timedelta(days=due_offset),
+                "status": "open",
+                "owner": f"contact:{owner.id}" if owner else f"user:{sofia.id}",
+            },
+            user=sofia,
+            now=ctx.at(ctx.today - timedelta(days=20)),
+        )
     single = next(r for r in plan.risks if r.category == "single_threaded_champion")
-    _set(ctx, plan, "risks", single, {"likelihood": "high", "mitigation": (
-        "Only Rachel Nguyen is engaged; meet the account director and the managing partner "
-        "before the QBR.")}, sofia, day(121))
-    _review(ctx, plan, sofia, day(30), "Rachel Nguyen, Sofia Lindqvist",
-            "30-day check-in: setup complete; two of three teams live.")
-    _review(ctx, plan, sofia, day(121), "Rachel Nguyen, Lila Moreno, Sofia Lindqvist",
-            "Forecast accuracy at 77 %; third team still on spreadsheets. Managing partner "
-            "not reached since the kickoff.")
+    _set(
+        ctx,
+        plan,
+        "risks",
+        single,
+        {
+            "likelihood": "high",
+            "mitigation": (
+                "Only Rachel Nguyen is engaged; meet the account director and the managing partner "
+                "before the QBR."
+            ),
+        },
+        sofia,
+        day(121),
+    )
+    _review(
+        ctx,
+        plan,
+        sofia,
+        day(30),
+        "Rachel Nguyen, Sofia Lindqvist",
+        "30-day check-in: setup complete; two of three teams live.",
+    )
+    _review(
+        ctx,
+        plan,
+        sofia,
+        day(121),
+        "Rachel Nguyen, Lila Moreno, Sofia Lindqvist",
+        "Forecast accuracy at 77 %; third team still on spreadsheets. Managing partner "
+        "not reached since the kickoff.",
+    )
     ctx.count("plans")
 
 
 # --- plans for the generated accounts ----------------------------------------------------------
 
 
-def _generated_plans(ctx: DemoContext, account: Account, spec: AccountSpec,
-                     rng: random.Random) -> None:
+def _generated_plans(
+    ctx: DemoContext, account: Account, spec: AccountSpec, rng: random.Random
+) -> None:
     owner = ctx.users[spec.csm_email or LEAD_EMAIL]
     stage = spec.stage
     if spec.csm_email is None and stage in ("onboarding", "activation", "churned"):
@@ -775,8 +1264,13 @@ def _generated_plans(ctx: DemoContext, account: Account, spec: AccountSpec,
     start = spec.contract_start
     if stage == "onboarding":
         created = ctx.today - timedelta(days=rng.randint(0, min(5, (ctx.today - start).days)))
-        service.create_plan(account, {"status": "draft", "owner_id": owner.id}, user=owner,
-                            now=ctx.at(created), template=template)
+        service.create_plan(
+            account,
+            {"status": "draft", "owner_id": owner.id},
+            user=owner,
+            now=ctx.at(created),
+            template=template,
+        )
         ctx.count("plans")
         return
     created = start + timedelta(days=rng.randint(0, 3))
@@ -789,12 +1283,18 @@ def _generated_plans(ctx: DemoContext, account: Account, spec: AccountSpec,
         end, final_status = spec.renewal_date, "archived"
     elif start < _add_years(ctx.today, -1):  # a multi-year customer: last year's plan is done
         end, final_status = _add_years(start, 1) - timedelta(days=20), "completed"
-    plan = service.create_plan(account, {"status": "active", "owner_id": owner.id}, user=owner,
-                               now=ctx.at(created), template=template)
+    plan = service.create_plan(
+        account,
+        {"status": "active", "owner_id": owner.id},
+        user=owner,
+        now=ctx.at(created),
+        template=template,
+    )
     _play_plan(ctx, plan, spec, owner, rng, created, end or ctx.today)
     if final_status != "active":
-        service.update_plan(plan, {"status": final_status}, expected_version=None, user=owner,
-                            now=ctx.at(end))
+        service.update_plan(
+            plan, {"status": final_status}, expected_version=None, user=owner, now=ctx.at(end)
+        )
     ctx.count("plans")
     if final_status == "completed":
         _follow_up_plan(ctx, account, spec, owner, rng, end + timedelta(days=rng.randint(1, 10)))
@@ -816,8 +1316,15 @@ def _owner_ref(account: Account, spec: AccountSpec, owner: User, rng: random.Ran
     return f"user:{owner.id}"
 
 
-def _play_plan(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
-               rng: random.Random, created: date, until: date) -> None:
+def _play_plan(
+    ctx: DemoContext,
+    plan: Plan,
+    spec: AccountSpec,
+    owner: User,
+    rng: random.Random,
+    created: date,
+    until: date,
+) -> None:
     """Walk a template plan forward from ``created`` to ``until`` as ``spec.health`` says it
     went: milestones and actions done or slipping, measurements, risks and reviews."""
     account = plan.account
@@ -833,24 +1340,54 @@ def _play_plan(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
         owner_ref = _owner_ref(account, spec, owner, rng)
         last = index == len(past_milestones) - 1
         if rng.random() < done_share and not (health != "good" and last):
-            finished = min(max(milestone.target_date + timedelta(days=rng.randint(-5, 6)),
-                               created), until)
-            later(finished, _setter(ctx, plan, "milestones", milestone,
-                                    {"status": "done", "completed_on": finished,
-                                     "owner": owner_ref}, owner, finished))
+            finished = min(
+                max(milestone.target_date + timedelta(days=rng.randint(-5, 6)), created), until
+            )
+            later(
+                finished,
+                _setter(
+                    ctx,
+                    plan,
+                    "milestones",
+                    milestone,
+                    {"status": "done", "completed_on": finished, "owner": owner_ref},
+                    owner,
+                    finished,
+                ),
+            )
         else:
             missed = until < ctx.today or milestone.target_date < ctx.today - timedelta(days=90)
             status = "missed" if missed else "in_progress"
             slipped = max(milestone.target_date, created)
-            later(slipped, _setter(ctx, plan, "milestones", milestone,
-                                   {"status": status, "owner": owner_ref}, owner, slipped))
+            later(
+                slipped,
+                _setter(
+                    ctx,
+                    plan,
+                    "milestones",
+                    milestone,
+                    {"status": status, "owner": owner_ref},
+                    owner,
+                    slipped,
+                ),
+            )
     for action in list(plan.actions):
         if action.due_date < until and (rng.random() < done_share or until < ctx.today):
-            finished = min(max(action.due_date + timedelta(days=rng.randint(-3, 4)), created),
-                           until)
-            later(finished, _setter(ctx, plan, "actions", action,
-                                    {"status": "done", "completed_on": finished}, owner,
-                                    finished))
+            finished = min(
+                max(action.due_date + timedelta(days=rng.randint(-3, 4)), created), until
+            )
+            later(
+                finished,
+                _setter(
+                    ctx,
+                    plan,
+                    "actions",
+                    action,
+                    {"status": "done", "completed_on": finished},
+                    owner,
+                    finished,
+                ),
+            )
     if until >= ctx.today:
         _fresh_actions(ctx, plan, spec, owner, rng, created, events)
     _plan_measurements(ctx, plan, spec, owner, rng, created, until, events)
@@ -860,41 +1397,80 @@ def _play_plan(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
         action()
 
 
-def _setter(ctx: DemoContext, plan: Plan, component: str, item: Any, values: dict,
-            user: User, day: date) -> Callable[[], None]:
+def _setter(
+    ctx: DemoContext, plan: Plan, component: str, item: Any, values: dict, user: User, day: date
+) -> Callable[[], None]:
     return lambda: _set(ctx, plan, component, item, values, user, day)
 
 
-def _fresh_actions(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
-                   rng: random.Random, plan_created: date, events: list) -> None:
+def _fresh_actions(
+    ctx: DemoContext,
+    plan: Plan,
+    spec: AccountSpec,
+    owner: User,
+    rng: random.Random,
+    plan_created: date,
+    events: list,
+) -> None:
     """One to three current actions; a plan that is not going well has one past due."""
     people = _people(plan.account, spec)
     names = {key: people[role].name for key, role in PLACEHOLDER_ROLES.items() if role in people}
-    candidates = [t for t in NEW_ACTIONS
-                  if all(key in names for key in re.findall(r"{(\w+)}", t))]
+    candidates = [t for t in NEW_ACTIONS if all(key in names for key in re.findall(r"{(\w+)}", t))]
     count = rng.randint(1, 3)
     overdue_first = spec.health != "good"
     for index, template in enumerate(rng.sample(candidates, min(count, len(candidates)))):
-        due = (ctx.today - timedelta(days=rng.randint(3, 20)) if overdue_first and index == 0
-               else ctx.today + timedelta(days=rng.randint(2, 35)))
+        due = (
+            ctx.today - timedelta(days=rng.randint(3, 20))
+            if overdue_first and index == 0
+            else ctx.today + timedelta(days=rng.randint(2, 35))
+        )
         status = "blocked" if spec.health == "poor" and index == 1 else "open"
-        values = {"title": template.format(**names), "due_date": due, "status": status,
-                  "owner": _owner_ref(plan.account, spec, owner, rng)}
+        values = {
+            "title": template.format(**names),
+            "due_date": due,
+            "status": status,
+            "owner": _owner_ref(plan.account, spec, owner, rng),
+        }
         created = max(min(due, ctx.today) - timedelta(days=rng.randint(7, 20)), plan_created)
-        events.append((created, lambda values=values, created=created: service.add_item(
-            plan, "actions", values, user=owner, now=ctx.at(created))))
+        events.append(
+            (
+                created,
+                lambda values=values, created=created: service.add_item(
+                    plan, "actions", values, user=owner, now=ctx.at(created)
+                ),
+            )
+        )
 
 
-def _plan_measurements(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
-                       rng: random.Random, created: date, until: date, events: list) -> None:
+def _plan_measurements(
+    ctx: DemoContext,
+    plan: Plan,
+    spec: AccountSpec,
+    owner: User,
+    rng: random.Random,
+    created: date,
+    until: date,
+    events: list,
+) -> None:
     pace = {"good": 1.1, "watch": 0.75, "poor": 0.35}[spec.health]
     for outcome in list(plan.outcomes):
         if outcome.baseline is None or outcome.target is None:  # the joint template's KPI row
-            values = {"title": "Time to onboard a new client", "metric": "Days from signature "
-                      "to first value (customer's KPI)", "unit": "days", "baseline": 30.0,
-                      "target": 14.0}
-            service.update_item(plan, "outcomes", outcome, values, expected_version=None,
-                                user=owner, now=ctx.at(created))
+            values = {
+                "title": "Time to onboard a new client",
+                "metric": "Days from signature to first value (customer's KPI)",
+                "unit": "days",
+                "baseline": 30.0,
+                "target": 14.0,
+            }
+            service.update_item(
+                plan,
+                "outcomes",
+                outcome,
+                values,
+                expected_version=None,
+                user=owner,
+                now=ctx.at(created),
+            )
         baseline, target = outcome.baseline, outcome.target
         horizon = max((outcome.target_date - created).days, 30) if outcome.target_date else 180
         days = list(range(30, (until - created).days + 1, 30))[-3:]
@@ -903,8 +1479,14 @@ def _plan_measurements(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: U
             share = min(1.0, pace * offset / horizon + rng.uniform(-0.05, 0.05))
             value = round(baseline + (target - baseline) * max(0.0, share), 1)
             day = created + timedelta(days=offset)
-            events.append((day, lambda outcome=outcome, day=day, value=value: _measure(
-                ctx, plan, outcome, owner, [(day, value)])))
+            events.append(
+                (
+                    day,
+                    lambda outcome=outcome, day=day, value=value: _measure(
+                        ctx, plan, outcome, owner, [(day, value)]
+                    ),
+                )
+            )
         reached = (value - baseline) / (target - baseline) if target != baseline else 0
         if reached >= 1:
             status = "achieved"
@@ -916,46 +1498,88 @@ def _plan_measurements(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: U
             status = "on_track"
         if status != "on_track":
             day = until if until < ctx.today else ctx.today - timedelta(days=1)
-            events.append((day, _setter(ctx, plan, "outcomes", outcome, {"status": status},
-                                        owner, day)))
+            events.append(
+                (day, _setter(ctx, plan, "outcomes", outcome, {"status": status}, owner, day))
+            )
 
 
-def _plan_risks(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
-                rng: random.Random, created: date, until: date, events: list) -> None:
+def _plan_risks(
+    ctx: DemoContext,
+    plan: Plan,
+    spec: AccountSpec,
+    owner: User,
+    rng: random.Random,
+    created: date,
+    until: date,
+    events: list,
+) -> None:
     sponsor = next((c for c in spec.contacts if c.role == "executive_sponsor"), None)
     middle = created + timedelta(days=(until - created).days // 2)
     if spec.health == "good":
         for risk in plan.risks:
             if rng.random() < 0.6:
-                events.append((middle, _setter(ctx, plan, "risks", risk, {"status": "closed"},
-                                               owner, middle)))
+                events.append(
+                    (middle, _setter(ctx, plan, "risks", risk, {"status": "closed"}, owner, middle))
+                )
     elif plan.risks:
         risk = rng.choice(plan.risks)
-        events.append((middle, _setter(ctx, plan, "risks", risk,
-                                       {"likelihood": "high", "status": "mitigating"},
-                                       owner, middle)))
+        events.append(
+            (
+                middle,
+                _setter(
+                    ctx,
+                    plan,
+                    "risks",
+                    risk,
+                    {"likelihood": "high", "status": "mitigating"},
+                    owner,
+                    middle,
+                ),
+            )
+        )
     if spec.health == "poor":
-        values = {"title": "Budget cuts announced for the next fiscal year",
-                  "category": "budget_cuts", "likelihood": "high", "impact": "high",
-                  "mitigation": "Build the ROI case with the sponsor before budget planning.",
-                  "status": "realized" if until < ctx.today else "open",
-                  "owner": f"user:{owner.id}"}
-        events.append((middle, lambda: service.add_item(plan, "risks", values, user=owner,
-                                                        now=ctx.at(middle))))
+        values = {
+            "title": "Budget cuts announced for the next fiscal year",
+            "category": "budget_cuts",
+            "likelihood": "high",
+            "impact": "high",
+            "mitigation": "Build the ROI case with the sponsor before budget planning.",
+            "status": "realized" if until < ctx.today else "open",
+            "owner": f"user:{owner.id}",
+        }
+        events.append(
+            (
+                middle,
+                lambda: service.add_item(plan, "risks", values, user=owner, now=ctx.at(middle)),
+            )
+        )
     if sponsor is not None and sponsor.status == "departed":
         day = ctx.today - timedelta(days=rng.randint(20, 50))
         day = max(created, min(day, until))
-        values = {"title": f"Executive sponsor {sponsor.name} has left",
-                  "category": "executive_sponsor_departure", "likelihood": "high",
-                  "impact": "high", "status": "open", "owner": f"user:{owner.id}",
-                  "mitigation": "Find a new sponsor through the champion; offer an executive "
-                                "briefing."}
-        events.append((day, lambda: service.add_item(plan, "risks", values, user=owner,
-                                                     now=ctx.at(day))))
+        values = {
+            "title": f"Executive sponsor {sponsor.name} has left",
+            "category": "executive_sponsor_departure",
+            "likelihood": "high",
+            "impact": "high",
+            "status": "open",
+            "owner": f"user:{owner.id}",
+            "mitigation": "Find a new sponsor through the champion; offer an executive briefing.",
+        }
+        events.append(
+            (day, lambda: service.add_item(plan, "risks", values, user=owner, now=ctx.at(day)))
+        )
 
 
-def _plan_reviews(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
-                  rng: random.Random, created: date, until: date, events: list) -> None:
+def _plan_reviews(
+    ctx: DemoContext,
+    plan: Plan,
+    spec: AccountSpec,
+    owner: User,
+    rng: random.Random,
+    created: date,
+    until: date,
+    events: list,
+) -> None:
     cadence = CADENCE_DAYS[plan.review_cadence]
     stop = until
     if until >= ctx.today and spec.health != "good":  # reviews lapsed: the plan is overdue
@@ -969,52 +1593,111 @@ def _plan_reviews(ctx: DemoContext, plan: Plan, spec: AccountSpec, owner: User,
     for day in held[-3:]:
         attendees = ", ".join([*people, owner.name])
         notes = rng.choice(REVIEW_NOTES)
-        events.append((day, lambda day=day, attendees=attendees, notes=notes: _review(
-            ctx, plan, owner, day, attendees, notes)))
+        events.append(
+            (
+                day,
+                lambda day=day, attendees=attendees, notes=notes: _review(
+                    ctx, plan, owner, day, attendees, notes
+                ),
+            )
+        )
 
 
-def _follow_up_plan(ctx: DemoContext, account: Account, spec: AccountSpec, owner: User,
-                    rng: random.Random, created: date) -> None:
+def _follow_up_plan(
+    ctx: DemoContext,
+    account: Account,
+    spec: AccountSpec,
+    owner: User,
+    rng: random.Random,
+    created: date,
+) -> None:
     """The plan after a completed first-year plan: expansion into a second team."""
     plan_type = spec.engagement_model
-    plan = service.create_plan(account, {
-        "title": f"{account.name} — year 2: expansion to a second team",
-        "plan_type": plan_type, "status": "active", "owner_id": owner.id,
-        "review_cadence": "monthly" if plan_type in ("high-touch", "joint") else "quarterly",
-        "summary": "Roll out to a second business unit and prove the same outcomes there.",
-    }, user=owner, now=ctx.at(created))
+    plan = service.create_plan(
+        account,
+        {
+            "title": f"{account.name} — year 2: expansion to a second team",
+            "plan_type": plan_type,
+            "status": "active",
+            "owner_id": owner.id,
+            "review_cadence": "monthly" if plan_type in ("high-touch", "joint") else "quarterly",
+            "summary": "Roll out to a second business unit and prove the same outcomes there.",
+        },
+        user=owner,
+        now=ctx.at(created),
+    )
     when = ctx.at(created)
     champion = _people(account, spec).get("champion")
-    outcome = service.add_item(plan, "outcomes", {
-        "title": "Second team live", "metric": "Weekly active users in the second team",
-        "unit": "users", "baseline": 0.0, "target": float(rng.choice((10, 25, 40, 80))),
-        "target_date": created + timedelta(days=180), "status": "on_track",
-    }, user=owner, now=when)
-    service.add_item(plan, "milestones", {
-        "phase": "expansion", "title": "Expansion pilot agreed", "status": "done",
-        "target_date": created + timedelta(days=30), "completed_on": created + timedelta(days=28),
-        "owner": f"contact:{champion.id}" if champion else f"user:{owner.id}",
-    }, user=owner, now=when)
-    service.add_item(plan, "milestones", {
-        "phase": "expansion", "title": "Second team trained", "status": "planned",
-        "target_date": created + timedelta(days=90), "owner": f"user:{owner.id}",
-    }, user=owner, now=when)
-    service.add_item(plan, "actions", {
-        "title": "Send the expansion quote with the seat-based price",
-        "due_date": ctx.today + timedelta(days=rng.randint(3, 25)), "status": "open",
-        "owner": f"user:{owner.id}",
-    }, user=owner, now=when)
+    outcome = service.add_item(
+        plan,
+        "outcomes",
+        {
+            "title": "Second team live",
+            "metric": "Weekly active users in the second team",
+            "unit": "users",
+            "baseline": 0.0,
+            "target": float(rng.choice((10, 25, 40, 80))),
+            "target_date": created + timedelta(days=180),
+            "status": "on_track",
+        },
+        user=owner,
+        now=when,
+    )
+    service.add_item(
+        plan,
+        "milestones",
+        {
+            "phase": "expansion",
+            "title": "Expansion pilot agreed",
+            "status": "done",
+            "target_date": created + timedelta(days=30),
+            "completed_on": created + timedelta(days=28),
+            "owner": f"contact:{champion.id}" if champion else f"user:{owner.id}",
+        },
+        user=owner,
+        now=when,
+    )
+    service.add_item(
+        plan,
+        "milestones",
+        {
+            "phase": "expansion",
+            "title": "Second team trained",
+            "status": "planned",
+            "target_date": created + timedelta(days=90),
+            "owner": f"user:{owner.id}",
+        },
+        user=owner,
+        now=when,
+    )
+    service.add_item(
+        plan,
+        "actions",
+        {
+            "title": "Send the expansion quote with the seat-based price",
+            "due_date": ctx.today + timedelta(days=rng.randint(3, 25)),
+            "status": "open",
+            "owner": f"user:{owner.id}",
+        },
+        user=owner,
+        now=when,
+    )
     for contact in _active_contacts(account, spec):
         if contact.role in ("champion", "executive_sponsor"):
-            service.add_item(plan, "stakeholders", {"person": f"contact:{contact.id}",
-                                                    "role": contact.role}, user=owner, now=when)
+            service.add_item(
+                plan,
+                "stakeholders",
+                {"person": f"contact:{contact.id}", "role": contact.role},
+                user=owner,
+                now=when,
+            )
     offsets = list(range(30, (ctx.today - created).days + 1, 30))[-4:]
     target = outcome.target
-    series = [(created + timedelta(days=o), round(target * min(1.0, o / 180 * 1.1), 1))
-              for o in offsets]
+    series = [
+        (created + timedelta(days=o), round(target * min(1.0, o / 180 * 1.1), 1)) for o in offsets
+    ]
     _measure(ctx, plan, outcome, owner, series)
     ctx.count("plans")
-
 
 
 # --- usage data and 90 days of health history ----------------------------------------------
@@ -1031,8 +1714,16 @@ DAILY_DAYS = 35  # daily snapshots for the last 35 days: 7- and 30-day what-chan
 SPARSE_STEP = 3
 USAGE_DAYS = HISTORY_DAYS + 30  # so the 30-day windows of the first snapshots are full
 REPLAY_HOUR = time(6, 0)
-FEATURES = ("ticket_routing", "dashboards", "automations", "knowledge_base", "reports",
-            "integrations", "sla_policies", "mobile_app")
+FEATURES = (
+    "ticket_routing",
+    "dashboards",
+    "automations",
+    "knowledge_base",
+    "reports",
+    "integrations",
+    "sla_policies",
+    "mobile_app",
+)
 GATED_FEATURES = ("advanced_analytics", "sandbox_environments", "api_access", "custom_roles")
 LOGINS_PER_DAY = {"SMB": 0.6, "Mid-Market": 1.1, "Enterprise": 1.5}
 USERS_PER_ACCOUNT = {"SMB": 6, "Mid-Market": 12, "Enterprise": 25}
@@ -1040,8 +1731,10 @@ QUOTA_TARGETS = (80.0, 100.0)  # the first two growing accounts: near and at the
 SPONSOR_CADENCE = {"high": 14, "medium": 30, "low": 60}
 OVERRIDE_DAYS_AGO = 4
 MAX_INGEST_BATCH = 5_000
-OVERRIDE_REASON = ("The sponsor told us the renewal budget is frozen pending a procurement "
-                   "review; usage looks healthy but the renewal is at risk.")
+OVERRIDE_REASON = (
+    "The sponsor told us the renewal budget is frozen pending a procurement "
+    "review; usage looks healthy but the renewal is at risk."
+)
 
 
 @dataclass
@@ -1057,8 +1750,7 @@ class UsageStory:
     upgrade_intent: bool = False
 
     def live(self, t: int) -> bool:
-        return (t >= self.start and (self.end is None or t <= self.end)
-                and self.kind != "silent")
+        return t >= self.start and (self.end is None or t <= self.end) and self.kind != "silent"
 
     def progress(self, t: int) -> float:
         """0 at the pivot, 1 today."""
@@ -1106,8 +1798,7 @@ class UsageStory:
             return 5 if t < self.pivot else 3
         if k == "expanding":
             return 6 if t < self.pivot else 7
-        return {"growing": 7, "healthy": 6, "techcorp": 5, "dark": 5, "steady": 2,
-                "poor": 1}[k]
+        return {"growing": 7, "healthy": 6, "techcorp": 5, "dark": 5, "steady": 2, "poor": 1}[k]
 
     def sentiment(self, t: int, rng: random.Random) -> str:
         k = self.kind
@@ -1202,20 +1893,29 @@ def _moment(day: date, rng: random.Random) -> datetime:
     return datetime.combine(day, time(rng.randint(7, 18), rng.randint(0, 59)), tzinfo=UTC)
 
 
-def _usage_data(spec: AccountSpec, story: UsageStory, now: datetime
-                ) -> tuple[list[dict], list[dict]]:
+def _usage_data(
+    spec: AccountSpec, story: UsageStory, now: datetime
+) -> tuple[list[dict], list[dict]]:
     """The account's events and metric values, oldest first, none later than ``now``."""
     rng = random.Random(f"cs-app-demo-usage:{spec.external_id}")
     today = now.date()
     events: list[tuple[datetime, str, str | None, dict]] = []
-    users = [f"user{n}@{spec.domain}"
-             for n in range(1, min(spec.seats, USERS_PER_ACCOUNT[spec.segment]) + 1)]
+    users = [
+        f"user{n}@{spec.domain}"
+        for n in range(1, min(spec.seats, USERS_PER_ACCOUNT[spec.segment]) + 1)
+    ]
     features = list(FEATURES)
     rng.shuffle(features)
 
     def add(t: int, kind: str, properties: dict | None = None, user: str | None = None) -> None:
-        events.append((_moment(today + timedelta(days=t), rng), kind,
-                       user or rng.choice(users), properties or {}))
+        events.append(
+            (
+                _moment(today + timedelta(days=t), rng),
+                kind,
+                user or rng.choice(users),
+                properties or {},
+            )
+        )
 
     def count(rate: float) -> int:
         return int(rate) + (1 if rng.random() < rate - int(rate) else 0)
@@ -1226,12 +1926,16 @@ def _usage_data(spec: AccountSpec, story: UsageStory, now: datetime
             continue
         weekday = (today + timedelta(days=t)).weekday() < 5
         factor = level * (1.0 if weekday else 0.2)
-        active = users[:max(1, round(len(users) * min(1.0, level)))]
+        active = users[: max(1, round(len(users) * min(1.0, level)))]
         for _ in range(count(LOGINS_PER_DAY[spec.segment] * factor)):
             add(t, "login", user=rng.choice(active))
         if rng.random() < 0.55 * factor:
-            add(t, "feature_used", {"feature": rng.choice(features[:story.breadth(t)])},
-                user=rng.choice(active))
+            add(
+                t,
+                "feature_used",
+                {"feature": rng.choice(features[: story.breadth(t)])},
+                user=rng.choice(active),
+            )
 
     last = story.end if story.end is not None else 0
     ticket_days = []
@@ -1249,21 +1953,37 @@ def _usage_data(spec: AccountSpec, story: UsageStory, now: datetime
         if not story.live(t):
             continue
         sentiment = story.sentiment(t, rng)
-        add(t, "support_ticket", {
-            "sentiment": sentiment, "severity": "high" if sentiment == "negative" else "normal",
-            "status": "open" if t >= -10 else "solved"})
+        add(
+            t,
+            "support_ticket",
+            {
+                "sentiment": sentiment,
+                "severity": "high" if sentiment == "negative" else "normal",
+                "status": "open" if t >= -10 else "solved",
+            },
+        )
     if story.kind == "techcorp":
         for t in (-9, -4):
-            add(t, "support_ticket", {"sentiment": "negative", "severity": "urgent",
-                                      "status": "open",
-                                      "subject": "Chat transcripts missing after migration"})
+            add(
+                t,
+                "support_ticket",
+                {
+                    "sentiment": "negative",
+                    "severity": "urgent",
+                    "status": "open",
+                    "subject": "Chat transcripts missing after migration",
+                },
+            )
     signed = (spec.contract_start - today).days
     for wave in (-75 + rng.randint(-4, 4), -12 + rng.randint(-3, 3)):  # quarterly surveys
         if story.live(wave) and wave - signed >= 30:  # customers for a month at least
             add(wave, "nps_response", {"score": story.nps(wave, rng)})
     if story.kind in ("growing", "expanding"):
-        seat_days = ([story.pivot, story.pivot + 7] if story.kind == "expanding"
-                     else [-24 + rng.randint(0, 4), -9 + rng.randint(0, 4)])
+        seat_days = (
+            [story.pivot, story.pivot + 7]
+            if story.kind == "expanding"
+            else [-24 + rng.randint(0, 4), -9 + rng.randint(0, 4)]
+        )
         for t in seat_days:
             size = max(2, round(spec.seats * rng.uniform(0.04, 0.12)))
             add(min(t, 0), "seat_added", {"count": size})
@@ -1274,11 +1994,18 @@ def _usage_data(spec: AccountSpec, story: UsageStory, now: datetime
         add(-2, "upgrade_started", {"to_plan": "Business"})
 
     events.sort(key=lambda e: e[0])
-    items = [{"id": f"demo-{spec.external_id}-{n}", "account": spec.external_id, "type": kind,
-              "at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "user": user,
-              "properties": properties}
-             for n, (moment, kind, user, properties) in enumerate(events, start=1)
-             if moment <= now]
+    items = [
+        {
+            "id": f"demo-{spec.external_id}-{n}",
+            "account": spec.external_id,
+            "type": kind,
+            "at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "user": user,
+            "properties": properties,
+        }
+        for n, (moment, kind, user, properties) in enumerate(events, start=1)
+        if moment <= now
+    ]
 
     metrics: list[dict] = []
     for t in range(-USAGE_DAYS, 1):
@@ -1287,15 +2014,33 @@ def _usage_data(spec: AccountSpec, story: UsageStory, now: datetime
         day = today + timedelta(days=t)
         if t % 7 == 0:
             used = spec.seats * min(1.1, max(0.05, 0.15 + 0.75 * story.intensity(t)))
-            metrics.append({"account": spec.external_id, "key": "seats_used",
-                            "value": round(used), "date": day})
+            metrics.append(
+                {
+                    "account": spec.external_id,
+                    "key": "seats_used",
+                    "value": round(used),
+                    "date": day,
+                }
+            )
             if story.quota_target is not None:
                 share = 0.6 + 0.4 * (t + USAGE_DAYS) / USAGE_DAYS
-                metrics.append({"account": spec.external_id, "key": "quota_used_pct",
-                                "value": round(story.quota_target * share, 1), "date": day})
+                metrics.append(
+                    {
+                        "account": spec.external_id,
+                        "key": "quota_used_pct",
+                        "value": round(story.quota_target * share, 1),
+                        "date": day,
+                    }
+                )
         if spec.segment == "Mid-Market" and t % 2 == 0:
-            metrics.append({"account": spec.external_id, "key": "pipeline_freshness_days",
-                            "value": story.pipeline_freshness(t, rng), "date": day})
+            metrics.append(
+                {
+                    "account": spec.external_id,
+                    "key": "pipeline_freshness_days",
+                    "value": story.pipeline_freshness(t, rng),
+                    "date": day,
+                }
+            )
     return items, metrics
 
 
@@ -1303,8 +2048,9 @@ def _replay_moments(now: datetime) -> list[datetime]:
     """Every 3 days from 90 days ago, daily for the last 35 days (06:00 UTC), then ``now``."""
     today = now.date()
     offsets = [*range(-HISTORY_DAYS, -DAILY_DAYS, SPARSE_STEP), *range(-DAILY_DAYS, 0)]
-    moments = [datetime.combine(today + timedelta(days=o), REPLAY_HOUR, tzinfo=UTC)
-               for o in offsets]
+    moments = [
+        datetime.combine(today + timedelta(days=o), REPLAY_HOUR, tzinfo=UTC) for o in offsets
+    ]
     return [m for m in moments if m < now] + [now]
 
 
@@ -1320,12 +2066,20 @@ def _sponsor_contact_as_of(final: date, engagement: str, day: date) -> date:
 def _load_usage_and_history(ctx: DemoContext, specs: list[AccountSpec]) -> None:
     """Usage, metrics and a replayed health history for every demo account that has none
     (no snapshot before today); accounts that have one are left alone."""
-    accounts = {a.external_id: a for a in db.session.scalars(
-        select(Account).where(Account.external_id.in_([s.external_id for s in specs])))}
+    accounts = {
+        a.external_id: a
+        for a in db.session.scalars(
+            select(Account).where(Account.external_id.in_([s.external_id for s in specs]))
+        )
+    }
     ids = [a.id for a in accounts.values()]
-    with_history = set(db.session.scalars(
-        select(HealthSnapshot.account_id).distinct()
-        .where(HealthSnapshot.account_id.in_(ids), HealthSnapshot.day < ctx.today)))
+    with_history = set(
+        db.session.scalars(
+            select(HealthSnapshot.account_id)
+            .distinct()
+            .where(HealthSnapshot.account_id.in_(ids), HealthSnapshot.day < ctx.today)
+        )
+    )
     todo = [s for s in specs if accounts[s.external_id].id not in with_history]
     if not todo:
         return
@@ -1356,31 +2110,44 @@ def _load_usage_and_history(ctx: DemoContext, specs: list[AccountSpec]) -> None:
             day_metrics.append(metrics[metric_index])
             metric_index += 1
         for start in range(0, len(batch), MAX_INGEST_BATCH):
-            _ingested(ctx, "usage events", ingest_events(batch[start:start + MAX_INGEST_BATCH],
-                                                         now=moment, react=False))
+            _ingested(
+                ctx,
+                "usage events",
+                ingest_events(batch[start : start + MAX_INGEST_BATCH], now=moment, react=False),
+            )
         for start in range(0, len(day_metrics), MAX_INGEST_BATCH):
-            _ingested(ctx, "metric values", ingest_metrics(
-                day_metrics[start:start + MAX_INGEST_BATCH], now=moment))
+            _ingested(
+                ctx,
+                "metric values",
+                ingest_metrics(day_metrics[start : start + MAX_INGEST_BATCH], now=moment),
+            )
         _set_sponsor_contacts(sponsors, moment.date(), set_contacts)
-        in_scope = [account_id for account_id, start in starts.items()
-                    if start <= moment.date()]
+        in_scope = [account_id for account_id, start in starts.items() if start <= moment.date()]
         if in_scope:
             recompute(now=moment, account_ids=in_scope)
-        if (override_spec is not None and override_spec in todo
-                and moment.date() == override_day):
+        if override_spec is not None and override_spec in todo and moment.date() == override_day:
             _demo_override(ctx, accounts[override_spec.external_id], moment)
         if number % 10 == 0 or number == len(moments):
             ctx.echo(f"  health history {number}/{len(moments)}")
     if _set_sponsor_contacts(sponsors, None, set_contacts):  # back to the latest dates
         recompute(now=ctx.now, account_ids=list(starts))
     if sponsors:  # contacts loaded during the replay must not keep a past date in memory
-        db.session.scalars(select(Contact).where(Contact.id.in_([s[0] for s in sponsors]))
-                           .execution_options(populate_existing=True)).all()
-    db.session.execute(delete(PendingRecompute).where(
-        PendingRecompute.account_id.in_(list(starts)), PendingRecompute.since <= ctx.now))
-    ctx.count("health snapshots", db.session.scalar(
-        select(func.count(HealthSnapshot.id))
-        .where(HealthSnapshot.account_id.in_(list(starts)))))
+        db.session.scalars(
+            select(Contact)
+            .where(Contact.id.in_([s[0] for s in sponsors]))
+            .execution_options(populate_existing=True)
+        ).all()
+    db.session.execute(
+        delete(PendingRecompute).where(
+            PendingRecompute.account_id.in_(list(starts)), PendingRecompute.since <= ctx.now
+        )
+    )
+    ctx.count(
+        "health snapshots",
+        db.session.scalar(
+            select(func.count(HealthSnapshot.id)).where(HealthSnapshot.account_id.in_(list(starts)))
+        ),
+    )
 
 
 def _ingested(ctx: DemoContext, what: str, result: BulkResult) -> None:
@@ -1392,15 +2159,21 @@ def _ingested(ctx: DemoContext, what: str, result: BulkResult) -> None:
 
 def _sponsor_timeline(account_ids: list[int]) -> list[Any]:
     """Active executive sponsors with a last contact date: (contact id, date, engagement)."""
-    return list(db.session.execute(
-        select(Contact.id, Contact.last_contact_on, Contact.engagement)
-        .where(Contact.account_id.in_(account_ids), Contact.role == "executive_sponsor",
-               Contact.status == "active", Contact.last_contact_on.is_not(None))
-        .order_by(Contact.id)).all())
+    return list(
+        db.session.execute(
+            select(Contact.id, Contact.last_contact_on, Contact.engagement)
+            .where(
+                Contact.account_id.in_(account_ids),
+                Contact.role == "executive_sponsor",
+                Contact.status == "active",
+                Contact.last_contact_on.is_not(None),
+            )
+            .order_by(Contact.id)
+        ).all()
+    )
 
 
-def _set_sponsor_contacts(sponsors: list[Any], day: date | None,
-                          current: dict[int, date]) -> bool:
+def _set_sponsor_contacts(sponsors: list[Any], day: date | None, current: dict[int, date]) -> bool:
     """Set each sponsor's last contact date as it was on ``day`` (``None``: the latest), so a
     past recompute reads "days since sponsor contact" as it was then. One executemany of the
     rows that change."""
@@ -1413,27 +2186,49 @@ def _set_sponsor_contacts(sponsors: list[Any], day: date | None,
     if changes:
         table = Contact.__table__
         db.session.execute(
-            update(table).where(table.c.id == bindparam("contact"))
+            update(table)
+            .where(table.c.id == bindparam("contact"))
             .values(last_contact_on=bindparam("contact_day")),
-            changes)
+            changes,
+        )
     return bool(changes)
 
 
-def _override_target(specs: list[AccountSpec], stories: dict[str, UsageStory],
-                     today: date) -> AccountSpec | None:
+def _override_target(
+    specs: list[AccountSpec], stories: dict[str, UsageStory], today: date
+) -> AccountSpec | None:
     """A healthy-looking account with a CSM and a renewal within 60 days."""
-    return next((s for s in specs if stories[s.external_id].kind == "healthy"
-                 and s.stage == "renewal" and s.csm_email
-                 and 0 < (s.renewal_date - today).days <= 60), None)
+    return next(
+        (
+            s
+            for s in specs
+            if stories[s.external_id].kind == "healthy"
+            and s.stage == "renewal"
+            and s.csm_email
+            and 0 < (s.renewal_date - today).days <= 60
+        ),
+        None,
+    )
 
 
 def _demo_override(ctx: DemoContext, account: Account, moment: datetime) -> None:
-    if db.session.scalar(select(HealthOverride.id).where(
-            HealthOverride.account_id == account.id).limit(1)) is not None:
+    if (
+        db.session.scalar(
+            select(HealthOverride.id).where(HealthOverride.account_id == account.id).limit(1)
+        )
+        is not None
+    ):
         return
     lead = ctx.users[LEAD_EMAIL]
     when = datetime.combine(moment.date(), time(11, 30), tzinfo=UTC)
-    set_override(account, {"band": "at_risk", "reason": OVERRIDE_REASON,
-                           "expires_on": ctx.today + timedelta(days=30)},
-                 user=lead, now=when)
+    set_override(
+        account,
+        {
+            "band": "at_risk",
+            "reason": OVERRIDE_REASON,
+            "expires_on": ctx.today + timedelta(days=30),
+        },
+        user=lead,
+        now=when,
+    )
     ctx.count("health overrides")

@@ -41,37 +41,61 @@ NEW_CUSTOMER = "CRM-20001"  # signed two days ago; its first feature arrives tod
 THIRTY_DAY_CUSTOMER = "CRM-20002"  # at its 30-day mark: the check-in survey
 
 
-def journey_specs(today: date, spec_class: type, contact_class: type,
-                  add_years: Callable[[date, int], date]) -> list[Any]:
+def journey_specs(
+    today: date, spec_class: type, contact_class: type, add_years: Callable[[date, int], date]
+) -> list[Any]:
     """Two pooled SMB customers early in their journey (``demo.AccountSpec`` objects)."""
     new_start = today - timedelta(days=2)
     thirty_start = today - timedelta(days=33)
     return [
         spec_class(
-            external_id=NEW_CUSTOMER, name="Brightline Studio", domain="brightline.example",
-            industry="Design Agency", employees=18, segment="SMB",
-            engagement_model="low-touch", arr_dollars=6_000, contract_start=new_start,
-            renewal_date=add_years(new_start, 1), csm_email=None,
-            stages=[("onboarding", new_start)], product_plan="Starter", seats=8,
+            external_id=NEW_CUSTOMER,
+            name="Brightline Studio",
+            domain="brightline.example",
+            industry="Design Agency",
+            employees=18,
+            segment="SMB",
+            engagement_model="low-touch",
+            arr_dollars=6_000,
+            contract_start=new_start,
+            renewal_date=add_years(new_start, 1),
+            csm_email=None,
+            stages=[("onboarding", new_start)],
+            product_plan="Starter",
+            seats=8,
             health="poor",  # "poor" in onboarding = no usage yet: it has not started
             context={"primary_use_case": "Client project handover between designers."},
-            contacts=[contact_class("Ines Duarte", "Studio Manager", "champion", "high", 1),
-                      contact_class("Paul Lemaire", "Founder", "executive_sponsor", "medium",
-                                    2)],
+            contacts=[
+                contact_class("Ines Duarte", "Studio Manager", "champion", "high", 1),
+                contact_class("Paul Lemaire", "Founder", "executive_sponsor", "medium", 2),
+            ],
         ),
         spec_class(
-            external_id=THIRTY_DAY_CUSTOMER, name="Northwind Analytics",
-            domain="northwind-analytics.example", industry="Data Consulting", employees=60,
-            segment="SMB", engagement_model="low-touch", arr_dollars=9_500,
-            contract_start=thirty_start, renewal_date=add_years(thirty_start, 1),
+            external_id=THIRTY_DAY_CUSTOMER,
+            name="Northwind Analytics",
+            domain="northwind-analytics.example",
+            industry="Data Consulting",
+            employees=60,
+            segment="SMB",
+            engagement_model="low-touch",
+            arr_dollars=9_500,
+            contract_start=thirty_start,
+            renewal_date=add_years(thirty_start, 1),
             csm_email=None,
-            stages=[("onboarding", thirty_start),
-                    ("activation", thirty_start + timedelta(days=21))],
-            product_plan="Team", seats=15, health="good",
+            stages=[
+                ("onboarding", thirty_start),
+                ("activation", thirty_start + timedelta(days=21)),
+            ],
+            product_plan="Team",
+            seats=15,
+            health="good",
             context={"primary_use_case": "Shared reporting for client engagements."},
-            contacts=[contact_class("Hannah Sato", "Operations Lead", "champion", "high", 3),
-                      contact_class("Victor Adeyemi", "Managing Director",
-                                    "executive_sponsor", "medium", 12)],
+            contacts=[
+                contact_class("Hannah Sato", "Operations Lead", "champion", "high", 3),
+                contact_class(
+                    "Victor Adeyemi", "Managing Director", "executive_sponsor", "medium", 12
+                ),
+            ],
         ),
     ]
 
@@ -80,8 +104,10 @@ def ensure_pool_members(users: dict[str, User]) -> int:
     """Put the demo CSMs into the shipped pools (once); the lead leads both."""
     added = 0
     lead = users[LEAD_EMAIL]
-    pools = {p.key: p for p in db.session.scalars(
-        select(CsmPool).where(CsmPool.key.in_(list(POOL_MEMBERS))))}
+    pools = {
+        p.key: p
+        for p in db.session.scalars(select(CsmPool).where(CsmPool.key.in_(list(POOL_MEMBERS))))
+    }
     for key, members in POOL_MEMBERS.items():
         pool = pools.get(key)
         if pool is None:  # a lead deleted the shipped pool: nothing to fill
@@ -92,8 +118,9 @@ def ensure_pool_members(users: dict[str, User]) -> int:
             user = users[email]
             if user.id in present:
                 continue
-            pool.members.append(PoolMember(user_id=user.id, position=position,
-                                           capacity=capacity, segments=segments))
+            pool.members.append(
+                PoolMember(user_id=user.id, position=position, capacity=capacity, segments=segments)
+            )
             added += 1
     db.session.flush()
     return added
@@ -107,32 +134,72 @@ def todays_events(now: datetime) -> list[dict]:
     stamp = (now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     growing = _growing_accounts()
     events = [
-        {"id": "demo-journey-first-login", "account": NEW_CUSTOMER, "type": "login",
-         "at": stamp, "user": "ines.duarte"},
-        {"id": "demo-journey-first-feature", "account": NEW_CUSTOMER, "type": "feature_used",
-         "at": stamp, "user": "ines.duarte", "properties": {"feature": "ticket_routing"}},
-        {"id": "demo-journey-escalation", "account": "CRM-10002", "type": "support_ticket",
-         "at": stamp, "user": "rachel.nguyen",
-         "properties": {"severity": "urgent", "sentiment": "negative",
-                        "subject": "Client health export fails before the board meeting"}},
+        {
+            "id": "demo-journey-first-login",
+            "account": NEW_CUSTOMER,
+            "type": "login",
+            "at": stamp,
+            "user": "ines.duarte",
+        },
+        {
+            "id": "demo-journey-first-feature",
+            "account": NEW_CUSTOMER,
+            "type": "feature_used",
+            "at": stamp,
+            "user": "ines.duarte",
+            "properties": {"feature": "ticket_routing"},
+        },
+        {
+            "id": "demo-journey-escalation",
+            "account": "CRM-10002",
+            "type": "support_ticket",
+            "at": stamp,
+            "user": "rachel.nguyen",
+            "properties": {
+                "severity": "urgent",
+                "sentiment": "negative",
+                "subject": "Client health export fails before the board meeting",
+            },
+        },
     ]
     if growing:
-        events.append({"id": "demo-journey-gate", "account": growing[0], "type":
-                       "feature_gate_hit", "at": stamp, "user": "admin",
-                       "properties": {"feature": "advanced_analytics"}})
-        events.append({"id": "demo-journey-seats", "account": growing[-1], "type": "seat_added",
-                       "at": stamp, "user": "admin", "properties": {"count": 5}})
+        events.append(
+            {
+                "id": "demo-journey-gate",
+                "account": growing[0],
+                "type": "feature_gate_hit",
+                "at": stamp,
+                "user": "admin",
+                "properties": {"feature": "advanced_analytics"},
+            }
+        )
+        events.append(
+            {
+                "id": "demo-journey-seats",
+                "account": growing[-1],
+                "type": "seat_added",
+                "at": stamp,
+                "user": "admin",
+                "properties": {"count": 5},
+            }
+        )
     return events
 
 
 def _growing_accounts() -> list[str]:
     """Accounts with usage in their last week and the most seats: who would click a premium
     feature or invite teammates today."""
-    return list(db.session.scalars(
-        select(Account.external_id)
-        .where(Account.lifecycle_stage.in_(("optimization", "expansion")),
-               exists().where(UsageEvent.account_id == Account.id))
-        .order_by(Account.seats_purchased.desc(), Account.external_id).limit(2)))
+    return list(
+        db.session.scalars(
+            select(Account.external_id)
+            .where(
+                Account.lifecycle_stage.in_(("optimization", "expansion")),
+                exists().where(UsageEvent.account_id == Account.id),
+            )
+            .order_by(Account.seats_purchased.desc(), Account.external_id)
+            .limit(2)
+        )
+    )
 
 
 def play_todays_events(now: datetime) -> int:

@@ -34,20 +34,49 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
-    Job("recompute-health", "cs_app.health.jobs:recompute_health", "cron",
+    Job(
+        "recompute-health",
+        "cs_app.health.jobs:recompute_health",
+        "cron",
         {"hour": 2, "minute": 0},
-        "Compute every account's signals and health score; one snapshot per account per day."),
-    Job("recompute-pending-health", "cs_app.health.jobs:recompute_pending_health", "interval",
-        {"minutes": 5}, "Recompute the accounts whose usage data arrived since the last run."),
-    Job("evaluate-rules", "cs_app.triggers.jobs:evaluate_rules", "interval", {"minutes": 15},
-        "Evaluate every enabled scheduled rule over all accounts; route and schedule touchpoints."),
-    Job("deliver-touchpoints", "cs_app.triggers.jobs:deliver_touchpoints", "interval",
-        {"minutes": 1}, "Send due touchpoints (email, in-app webhook, internal alerts), retrying "
-        "failures with backoff."),
-    Job("check-slas", "cs_app.triggers.jobs:check_slas", "interval", {"minutes": 10},
-        "Assign waiting items to members with room; flag items past their SLA, alert the lead."),
-    Job("remind-reviews", "cs_app.triggers.jobs:remind_reviews", "cron", {"hour": 7, "minute": 0},
-        "Remind plan owners of plan reviews that are due or overdue."),
+        "Compute every account's signals and health score; one snapshot per account per day.",
+    ),
+    Job(
+        "recompute-pending-health",
+        "cs_app.health.jobs:recompute_pending_health",
+        "interval",
+        {"minutes": 5},
+        "Recompute the accounts whose usage data arrived since the last run.",
+    ),
+    Job(
+        "evaluate-rules",
+        "cs_app.triggers.jobs:evaluate_rules",
+        "interval",
+        {"minutes": 15},
+        "Evaluate every enabled scheduled rule over all accounts; route and schedule touchpoints.",
+    ),
+    Job(
+        "deliver-touchpoints",
+        "cs_app.triggers.jobs:deliver_touchpoints",
+        "interval",
+        {"minutes": 1},
+        "Send due touchpoints (email, in-app webhook, internal alerts), retrying "
+        "failures with backoff.",
+    ),
+    Job(
+        "check-slas",
+        "cs_app.triggers.jobs:check_slas",
+        "interval",
+        {"minutes": 10},
+        "Assign waiting items to members with room; flag items past their SLA, alert the lead.",
+    ),
+    Job(
+        "remind-reviews",
+        "cs_app.triggers.jobs:remind_reviews",
+        "cron",
+        {"hour": 7, "minute": 0},
+        "Remind plan owners of plan reviews that are due or overdue.",
+    ),
 )
 
 
@@ -69,19 +98,25 @@ class LeaderScheduler:
         self.holder = f"{WORKER}:{uuid.uuid4().hex[:8]}"
         scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = scheduler_class(
-            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                          "misfire_grace_time": 3600})
+            timezone="UTC",
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        )
         for job in JOBS:
-            self.scheduler.add_job(self._run, job.trigger, id=job.name, args=[job.name],
-                                   **job.trigger_args)
-        self.scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT_SECONDS,
-                               id="lease-heartbeat", next_run_time=utcnow())
+            self.scheduler.add_job(
+                self._run, job.trigger, id=job.name, args=[job.name], **job.trigger_args
+            )
+        self.scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            seconds=HEARTBEAT_SECONDS,
+            id="lease-heartbeat",
+            next_run_time=utcnow(),
+        )
 
     def _is_leader(self) -> bool:
         from cs_app.jobs.runner import acquire_lease
 
-        return acquire_lease(LEASE_NAME, self.holder, now=utcnow(),
-                             ttl_seconds=LEASE_TTL_SECONDS)
+        return acquire_lease(LEASE_NAME, self.holder, now=utcnow(), ttl_seconds=LEASE_TTL_SECONDS)
 
     def _heartbeat(self) -> None:
         with self.app.app_context():

@@ -23,15 +23,19 @@ class days_between(FunctionElement):  # noqa: N801  (reads like the SQL function
 @compiles(days_between, "sqlite")
 def _days_between_sqlite(element, compiler, **kw):
     end, start = list(element.clauses)
-    return (f"CAST(julianday(date({compiler.process(end, **kw)})) - "
-            f"julianday(date({compiler.process(start, **kw)})) AS INTEGER)")
+    return (
+        f"CAST(julianday(date({compiler.process(end, **kw)})) - "
+        f"julianday(date({compiler.process(start, **kw)})) AS INTEGER)"
+    )
 
 
 @compiles(days_between, "postgresql")
 def _days_between_postgresql(element, compiler, **kw):
     end, start = list(element.clauses)
-    return (f"(CAST({compiler.process(end, **kw)} AS DATE) - "
-            f"CAST({compiler.process(start, **kw)} AS DATE))")
+    return (
+        f"(CAST({compiler.process(end, **kw)} AS DATE) - "
+        f"CAST({compiler.process(start, **kw)} AS DATE))"
+    )
 
 
 class json_object(FunctionElement):  # noqa: N801
@@ -66,7 +70,6 @@ def _json_array_sqlite(element, compiler, **kw):
 @compiles(json_array, "postgresql")
 def _json_array_postgresql(element, compiler, **kw):
     return f"json_build_array({compiler.process(element.clauses, **kw)})"
-
 
 
 class to_date(FunctionElement):  # noqa: N801

@@ -69,8 +69,9 @@ def register_web(app: Flask) -> None:
     def error_page(status: int, code: str, message: str):
         if wants_json():
             return jsonify({"error": {"code": code, "message": message, "fields": {}}}), status
-        return render_template("errors/error.html", status=status, message=message,
-                               user=current_user), status
+        return render_template(
+            "errors/error.html", status=status, message=message, user=current_user
+        ), status
 
     @app.errorhandler(400)
     def bad_request(error):

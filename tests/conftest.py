@@ -28,8 +28,9 @@ def throwaway_database(tmp_path_factory):
     """``throwaway_database()`` → URL of a new empty database of the kind under test; every
     one is removed when the run ends."""
     created: list[str] = []
-    server = None if not TEST_DATABASE_URL.startswith("postgres") else make_url(
-        _postgres_server_url())
+    server = (
+        None if not TEST_DATABASE_URL.startswith("postgres") else make_url(_postgres_server_url())
+    )
     admin = create_engine(server, isolation_level="AUTOCOMMIT") if server else None
 
     def create() -> str:
@@ -45,9 +46,13 @@ def throwaway_database(tmp_path_factory):
     if admin is not None:
         with admin.connect() as connection:
             for name in created:
-                connection.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name"), {"name": name})
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name"
+                    ),
+                    {"name": name},
+                )
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -67,8 +72,12 @@ def migrated_app(database_url, tmp_path_factory):
     from cs_app.config import TestConfig
 
     os.environ.setdefault("CS_APP_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
-    app = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
-                      "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app(
+        {
+            **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+            "SQLALCHEMY_DATABASE_URI": database_url,
+        }
+    )
     with app.app_context():
         upgrade()
     yield app

@@ -159,8 +159,9 @@ class RuleFactory(BaseFactory):
     kind = "risk"
     enabled = True
     mode = "scheduled"
-    condition = factory.LazyFunction(lambda: {"all": [
-        {"signal": "days_since_last_login", "op": ">", "value": 14}]})
+    condition = factory.LazyFunction(
+        lambda: {"all": [{"signal": "days_since_last_login", "op": ">", "value": 14}]}
+    )
     actions = factory.LazyFunction(list)
     once_policy = "while_open"
     cooldown_days = 0

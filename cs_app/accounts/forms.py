@@ -40,6 +40,8 @@ def _choices(labels: dict[str, str]) -> list[SelectChoice]:
 
 def _capitalized(values: tuple[str, ...]) -> list[SelectChoice]:
     return [SelectChoice(value, value.capitalize()) for value in values]
+
+
 DATE_HINT = "YYYY-MM-DD"
 
 
@@ -69,17 +71,20 @@ class AccountForm(FlaskForm):
     domain = StringField("Domain")
     industry = StringField("Industry")
     employees = IntegerField("Employees", validators=[Optional()])
-    segment = SelectField("Segment", choices=[SelectChoice(s) for s in SEGMENTS],
-                          validate_choice=False)
-    engagement_model = SelectField("Engagement model", choices=_capitalized(ENGAGEMENT_MODELS),
-                                   validate_choice=False)
+    segment = SelectField(
+        "Segment", choices=[SelectChoice(s) for s in SEGMENTS], validate_choice=False
+    )
+    engagement_model = SelectField(
+        "Engagement model", choices=_capitalized(ENGAGEMENT_MODELS), validate_choice=False
+    )
     arr = AmountField("ARR", places=2, validators=[Optional()])
     currency = StringField("Currency")
     contract_start = DateField("Contract start", validators=[Optional()])
     renewal_date = DateField("Renewal date", validators=[Optional()])
     csm_id = SelectField("CSM owner", choices=[], invalid_choice_message=PERSON_REFUSAL)
-    lifecycle_stage = SelectField("Lifecycle stage", choices=_capitalized(LIFECYCLE_STAGES),
-                                  validate_choice=False)
+    lifecycle_stage = SelectField(
+        "Lifecycle stage", choices=_capitalized(LIFECYCLE_STAGES), validate_choice=False
+    )
     product_plan = StringField("Product plan")
     seats_purchased = IntegerField("Seats purchased", validators=[Optional()])
     primary_use_case = TextAreaField("Primary use case")
@@ -88,8 +93,10 @@ class AccountForm(FlaskForm):
     strategic_priorities = TextAreaField("Strategic priorities")
 
     def set_csm_choices(self, users: list[tuple[int, str]]) -> None:
-        self.csm_id.choices = [SelectChoice("", UNASSIGNED_LABEL),
-                               *(SelectChoice(str(i), n) for i, n in users)]
+        self.csm_id.choices = [
+            SelectChoice("", UNASSIGNED_LABEL),
+            *(SelectChoice(str(i), n) for i, n in users),
+        ]
 
     def load(self, account) -> None:
         """Fill the fields from ``account`` (for showing the form, not after a POST)."""
@@ -101,8 +108,11 @@ class AccountForm(FlaskForm):
         self.csm_id.data = str(account.csm_id) if account.csm_id else ""
 
     def values(self) -> dict[str, Any]:
-        values = {name: f.data for name, f in self._fields.items()
-                  if name not in ("csrf_token", "arr", "csm_id")}
+        values = {
+            name: f.data
+            for name, f in self._fields.items()
+            if name not in ("csrf_token", "arr", "csm_id")
+        }
         if self.arr.data is not None:
             minor = (self.arr.data * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
             values["arr_minor"] = int(minor)
@@ -114,15 +124,19 @@ class ContactForm(FlaskForm):
     name = StringField("Name")
     title = StringField("Title")
     email = StringField("Email")
-    role = SelectField("Role", choices=_choices(CONTACT_ROLES), default="champion",
-                       validate_choice=False)
-    influence = SelectField("Influence", choices=_choices(INFLUENCE_LEVELS),
-                            default="influencer", validate_choice=False)
-    engagement = SelectField("Engagement", choices=_choices(ENGAGEMENT_LEVELS),
-                             default="medium", validate_choice=False)
+    role = SelectField(
+        "Role", choices=_choices(CONTACT_ROLES), default="champion", validate_choice=False
+    )
+    influence = SelectField(
+        "Influence", choices=_choices(INFLUENCE_LEVELS), default="influencer", validate_choice=False
+    )
+    engagement = SelectField(
+        "Engagement", choices=_choices(ENGAGEMENT_LEVELS), default="medium", validate_choice=False
+    )
     last_contact_on = DateField("Last contact", validators=[Optional()])
-    status = SelectField("Status", choices=_choices(CONTACT_STATUSES), default="active",
-                         validate_choice=False)
+    status = SelectField(
+        "Status", choices=_choices(CONTACT_STATUSES), default="active", validate_choice=False
+    )
 
     def load(self, contact) -> None:
         for name in self._fields:
@@ -136,15 +150,20 @@ class ContactForm(FlaskForm):
 class NewPlanForm(FlaskForm):
     template = SelectField("Template", choices=[], validate_choice=False)
     title = StringField("Title")
-    plan_type = SelectField("Plan type",
-                            choices=[SelectChoice("", "From the template"), *_choices(PLAN_TYPES)],
-                            validate_choice=False)
+    plan_type = SelectField(
+        "Plan type",
+        choices=[SelectChoice("", "From the template"), *_choices(PLAN_TYPES)],
+        validate_choice=False,
+    )
     owner_id = SelectField("Owner", choices=[], invalid_choice_message=PERSON_REFUSAL)
 
-    def set_choices(self, templates: list[tuple[str, str, str]],
-                    owners: list[tuple[int, str]]) -> None:
-        self.template.choices = [*(SelectChoice(k, n) for k, n, _ in templates),
-                                 SelectChoice("blank", "Blank plan")]
+    def set_choices(
+        self, templates: list[tuple[str, str, str]], owners: list[tuple[int, str]]
+    ) -> None:
+        self.template.choices = [
+            *(SelectChoice(k, n) for k, n, _ in templates),
+            SelectChoice("blank", "Blank plan"),
+        ]
         self.owner_id.choices = [SelectChoice(str(i), n) for i, n in owners]
 
     def values(self) -> dict[str, Any]:

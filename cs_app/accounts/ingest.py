@@ -85,9 +85,11 @@ def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
     wanted = sorted({e for e in external_ids if isinstance(e, str)})
     found: dict[str, int] = {}
     for chunk in _chunks(wanted):
-        found.update(db.session.execute(
-            select(Account.external_id, Account.id).where(Account.external_id.in_(chunk))
-        ).all())
+        found.update(
+            db.session.execute(
+                select(Account.external_id, Account.id).where(Account.external_id.in_(chunk))
+            ).all()
+        )
     return found
 
 
@@ -97,8 +99,10 @@ def _check_event_properties(kind: str, properties: dict) -> str | None:
     if kind in ("feature_used", "feature_gate_hit") and (
         not isinstance(feature, str) or len(feature) > MAX_FEATURE_NAME
     ):
-        return (f"a {kind} event needs properties.feature (the feature's name, at most "
-                f"{MAX_FEATURE_NAME} characters)")
+        return (
+            f"a {kind} event needs properties.feature (the feature's name, at most "
+            f"{MAX_FEATURE_NAME} characters)"
+        )
     if kind == "nps_response":
         score = properties.get("score")
         if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 10:
@@ -145,8 +149,14 @@ def _validate_event(item: Any, accounts: dict[str, int]) -> tuple[dict | None, s
     problem = _check_event_properties(kind, properties)
     if problem:
         return None, problem
-    return {"event_id": event_id, "account_id": accounts[account], "event_type": kind,
-            "occurred_at": occurred_at, "user_ref": user, "properties": properties}, None
+    return {
+        "event_id": event_id,
+        "account_id": accounts[account],
+        "event_type": kind,
+        "occurred_at": occurred_at,
+        "user_ref": user,
+        "properties": properties,
+    }, None
 
 
 def _on_postgresql() -> bool:
@@ -156,10 +166,16 @@ def _on_postgresql() -> bool:
 def _unnested(table, rows: list[dict]):
     """PostgreSQL: the rows as one SELECT of ``unnest()`` over one array per column."""
     names = list(rows[0])
-    return names, select(*(
-        func.unnest(bindparam(f"{name}_values", [row[name] for row in rows],
-                              type_=ARRAY(table.c[name].type))).label(name)
-        for name in names))
+    return names, select(
+        *(
+            func.unnest(
+                bindparam(
+                    f"{name}_values", [row[name] for row in rows], type_=ARRAY(table.c[name].type)
+                )
+            ).label(name)
+            for name in names
+        )
+    )
 
 
 def _insert(table, rows: list[dict], on_conflict) -> None:
@@ -180,14 +196,22 @@ def _insert(table, rows: list[dict], on_conflict) -> None:
 
 
 def _insert_ignoring_conflicts(table, rows: list[dict], conflict_columns: list[str]) -> None:
-    _insert(table, rows, lambda statement: statement.on_conflict_do_nothing(
-        index_elements=conflict_columns))
+    _insert(
+        table,
+        rows,
+        lambda statement: statement.on_conflict_do_nothing(index_elements=conflict_columns),
+    )
 
 
 def _upsert(table, rows: list[dict], conflict_columns: list[str], updates) -> None:
     """INSERT … ON CONFLICT DO UPDATE; ``updates(excluded)`` gives the SET."""
-    _insert(table, rows, lambda statement: statement.on_conflict_do_update(
-        index_elements=conflict_columns, set_=updates(statement.excluded)))
+    _insert(
+        table,
+        rows,
+        lambda statement: statement.on_conflict_do_update(
+            index_elements=conflict_columns, set_=updates(statement.excluded)
+        ),
+    )
 
 
 def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) -> BulkResult:
@@ -198,9 +222,7 @@ def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) ->
     if len(items) > MAX_BATCH:
         result.refuse(0, f"a batch holds at most {MAX_BATCH} events; split it")
         return result
-    accounts = account_ids_by_external_id(
-        i.get("account") for i in items if isinstance(i, dict)
-    )
+    accounts = account_ids_by_external_id(i.get("account") for i in items if isinstance(i, dict))
     valid: dict[str, dict] = {}
     for index, item in enumerate(items):
         row, problem = _validate_event(item, accounts)
@@ -212,9 +234,9 @@ def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) ->
             valid[row["event_id"]] = row | {"received_at": now}
     existing: set[str] = set()
     for chunk in _chunks(list(valid)):
-        existing.update(db.session.scalars(
-            select(UsageEvent.event_id).where(UsageEvent.event_id.in_(chunk))
-        ))
+        existing.update(
+            db.session.scalars(select(UsageEvent.event_id).where(UsageEvent.event_id.in_(chunk)))
+        )
     new_rows = [row for key, row in valid.items() if key not in existing]
     result.duplicates += len(valid) - len(new_rows)
     if new_rows:
@@ -241,9 +263,15 @@ def _record_activity(rows: list[dict], stored_ids: tuple[int, int]) -> None:
     per_account: dict[int, dict] = {}
     for row in rows:
         moment, account_id = row["occurred_at"], row["account_id"]
-        entry = per_account.setdefault(account_id, {
-            "account_id": account_id, "first_event_at": moment, "last_event_at": moment,
-            "last_login_at": None})
+        entry = per_account.setdefault(
+            account_id,
+            {
+                "account_id": account_id,
+                "first_event_at": moment,
+                "last_event_at": moment,
+                "last_login_at": None,
+            },
+        )
         entry["first_event_at"] = min(entry["first_event_at"], moment)
         entry["last_event_at"] = max(entry["last_event_at"], moment)
         if row["event_type"] == "login" and (
@@ -254,18 +282,24 @@ def _record_activity(rows: list[dict], stored_ids: tuple[int, int]) -> None:
 
     def later_of(excluded):
         return {
-            "first_event_at": case((excluded.first_event_at < table.c.first_event_at,
-                                    excluded.first_event_at), else_=table.c.first_event_at),
-            "last_event_at": case((excluded.last_event_at > table.c.last_event_at,
-                                   excluded.last_event_at), else_=table.c.last_event_at),
+            "first_event_at": case(
+                (excluded.first_event_at < table.c.first_event_at, excluded.first_event_at),
+                else_=table.c.first_event_at,
+            ),
+            "last_event_at": case(
+                (excluded.last_event_at > table.c.last_event_at, excluded.last_event_at),
+                else_=table.c.last_event_at,
+            ),
             "last_login_at": case(
                 (table.c.last_login_at.is_(None), excluded.last_login_at),
                 (excluded.last_login_at > table.c.last_login_at, excluded.last_login_at),
-                else_=table.c.last_login_at),
+                else_=table.c.last_login_at,
+            ),
         }
 
-    _upsert(table, sorted(per_account.values(), key=lambda r: r["account_id"]),
-            ["account_id"], later_of)
+    _upsert(
+        table, sorted(per_account.values(), key=lambda r: r["account_id"]), ["account_id"], later_of
+    )
     _record_users_and_features(*stored_ids)
 
 
@@ -290,11 +324,16 @@ def _record_users_and_features(first_id: int, last_id: int) -> None:
         .order_by(ev.account_id, ev.user_ref)
     )
     statement = module.insert(users).from_select(
-        ["account_id", "user_ref", "last_seen_at"], newest_per_user)
+        ["account_id", "user_ref", "last_seen_at"], newest_per_user
+    )
     seen = statement.excluded.last_seen_at
-    db.session.execute(statement.on_conflict_do_update(  # no write when nothing is newer
-        index_elements=["account_id", "user_ref"], set_={"last_seen_at": seen},
-        where=seen > users.c.last_seen_at))
+    db.session.execute(
+        statement.on_conflict_do_update(  # no write when nothing is newer
+            index_elements=["account_id", "user_ref"],
+            set_={"last_seen_at": seen},
+            where=seen > users.c.last_seen_at,
+        )
+    )
     span_per_feature = (
         select(ev.account_id, feature, func.min(ev.occurred_at), func.max(ev.occurred_at))
         .where(ev.id.between(first_id, last_id), feature.is_not(None))
@@ -302,15 +341,23 @@ def _record_users_and_features(first_id: int, last_id: int) -> None:
         .order_by(ev.account_id, feature)
     )
     statement = module.insert(features).from_select(
-        ["account_id", "feature", "first_used_at", "last_used_at"], span_per_feature)
+        ["account_id", "feature", "first_used_at", "last_used_at"], span_per_feature
+    )
     first, last = statement.excluded.first_used_at, statement.excluded.last_used_at
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["account_id", "feature"],
-        set_={"first_used_at": case((first < features.c.first_used_at, first),
-                                    else_=features.c.first_used_at),
-              "last_used_at": case((last > features.c.last_used_at, last),
-                                   else_=features.c.last_used_at)},
-        where=or_(first < features.c.first_used_at, last > features.c.last_used_at)))
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["account_id", "feature"],
+            set_={
+                "first_used_at": case(
+                    (first < features.c.first_used_at, first), else_=features.c.first_used_at
+                ),
+                "last_used_at": case(
+                    (last > features.c.last_used_at, last), else_=features.c.last_used_at
+                ),
+            },
+            where=or_(first < features.c.first_used_at, last > features.c.last_used_at),
+        )
+    )
 
 
 def _validate_metric(item: Any, accounts: dict[str, int]) -> tuple[dict | None, str | None]:
@@ -332,8 +379,12 @@ def _validate_metric(item: Any, accounts: dict[str, int]) -> tuple[dict | None, 
         day = parse_day(item.get("date"))
     except ValueError as error:
         return None, f"date {error}"
-    return {"account_id": accounts[account], "metric_key": key, "measured_on": day,
-            "value": float(value)}, None
+    return {
+        "account_id": accounts[account],
+        "metric_key": key,
+        "measured_on": day,
+        "value": float(value),
+    }, None
 
 
 def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
@@ -342,9 +393,7 @@ def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
     if len(items) > MAX_BATCH:
         result.refuse(0, f"a batch holds at most {MAX_BATCH} metric values; split it")
         return result
-    accounts = account_ids_by_external_id(
-        i.get("account") for i in items if isinstance(i, dict)
-    )
+    accounts = account_ids_by_external_id(i.get("account") for i in items if isinstance(i, dict))
     latest: dict[tuple, dict] = {}
     for index, item in enumerate(items):
         row, problem = _validate_metric(item, accounts)
@@ -358,19 +407,32 @@ def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
     existing: dict[tuple, float] = {}
     keys = list(latest)
     for chunk in _chunks(keys):
-        existing.update({
-            (a, k, d): v for a, k, d, v in db.session.execute(
-                select(MetricValue.account_id, MetricValue.metric_key, MetricValue.measured_on,
-                       MetricValue.value)
-                .where(tuple_(MetricValue.account_id, MetricValue.metric_key,
-                              MetricValue.measured_on).in_(list(chunk)))
-            ).all()
-        })
+        existing.update(
+            {
+                (a, k, d): v
+                for a, k, d, v in db.session.execute(
+                    select(
+                        MetricValue.account_id,
+                        MetricValue.metric_key,
+                        MetricValue.measured_on,
+                        MetricValue.value,
+                    ).where(
+                        tuple_(
+                            MetricValue.account_id, MetricValue.metric_key, MetricValue.measured_on
+                        ).in_(list(chunk))
+                    )
+                ).all()
+            }
+        )
     changed = [row for key, row in latest.items() if existing.get(key) != row["value"]]
     result.duplicates += len(latest) - len(changed)
     if changed:
-        _upsert(MetricValue.__table__, changed, ["account_id", "metric_key", "measured_on"],
-                lambda excluded: {"value": excluded.value})
+        _upsert(
+            MetricValue.__table__,
+            changed,
+            ["account_id", "metric_key", "measured_on"],
+            lambda excluded: {"value": excluded.value},
+        )
         _mark_pending({row["account_id"] for row in changed}, now)
     result.accepted = len(changed)
     return result
@@ -378,6 +440,8 @@ def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
 
 def metric_keys() -> list[str]:
     """Every metric key pushed so far, for scorecard pickers."""
-    return list(db.session.scalars(
-        select(MetricValue.metric_key).distinct().order_by(MetricValue.metric_key)
-    ))
+    return list(
+        db.session.scalars(
+            select(MetricValue.metric_key).distinct().order_by(MetricValue.metric_key)
+        )
+    )

@@ -47,8 +47,16 @@ CONTACT_STATUSES = {"active": "Active", "departed": "Departed"}
 # the count and the page are read from that index alone, never from the table's wide rows: on
 # SQLite, visiting a row costs as much as reading some hundred index entries, which is what
 # made filtered and sorted pages slow at 100,000 accounts.
-LIST_COLUMNS = ("name", "external_id", "segment", "lifecycle_stage", "engagement_model",
-                "csm_id", "arr_minor", "renewal_date")
+LIST_COLUMNS = (
+    "name",
+    "external_id",
+    "segment",
+    "lifecycle_stage",
+    "engagement_model",
+    "csm_id",
+    "arr_minor",
+    "renewal_date",
+)
 
 
 def _sort_index(name: str, column: str) -> Index:
@@ -77,14 +85,26 @@ class Account(db.Model):
         _filter_index("ix_accounts_list_engagement", "engagement_model"),
         _filter_index("ix_accounts_list_csm", "csm_id"),  # also serves the foreign key
         # a segment's accounts in a stage by ARR (say its renewals by value)
-        _filter_index("ix_accounts_list_segment_stage_arr", "segment", "lifecycle_stage",
-                      "arr_minor"),
+        _filter_index(
+            "ix_accounts_list_segment_stage_arr", "segment", "lifecycle_stage", "arr_minor"
+        ),
         # search: substring of the name or the external id, any case (ILIKE)
-        _postgresql_only(Index("ix_accounts_name_trgm", "name", postgresql_using="gin",
-                               postgresql_ops={"name": "gin_trgm_ops"})),
-        _postgresql_only(Index("ix_accounts_external_id_trgm", "external_id",
-                               postgresql_using="gin",
-                               postgresql_ops={"external_id": "gin_trgm_ops"})),
+        _postgresql_only(
+            Index(
+                "ix_accounts_name_trgm",
+                "name",
+                postgresql_using="gin",
+                postgresql_ops={"name": "gin_trgm_ops"},
+            )
+        ),
+        _postgresql_only(
+            Index(
+                "ix_accounts_external_id_trgm",
+                "external_id",
+                postgresql_using="gin",
+                postgresql_ops={"external_id": "gin_trgm_ops"},
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -62,8 +62,9 @@ class AccountFilters:
 
     @property
     def filtering(self) -> bool:
-        return bool(self.q or self.segment or self.stage or self.csm or self.engagement
-                    or self.band)
+        return bool(
+            self.q or self.segment or self.stage or self.csm or self.engagement or self.band
+        )
 
     def filter_args(self) -> dict[str, str]:
         """The query-string arguments that narrow the list (not sort or page)."""
@@ -144,9 +145,13 @@ def _where(filters: AccountFilters) -> list:
         if filters.band == NOT_SCORED:
             clauses.append(Account.id.not_in(scored))
         else:
-            clauses.append(Account.id.in_(
-                select(AccountSignals.account_id)
-                .where(AccountSignals.health_band == filters.band)))
+            clauses.append(
+                Account.id.in_(
+                    select(AccountSignals.account_id).where(
+                        AccountSignals.health_band == filters.band
+                    )
+                )
+            )
     return clauses
 
 
@@ -184,8 +189,12 @@ def _sort_matches_first(filters: AccountFilters, total: int) -> bool:
     matches nothing before the H's, a quarter of the index in. With a few thousand matches
     sorting them is cheap; with many more, the walk soon finds a page. SQLite has no trigram
     index: either way it reads the list index, and the walk stops sooner."""
-    return (bool(filters.q) and filters.sort != "health" and total <= SORT_SEARCH_MATCHES_UP_TO
-            and db.session.get_bind().dialect.name == "postgresql")
+    return (
+        bool(filters.q)
+        and filters.sort != "health"
+        and total <= SORT_SEARCH_MATCHES_UP_TO
+        and db.session.get_bind().dialect.name == "postgresql"
+    )
 
 
 def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
@@ -202,38 +211,58 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
     grouping = GROUPED_SORTS.get(filters.sort)
     has_active_plan = exists().where(Plan.account_id == Account.id, Plan.status == "active")
     statement = (
-        select(Account.id, Account.external_id, Account.name, Account.segment,
-               Account.engagement_model, Account.lifecycle_stage, Account.arr_minor,
-               Account.currency, Account.renewal_date, User.name.label("csm_name"),
-               has_active_plan.label("has_active_plan"), AccountSignals.health_band,
-               AccountSignals.health_score)
+        select(
+            Account.id,
+            Account.external_id,
+            Account.name,
+            Account.segment,
+            Account.engagement_model,
+            Account.lifecycle_stage,
+            Account.arr_minor,
+            Account.currency,
+            Account.renewal_date,
+            User.name.label("csm_name"),
+            has_active_plan.label("has_active_plan"),
+            AccountSignals.health_band,
+            AccountSignals.health_score,
+        )
         .outerjoin(User, User.id == Account.csm_id)
         .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
     )
     if grouping is not None:
         total, page, keys = _grouped_page_keys(filters, where, grouping, per_page)
         position = {key: index for index, key in enumerate(keys)}
-        rows = sorted((AccountRow(**row._mapping) for row in db.session.execute(
-                          statement.where(Account.external_id.in_(keys)))),
-                      key=lambda row: position[row.external_id])
+        rows = sorted(
+            (
+                AccountRow(**row._mapping)
+                for row in db.session.execute(statement.where(Account.external_id.in_(keys)))
+            ),
+            key=lambda row: position[row.external_id],
+        )
     else:
         total = db.session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
         page = min(filters.page, max(1, ceil(total / per_page)))
         if _sort_matches_first(filters, total):
-            matches = (select(Account.external_id, Account.name, Account.arr_minor,
-                              Account.renewal_date).where(*where)
-                       .offset(0).subquery())  # OFFSET 0: found first, then sorted
+            matches = (
+                select(Account.external_id, Account.name, Account.arr_minor, Account.renewal_date)
+                .where(*where)
+                .offset(0)
+                .subquery()
+            )  # OFFSET 0: found first, then sorted
             page_keys = select(matches.c.external_id).order_by(*_order(filters, matches.c))
         else:
             page_keys = select(Account.external_id).where(*where)
             if filters.sort == "health":
-                page_keys = page_keys.outerjoin(AccountSignals,
-                                                AccountSignals.account_id == Account.id)
+                page_keys = page_keys.outerjoin(
+                    AccountSignals, AccountSignals.account_id == Account.id
+                )
             page_keys = page_keys.order_by(*_order(filters))
         page_keys = page_keys.limit(per_page).offset((page - 1) * per_page).subquery()
         statement = statement.join(page_keys, page_keys.c.external_id == Account.external_id)
-        rows = [AccountRow(**row._mapping)
-                for row in db.session.execute(statement.order_by(*_order(filters)))]
+        rows = [
+            AccountRow(**row._mapping)
+            for row in db.session.execute(statement.order_by(*_order(filters)))
+        ]
     for row in rows:
         row.has_active_plan = bool(row.has_active_plan)
     return AccountPage(rows=rows, total=total, page=page, per_page=per_page)
@@ -271,8 +300,10 @@ def _csm_ranks(values: list) -> list[list]:
     ranked: list[list] = []
     last_name = None
     for user_id, name in db.session.execute(
-            select(User.id, User.name).where(User.id.in_([v for v in values if v is not None]))
-            .order_by(User.name, User.id)):
+        select(User.id, User.name)
+        .where(User.id.in_([v for v in values if v is not None]))
+        .order_by(User.name, User.id)
+    ):
         if ranked and name == last_name:
             ranked[-1].append(user_id)
         else:
@@ -288,15 +319,17 @@ GROUPED_SORTS = {
 }
 
 
-def _grouped_page_keys(filters: AccountFilters, where: list, grouping: Grouping,
-                       per_page: int) -> tuple[int, int, list[str]]:
+def _grouped_page_keys(
+    filters: AccountFilters, where: list, grouping: Grouping, per_page: int
+) -> tuple[int, int, list[str]]:
     """``(total, page, external ids of the page in the list's order)`` in at most five
     statements: the group counts, the CSMs' order (CSM sort), and the page's rows from the
     groups it spans: the first and the last in part, those between them (each smaller than a
     page) whole in one statement."""
     column = grouping.column
-    counts = dict(db.session.execute(
-        select(column, func.count()).where(*where).group_by(column)).all())
+    counts = dict(
+        db.session.execute(select(column, func.count()).where(*where).group_by(column)).all()
+    )
     total = sum(counts.values())
     page = min(filters.page, max(1, ceil(total / per_page)))
     descending = filters.direction == "desc"
@@ -317,18 +350,31 @@ def _grouped_page_keys(filters: AccountFilters, where: list, grouping: Grouping,
         if position >= stop:
             break
     if len(spanned) <= 2:
-        return total, page, [key for values, offset, limit in spanned
-                             for key in _group_keys(where, grouping, [values], descending,
-                                                    offset, limit)]
+        return (
+            total,
+            page,
+            [
+                key
+                for values, offset, limit in spanned
+                for key in _group_keys(where, grouping, [values], descending, offset, limit)
+            ],
+        )
     first, middle, last = spanned[0], spanned[1:-1], spanned[-1]
     keys = _group_keys(where, grouping, [first[0]], descending, first[1], first[2])
-    keys += _group_keys(where, grouping, [values for values, _, _ in middle], descending, 0,
-                        sum(limit for _, _, limit in middle))
+    keys += _group_keys(
+        where,
+        grouping,
+        [values for values, _, _ in middle],
+        descending,
+        0,
+        sum(limit for _, _, limit in middle),
+    )
     return total, page, keys + _group_keys(where, grouping, [last[0]], descending, 0, last[2])
 
 
-def _group_keys(where: list, grouping: Grouping, groups: list[list], descending: bool,
-                offset: int, limit: int) -> list[str]:
+def _group_keys(
+    where: list, grouping: Grouping, groups: list[list], descending: bool, offset: int, limit: int
+) -> list[str]:
     """External ids of the accounts in ``groups`` (consecutive in the list's order), in
     that order, from ``offset`` on."""
     column = grouping.column
@@ -338,30 +384,45 @@ def _group_keys(where: list, grouping: Grouping, groups: list[list], descending:
         statement = statement.where(column.is_(None))
     else:
         statement = statement.where(column.in_(values))
-    order = ([Account.name.desc(), Account.external_id.desc()] if descending
-             else [Account.name, Account.external_id])
+    order = (
+        [Account.name.desc(), Account.external_id.desc()]
+        if descending
+        else [Account.name, Account.external_id]
+    )
     if len(groups) > 1:  # listed in the list's order, whichever the direction
-        order.insert(0, case({value: index for index, group in enumerate(groups)
-                              for value in group}, value=column))
+        order.insert(
+            0,
+            case(
+                {value: index for index, group in enumerate(groups) for value in group},
+                value=column,
+            ),
+        )
     return list(db.session.scalars(statement.order_by(*order).offset(offset).limit(limit)))
 
 
 def csm_choices() -> list[tuple[int, str]]:
     """People who can own accounts and plans: active, not viewers."""
-    return [(user_id, name) for user_id, name in db.session.execute(
-        select(User.id, User.name).where(User.active.is_(True), User.role != "viewer")
-        .order_by(User.name)
-    )]
+    return [
+        (user_id, name)
+        for user_id, name in db.session.execute(
+            select(User.id, User.name)
+            .where(User.active.is_(True), User.role != "viewer")
+            .order_by(User.name)
+        )
+    ]
 
 
 def csm_filter_choices() -> list[tuple[int, str]]:
     """Everyone who owns at least one account, or could."""
     owners = select(Account.csm_id).where(Account.csm_id.is_not(None)).distinct()
-    return [(user_id, name) for user_id, name in db.session.execute(
-        select(User.id, User.name)
-        .where((User.active.is_(True) & (User.role != "viewer")) | User.id.in_(owners))
-        .order_by(User.name)
-    )]
+    return [
+        (user_id, name)
+        for user_id, name in db.session.execute(
+            select(User.id, User.name)
+            .where((User.active.is_(True) & (User.role != "viewer")) | User.id.in_(owners))
+            .order_by(User.name)
+        )
+    ]
 
 
 @dataclass
@@ -377,12 +438,22 @@ class PlanRow:
 
 def account_plans(account: Account) -> list[PlanRow]:
     """The account's plans, active first, without loading their components."""
-    status_order = case({status: index for index, status in enumerate(PLAN_STATUSES)},
-                        value=Plan.status, else_=len(PLAN_STATUSES))
+    status_order = case(
+        {status: index for index, status in enumerate(PLAN_STATUSES)},
+        value=Plan.status,
+        else_=len(PLAN_STATUSES),
+    )
     active_first = case((Plan.status == "active", 0), else_=1)
     statement = (
-        select(Plan.id, Plan.title, Plan.plan_type, Plan.status, User.name.label("owner_name"),
-               Plan.next_review_on, Plan.template_key)
+        select(
+            Plan.id,
+            Plan.title,
+            Plan.plan_type,
+            Plan.status,
+            User.name.label("owner_name"),
+            Plan.next_review_on,
+            Plan.template_key,
+        )
         .join(User, User.id == Plan.owner_id)
         .where(Plan.account_id == account.id)
         .order_by(active_first, status_order, Plan.next_review_on, Plan.id)
@@ -392,7 +463,11 @@ def account_plans(account: Account) -> list[PlanRow]:
 
 def template_choices() -> list[tuple[str, str, str]]:
     """``(key, name, plan_type)`` of every template: built-in ones first, then the team's."""
-    return [(key, name, plan_type) for key, name, plan_type in db.session.execute(
-        select(PlanTemplate.key, PlanTemplate.name, PlanTemplate.plan_type)
-        .order_by(PlanTemplate.built_in.desc(), PlanTemplate.name)
-    )]
+    return [
+        (key, name, plan_type)
+        for key, name, plan_type in db.session.execute(
+            select(PlanTemplate.key, PlanTemplate.name, PlanTemplate.plan_type).order_by(
+                PlanTemplate.built_in.desc(), PlanTemplate.name
+            )
+        )
+    ]

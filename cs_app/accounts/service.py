@@ -32,15 +32,45 @@ from cs_app.extensions import db
 from cs_app.jobs.pending import queue_recompute
 
 ACCOUNT_FIELDS = (
-    "name", "domain", "industry", "employees", "segment", "engagement_model", "arr_minor",
-    "currency", "contract_start", "renewal_date", "csm_id", "lifecycle_stage", "product_plan",
-    "seats_purchased", "primary_use_case", "purchase_trigger", "previous_solutions",
-    "strategic_priorities", "trial_ends_on",
+    "name",
+    "domain",
+    "industry",
+    "employees",
+    "segment",
+    "engagement_model",
+    "arr_minor",
+    "currency",
+    "contract_start",
+    "renewal_date",
+    "csm_id",
+    "lifecycle_stage",
+    "product_plan",
+    "seats_purchased",
+    "primary_use_case",
+    "purchase_trigger",
+    "previous_solutions",
+    "strategic_priorities",
+    "trial_ends_on",
 )
-CONTACT_FIELDS = ("name", "title", "email", "role", "influence", "engagement",
-                  "last_contact_on", "status")
-TEXT_LIMITS = {"external_id": 100, "name": 200, "domain": 200, "industry": 100,
-               "product_plan": 100, "title": 200, "email": 255}
+CONTACT_FIELDS = (
+    "name",
+    "title",
+    "email",
+    "role",
+    "influence",
+    "engagement",
+    "last_contact_on",
+    "status",
+)
+TEXT_LIMITS = {
+    "external_id": 100,
+    "name": 200,
+    "domain": 200,
+    "industry": 100,
+    "product_plan": 100,
+    "title": 200,
+    "email": 255,
+}
 CSM_ROLES = ("csm", "lead", "admin")
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY_SHAPE = re.compile(r"^[A-Z]{3}$")
@@ -77,8 +107,7 @@ def get_account(external_id: str) -> Account:
     return account
 
 
-def _resolve_csm(values: dict[str, Any], current: Account | None,
-                 errors: dict[str, str]) -> None:
+def _resolve_csm(values: dict[str, Any], current: Account | None, errors: dict[str, str]) -> None:
     """Accept ``csm_email`` (integrations) as well as ``csm_id`` (forms); check a new owner
     (an unchanged one may since have left, which must not block other edits)."""
     if "csm_email" in values:
@@ -97,8 +126,9 @@ def _resolve_csm(values: dict[str, Any], current: Account | None,
         return
     user = db.session.get(User, values["csm_id"]) if _is_int(values["csm_id"]) else None
     if user is None or not user.active or user.role not in CSM_ROLES:
-        errors["csm_id"] = "The CSM owner must be an active CSM, lead or admin (or nobody, " \
-                           "for a pooled account)."
+        errors["csm_id"] = (
+            "The CSM owner must be an active CSM, lead or admin (or nobody, for a pooled account)."
+        )
 
 
 def _validate_account(values: dict[str, Any], current: Account | None, today: date) -> None:
@@ -117,10 +147,20 @@ def _validate_account(values: dict[str, Any], current: Account | None, today: da
         if isinstance(value, str) and len(value) > limit:
             errors[name] = f"Use at most {limit} characters."
     _choice(errors, "segment", values.get("segment"), SEGMENTS, "segment")
-    _choice(errors, "engagement_model", values.get("engagement_model"), ENGAGEMENT_MODELS,
-            "engagement model")
-    _choice(errors, "lifecycle_stage", values.get("lifecycle_stage"), LIFECYCLE_STAGES,
-            "lifecycle stage")
+    _choice(
+        errors,
+        "engagement_model",
+        values.get("engagement_model"),
+        ENGAGEMENT_MODELS,
+        "engagement model",
+    )
+    _choice(
+        errors,
+        "lifecycle_stage",
+        values.get("lifecycle_stage"),
+        LIFECYCLE_STAGES,
+        "lifecycle stage",
+    )
     arr = values.get("arr_minor")
     if arr is not None and (not _is_int(arr) or arr < 0):
         errors["arr_minor"] = "ARR must be a whole amount of zero or more."
@@ -129,8 +169,7 @@ def _validate_account(values: dict[str, Any], current: Account | None, today: da
         if number is not None and (not _is_int(number) or number < 0):
             errors[name] = f"{label} must be a whole number of zero or more."
     currency = values.get("currency")
-    if currency is not None and not (isinstance(currency, str)
-                                     and CURRENCY_SHAPE.match(currency)):
+    if currency is not None and not (isinstance(currency, str) and CURRENCY_SHAPE.match(currency)):
         errors["currency"] = "Use a three-letter ISO currency code such as USD or EUR."
     for name in ("contract_start", "renewal_date", "stage_entered_on", "trial_ends_on"):
         if values.get(name) is not None and not isinstance(values[name], date):
@@ -139,10 +178,16 @@ def _validate_account(values: dict[str, Any], current: Account | None, today: da
     if isinstance(entered_on, date) and entered_on > today:
         errors["stage_entered_on"] = "The stage cannot be entered in the future."
     start, renewal = final("contract_start"), final("renewal_date")
-    if (isinstance(start, date) and isinstance(renewal, date) and renewal <= start
-            and "contract_start" not in errors and "renewal_date" not in errors):
-        errors["renewal_date"] = (f"The renewal date must be after the contract start "
-                                  f"({start.isoformat()}).")
+    if (
+        isinstance(start, date)
+        and isinstance(renewal, date)
+        and renewal <= start
+        and "contract_start" not in errors
+        and "renewal_date" not in errors
+    ):
+        errors["renewal_date"] = (
+            f"The renewal date must be after the contract start ({start.isoformat()})."
+        )
     _resolve_csm(values, current, errors)
     if errors:
         raise _refuse("account", errors)
@@ -155,8 +200,9 @@ def _prepare(values: dict[str, Any]) -> dict[str, Any]:
     return prepared
 
 
-def upsert_account(values: dict[str, Any], *, now: datetime,
-                   user: User | None = None) -> tuple[Account, bool]:
+def upsert_account(
+    values: dict[str, Any], *, now: datetime, user: User | None = None
+) -> tuple[Account, bool]:
     """Create the account named by ``values["external_id"]`` or update it with the values
     given (missing keys keep their current value). Returns ``(account, created)``."""
     values = _prepare(values)
@@ -172,8 +218,12 @@ def upsert_account(values: dict[str, Any], *, now: datetime,
     values.pop("external_id")
     stage = values.pop("lifecycle_stage", None) or "onboarding"
     entered_on = values.pop("stage_entered_on", None)
-    account = Account(external_id=external_id, created_at=now, updated_at=now,
-                      **{k: v for k, v in values.items() if k in ACCOUNT_FIELDS and v is not None})
+    account = Account(
+        external_id=external_id,
+        created_at=now,
+        updated_at=now,
+        **{k: v for k, v in values.items() if k in ACCOUNT_FIELDS and v is not None},
+    )
     db.session.add(account)
     db.session.flush()
     _enter_stage(account, stage, entered_on or now.date())
@@ -182,8 +232,9 @@ def upsert_account(values: dict[str, Any], *, now: datetime,
     return account, True
 
 
-def create_accounts(rows: list[dict[str, Any]], *, now: datetime,
-                    user: User | None = None) -> list[ValidationError | None]:
+def create_accounts(
+    rows: list[dict[str, Any]], *, now: datetime, user: User | None = None
+) -> list[ValidationError | None]:
     """Create many new accounts in a few statements (CSV imports): each row is checked as
     :func:`upsert_account` checks a new account; a refused row gets its ValidationError in the
     answer (same position), the others are inserted with their first lifecycle stage. Every
@@ -205,24 +256,48 @@ def create_accounts(rows: list[dict[str, Any]], *, now: datetime,
         stage = values.pop("lifecycle_stage", None) or "onboarding"
         entered_on = values.pop("stage_entered_on", None) or today
         row = {k: v for k, v in values.items() if k in ACCOUNT_FIELDS and v is not None}
-        accepted.append({**row, "external_id": values["external_id"], "lifecycle_stage": stage,
-                         "stage_entered_on": entered_on, "created_at": now, "updated_at": now})
+        accepted.append(
+            {
+                **row,
+                "external_id": values["external_id"],
+                "lifecycle_stage": stage,
+                "stage_entered_on": entered_on,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     for start in range(0, len(accepted), 500):
         chunk = accepted[start : start + 500]
-        ids = db.session.execute(
-            insert(Account).returning(Account.id, sort_by_parameter_order=True), chunk
-        ).scalars().all()
-        db.session.execute(insert(LifecycleStageEntry), [
-            {"account_id": account_id, "stage": row["lifecycle_stage"],
-             "entered_on": row["stage_entered_on"]}
-            for account_id, row in zip(ids, chunk, strict=True)
-        ])
+        ids = (
+            db.session.execute(
+                insert(Account).returning(Account.id, sort_by_parameter_order=True), chunk
+            )
+            .scalars()
+            .all()
+        )
+        db.session.execute(
+            insert(LifecycleStageEntry),
+            [
+                {
+                    "account_id": account_id,
+                    "stage": row["lifecycle_stage"],
+                    "entered_on": row["stage_entered_on"],
+                }
+                for account_id, row in zip(ids, chunk, strict=True)
+            ],
+        )
         queue_recompute(ids, now=now)
     return answers
 
 
-def update_account(account: Account, values: dict[str, Any], *, user: User | None,
-                   now: datetime, flush: bool = True) -> Account:
+def update_account(
+    account: Account,
+    values: dict[str, Any],
+    *,
+    user: User | None,
+    now: datetime,
+    flush: bool = True,
+) -> Account:
     """Change the fields given in ``values``; a new lifecycle stage is recorded in the
     account's stage history. ``flush=False`` lets a bulk caller (an import) flush many
     updates at once."""
@@ -233,9 +308,10 @@ def update_account(account: Account, values: dict[str, Any], *, user: User | Non
     entered_on = values.pop("stage_entered_on", None)
     for name in ACCOUNT_FIELDS:
         if name in values and getattr(account, name) != values[name]:
-            if name in ("segment", "engagement_model", "currency", "arr_minor") and values[
-                name
-            ] is None:
+            if (
+                name in ("segment", "engagement_model", "currency", "arr_minor")
+                and values[name] is None
+            ):
                 continue  # required columns: "no value" keeps the current one
             setattr(account, name, values[name])
     if stage is not None and stage != account.lifecycle_stage:
@@ -248,11 +324,18 @@ def update_account(account: Account, values: dict[str, Any], *, user: User | Non
     return account
 
 
-def set_lifecycle_stage(account: Account, stage: str, *, user: User | None, now: datetime,
-                        entered_on: date | None = None) -> Account:
+def set_lifecycle_stage(
+    account: Account,
+    stage: str,
+    *,
+    user: User | None,
+    now: datetime,
+    entered_on: date | None = None,
+) -> Account:
     """Move the account to ``stage`` (no change when it is already there)."""
-    return update_account(account, {"lifecycle_stage": stage, "stage_entered_on": entered_on},
-                          user=user, now=now)
+    return update_account(
+        account, {"lifecycle_stage": stage, "stage_entered_on": entered_on}, user=user, now=now
+    )
 
 
 def _enter_stage(account: Account, stage: str, entered_on: date) -> None:
@@ -262,17 +345,21 @@ def _enter_stage(account: Account, stage: str, entered_on: date) -> None:
 
 
 def stage_history(account: Account) -> list[LifecycleStageEntry]:
-    return list(db.session.scalars(
-        select(LifecycleStageEntry).where(LifecycleStageEntry.account_id == account.id)
-        .order_by(LifecycleStageEntry.entered_on, LifecycleStageEntry.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(LifecycleStageEntry)
+            .where(LifecycleStageEntry.account_id == account.id)
+            .order_by(LifecycleStageEntry.entered_on, LifecycleStageEntry.id)
+        )
+    )
 
 
 # --- contacts -------------------------------------------------------------------------------
 
 
-def _validate_contact(account: Account, values: dict[str, Any], current: Contact | None,
-                      today: date) -> None:
+def _validate_contact(
+    account: Account, values: dict[str, Any], current: Contact | None, today: date
+) -> None:
     errors: dict[str, str] = {}
     if (current is None or "name" in values) and values.get("name") is None:
         errors["name"] = "Give the contact's name."
@@ -285,16 +372,16 @@ def _validate_contact(account: Account, values: dict[str, Any], current: Contact
         if not (isinstance(email, str) and EMAIL_SHAPE.match(email)):
             errors["email"] = "Enter an email address like name@example.com."
         else:
-            query = select(Contact.id).where(Contact.account_id == account.id,
-                                             func.lower(Contact.email) == email.lower())
+            query = select(Contact.id).where(
+                Contact.account_id == account.id, func.lower(Contact.email) == email.lower()
+            )
             if current is not None:
                 query = query.where(Contact.id != current.id)
             if db.session.scalar(query.limit(1)) is not None:
                 errors["email"] = f"This account already has a contact with the email {email}."
     _choice(errors, "role", values.get("role"), tuple(CONTACT_ROLES), "role")
     _choice(errors, "influence", values.get("influence"), tuple(INFLUENCE_LEVELS), "influence")
-    _choice(errors, "engagement", values.get("engagement"), tuple(ENGAGEMENT_LEVELS),
-            "engagement")
+    _choice(errors, "engagement", values.get("engagement"), tuple(ENGAGEMENT_LEVELS), "engagement")
     _choice(errors, "status", values.get("status"), tuple(CONTACT_STATUSES), "status")
     last_contact = values.get("last_contact_on")
     if last_contact is not None:
@@ -313,19 +400,22 @@ def get_contact(account: Account, contact_id: int) -> Contact:
     return contact
 
 
-def add_contact(account: Account, values: dict[str, Any], *, user: User | None,
-                now: datetime) -> Contact:
+def add_contact(
+    account: Account, values: dict[str, Any], *, user: User | None, now: datetime
+) -> Contact:
     values = {k: _clean(v) for k, v in values.items() if k in CONTACT_FIELDS}
     _validate_contact(account, values, None, now.date())
-    contact = Contact(account_id=account.id, account=account,
-                      **{k: v for k, v in values.items() if v is not None})
+    contact = Contact(
+        account_id=account.id, account=account, **{k: v for k, v in values.items() if v is not None}
+    )
     db.session.add(contact)
     db.session.flush()
     return contact
 
 
-def update_contact(contact: Contact, values: dict[str, Any], *, user: User | None,
-                   now: datetime) -> Contact:
+def update_contact(
+    contact: Contact, values: dict[str, Any], *, user: User | None, now: datetime
+) -> Contact:
     values = {k: _clean(v) for k, v in values.items() if k in CONTACT_FIELDS}
     _validate_contact(contact.account, values, contact, now.date())
     for name, value in values.items():
@@ -339,8 +429,9 @@ def update_contact(contact: Contact, values: dict[str, Any], *, user: User | Non
 # --- plans from the account page -----------------------------------------------------------
 
 
-def create_plan_for_account(account: Account, template_key: str | None,
-                            values: dict[str, Any], *, user: User, now: datetime):
+def create_plan_for_account(
+    account: Account, template_key: str | None, values: dict[str, Any], *, user: User, now: datetime
+):
     """A new success plan from a template (or blank), with every missing field named at once.
 
     ``template_key`` ``None`` or ``"blank"`` means a blank plan, which needs a title and a type.

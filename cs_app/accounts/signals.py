@@ -76,17 +76,20 @@ def _event_aggregates(now: datetime, account_ids: Sequence[int] | None = None):
             _count_when(and_(ev.event_type == "login", ev.occurred_at >= t7)).label("logins_7d"),
             _count_when(and_(ev.event_type == "login", recent)).label("logins_30d"),
             _count_when(and_(ev.event_type.in_(USAGE_TYPES), recent)).label("usage_30d"),
-            _count_when(and_(ev.event_type.in_(USAGE_TYPES), not_(recent)))
-            .label("usage_prev_30d"),
-            _count_when(and_(ev.event_type == "feature_gate_hit", ev.occurred_at >= t7))
-            .label("feature_gate_hits_7d"),
-            func.max(ev.occurred_at).filter(and_(ev.event_type.in_(UPGRADE_INTENT_TYPES), recent))
+            _count_when(and_(ev.event_type.in_(USAGE_TYPES), not_(recent))).label("usage_prev_30d"),
+            _count_when(and_(ev.event_type == "feature_gate_hit", ev.occurred_at >= t7)).label(
+                "feature_gate_hits_7d"
+            ),
+            func.max(ev.occurred_at)
+            .filter(and_(ev.event_type.in_(UPGRADE_INTENT_TYPES), recent))
             .label("last_upgrade_intent_at"),
-            func.max(ev.occurred_at).filter(ev.event_type == "upgrade_completed")
+            func.max(ev.occurred_at)
+            .filter(ev.event_type == "upgrade_completed")
             .label("last_upgrade_completed_at"),
         )
-        .where(ev.occurred_at >= t60, ev.occurred_at <= now,
-               _for_accounts(ev.account_id, account_ids))
+        .where(
+            ev.occurred_at >= t60, ev.occurred_at <= now, _for_accounts(ev.account_id, account_ids)
+        )
         .group_by(ev.account_id)
         .subquery("events")
     )
@@ -101,21 +104,27 @@ def _property_aggregates(now: datetime, account_ids: Sequence[int] | None = None
     return (
         select(
             ev.account_id,
-            func.sum(case((ev.event_type == "seat_added", seats), else_=0))
-            .label("seats_added_30d"),
-            _count_when(and_(ev.event_type == "support_ticket",
-                             status.not_in(CLOSED_TICKET_STATES))).label("recent_open_tickets"),
+            func.sum(case((ev.event_type == "seat_added", seats), else_=0)).label(
+                "seats_added_30d"
+            ),
+            _count_when(
+                and_(ev.event_type == "support_ticket", status.not_in(CLOSED_TICKET_STATES))
+            ).label("recent_open_tickets"),
         )
-        .where(ev.event_type.in_(("seat_added", "support_ticket")),
-               ev.occurred_at >= now - timedelta(days=30), ev.occurred_at <= now,
-               _for_accounts(ev.account_id, account_ids))
+        .where(
+            ev.event_type.in_(("seat_added", "support_ticket")),
+            ev.occurred_at >= now - timedelta(days=30),
+            ev.occurred_at <= now,
+            _for_accounts(ev.account_id, account_ids),
+        )
         .group_by(ev.account_id)
         .subquery("event_properties")
     )
 
 
-def _recent_count(table, seen_column, distinct_events, now: datetime,
-                  account_ids: Sequence[int] | None, name: str):
+def _recent_count(
+    table, seen_column, distinct_events, now: datetime, account_ids: Sequence[int] | None, name: str
+):
     """Per account, the distinct users (features) of its events in the 30 days up to ``now``,
     counted as its rows of ``account_users`` (``account_features``) whose newest event is in
     that window: one pass over their primary key, without reading the events.
@@ -128,9 +137,13 @@ def _recent_count(table, seen_column, distinct_events, now: datetime,
     t30 = now - timedelta(days=30)
     account_id = table.c.account_id
     return (
-        select(account_id,
-               case((func.max(seen_column) > now, distinct_events(account_id, t30, now)),
-                    else_=func.count()).label("n"))
+        select(
+            account_id,
+            case(
+                (func.max(seen_column) > now, distinct_events(account_id, t30, now)),
+                else_=func.count(),
+            ).label("n"),
+        )
         .where(seen_column >= t30, _for_accounts(account_id, account_ids))
         .group_by(account_id)
         .subquery(name)
@@ -143,31 +156,44 @@ def _distinct_in_window(value, *conditions):
     ev = UsageEvent.__table__.c
 
     def count(account_id, start: datetime, end: datetime):
-        return (select(func.count(distinct(value)))
-                .where(ev.account_id == account_id, ev.occurred_at >= start,
-                       ev.occurred_at <= end, *conditions)
-                .scalar_subquery())
+        return (
+            select(func.count(distinct(value)))
+            .where(
+                ev.account_id == account_id,
+                ev.occurred_at >= start,
+                ev.occurred_at <= end,
+                *conditions,
+            )
+            .scalar_subquery()
+        )
 
     return count
 
 
 def _active_users(now: datetime, account_ids: Sequence[int] | None = None):
     table = AccountUser.__table__
-    return _recent_count(table, table.c.last_seen_at,
-                         _distinct_in_window(UsageEvent.__table__.c.user_ref), now,
-                         account_ids, "active_users")
+    return _recent_count(
+        table,
+        table.c.last_seen_at,
+        _distinct_in_window(UsageEvent.__table__.c.user_ref),
+        now,
+        account_ids,
+        "active_users",
+    )
 
 
 def _features_used(now: datetime, account_ids: Sequence[int] | None = None):
     table = AccountFeature.__table__
     ev = UsageEvent.__table__.c
-    used = _distinct_in_window(ev.properties["feature"].as_string(),
-                               ev.event_type == "feature_used")
+    used = _distinct_in_window(
+        ev.properties["feature"].as_string(), ev.event_type == "feature_used"
+    )
     return _recent_count(table, table.c.last_used_at, used, now, account_ids, "features_used")
 
 
-def _latest_event_property(now: datetime, event_type: str, name: str, value,
-                           account_ids: Sequence[int] | None = None):
+def _latest_event_property(
+    now: datetime, event_type: str, name: str, value, account_ids: Sequence[int] | None = None
+):
     """The newest event of ``event_type`` per account that carries ``value``, with its day."""
     ev = UsageEvent.__table__.c
     ranked = (
@@ -179,16 +205,23 @@ def _latest_event_property(now: datetime, event_type: str, name: str, value,
             .over(partition_by=ev.account_id, order_by=(ev.occurred_at.desc(), ev.id.desc()))
             .label("rank"),
         )
-        .where(ev.event_type == event_type, ev.occurred_at <= now, value.is_not(None),
-               _for_accounts(ev.account_id, account_ids))
+        .where(
+            ev.event_type == event_type,
+            ev.occurred_at <= now,
+            value.is_not(None),
+            _for_accounts(ev.account_id, account_ids),
+        )
         .subquery(f"{name}_ranked")
     )
     # Rank 1 is one row per account already; the GROUP BY (max of one value) stops SQLite from
     # flattening this into the outer join, where it would scan every ranked row once per
     # account (no automatic index): quadratic, 80 s instead of 5 s at 10,000 accounts.
     return (
-        select(ranked.c.account_id, func.max(ranked.c.value).label("value"),
-               func.max(ranked.c.occurred_at).label("occurred_at"))
+        select(
+            ranked.c.account_id,
+            func.max(ranked.c.value).label("value"),
+            func.max(ranked.c.occurred_at).label("occurred_at"),
+        )
         .where(ranked.c.rank == 1)
         .group_by(ranked.c.account_id)
         .subquery(name)
@@ -199,20 +232,27 @@ def _latest_metrics(today: date, account_ids: Sequence[int] | None = None):
     m = MetricValue.__table__.c
     ranked = (
         select(
-            m.account_id, m.metric_key, m.value,
+            m.account_id,
+            m.metric_key,
+            m.value,
             func.row_number()
             .over(partition_by=(m.account_id, m.metric_key), order_by=m.measured_on.desc())
             .label("rank"),
         )
-        .where(m.metric_key.in_(METRIC_SIGNALS), m.measured_on <= today,
-               _for_accounts(m.account_id, account_ids))
+        .where(
+            m.metric_key.in_(METRIC_SIGNALS),
+            m.measured_on <= today,
+            _for_accounts(m.account_id, account_ids),
+        )
         .subquery("metrics_ranked")
     )
     return (
         select(
             ranked.c.account_id,
-            *(func.max(case((ranked.c.metric_key == key, ranked.c.value))).label(key)
-              for key in METRIC_SIGNALS),
+            *(
+                func.max(case((ranked.c.metric_key == key, ranked.c.value))).label(key)
+                for key in METRIC_SIGNALS
+            ),
         )
         .where(ranked.c.rank == 1)
         .group_by(ranked.c.account_id)
@@ -230,25 +270,31 @@ def _plan_aggregates(today: date, account_ids: Sequence[int] | None = None):
         select(Plan.account_id, func.count().label("n"))
         .join(ActionItem, ActionItem.plan_id == Plan.id)
         .where(active, ActionItem.status != "done", ActionItem.due_date < today)
-        .group_by(Plan.account_id).subquery("overdue_actions")
+        .group_by(Plan.account_id)
+        .subquery("overdue_actions")
     )
     milestones = (
         select(Plan.account_id, func.count().label("n"))
         .join(Milestone, Milestone.plan_id == Plan.id)
         .where(active, Milestone.status.not_in(("done",)), Milestone.target_date < today)
-        .group_by(Plan.account_id).subquery("overdue_milestones")
+        .group_by(Plan.account_id)
+        .subquery("overdue_milestones")
     )
     risks = (
         select(Plan.account_id, func.count().label("n"))
         .join(Risk, Risk.plan_id == Plan.id)
         .where(active, Risk.status.in_(("open", "mitigating")), severe)
-        .group_by(Plan.account_id).subquery("open_high_risks")
+        .group_by(Plan.account_id)
+        .subquery("open_high_risks")
     )
     reviews = (
-        select(Plan.account_id,
-               func.max(case((Plan.next_review_on < today, 1), else_=0)).label("overdue"))
+        select(
+            Plan.account_id,
+            func.max(case((Plan.next_review_on < today, 1), else_=0)).label("overdue"),
+        )
         .where(active)
-        .group_by(Plan.account_id).subquery("plan_reviews")
+        .group_by(Plan.account_id)
+        .subquery("plan_reviews")
     )
     return actions, milestones, risks, reviews
 
@@ -259,10 +305,12 @@ def _contact_aggregates(account_ids: Sequence[int] | None = None):
         select(
             Contact.account_id,
             func.max(case((active_sponsor, Contact.last_contact_on))).label("sponsor_contact"),
-            func.max(case((and_(Contact.role == "champion", Contact.status == "departed"), 1),
-                          else_=0)).label("champion_departed"),
-            func.max(case((and_(Contact.role == "champion", Contact.status == "active"), 1),
-                          else_=0)).label("champion_active"),
+            func.max(
+                case((and_(Contact.role == "champion", Contact.status == "departed"), 1), else_=0)
+            ).label("champion_departed"),
+            func.max(
+                case((and_(Contact.role == "champion", Contact.status == "active"), 1), else_=0)
+            ).label("champion_active"),
         )
         .where(_for_accounts(Contact.account_id, account_ids))
         .group_by(Contact.account_id)
@@ -278,11 +326,18 @@ def _snapshot_on_or_before(column, day: date):
     hs = HealthSnapshot.__table__
     days = hs.alias("days")
     accounts = Account.__table__
-    newest_day = (select(func.max(days.c.day))
-                  .where(days.c.account_id == accounts.c.id, days.c.day <= day)
-                  .correlate(accounts).scalar_subquery())
-    return (select(column).where(hs.c.account_id == accounts.c.id, hs.c.day == newest_day)
-            .correlate(accounts).scalar_subquery())
+    newest_day = (
+        select(func.max(days.c.day))
+        .where(days.c.account_id == accounts.c.id, days.c.day <= day)
+        .correlate(accounts)
+        .scalar_subquery()
+    )
+    return (
+        select(column)
+        .where(hs.c.account_id == accounts.c.id, hs.c.day == newest_day)
+        .correlate(accounts)
+        .scalar_subquery()
+    )
 
 
 def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
@@ -292,12 +347,20 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
     events = _event_aggregates(now, account_ids)
     properties = _property_aggregates(now, account_ids)
     active_users, features_used = _active_users(now, account_ids), _features_used(now, account_ids)
-    nps = _latest_event_property(now, "nps_response", "nps",
-                                 UsageEvent.__table__.c.properties["score"].as_integer(),
-                                 account_ids)
+    nps = _latest_event_property(
+        now,
+        "nps_response",
+        "nps",
+        UsageEvent.__table__.c.properties["score"].as_integer(),
+        account_ids,
+    )
     sentiment = _latest_event_property(
-        now, "support_ticket", "sentiment",
-        UsageEvent.__table__.c.properties["sentiment"].as_string(), account_ids)
+        now,
+        "support_ticket",
+        "sentiment",
+        UsageEvent.__table__.c.properties["sentiment"].as_string(),
+        account_ids,
+    )
     metrics = _latest_metrics(today, account_ids)
     actions, milestones, risks, reviews = _plan_aggregates(today, account_ids)
     contacts = _contact_aggregates(account_ids)
@@ -312,8 +375,9 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
     def counted(column):
         return case((live, func.coalesce(column, 0)))
 
-    seats_used = func.coalesce(cast(metrics.c.seats_used, Float),
-                               case((live, func.coalesce(active_users.c.n, 0))))
+    seats_used = func.coalesce(
+        cast(metrics.c.seats_used, Float), case((live, func.coalesce(active_users.c.n, 0)))
+    )
     nps_value = nps.c.value
     columns = {
         "account_id": a.id,
@@ -324,28 +388,34 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
         "active_users_30d": counted(active_users.c.n),
         "features_used_30d": counted(features_used.c.n),
         "usage_30d": counted(events.c.usage_30d),
-        "usage_change_pct": 100.0 * (cast(events.c.usage_30d, Float) - events.c.usage_prev_30d)
+        "usage_change_pct": 100.0
+        * (cast(events.c.usage_30d, Float) - events.c.usage_prev_30d)
         / func.nullif(events.c.usage_prev_30d, 0),
         "quota_used_pct": metrics.c.quota_used_pct,
         "seats_purchased": a.seats_purchased,
         "seats_used": seats_used,
         "seat_utilization_pct": 100.0 * seats_used / func.nullif(a.seats_purchased, 0),
         "seats_added_30d": counted(properties.c.seats_added_30d),
-        "open_tickets": func.coalesce(metrics.c.open_tickets,
-                                      counted(properties.c.recent_open_tickets)),
+        "open_tickets": func.coalesce(
+            metrics.c.open_tickets, counted(properties.c.recent_open_tickets)
+        ),
         "support_sentiment": sentiment.c.value,
         "support_sentiment_on": to_date(sentiment.c.occurred_at),
         "last_nps": nps_value,
-        "nps_category": case((nps_value >= 9, "promoter"), (nps_value >= 7, "passive"),
-                             (nps_value.is_not(None), "detractor")),
+        "nps_category": case(
+            (nps_value >= 9, "promoter"),
+            (nps_value >= 7, "passive"),
+            (nps_value.is_not(None), "detractor"),
+        ),
         "last_nps_on": to_date(nps.c.occurred_at),
         "health_score": score_now,
         "health_band": _snapshot_on_or_before(snapshot.band, today),
-        "health_change_30d": score_now - _snapshot_on_or_before(snapshot.score,
-                                                                today - timedelta(days=30)),
+        "health_change_30d": score_now
+        - _snapshot_on_or_before(snapshot.score, today - timedelta(days=30)),
         "days_to_renewal": days_between(a.renewal_date, today_literal),
-        "account_age_days": days_between(today_literal,
-                                         func.coalesce(a.contract_start, a.created_at)),
+        "account_age_days": days_between(
+            today_literal, func.coalesce(a.contract_start, a.created_at)
+        ),
         "trial_days_left": days_between(a.trial_ends_on, today_literal),
         "lifecycle_stage": a.lifecycle_stage,
         "segment": a.segment,
@@ -357,16 +427,24 @@ def signals_select(now: datetime, account_ids: Sequence[int] | None = None):
         "champion_departed": case(
             (contacts.c.account_id.is_(None), None),
             (and_(contacts.c.champion_departed == 1, contacts.c.champion_active == 0), True),
-            else_=False),
+            else_=False,
+        ),
         "plan_review_overdue": func.coalesce(reviews.c.overdue, 0) == 1,
         "feature_gate_hits_7d": counted(events.c.feature_gate_hits_7d),
         "upgrade_intent_open": case(
             (not_(live), None),
-            (and_(events.c.last_upgrade_intent_at.is_not(None),
-                  or_(events.c.last_upgrade_completed_at.is_(None),
-                      events.c.last_upgrade_completed_at < events.c.last_upgrade_intent_at)),
-             True),
-            else_=False),
+            (
+                and_(
+                    events.c.last_upgrade_intent_at.is_not(None),
+                    or_(
+                        events.c.last_upgrade_completed_at.is_(None),
+                        events.c.last_upgrade_completed_at < events.c.last_upgrade_intent_at,
+                    ),
+                ),
+                True,
+            ),
+            else_=False,
+        ),
     }
     query = (
         select(*(expression.label(name) for name, expression in columns.items()))

@@ -57,10 +57,17 @@ def index():
     filters = queries.AccountFilters.from_args(request.args)
     page = queries.list_accounts(filters, per_page=current_app.config["ACCOUNTS_PER_PAGE"])
     return render_template(
-        "accounts/index.html", page=page, filters=filters,
-        csm_options=queries.csm_filter_choices(), segments=SEGMENTS, stages=LIFECYCLE_STAGES,
-        engagement_models=ENGAGEMENT_MODELS, unassigned=queries.UNASSIGNED,
-        bands=queries.HEALTH_BANDS, not_scored=queries.NOT_SCORED, band_labels=BAND_LABELS,
+        "accounts/index.html",
+        page=page,
+        filters=filters,
+        csm_options=queries.csm_filter_choices(),
+        segments=SEGMENTS,
+        stages=LIFECYCLE_STAGES,
+        engagement_models=ENGAGEMENT_MODELS,
+        unassigned=queries.UNASSIGNED,
+        bands=queries.HEALTH_BANDS,
+        not_scored=queries.NOT_SCORED,
+        band_labels=BAND_LABELS,
     )
 
 
@@ -113,8 +120,7 @@ def _plan_form(account: Account, *, submitted: bool) -> NewPlanForm:
             default_owner = current_user.id
         form.owner_id.data = str(default_owner) if default_owner else None
         # the template that fits the account's engagement model comes preselected
-        fitting = [key for key, _, plan_type in templates
-                   if plan_type == account.engagement_model]
+        fitting = [key for key, _, plan_type in templates if plan_type == account.engagement_model]
         form.template.data = fitting[0] if fitting else form.template.choices[0].value
     return form
 
@@ -140,23 +146,37 @@ def _automation_context(account: Account) -> dict:
     from cs_app.triggers.pool_views import reason_lines
 
     triggers = account_triggers(account.id)
-    reasons = {firing.id: reason_lines(firing.matched, account.currency)
-               for firing in triggers.firings}
+    reasons = {
+        firing.id: reason_lines(firing.matched, account.currency) for firing in triggers.firings
+    }
     return {"triggers": triggers, "firing_reasons": reasons}
 
 
-def _render_show(account: Account, *, status: int = 200, account_form=None,
-                 contact_form=None, editing_contact_id: int | None = None, plan_form=None,
-                 override_form=None):
+def _render_show(
+    account: Account,
+    *,
+    status: int = 200,
+    account_form=None,
+    contact_form=None,
+    editing_contact_id: int | None = None,
+    plan_form=None,
+    override_form=None,
+):
     can_edit = can_edit_account(current_user, account)
     # people who have left go last; the rest by name
     contacts = sorted(account.contacts, key=lambda c: (c.status == "departed", c.name.lower()))
     context = {
-        "account": account, "can_edit": can_edit, "contacts": contacts,
-        "stages": service.stage_history(account), "plans": queries.account_plans(account),
-        "today": utcnow().date(), "contact_roles": CONTACT_ROLES,
-        "influence_levels": INFLUENCE_LEVELS, "engagement_levels": ENGAGEMENT_LEVELS,
-        "contact_statuses": CONTACT_STATUSES, "plan_types": PLAN_TYPES,
+        "account": account,
+        "can_edit": can_edit,
+        "contacts": contacts,
+        "stages": service.stage_history(account),
+        "plans": queries.account_plans(account),
+        "today": utcnow().date(),
+        "contact_roles": CONTACT_ROLES,
+        "influence_levels": INFLUENCE_LEVELS,
+        "engagement_levels": ENGAGEMENT_LEVELS,
+        "contact_statuses": CONTACT_STATUSES,
+        "plan_types": PLAN_TYPES,
         "plan_statuses": PLAN_STATUSES,
         **account_health_context(account, can_edit=can_edit, override_form=override_form),
         **_automation_context(account),
@@ -164,12 +184,16 @@ def _render_show(account: Account, *, status: int = 200, account_form=None,
     if can_edit:
         context["account_form"] = account_form or _account_form(account, submitted=False)
         context["new_contact_form"] = (
-            contact_form if contact_form is not None and editing_contact_id is None
+            contact_form
+            if contact_form is not None and editing_contact_id is None
             else _contact_form(submitted=False)
         )
         context["contact_forms"] = {
-            contact.id: (contact_form if contact.id == editing_contact_id
-                         else _contact_form(contact, submitted=False))
+            contact.id: (
+                contact_form
+                if contact.id == editing_contact_id
+                else _contact_form(contact, submitted=False)
+            )
             for contact in contacts
         }
         context["plan_form"] = plan_form or _plan_form(account, submitted=False)
@@ -204,16 +228,16 @@ def add_contact(external_id: str):
     form = _contact_form(submitted=True)
     if form.validate_on_submit():
         try:
-            contact = service.add_contact(account, form.values(), user=current_user,
-                                          now=utcnow())
+            contact = service.add_contact(account, form.values(), user=current_user, now=utcnow())
         except ValidationError as error:
             db.session.rollback()
             _show_errors(form, error)
         else:
             db.session.commit()
             flash(f"Added {contact.name} to the contacts.", "success")
-            return redirect(url_for("accounts.show", external_id=account.external_id,
-                                    _anchor="contacts"))
+            return redirect(
+                url_for("accounts.show", external_id=account.external_id, _anchor="contacts")
+            )
     return _render_show(account, status=422, contact_form=form)
 
 
@@ -234,8 +258,9 @@ def update_contact(external_id: str, contact_id: int):
         else:
             db.session.commit()
             flash(f"Saved {contact.name}.", "success")
-            return redirect(url_for("accounts.show", external_id=account.external_id,
-                                    _anchor="contacts"))
+            return redirect(
+                url_for("accounts.show", external_id=account.external_id, _anchor="contacts")
+            )
     return _render_show(account, status=422, contact_form=form, editing_contact_id=contact_id)
 
 
@@ -245,8 +270,9 @@ def create_plan(external_id: str):
     form = _plan_form(account, submitted=True)
     if form.validate_on_submit():
         try:
-            plan = service.create_plan_for_account(account, form.template.data, form.values(),
-                                                   user=current_user, now=utcnow())
+            plan = service.create_plan_for_account(
+                account, form.template.data, form.values(), user=current_user, now=utcnow()
+            )
         except ValidationError as error:
             db.session.rollback()
             _show_errors(form, error)

@@ -47,13 +47,21 @@ def _csm_changes(account: Account, values: dict[str, Any]) -> bool:
     return new != current
 
 
-@api_route("/accounts/<external_id>", "PUT", tag=TAG, summary="Create or update an account",
-           description="Creates the account (201) or changes the keys given (200); keys left "
-                       "out keep their value, so sending the same body twice is harmless. "
-                       "Creating an account or changing its CSM needs a lead or admin token; "
-                       "a CSM may update the accounts they own.",
-           request=schemas.AccountWrite, response=responses.AccountOut, status=200,
-           conflict=True, alternate_status=201)
+@api_route(
+    "/accounts/<external_id>",
+    "PUT",
+    tag=TAG,
+    summary="Create or update an account",
+    description="Creates the account (201) or changes the keys given (200); keys left "
+    "out keep their value, so sending the same body twice is harmless. "
+    "Creating an account or changing its CSM needs a lead or admin token; "
+    "a CSM may update the accounts they own.",
+    request=schemas.AccountWrite,
+    response=responses.AccountOut,
+    status=200,
+    conflict=True,
+    alternate_status=201,
+)
 def put_account(external_id: str):
     user = api_user()
     require_writer(user)
@@ -84,41 +92,74 @@ def put_account(external_id: str):
     return response
 
 
-@api_route("/accounts", "GET", tag=TAG, summary="List accounts",
-           description="Filtered and paged, ordered by name. Each item's `health` is its "
-                       "latest snapshot (null when never scored) without the per-measure "
-                       "changes the single-account read adds; `band` filters on it.",
-           query=schemas.AccountListQuery, response=responses.AccountPage)
+@api_route(
+    "/accounts",
+    "GET",
+    tag=TAG,
+    summary="List accounts",
+    description="Filtered and paged, ordered by name. Each item's `health` is its "
+    "latest snapshot (null when never scored) without the per-measure "
+    "changes the single-account read adds; `band` filters on it.",
+    query=schemas.AccountListQuery,
+    response=responses.AccountPage,
+)
 def list_accounts():
     query = parse_query(schemas.AccountListQuery)
-    filters = AccountFilters(segment=query.segment, csm=query.csm, stage=query.stage,
-                             engagement_model=query.engagement_model, q=query.q,
-                             band=query.band)
+    filters = AccountFilters(
+        segment=query.segment,
+        csm=query.csm,
+        stage=query.stage,
+        engagement_model=query.engagement_model,
+        q=query.q,
+        band=query.band,
+    )
     now = utcnow()
     accounts, total = account_page(filters, page=query.page, per_page=query.per_page)
     health = latest_health([a.id for a in accounts], now=now)
-    return jsonify({"items": [serializers.account(a, health.get(a.id)) for a in accounts],
-                    "page": query.page, "per_page": query.per_page, "total": total})
+    return jsonify(
+        {
+            "items": [serializers.account(a, health.get(a.id)) for a in accounts],
+            "page": query.page,
+            "per_page": query.per_page,
+            "total": total,
+        }
+    )
 
 
-@api_route("/accounts/<external_id>", "GET", tag=TAG,
-           summary="Read an account with its health, signals, contacts, plans and stages",
-           description="`health` explains the latest score: per measure its value, score, "
-                       "weight, points lost, whether it was stale or missing and how its "
-                       "score changed against 7 and 30 days ago, and any override beside the "
-                       "computed score. `signals` are the values scoring and rules read.",
-           response=responses.AccountDetailOut)
+@api_route(
+    "/accounts/<external_id>",
+    "GET",
+    tag=TAG,
+    summary="Read an account with its health, signals, contacts, plans and stages",
+    description="`health` explains the latest score: per measure its value, score, "
+    "weight, points lost, whether it was stale or missing and how its "
+    "score changed against 7 and 30 days ago, and any override beside the "
+    "computed score. `signals` are the values scoring and rules read.",
+    response=responses.AccountDetailOut,
+)
 def get_account(external_id: str):
     account = account_service.get_account(external_id)
-    return jsonify(serializers.account_detail(
-        account, health=serializers.health_detail(account_health(account, now=utcnow())),
-        signals=db.session.get(AccountSignals, account.id), contacts=account.contacts,
-        plans=account_plans(account), stages=account_service.stage_history(account),
-    ))
+    return jsonify(
+        serializers.account_detail(
+            account,
+            health=serializers.health_detail(account_health(account, now=utcnow())),
+            signals=db.session.get(AccountSignals, account.id),
+            contacts=account.contacts,
+            plans=account_plans(account),
+            stages=account_service.stage_history(account),
+        )
+    )
 
 
-@api_route("/accounts/<external_id>/contacts", "POST", tag=TAG, summary="Add a contact",
-           request=schemas.ContactCreate, response=responses.ContactOut, status=201)
+@api_route(
+    "/accounts/<external_id>/contacts",
+    "POST",
+    tag=TAG,
+    summary="Add a contact",
+    request=schemas.ContactCreate,
+    response=responses.ContactOut,
+    status=201,
+)
 def create_contact(external_id: str):
     user = api_user()
     account = account_service.get_account(external_id)
@@ -129,9 +170,14 @@ def create_contact(external_id: str):
     return jsonify(serializers.contact(contact)), 201
 
 
-@api_route("/accounts/<external_id>/contacts/<int:contact_id>", "PATCH", tag=TAG,
-           summary="Change a contact", request=schemas.ContactUpdate,
-           response=responses.ContactOut)
+@api_route(
+    "/accounts/<external_id>/contacts/<int:contact_id>",
+    "PATCH",
+    tag=TAG,
+    summary="Change a contact",
+    request=schemas.ContactUpdate,
+    response=responses.ContactOut,
+)
 def update_contact(external_id: str, contact_id: int):
     user = api_user()
     account = account_service.get_account(external_id)

@@ -41,8 +41,9 @@ def authenticate() -> None:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
     user = user_for_token(token, now=utcnow())
     if user is None:
-        raise Unauthorized("The API token is unknown, revoked, or its user is deactivated.",
-                           invalid_token=True)
+        raise Unauthorized(
+            "The API token is unknown, revoked, or its user is deactivated.", invalid_token=True
+        )
     if db.session.dirty:  # the token's last-used time, written every few minutes
         db.session.commit()
     g.api_user = user
@@ -54,8 +55,9 @@ def api_user() -> User:
 
 def require_writer(user: User) -> None:
     if user.role == "viewer":
-        raise PermissionDenied("Viewers have read-only access; this change needs a CSM, lead "
-                               "or admin token.")
+        raise PermissionDenied(
+            "Viewers have read-only access; this change needs a CSM, lead or admin token."
+        )
 
 
 def require_lead(user: User, message: str) -> None:
@@ -67,12 +69,14 @@ def require_lead(user: User, message: str) -> None:
 def require_account_editor(user: User, account: Account) -> None:
     require_writer(user)
     if not can_edit_account(user, account):
-        raise PermissionDenied(f"Only the account's CSM, a lead or an admin may change "
-                               f"{account.name}.")
+        raise PermissionDenied(
+            f"Only the account's CSM, a lead or an admin may change {account.name}."
+        )
 
 
 def require_plan_editor(user: User, plan: Plan) -> None:
     require_writer(user)
     if not can_edit_plan(user, plan):
-        raise PermissionDenied("Only the plan's owner, the account's CSM, a lead or an admin "
-                               "may change this plan.")
+        raise PermissionDenied(
+            "Only the plan's owner, the account's CSM, a lead or an admin may change this plan."
+        )

@@ -39,8 +39,9 @@ class BadRequest(DomainError):
     code = "bad_request"
 
 
-def error_response(status: int, code: str, message: str,
-                   fields: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
     response.status_code = status
     return response
@@ -67,8 +68,9 @@ def _message_for(item: dict[str, Any], model: type[pydantic.BaseModel], key: str
     return item["msg"]
 
 
-def from_pydantic(error: pydantic.ValidationError,
-                  model: type[pydantic.BaseModel]) -> ValidationError:
+def from_pydantic(
+    error: pydantic.ValidationError, model: type[pydantic.BaseModel]
+) -> ValidationError:
     """422 with ``fields`` keyed by dotted path (``business_context.primary_use_case``)."""
     fields: dict[str, str] = {}
     for item in error.errors(include_url=False):
@@ -90,15 +92,23 @@ def register_error_handlers(bp: Blueprint) -> None:
     @bp.errorhandler(StaleDataError)
     def stale_row(error: StaleDataError):
         db.session.rollback()
-        return error_response(409, "conflict", "Someone else saved this at the same moment. "
-                                               "Nothing was changed; read it again and retry.")
+        return error_response(
+            409,
+            "conflict",
+            "Someone else saved this at the same moment. "
+            "Nothing was changed; read it again and retry.",
+        )
 
     @bp.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError):
         db.session.rollback()
-        return error_response(409, "conflict", "That clashes with data saved at the same "
-                                               "moment (for example the same external ID). "
-                                               "Nothing was changed; read it again and retry.")
+        return error_response(
+            409,
+            "conflict",
+            "That clashes with data saved at the same "
+            "moment (for example the same external ID). "
+            "Nothing was changed; read it again and retry.",
+        )
 
     @bp.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -20,8 +20,10 @@ from cs_app.api.routing import OPERATIONS, Operation, api_route
 REF_TEMPLATE = "#/components/schemas/{model}"
 RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
-    "external_id": ({"type": "string", "maxLength": 100},
-                    "The account's external ID, the key your other systems use."),
+    "external_id": (
+        {"type": "string", "maxLength": 100},
+        "The account's external ID, the key your other systems use.",
+    ),
     "plan_id": ({"type": "integer"}, "The plan's id."),
     "contact_id": ({"type": "integer"}, "The contact's id."),
     "item_id": ({"type": "integer"}, "The component item's id."),
@@ -33,15 +35,24 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
 }
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body is not valid JSON or not a JSON object."),
-    401: ("Unauthorized", "No valid bearer token: missing, unknown, revoked, or its user is "
-                          "deactivated."),
-    403: ("Forbidden", "The token's user may not do this (viewers read only; CSMs change what "
-                       "they own)."),
+    401: (
+        "Unauthorized",
+        "No valid bearer token: missing, unknown, revoked, or its user is deactivated.",
+    ),
+    403: (
+        "Forbidden",
+        "The token's user may not do this (viewers read only; CSMs change what they own).",
+    ),
     404: ("NotFound", "Nothing has that id or external ID."),
-    409: ("Conflict", "The version sent is stale (someone changed it since it was read), or "
-                      "the same row was saved concurrently. Nothing was changed."),
-    422: ("ValidationFailed", "A field is missing, unknown or wrong; `error.fields` says which "
-                              "(dotted paths) and why."),
+    409: (
+        "Conflict",
+        "The version sent is stale (someone changed it since it was read), or "
+        "the same row was saved concurrently. Nothing was changed.",
+    ),
+    422: (
+        "ValidationFailed",
+        "A field is missing, unknown or wrong; `error.fields` says which (dotted paths) and why.",
+    ),
 }
 DESCRIPTION = """\
 The cs_app JSON API.
@@ -72,8 +83,15 @@ def _path_parameters(rule: str) -> list[dict[str, Any]]:
     parameters = []
     for name in RULE_VARIABLE.findall(rule):
         schema, description = PATH_PARAMETERS[name]
-        parameters.append({"name": name, "in": "path", "required": True,
-                           "description": description, "schema": schema})
+        parameters.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": description,
+                "schema": schema,
+            }
+        )
     return parameters
 
 
@@ -84,8 +102,12 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     for name, prop in schema["properties"].items():
         prop = {k: v for k, v in prop.items() if k != "title"}
         description = prop.pop("description", None)
-        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
-                                     "schema": prop}
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+        }
         if description:
             parameter["description"] = description
         parameters.append(parameter)
@@ -113,8 +135,13 @@ def _error_statuses(operation: Operation, method: str, rule: str) -> list[int]:
     return sorted(statuses)
 
 
-def _operation_object(endpoint: str, operation: Operation, method: str, rule: str,
-                      refs: dict[tuple[type[BaseModel], str], dict[str, Any]]) -> dict[str, Any]:
+def _operation_object(
+    endpoint: str,
+    operation: Operation,
+    method: str,
+    rule: str,
+    refs: dict[tuple[type[BaseModel], str], dict[str, Any]],
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "operationId": endpoint.removeprefix(f"{bp.name}."),
         "summary": operation.summary,
@@ -128,21 +155,23 @@ def _operation_object(endpoint: str, operation: Operation, method: str, rule: st
     if parameters:
         result["parameters"] = parameters
     if operation.request is not None:
-        result["requestBody"] = {"required": True,
-                                 "content": _json_content(refs[(operation.request,
-                                                                "validation")])}
+        result["requestBody"] = {
+            "required": True,
+            "content": _json_content(refs[(operation.request, "validation")]),
+        }
     responses: dict[str, Any] = {}
     for status in filter(None, (operation.status, operation.alternate_status)):
         if status == 204:
             responses["204"] = {"description": "Done; no content."}
         elif operation.response is None:
-            responses[str(status)] = {"description": "OK",
-                                      "content": _json_content({"type": "object"})}
+            responses[str(status)] = {
+                "description": "OK",
+                "content": _json_content({"type": "object"}),
+            }
         else:
             schema = refs[(operation.response, "serialization")]
             description = "Created" if status == 201 else "OK"
-            responses[str(status)] = {"description": description,
-                                      "content": _json_content(schema)}
+            responses[str(status)] = {"description": description, "content": _json_content(schema)}
     for status in _error_statuses(operation, method, rule):
         responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
     result["responses"] = responses
@@ -153,8 +182,10 @@ def _operation_object(endpoint: str, operation: Operation, method: str, rule: st
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document for ``app``; raises ``LookupError`` for an undocumented route."""
-    rules = sorted((rule for rule in app.url_map.iter_rules()
-                    if rule.endpoint.startswith(f"{bp.name}.")), key=lambda rule: rule.rule)
+    rules = sorted(
+        (rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(f"{bp.name}.")),
+        key=lambda rule: rule.rule,
+    )
     inputs: list[tuple[type[BaseModel], str]] = [(ErrorResponse, "serialization")]
     for rule in rules:
         operation = OPERATIONS.get(rule.endpoint)
@@ -179,22 +210,32 @@ def build_document(app: Flask) -> dict[str, Any]:
         for name, description in ERRORS.values()
     }
     error_responses["Unauthorized"]["headers"] = {
-        "WWW-Authenticate": {"description": 'Bearer realm="cs_app", with error="invalid_token" '
-                                            "when a token was sent but is not valid.",
-                             "schema": {"type": "string"}},
+        "WWW-Authenticate": {
+            "description": 'Bearer realm="cs_app", with error="invalid_token" '
+            "when a token was sent but is not valid.",
+            "schema": {"type": "string"},
+        },
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "cs_app API", "version": "1.0.0", "description": DESCRIPTION},
         "servers": [{"url": bp.url_prefix}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": "Accounts"}, {"name": "Plans"}, {"name": "Usage"}, {"name": "Health"},
-                 {"name": "Meta"}],
+        "tags": [
+            {"name": "Accounts"},
+            {"name": "Plans"},
+            {"name": "Usage"},
+            {"name": "Health"},
+            {"name": "Meta"},
+        ],
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "An API token: `cs-app users token EMAIL`."},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token: `cs-app users token EMAIL`.",
+                },
             },
             "schemas": definitions.get("$defs", {}),
             "responses": error_responses,

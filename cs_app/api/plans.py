@@ -53,24 +53,39 @@ def _check_template(key: str) -> None:
 
 
 def _stale(error: ConflictError, sent: int, current: int, what: str) -> ConflictError:
-    return ConflictError(error.message, {
-        "version": f"You sent version {sent} but the {what} is at version {current}; read it "
-                   f"again and reapply your change."
-    })
+    return ConflictError(
+        error.message,
+        {
+            "version": f"You sent version {sent} but the {what} is at version {current}; read it "
+            f"again and reapply your change."
+        },
+    )
 
 
-@api_route("/accounts/<external_id>/plans", "GET", tag=TAG, summary="An account's plans",
-           response=responses.PlanList)
+@api_route(
+    "/accounts/<external_id>/plans",
+    "GET",
+    tag=TAG,
+    summary="An account's plans",
+    response=responses.PlanList,
+)
 def list_plans(external_id: str):
     account = account_service.get_account(external_id)
     return jsonify({"items": [serializers.plan_summary(p) for p in account_plans(account)]})
 
 
-@api_route("/accounts/<external_id>/plans", "POST", tag=TAG, summary="Create a plan",
-           description="Blank (title and plan_type needed) or from a template: its type, "
-                       "cadence and title are defaults and its rows are dated from the "
-                       "account's contract start.",
-           request=schemas.PlanCreate, response=responses.PlanOut, status=201)
+@api_route(
+    "/accounts/<external_id>/plans",
+    "POST",
+    tag=TAG,
+    summary="Create a plan",
+    description="Blank (title and plan_type needed) or from a template: its type, "
+    "cadence and title are defaults and its rows are dated from the "
+    "account's contract start.",
+    request=schemas.PlanCreate,
+    response=responses.PlanOut,
+    status=201,
+)
 def create_plan(external_id: str):
     user = api_user()
     account = account_service.get_account(external_id)
@@ -82,8 +97,9 @@ def create_plan(external_id: str):
     if "owner_email" in values:
         values["owner_id"] = _owner_id(values.pop("owner_email"))
     try:
-        plan = account_service.create_plan_for_account(account, template_key, values,
-                                                        user=user, now=utcnow())
+        plan = account_service.create_plan_for_account(
+            account, template_key, values, user=user, now=utcnow()
+        )
     except ValidationError as error:
         raise renamed_fields(error, PLAN_FIELD_NAMES) from error
     db.session.commit()
@@ -92,17 +108,28 @@ def create_plan(external_id: str):
     return response, status
 
 
-@api_route("/plans/<int:plan_id>", "GET", tag=TAG,
-           summary="A whole plan with every component, its flags and version",
-           response=responses.PlanOut)
+@api_route(
+    "/plans/<int:plan_id>",
+    "GET",
+    tag=TAG,
+    summary="A whole plan with every component, its flags and version",
+    response=responses.PlanOut,
+)
 def get_plan(plan_id: int):
     return _plan_response(plan_service.get_plan(plan_id))
 
 
-@api_route("/plans/<int:plan_id>", "PATCH", tag=TAG, summary="Change a plan",
-           description="Send the plan's `version` as read; when someone changed the plan "
-                       "since, the answer is 409 and nothing is changed.",
-           request=schemas.PlanUpdate, response=responses.PlanOut, conflict=True)
+@api_route(
+    "/plans/<int:plan_id>",
+    "PATCH",
+    tag=TAG,
+    summary="Change a plan",
+    description="Send the plan's `version` as read; when someone changed the plan "
+    "since, the answer is 409 and nothing is changed.",
+    request=schemas.PlanUpdate,
+    response=responses.PlanOut,
+    conflict=True,
+)
 def update_plan(plan_id: int):
     user = api_user()
     plan = plan_service.get_plan(plan_id)
@@ -112,8 +139,7 @@ def update_plan(plan_id: int):
     if "owner_email" in values:
         values["owner_id"] = _owner_id(values.pop("owner_email"))
     try:
-        plan_service.update_plan(plan, values, expected_version=version, user=user,
-                                 now=utcnow())
+        plan_service.update_plan(plan, values, expected_version=version, user=user, now=utcnow())
     except ConflictError as error:
         raise _stale(error, version, plan.version, "plan") from error
     except ValidationError as error:
@@ -122,12 +148,18 @@ def update_plan(plan_id: int):
     return _plan_response(plan)
 
 
-@api_route("/plans/<int:plan_id>/history", "GET", tag=TAG, summary="The plan's change log",
-           response=responses.PlanHistory)
+@api_route(
+    "/plans/<int:plan_id>/history",
+    "GET",
+    tag=TAG,
+    summary="The plan's change log",
+    response=responses.PlanHistory,
+)
 def plan_history(plan_id: int):
     plan = plan_service.get_plan(plan_id)
-    return jsonify({"items": [serializers.history_entry(c)
-                              for c in plan_service.plan_history(plan)]})
+    return jsonify(
+        {"items": [serializers.history_entry(c) for c in plan_service.plan_history(plan)]}
+    )
 
 
 # --- components -----------------------------------------------------------------------------
@@ -154,8 +186,9 @@ def update_item(plan_id: int, item_id: int, component: str):
     version = values.pop("version", None)
     label = plan_service.COMPONENTS[component].label.lower()
     try:
-        plan_service.update_item(plan, component, item, values, expected_version=version,
-                                 user=user, now=utcnow())
+        plan_service.update_item(
+            plan, component, item, values, expected_version=version, user=user, now=utcnow()
+        )
     except ConflictError as error:
         raise _stale(error, version, item.version, label) from error
     db.session.commit()
@@ -183,18 +216,44 @@ def _register_components() -> None:
         response = responses.COMPONENT_RESPONSES[component]
         defaults: dict[str, Any] = {"component": component}
         collection = f"/plans/<int:plan_id>/{component}"
-        register(collection, "POST", f"add_{label}", add_item, Operation(
-            tag=TAG, summary=f"Add {_article(label)} {label} to a plan", request=create_body,
-            response=response, status=201,
-        ), defaults)
-        register(f"{collection}/<int:item_id>", "PATCH", f"update_{label}", update_item,
-                 Operation(tag=TAG, summary=f"Change {_article(label)} {label}",
-                           description="Only the keys sent change. Send the item's `version` "
-                                       "to be refused (409) if someone changed it since.",
-                           request=update_body, response=response, conflict=True), defaults)
-        register(f"{collection}/<int:item_id>", "DELETE", f"delete_{label}", delete_item,
-                 Operation(tag=TAG, summary=f"Remove {_article(label)} {label}", status=204),
-                 defaults)
+        register(
+            collection,
+            "POST",
+            f"add_{label}",
+            add_item,
+            Operation(
+                tag=TAG,
+                summary=f"Add {_article(label)} {label} to a plan",
+                request=create_body,
+                response=response,
+                status=201,
+            ),
+            defaults,
+        )
+        register(
+            f"{collection}/<int:item_id>",
+            "PATCH",
+            f"update_{label}",
+            update_item,
+            Operation(
+                tag=TAG,
+                summary=f"Change {_article(label)} {label}",
+                description="Only the keys sent change. Send the item's `version` "
+                "to be refused (409) if someone changed it since.",
+                request=update_body,
+                response=response,
+                conflict=True,
+            ),
+            defaults,
+        )
+        register(
+            f"{collection}/<int:item_id>",
+            "DELETE",
+            f"delete_{label}",
+            delete_item,
+            Operation(tag=TAG, summary=f"Remove {_article(label)} {label}", status=204),
+            defaults,
+        )
 
 
 _register_components()

@@ -47,56 +47,74 @@ Outcome = Literal[tuple(OUTCOMES)]
 
 class PoolMemberWrite(schemas.Body):
     user_email: str = Field(max_length=255)
-    capacity: int = Field(default=20, ge=1, le=pools.MAX_CAPACITY,
-                          description="The most open (or claimed) items of this pool the "
-                                      "member holds before routing skips them.")
-    segments: list[schemas.Segment] = Field(default_factory=list,
-                                            description="Segments the member covers; used "
-                                                        "by segment_first.")
+    capacity: int = Field(
+        default=20,
+        ge=1,
+        le=pools.MAX_CAPACITY,
+        description="The most open (or claimed) items of this pool the "
+        "member holds before routing skips them.",
+    )
+    segments: list[schemas.Segment] = Field(
+        default_factory=list, description="Segments the member covers; used by segment_first."
+    )
     away: bool = False
 
 
 class PoolWrite(schemas.Body):
-    key: str | None = Field(default=None, max_length=80,
-                            description="Rules route to the pool by key; made from the name "
-                                        "when left out. It cannot change once the pool exists.")
+    key: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Rules route to the pool by key; made from the name "
+        "when left out. It cannot change once the pool exists.",
+    )
     name: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=pools.MAX_DESCRIPTION)
     strategy: Strategy = "least_loaded"
-    lead_email: str | None = Field(default=None, max_length=255,
-                                   description="Alerted about unassigned items and SLA "
-                                               "breaches; without one every CS lead is.")
+    lead_email: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Alerted about unassigned items and SLA "
+        "breaches; without one every CS lead is.",
+    )
     default_sla_hours: int = Field(default=24, ge=1, le=pools.MAX_SLA_HOURS)
     members: list[PoolMemberWrite] = Field(
-        default_factory=list, description="In routing order (round-robin follows it). A PUT "
-                                          "replaces the whole list.")
+        default_factory=list,
+        description="In routing order (round-robin follows it). A PUT replaces the whole list.",
+    )
 
     missing_messages: ClassVar[dict[str, str]] = {"name": "Give the pool a name."}
 
 
 class QueueQuery(schemas.Query):
-    status: QueueFilter = Field(default="active",
-                                description="active = open or claimed; breached = flagged by "
-                                            "check-slas or past due and unresolved.")
-    sort: QueueSort = Field(default="sla", description="sla: SLA due first; priority: high "
-                                                       "first; created: newest first.")
+    status: QueueFilter = Field(
+        default="active",
+        description="active = open or claimed; breached = flagged by "
+        "check-slas or past due and unresolved.",
+    )
+    sort: QueueSort = Field(
+        default="sla",
+        description="sla: SLA due first; priority: high first; created: newest first.",
+    )
     page: int = Field(default=1, ge=1)
     per_page: int = Field(default=50, ge=1, le=200)
 
 
 class ClaimRequest(schemas.Body):
-    version: int | None = Field(default=None, description="The item's version as read; a "
-                                                          "stale one answers 409.")
+    version: int | None = Field(
+        default=None, description="The item's version as read; a stale one answers 409."
+    )
 
 
 class ReassignRequest(schemas.Body):
     user_email: str = Field(max_length=255, description="A member of the item's pool.")
-    force: bool = Field(default=False, description="Leads only: assign even to a member who "
-                                                   "is away or at capacity.")
+    force: bool = Field(
+        default=False, description="Leads only: assign even to a member who is away or at capacity."
+    )
     version: int | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {
-        "user_email": "Name the member who takes the item."}
+        "user_email": "Name the member who takes the item."
+    }
 
 
 class ResolveRequest(schemas.Body):
@@ -112,8 +130,9 @@ class PoolMemberOut(Out):
     name: str
     position: int
     capacity: int
-    open_items: int = Field(description="Open and claimed items of this pool assigned to "
-                                        "the member.")
+    open_items: int = Field(
+        description="Open and claimed items of this pool assigned to the member."
+    )
     segments: list[str]
     away: bool = Field(description="Away in this pool, away as a user, or deactivated.")
 
@@ -149,8 +168,9 @@ class QueueItemOut(Out):
     rule_id: int | None
     firing_id: int | None
     title: str
-    reason: dict[str, Any] = Field(description="The signal values that matched when the rule "
-                                               "fired.")
+    reason: dict[str, Any] = Field(
+        description="The signal values that matched when the rule fired."
+    )
     priority: Literal["high", "normal", "low"]
     status: Literal["open", "claimed", "resolved"]
     assignee: UserRef | None
@@ -181,13 +201,27 @@ class QueuePageOut(Out):
 def _pool(summary: pools.PoolSummary) -> dict[str, Any]:
     pool = summary.pool
     return {
-        "id": pool.id, "key": pool.key, "name": pool.name, "description": pool.description,
-        "strategy": pool.strategy, "lead": user_ref(pool.lead),
+        "id": pool.id,
+        "key": pool.key,
+        "name": pool.name,
+        "description": pool.description,
+        "strategy": pool.strategy,
+        "lead": user_ref(pool.lead),
         "default_sla_hours": pool.default_sla_hours,
-        "members": [{"user_email": m.email, "name": m.name, "position": position,
-                     "capacity": m.capacity, "open_items": m.load, "segments": m.segments,
-                     "away": m.away} for position, m in enumerate(summary.members)],
-        "open_items": summary.active, "unassigned": summary.unassigned,
+        "members": [
+            {
+                "user_email": m.email,
+                "name": m.name,
+                "position": position,
+                "capacity": m.capacity,
+                "open_items": m.load,
+                "segments": m.segments,
+                "away": m.away,
+            }
+            for position, m in enumerate(summary.members)
+        ],
+        "open_items": summary.active,
+        "unassigned": summary.unassigned,
         "breached": summary.breached,
     }
 
@@ -199,20 +233,37 @@ def _pool_detail(pool: CsmPool, status: int = 200):
 
 def _items(items: list[QueueItem], now: datetime) -> list[dict[str, Any]]:
     resolver_ids = {i.resolved_by_id for i in items if i.resolved_by_id}
-    resolvers = ({u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_(resolver_ids)))} if resolver_ids else {})
-    return [{
-        "id": i.id, "pool": {"id": i.pool.id, "key": i.pool.key, "name": i.pool.name},
-        "account": {"external_id": i.account.external_id, "name": i.account.name},
-        "rule_id": i.rule_id, "firing_id": i.firing_id, "title": i.title,
-        "reason": i.reason or {}, "priority": i.priority, "status": i.status,
-        "assignee": user_ref(i.assignee), "created_at": moment(i.created_at),
-        "sla_due_at": moment(i.sla_due_at), "breached": pools.is_breached(i, now),
-        "breached_at": moment(i.breached_at), "assigned_at": moment(i.assigned_at),
-        "claimed_at": moment(i.claimed_at), "resolved_at": moment(i.resolved_at),
-        "resolved_by": user_ref(resolvers.get(i.resolved_by_id)), "outcome": i.outcome,
-        "notes": i.notes, "version": i.version,
-    } for i in items]
+    resolvers = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(resolver_ids)))}
+        if resolver_ids
+        else {}
+    )
+    return [
+        {
+            "id": i.id,
+            "pool": {"id": i.pool.id, "key": i.pool.key, "name": i.pool.name},
+            "account": {"external_id": i.account.external_id, "name": i.account.name},
+            "rule_id": i.rule_id,
+            "firing_id": i.firing_id,
+            "title": i.title,
+            "reason": i.reason or {},
+            "priority": i.priority,
+            "status": i.status,
+            "assignee": user_ref(i.assignee),
+            "created_at": moment(i.created_at),
+            "sla_due_at": moment(i.sla_due_at),
+            "breached": pools.is_breached(i, now),
+            "breached_at": moment(i.breached_at),
+            "assigned_at": moment(i.assigned_at),
+            "claimed_at": moment(i.claimed_at),
+            "resolved_at": moment(i.resolved_at),
+            "resolved_by": user_ref(resolvers.get(i.resolved_by_id)),
+            "outcome": i.outcome,
+            "notes": i.notes,
+            "version": i.version,
+        }
+        for i in items
+    ]
 
 
 def _item(item: QueueItem):
@@ -227,16 +278,22 @@ POOL_FIELD_NAMES = {"lead": "lead_email"}
 def _pool_values(body: PoolWrite) -> dict[str, Any]:
     values = body.values()
     values["lead"] = values.pop("lead_email", None)
-    values["members"] = [{"user": m.user_email, "capacity": m.capacity,
-                          "segments": list(m.segments), "away": m.away}
-                         for m in body.members]
+    values["members"] = [
+        {"user": m.user_email, "capacity": m.capacity, "segments": list(m.segments), "away": m.away}
+        for m in body.members
+    ]
     return values
 
 
 def _api_error(error: ValidationError) -> ValidationError:
-    names = {**POOL_FIELD_NAMES,
-             **{name: name.removesuffix(".user") + ".user_email" for name in error.fields
-                if name.startswith("members.") and name.endswith(".user")}}
+    names = {
+        **POOL_FIELD_NAMES,
+        **{
+            name: name.removesuffix(".user") + ".user_email"
+            for name in error.fields
+            if name.startswith("members.") and name.endswith(".user")
+        },
+    }
     return renamed_fields(error, names)
 
 
@@ -244,18 +301,30 @@ def _require_pool_manager(user: User) -> None:
     require_lead(user, "Only leads and admins create and change pools.")
 
 
-@api_route("/pools", "GET", tag=TAG, summary="List pools with their members and loads",
-           description="Each member's `open_items` counts the open and claimed items of that "
-                       "pool assigned to them, which routing compares with `capacity`.",
-           response=PoolList)
+@api_route(
+    "/pools",
+    "GET",
+    tag=TAG,
+    summary="List pools with their members and loads",
+    description="Each member's `open_items` counts the open and claimed items of that "
+    "pool assigned to them, which routing compares with `capacity`.",
+    response=PoolList,
+)
 def list_pools():
     return jsonify({"items": [_pool(s) for s in pools.pool_summaries(now=utcnow())]})
 
 
-@api_route("/pools", "POST", tag=TAG, summary="Create a pool",
-           description="Members are named by email, in routing order. For leads and admins; "
-                       "the change is audited.",
-           request=PoolWrite, response=PoolOut, status=201)
+@api_route(
+    "/pools",
+    "POST",
+    tag=TAG,
+    summary="Create a pool",
+    description="Members are named by email, in routing order. For leads and admins; "
+    "the change is audited.",
+    request=PoolWrite,
+    response=PoolOut,
+    status=201,
+)
 def create_pool():
     user = api_user()
     _require_pool_manager(user)
@@ -270,17 +339,28 @@ def create_pool():
     return response, status
 
 
-@api_route("/pools/<int:pool_id>", "GET", tag=TAG, summary="A pool with its members and loads",
-           response=PoolOut)
+@api_route(
+    "/pools/<int:pool_id>",
+    "GET",
+    tag=TAG,
+    summary="A pool with its members and loads",
+    response=PoolOut,
+)
 def get_pool(pool_id: int):
     return _pool_detail(pools.get_pool(pool_id))
 
 
-@api_route("/pools/<int:pool_id>", "PUT", tag=TAG, summary="Change a pool",
-           description="The body is the whole definition; members left out are removed (the "
-                       "items assigned to them stay theirs). `key` may be left out; when sent "
-                       "it must be the pool's own. For leads and admins; audited.",
-           request=PoolWrite, response=PoolOut)
+@api_route(
+    "/pools/<int:pool_id>",
+    "PUT",
+    tag=TAG,
+    summary="Change a pool",
+    description="The body is the whole definition; members left out are removed (the "
+    "items assigned to them stay theirs). `key` may be left out; when sent "
+    "it must be the pool's own. For leads and admins; audited.",
+    request=PoolWrite,
+    response=PoolOut,
+)
 def put_pool(pool_id: int):
     user = api_user()
     pool = pools.get_pool(pool_id)
@@ -294,17 +374,37 @@ def put_pool(pool_id: int):
     return _pool_detail(pool)
 
 
-@api_route("/pools/<int:pool_id>/queue", "GET", tag=TAG, summary="A pool's queue items",
-           description="Filtered by status and paged; a page past the end is empty.",
-           query=QueueQuery, response=QueuePageOut)
+@api_route(
+    "/pools/<int:pool_id>/queue",
+    "GET",
+    tag=TAG,
+    summary="A pool's queue items",
+    description="Filtered by status and paged; a page past the end is empty.",
+    query=QueueQuery,
+    response=QueuePageOut,
+)
 def pool_queue(pool_id: int):
     pool = pools.get_pool(pool_id)
     query = parse_query(QueueQuery)
     now = utcnow()
-    page = pools.pool_queue(pool, status=query.status, sort=query.sort, page=query.page,
-                            per_page=query.per_page, now=now, clamp=False)
-    return jsonify({"items": _items(page.items, now), "page": page.page,
-                    "per_page": page.per_page, "total": page.total, "counts": page.counts})
+    page = pools.pool_queue(
+        pool,
+        status=query.status,
+        sort=query.sort,
+        page=query.page,
+        per_page=query.per_page,
+        now=now,
+        clamp=False,
+    )
+    return jsonify(
+        {
+            "items": _items(page.items, now),
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
+            "counts": page.counts,
+        }
+    )
 
 
 # --- queue items ----------------------------------------------------------------------------
@@ -317,13 +417,20 @@ def _optional_body(model):
     return parse_body(model)
 
 
-@api_route("/queue/<int:queue_item_id>/claim", "POST", tag=TAG, summary="Claim a queue item",
-           description="The assignee takes their item on (status claimed); a member or lead "
-                       "of the pool claiming an unassigned item becomes its assignee. The body "
-                       "is optional. Claiming your own claimed item again changes nothing; "
-                       "an item assigned to someone else, a resolved one or a stale `version` "
-                       "answers 409.",
-           request=ClaimRequest, response=QueueItemOut, conflict=True)
+@api_route(
+    "/queue/<int:queue_item_id>/claim",
+    "POST",
+    tag=TAG,
+    summary="Claim a queue item",
+    description="The assignee takes their item on (status claimed); a member or lead "
+    "of the pool claiming an unassigned item becomes its assignee. The body "
+    "is optional. Claiming your own claimed item again changes nothing; "
+    "an item assigned to someone else, a resolved one or a stale `version` "
+    "answers 409.",
+    request=ClaimRequest,
+    response=QueueItemOut,
+    conflict=True,
+)
 def claim_item(queue_item_id: int):
     user = api_user()
     item = pools.get_item(queue_item_id)
@@ -333,43 +440,58 @@ def claim_item(queue_item_id: int):
     return _item(item)
 
 
-@api_route("/queue/<int:queue_item_id>/reassign", "POST", tag=TAG,
-           summary="Reassign a queue item to another member of its pool",
-           description="For the pool's lead (CS leads and admins too) and the current "
-                       "assignee. The new assignee must be a member who is not away and below "
-                       "capacity; a lead may `force` it. The item becomes open for the new "
-                       "assignee to claim.",
-           request=ReassignRequest, response=QueueItemOut, conflict=True)
+@api_route(
+    "/queue/<int:queue_item_id>/reassign",
+    "POST",
+    tag=TAG,
+    summary="Reassign a queue item to another member of its pool",
+    description="For the pool's lead (CS leads and admins too) and the current "
+    "assignee. The new assignee must be a member who is not away and below "
+    "capacity; a lead may `force` it. The item becomes open for the new "
+    "assignee to claim.",
+    request=ReassignRequest,
+    response=QueueItemOut,
+    conflict=True,
+)
 def reassign_item(queue_item_id: int):
     user = api_user()
     item = pools.get_item(queue_item_id)
     body = parse_body(ReassignRequest)
-    target = db.session.scalar(select(User).where(
-        func.lower(User.email) == body.user_email.strip().lower()))
+    target = db.session.scalar(
+        select(User).where(func.lower(User.email) == body.user_email.strip().lower())
+    )
     pools.require_reassigner(item, user)
     try:
         if target is None:
             message = f"No user with the email {body.user_email}."
             raise ValidationError(message, {"assignee": message})
-        pools.reassign_item(item, to_user=target, user=user, now=utcnow(), force=body.force,
-                            version=body.version)
+        pools.reassign_item(
+            item, to_user=target, user=user, now=utcnow(), force=body.force, version=body.version
+        )
     except ValidationError as error:
         raise renamed_fields(error, {"assignee": "user_email"}) from error
     db.session.commit()
     return _item(item)
 
 
-@api_route("/queue/<int:queue_item_id>/resolve", "POST", tag=TAG,
-           summary="Resolve a queue item with its outcome",
-           description="Outcome saved, churned, expanded or no_action, with notes. Closes the "
-                       "rule firing that opened the item. Resolving twice, or with a stale "
-                       "`version`, answers 409.",
-           request=ResolveRequest, response=QueueItemOut, conflict=True)
+@api_route(
+    "/queue/<int:queue_item_id>/resolve",
+    "POST",
+    tag=TAG,
+    summary="Resolve a queue item with its outcome",
+    description="Outcome saved, churned, expanded or no_action, with notes. Closes the "
+    "rule firing that opened the item. Resolving twice, or with a stale "
+    "`version`, answers 409.",
+    request=ResolveRequest,
+    response=QueueItemOut,
+    conflict=True,
+)
 def resolve_item(queue_item_id: int):
     user = api_user()
     item = pools.get_item(queue_item_id)
     body = parse_body(ResolveRequest)
-    pools.resolve_item(item, outcome=body.outcome, notes=body.notes, user=user, now=utcnow(),
-                       version=body.version)
+    pools.resolve_item(
+        item, outcome=body.outcome, notes=body.notes, user=user, now=utcnow(), version=body.version
+    )
     db.session.commit()
     return _item(item)

@@ -41,8 +41,10 @@ class Out(BaseModel):
 
 
 class ErrorBody(Out):
-    code: str = Field(description="unauthorized, forbidden, not_found, conflict, "
-                                  "validation_error, bad_request, ...")
+    code: str = Field(
+        description="unauthorized, forbidden, not_found, conflict, "
+        "validation_error, bad_request, ..."
+    )
     message: str
     fields: dict[str, str] = Field(description="Per field (dotted path), what is wrong.")
 
@@ -78,15 +80,18 @@ class BusinessContextOut(Out):
 
 class MeasureContributionOut(Out):
     key: str
-    value: float | str | None = Field(description="The signal's value as scored (booleans "
-                                                   "as 0/1); null when there was none.")
-    score: float | None = Field(description="0–100; null when the value was missing or "
-                                            "stale.")
+    value: float | str | None = Field(
+        description="The signal's value as scored (booleans as 0/1); null when there was none."
+    )
+    score: float | None = Field(description="0–100; null when the value was missing or stale.")
     weight: float
-    points_lost: float | None = Field(description="Points of the composite score this "
-                                                  "measure cost.")
-    stale: bool = Field(description="The value was older than the measure's freshness "
-                                    "window and counted as missing.")
+    points_lost: float | None = Field(
+        description="Points of the composite score this measure cost."
+    )
+    stale: bool = Field(
+        description="The value was older than the measure's freshness "
+        "window and counted as missing."
+    )
     missing: bool = Field(description="No usable value (none, or stale).")
 
 
@@ -106,8 +111,9 @@ class OverrideOut(Out):
 class HealthOut(Out):
     """The account's latest health snapshot (SPEC §3)."""
 
-    score: float | None = Field(description="0–100 (the override's when one is set); null "
-                                            "without data.")
+    score: float | None = Field(
+        description="0–100 (the override's when one is set); null without data."
+    )
     band: HealthBand
     coverage: float = Field(description="Share (0–1) of the measures' weight that had data.")
     scorecard_version: int | None
@@ -122,8 +128,7 @@ class HealthOut(Out):
 class HealthDetailOut(HealthOut):
     measures: list[MeasureChangeOut]
     score_change_30d: float | None
-    score_drop_alert: bool = Field(description="The score fell by 15 points or more in 30 "
-                                               "days.")
+    score_drop_alert: bool = Field(description="The score fell by 15 points or more in 30 days.")
 
 
 def _signal_type(kind: str) -> Any:
@@ -131,9 +136,13 @@ def _signal_type(kind: str) -> Any:
 
 
 SignalsOut = create_model(
-    "SignalsOut", __base__=Out, __doc__="Every signal of the catalog as last computed.",
-    **{key: (_signal_type(signal.kind), Field(description=signal.description))
-       for key, signal in SIGNALS.items()},
+    "SignalsOut",
+    __base__=Out,
+    __doc__="Every signal of the catalog as last computed.",
+    **{
+        key: (_signal_type(signal.kind), Field(description=signal.description))
+        for key, signal in SIGNALS.items()
+    },
 )
 
 
@@ -156,8 +165,9 @@ class AccountOut(Out):
     product_plan: str | None
     seats_purchased: int | None
     business_context: BusinessContextOut
-    health: HealthOut | None = Field(description="The latest health snapshot; null while "
-                                                 "none has been computed for the account.")
+    health: HealthOut | None = Field(
+        description="The latest health snapshot; null while none has been computed for the account."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -207,11 +217,14 @@ class PlanList(Out):
 
 
 class AccountDetailOut(AccountOut):
-    health: HealthDetailOut | None = Field(description="The latest health snapshot with what "
-                                                       "changed; null while none has been "
-                                                       "computed.")
-    signals: SignalsOut | None = Field(description="Null while signals have not been "
-                                                   "computed for the account.")
+    health: HealthDetailOut | None = Field(
+        description="The latest health snapshot with what "
+        "changed; null while none has been "
+        "computed."
+    )
+    signals: SignalsOut | None = Field(
+        description="Null while signals have not been computed for the account."
+    )
     signals_computed_at: datetime | None
     contacts: list[ContactOut]
     plans: list[PlanSummaryOut]
@@ -234,8 +247,10 @@ class OutcomeOut(Out):
     current_value: float | None
     target_date: date | None
     status: OutcomeStatus
-    progress: float | None = Field(description="0.0 to 1.0 from baseline to target (also when "
-                                               "lower is better); null without the numbers.")
+    progress: float | None = Field(
+        description="0.0 to 1.0 from baseline to target (also when "
+        "lower is better); null without the numbers."
+    )
     lower_is_better: bool
     measurements: list[MeasurementOut]
 
@@ -300,8 +315,10 @@ class ReviewOut(Out):
 
 
 class FlagOut(Out):
-    key: str = Field(description="review_overdue, overdue_actions, overdue_milestones, "
-                                 "severe_risks, single_threaded, gone_dark, departed")
+    key: str = Field(
+        description="review_overdue, overdue_actions, overdue_milestones, "
+        "severe_risks, single_threaded, gone_dark, departed"
+    )
     message: str
 
 
@@ -321,8 +338,9 @@ class PlanOut(PlanSummaryOut):
 class HistoryEntryOut(Out):
     changed_at: datetime
     user_email: str | None
-    component: str = Field(description="plan, profile, outcomes, milestones, stakeholders, "
-                                       "risks, actions or reviews")
+    component: str = Field(
+        description="plan, profile, outcomes, milestones, stakeholders, risks, actions or reviews"
+    )
     item_id: int | None
     item_label: str | None
     action: str = Field(description="created, updated, deleted, shared, unshared")
@@ -355,8 +373,9 @@ class ItemErrorOut(Out):
 
 class BulkResultOut(Out):
     accepted: int = Field(description="Items stored (new events; new or changed values).")
-    duplicates: int = Field(description="Items already stored (or repeated in the batch); "
-                                        "harmless.")
+    duplicates: int = Field(
+        description="Items already stored (or repeated in the batch); harmless."
+    )
     errors: list[ItemErrorOut] = Field(description="Refused items; the others were kept.")
 
 
@@ -417,8 +436,9 @@ class WhatIfOut(Out):
 
 class BacktestGroupOut(Out):
     accounts: int
-    bands: dict[str, int] = Field(description="Accounts per band they would have had "
-                                              "lead_days before; no_history when none.")
+    bands: dict[str, int] = Field(
+        description="Accounts per band they would have had lead_days before; no_history when none."
+    )
 
 
 class BacktestGroupsOut(Out):
@@ -432,10 +452,11 @@ class BacktestOut(Out):
     window_days: int
     lead_days: int
     groups: BacktestGroupsOut
-    churn_caught: float | None = Field(description="Share of churned accounts that were at "
-                                                   "risk or critical.")
-    false_alarms: float | None = Field(description="Share of retained accounts flagged "
-                                                   "anyway.")
-    expansion_healthy: float | None = Field(description="Share of expanded accounts that "
-                                                        "were healthy.")
+    churn_caught: float | None = Field(
+        description="Share of churned accounts that were at risk or critical."
+    )
+    false_alarms: float | None = Field(description="Share of retained accounts flagged anyway.")
+    expansion_healthy: float | None = Field(
+        description="Share of expanded accounts that were healthy."
+    )
     signals_without_history: list[str]

@@ -33,8 +33,14 @@ class Operation:
 OPERATIONS: dict[str, Operation] = {}
 
 
-def register(rule: str, method: str, endpoint: str, view: Callable, operation: Operation,
-             defaults: dict | None = None) -> None:
+def register(
+    rule: str,
+    method: str,
+    endpoint: str,
+    view: Callable,
+    operation: Operation,
+    defaults: dict | None = None,
+) -> None:
     options = {"defaults": defaults} if defaults else {}
     bp.add_url_rule(rule, endpoint=endpoint, view_func=view, methods=[method], **options)
     OPERATIONS[f"{bp.name}.{endpoint}"] = operation

@@ -35,9 +35,11 @@ WRITERS_ONLY = "Only leads and admins create, change and delete trigger rules."
 RuleKind = Literal[tuple(RULE_KINDS)]
 RuleMode = Literal[tuple(RULE_MODES)]
 OncePolicy = Literal[tuple(service.ONCE_POLICIES)]
-CONDITION_DOC = ('A tree of `all` / `any` / `not` over clauses `{"signal", "op", "value"}`; op '
-                 "is one of = != > >= < <= in not_in between is_null not_null; a signal is "
-                 "one of the catalog's or `metric.<key>`.")
+CONDITION_DOC = (
+    'A tree of `all` / `any` / `not` over clauses `{"signal", "op", "value"}`; op '
+    "is one of = != > >= < <= in not_in between is_null not_null; a signal is "
+    "one of the catalog's or `metric.<key>`."
+)
 ACTIONS_DOC = (
     "Run in order when the rule fires: "
     '`{"type": "route_to_pool", "pool", "priority", "sla_hours"}`, '
@@ -46,7 +48,8 @@ ACTIONS_DOC = (
     '`{"type": "set_stage", "stage"}`. '
     f"priority: {', '.join(PRIORITIES)}; channel: {', '.join(CHANNELS)}; recipient: "
     f"{', '.join(RECIPIENTS)}; owner: {', '.join(OWNERS)}; stage: "
-    f"{', '.join(LIFECYCLE_STAGES)}.")
+    f"{', '.join(LIFECYCLE_STAGES)}."
+)
 
 
 # --- request and answer shapes --------------------------------------------------------------
@@ -64,44 +67,53 @@ class RuleDefinition(Body):
     description: str | None = Field(default=None, max_length=5000)
     kind: RuleKind
     enabled: bool = True
-    mode: RuleMode = Field(default="scheduled", description="scheduled: every account on "
-                                                            "each evaluation; event: one "
-                                                            "account when its event arrives.")
-    event_type: str | None = Field(default=None, max_length=60,
-                                   description="Event rules: the event type waited for.")
+    mode: RuleMode = Field(
+        default="scheduled",
+        description="scheduled: every account on "
+        "each evaluation; event: one "
+        "account when its event arrives.",
+    )
+    event_type: str | None = Field(
+        default=None, max_length=60, description="Event rules: the event type waited for."
+    )
     event_properties: dict[str, list[str]] | None = Field(
-        default=None, description='Event rules: the values each property may have, e.g. '
-                                  '{"severity": ["high", "urgent"]}.')
-    first_event_only: bool = Field(default=False, description="Event rules: only the "
-                                                              "account's first event of the "
-                                                              "type counts.")
+        default=None,
+        description="Event rules: the values each property may have, e.g. "
+        '{"severity": ["high", "urgent"]}.',
+    )
+    first_event_only: bool = Field(
+        default=False, description="Event rules: only the account's first event of the type counts."
+    )
     condition: dict[str, Any] = Field(description=CONDITION_DOC)
     actions: list[dict[str, Any]] = Field(default_factory=list, description=ACTIONS_DOC)
-    once_policy: OncePolicy = Field(default="while_open", description="Never while the "
-                                                                      "previous firing is "
-                                                                      "open; then per the "
-                                                                      "policy.")
-    cooldown_days: int = Field(default=0, ge=0, description="For the cooldown policy: days "
-                                                            "after the previous firing.")
+    once_policy: OncePolicy = Field(
+        default="while_open",
+        description="Never while the previous firing is open; then per the policy.",
+    )
+    cooldown_days: int = Field(
+        default=0, ge=0, description="For the cooldown policy: days after the previous firing."
+    )
 
     missing_messages: ClassVar[dict[str, str]] = {
         "name": "Give the rule a name.",
         "kind": f"Choose the kind: {', '.join(RULE_KINDS)}.",
         "condition": 'Send the condition, e.g. {"all": [{"signal": "days_since_last_login", '
-                     '"op": ">", "value": 14}]}.',
+        '"op": ">", "value": 14}]}.',
     }
 
 
 class RuleCreate(RuleDefinition):
-    key: str | None = Field(default=None, max_length=80, description="Optional slug for "
-                                                                     "configuration as code.")
+    key: str | None = Field(
+        default=None, max_length=80, description="Optional slug for configuration as code."
+    )
 
 
 class RuleUpdate(Body):
     """Keys left out keep their saved values."""
 
-    version: int = Field(description="The version you read; 409 when the rule was saved "
-                                     "since, and nothing changes.")
+    version: int = Field(
+        description="The version you read; 409 when the rule was saved since, and nothing changes."
+    )
     name: str | None = Field(default=None, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     kind: RuleKind | None = None
@@ -179,53 +191,96 @@ class PreviewOut(Out):
     signals: list[str]
     signals_computed_at: datetime | None
     limit: int
-    accounts: list[PreviewAccountOut] = Field(description="The first `limit` matches, largest "
-                                                          "ARR first.")
+    accounts: list[PreviewAccountOut] = Field(
+        description="The first `limit` matches, largest ARR first."
+    )
 
 
 # --- serializers ----------------------------------------------------------------------------
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
-    return {"id": rule.id, "key": rule.key, **service.definition(rule), "version": rule.version,
-            "created_at": moment(rule.created_at), "updated_at": moment(rule.updated_at)}
+    return {
+        "id": rule.id,
+        "key": rule.key,
+        **service.definition(rule),
+        "version": rule.version,
+        "created_at": moment(rule.created_at),
+        "updated_at": moment(rule.updated_at),
+    }
 
 
 def preview_json(preview: Preview) -> dict[str, Any]:
     return {
-        "count": preview.count, "accounts_with_signals": preview.accounts_with_signals,
-        "signals": preview.signals, "signals_computed_at": moment(preview.signals_computed_at),
+        "count": preview.count,
+        "accounts_with_signals": preview.accounts_with_signals,
+        "signals": preview.signals,
+        "signals_computed_at": moment(preview.signals_computed_at),
         "limit": preview.limit,
-        "accounts": [{
-            "external_id": row.external_id, "name": row.name, "segment": row.segment,
-            "csm": {"user_email": row.csm_email, "name": row.csm_name} if row.csm_email
-            else None,
-            "values": row.values,
-            "clauses": [{"signal": c.signal, "op": c.op, "value": c.value, "actual": c.actual,
-                         "result": c.result} for c in row.clauses],
-        } for row in preview.rows],
+        "accounts": [
+            {
+                "external_id": row.external_id,
+                "name": row.name,
+                "segment": row.segment,
+                "csm": {"user_email": row.csm_email, "name": row.csm_name}
+                if row.csm_email
+                else None,
+                "values": row.values,
+                "clauses": [
+                    {
+                        "signal": c.signal,
+                        "op": c.op,
+                        "value": c.value,
+                        "actual": c.actual,
+                        "result": c.result,
+                    }
+                    for c in row.clauses
+                ],
+            }
+            for row in preview.rows
+        ],
     }
 
 
 # --- routes ---------------------------------------------------------------------------------
 
 
-@api_route("/rules", "GET", tag=TAG, summary="List trigger rules",
-           description="By name; filters `kind` and `enabled`; paged.",
-           query=RuleListQuery, response=RulePage)
+@api_route(
+    "/rules",
+    "GET",
+    tag=TAG,
+    summary="List trigger rules",
+    description="By name; filters `kind` and `enabled`; paged.",
+    query=RuleListQuery,
+    response=RulePage,
+)
 def list_rules():
     query = parse_query(RuleListQuery)
-    rules, total = service.find_rules(kind=query.kind, enabled=query.enabled, page=query.page,
-                                      per_page=query.per_page)
-    return jsonify({"items": [rule_json(r) for r in rules], "page": query.page,
-                    "per_page": query.per_page, "total": total})
+    rules, total = service.find_rules(
+        kind=query.kind, enabled=query.enabled, page=query.page, per_page=query.per_page
+    )
+    return jsonify(
+        {
+            "items": [rule_json(r) for r in rules],
+            "page": query.page,
+            "per_page": query.per_page,
+            "total": total,
+        }
+    )
 
 
-@api_route("/rules", "POST", tag=TAG, summary="Create a trigger rule",
-           description="A refused condition or action names its path in `error.fields` "
-                       "(`condition`: `condition.all[1]: unknown signal 'foo'`, and the path "
-                       "`condition.all[1]` as a key of its own). For leads and admins.",
-           request=RuleCreate, response=RuleOut, status=201)
+@api_route(
+    "/rules",
+    "POST",
+    tag=TAG,
+    summary="Create a trigger rule",
+    description="A refused condition or action names its path in `error.fields` "
+    "(`condition`: `condition.all[1]: unknown signal 'foo'`, and the path "
+    "`condition.all[1]` as a key of its own). For leads and admins.",
+    request=RuleCreate,
+    response=RuleOut,
+    status=201,
+)
 def create_rule():
     user = api_user()
     require_lead(user, WRITERS_ONLY)
@@ -236,17 +291,23 @@ def create_rule():
     return response, 201
 
 
-@api_route("/rules/<int:rule_id>", "GET", tag=TAG, summary="Read a trigger rule",
-           response=RuleOut)
+@api_route("/rules/<int:rule_id>", "GET", tag=TAG, summary="Read a trigger rule", response=RuleOut)
 def get_rule(rule_id: int):
     return jsonify(rule_json(service.get_rule(rule_id)))
 
 
-@api_route("/rules/<int:rule_id>", "PUT", tag=TAG, summary="Change a trigger rule",
-           description="Send the `version` you read: when the rule was saved since, the answer "
-                       "is 409 and nothing changes. Keys left out keep their saved values. "
-                       "For leads and admins.",
-           request=RuleUpdate, response=RuleOut, conflict=True)
+@api_route(
+    "/rules/<int:rule_id>",
+    "PUT",
+    tag=TAG,
+    summary="Change a trigger rule",
+    description="Send the `version` you read: when the rule was saved since, the answer "
+    "is 409 and nothing changes. Keys left out keep their saved values. "
+    "For leads and admins.",
+    request=RuleUpdate,
+    response=RuleOut,
+    conflict=True,
+)
 def put_rule(rule_id: int):
     user = api_user()
     rule = service.get_rule(rule_id)
@@ -257,9 +318,15 @@ def put_rule(rule_id: int):
     return jsonify(rule_json(rule))
 
 
-@api_route("/rules/<int:rule_id>", "DELETE", tag=TAG, summary="Delete a trigger rule",
-           description="Its firings go with it; queue items and touchpoints it made stay. "
-                       "For leads and admins (disabling keeps the history).", status=204)
+@api_route(
+    "/rules/<int:rule_id>",
+    "DELETE",
+    tag=TAG,
+    summary="Delete a trigger rule",
+    description="Its firings go with it; queue items and touchpoints it made stay. "
+    "For leads and admins (disabling keeps the history).",
+    status=204,
+)
 def delete_rule(rule_id: int):
     user = api_user()
     rule = service.get_rule(rule_id)
@@ -269,25 +336,33 @@ def delete_rule(rule_id: int):
     return "", 204
 
 
-@api_route("/rules/<int:rule_id>/preview", "POST", tag=TAG,
-           summary="Which accounts the rule's condition matches now, and why",
-           description="Counts the matching accounts and lists the first `limit` (largest ARR "
-                       "first) with the value of each signal the condition reads and each "
-                       "clause's result. Nothing is saved or fired.",
-           query=PreviewQuery, response=PreviewOut)
+@api_route(
+    "/rules/<int:rule_id>/preview",
+    "POST",
+    tag=TAG,
+    summary="Which accounts the rule's condition matches now, and why",
+    description="Counts the matching accounts and lists the first `limit` (largest ARR "
+    "first) with the value of each signal the condition reads and each "
+    "clause's result. Nothing is saved or fired.",
+    query=PreviewQuery,
+    response=PreviewOut,
+)
 def preview_rule(rule_id: int):
     rule = service.get_rule(rule_id)
     query = parse_query(PreviewQuery)
-    return jsonify(preview_json(preview_condition(rule.condition, limit=query.limit,
-                                                  now=utcnow())))
+    return jsonify(preview_json(preview_condition(rule.condition, limit=query.limit, now=utcnow())))
 
 
-@api_route("/rules/preview", "POST", tag=TAG,
-           summary="Preview an unsaved condition",
-           description="As the preview of a saved rule, for the condition sent; a refused "
-                       "condition answers 422 naming the clause's path.",
-           request=PreviewRequest, response=PreviewOut)
+@api_route(
+    "/rules/preview",
+    "POST",
+    tag=TAG,
+    summary="Preview an unsaved condition",
+    description="As the preview of a saved rule, for the condition sent; a refused "
+    "condition answers 422 naming the clause's path.",
+    request=PreviewRequest,
+    response=PreviewOut,
+)
 def preview_unsaved():
     body = parse_body(PreviewRequest)
-    return jsonify(preview_json(preview_condition(body.condition, limit=body.limit,
-                                                  now=utcnow())))
+    return jsonify(preview_json(preview_condition(body.condition, limit=body.limit, now=utcnow())))

@@ -28,8 +28,9 @@ Band = Literal["healthy", "at_risk", "critical", "insufficient_data"]
 
 
 class RuleBacktestRequest(Body):
-    days: int = Field(default=90, ge=1, le=MAX_DAYS,
-                      description="How many days to replay, today included.")
+    days: int = Field(
+        default=90, ge=1, le=MAX_DAYS, description="How many days to replay, today included."
+    )
 
 
 class FiringsOnDay(Out):
@@ -42,7 +43,8 @@ class BacktestAccount(Out):
     name: str
     fired_on: list[date] = Field(description="The days the rule would have fired for it.")
     outcome: Literal["churned", "expanded"] | None = Field(
-        description="Churned or entered expansion after the first firing (stage history).")
+        description="Churned or entered expansion after the first firing (stage history)."
+    )
     outcome_on: date | None
     band_then: Band | None = Field(description="The band on the day of the first firing.")
     band_now: Band | None = Field(description="The band of the latest snapshot.")
@@ -88,38 +90,48 @@ class RuleBacktestOut(Out):
     days: int
     start: date
     end: date
-    replayed: int = Field(description="Account-days (scheduled rule) or events (event rule) "
-                                      "evaluated.")
+    replayed: int = Field(
+        description="Account-days (scheduled rule) or events (event rule) evaluated."
+    )
     accounts_replayed: int
     firings: int
-    suppressed: int = Field(description="Times an account matched again but the once-only "
-                                        "policy refused it.")
+    suppressed: int = Field(
+        description="Times an account matched again but the once-only policy refused it."
+    )
     accounts_fired: int
     firings_by_day: list[FiringsOnDay] = Field(description="Days with firings only.")
     accounts: list[BacktestAccount] = Field(
-        description=f"By first firing; at most {ACCOUNT_LIST_LIMIT} (accounts_fired counts "
-                    f"all).")
+        description=f"By first firing; at most {ACCOUNT_LIST_LIMIT} (accounts_fired counts all)."
+    )
     outcomes: Outcomes
     outcome_rates: OutcomeRates = Field(description="Shares of the accounts it fired for.")
-    base_rates: OutcomeRates = Field(description="Shares of every replayed account that "
-                                                 "churned or expanded in the window.")
+    base_rates: OutcomeRates = Field(
+        description="Shares of every replayed account that churned or expanded in the window."
+    )
     band_moves: BandMoves
-    pool: PoolLoadOut | None = Field(description="The simulated routing, when the rule "
-                                                 "routes to a pool.")
+    pool: PoolLoadOut | None = Field(
+        description="The simulated routing, when the rule routes to a pool."
+    )
     signals_with_history: list[str]
     signals_at_current_value: list[str] = Field(
         description="Signals the condition reads that have no history: their current value "
-                    "was used on every replayed day.")
+        "was used on every replayed day."
+    )
 
 
-@api_route("/rules/<int:rule_id>/backtest", "POST", tag=TAG,
-           summary="Replay a rule over the stored history",
-           description="Evaluates the rule on every account-day with a health snapshot in the "
-                       "last `days` days (event rules: on the stored events of their type), "
-                       "applies its once-only policy, simulates its routing and reports what "
-                       "happened to the accounts afterwards. Nothing is saved. Send `{}` for "
-                       "90 days.",
-           request=RuleBacktestRequest, response=RuleBacktestOut)
+@api_route(
+    "/rules/<int:rule_id>/backtest",
+    "POST",
+    tag=TAG,
+    summary="Replay a rule over the stored history",
+    description="Evaluates the rule on every account-day with a health snapshot in the "
+    "last `days` days (event rules: on the stored events of their type), "
+    "applies its once-only policy, simulates its routing and reports what "
+    "happened to the accounts afterwards. Nothing is saved. Send `{}` for "
+    "90 days.",
+    request=RuleBacktestRequest,
+    response=RuleBacktestOut,
+)
 def backtest_rule_api(rule_id: int):
     rule = service.get_rule(rule_id)
     body = parse_body(RuleBacktestRequest)

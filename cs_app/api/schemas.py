@@ -40,8 +40,10 @@ from cs_app.plans.models import (
 from cs_app.plans.service import COMPONENTS, OWNER_REFUSAL
 
 HEALTH_BANDS = ("healthy", "at_risk", "critical", "insufficient_data")
-PERSON_SHAPE = 'Send {"contact_id": N} for a contact of the account or {"user_email": "..."} ' \
-               "for one of our users."
+PERSON_SHAPE = (
+    'Send {"contact_id": N} for a contact of the account or {"user_email": "..."} '
+    "for one of our users."
+)
 
 Segment = Literal[SEGMENTS]
 EngagementModel = Literal[ENGAGEMENT_MODELS]
@@ -140,17 +142,18 @@ class AccountWrite(Body):
     segment: Segment = optional()
     engagement_model: EngagementModel = optional()
     arr: int = optional(ge=0, description="Annual recurring revenue in minor units (cents).")
-    currency: str = optional(description="ISO 4217 code, e.g. USD.", min_length=3,
-                             max_length=3)
+    currency: str = optional(description="ISO 4217 code, e.g. USD.", min_length=3, max_length=3)
     contract_start: date | None = None
     renewal_date: date | None = None
-    csm_email: str | None = Field(default=None, max_length=255,
-                                  description="The owning CSM's email; null for a pooled "
-                                              "account.")
+    csm_email: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The owning CSM's email; null for a pooled account.",
+    )
     lifecycle_stage: LifecycleStage = optional()
-    stage_entered_on: date | None = Field(default=None,
-                                          description="When a new lifecycle_stage was entered "
-                                                      "(default: today).")
+    stage_entered_on: date | None = Field(
+        default=None, description="When a new lifecycle_stage was entered (default: today)."
+    )
     product_plan: str | None = Field(default=None, max_length=100)
     seats_purchased: int | None = Field(default=None, ge=0)
     business_context: BusinessContext | None = None
@@ -158,17 +161,21 @@ class AccountWrite(Body):
 
 class AccountListQuery(Query):
     segment: Segment | None = None
-    csm: str | None = Field(default=None, description="The CSM's email, or 'none' for pooled "
-                                                      "accounts.")
+    csm: str | None = Field(
+        default=None, description="The CSM's email, or 'none' for pooled accounts."
+    )
     stage: LifecycleStage | None = None
     engagement_model: EngagementModel | None = None
-    q: str | None = Field(default=None, max_length=200,
-                          description="Part of the name or external ID.")
-    band: HealthBand | None = Field(default=None,
-                                    description="The band of the account's latest health "
-                                                "snapshot. Accounts never scored have no band "
-                                                "and match no band, not even "
-                                                "insufficient_data.")
+    q: str | None = Field(
+        default=None, max_length=200, description="Part of the name or external ID."
+    )
+    band: HealthBand | None = Field(
+        default=None,
+        description="The band of the account's latest health "
+        "snapshot. Accounts never scored have no band "
+        "and match no band, not even "
+        "insufficient_data.",
+    )
     page: int = Field(default=1, ge=1)
     per_page: int = Field(default=50, ge=1, le=200)
 
@@ -204,13 +211,15 @@ class PlanCreate(Body):
     """A new plan; with ``template`` its type, cadence and title default from the template
     and it arrives with the template's milestones, outcomes, risks, actions and stakeholders."""
 
-    template: str | None = Field(default=None, max_length=60,
-                                 description="Template key, e.g. enterprise-high-touch.")
+    template: str | None = Field(
+        default=None, max_length=60, description="Template key, e.g. enterprise-high-touch."
+    )
     title: str = optional(max_length=200)
     plan_type: PlanType = optional()
     status: PlanStatus = optional()
-    owner_email: str = optional(max_length=255,
-                                description="Default: the account's CSM, else the caller.")
+    owner_email: str = optional(
+        max_length=255, description="Default: the account's CSM, else the caller."
+    )
     review_cadence: ReviewCadence = optional()
     next_review_on: date | None = None
     summary: str | None = None
@@ -228,13 +237,16 @@ class PlanUpdate(Body):
 
     missing_messages: ClassVar[dict[str, str]] = {
         "version": "Send the plan's version as you read it, so that a newer change is never "
-                   "overwritten.",
+        "overwritten.",
     }
 
 
 def item_version() -> Any:
-    return Field(default=None, description="The item's version as read; a stale one answers "
-                                           "409. Leave it out to skip the check.")
+    return Field(
+        default=None,
+        description="The item's version as read; a stale one answers "
+        "409. Leave it out to skip the check.",
+    )
 
 
 def _required(component: str, **extra: str) -> dict[str, str]:
@@ -264,15 +276,17 @@ class OutcomeUpdate(Body):
     unit: str | None = Field(default=None, max_length=30)
     baseline: float | None = None
     target: float | None = None
-    current_value: float | None = Field(default=None, description="Also recorded as today's "
-                                                                  "measurement.")
+    current_value: float | None = Field(
+        default=None, description="Also recorded as today's measurement."
+    )
     target_date: date | None = None
     status: OutcomeStatus = optional()
 
 
 class MilestoneCreate(Body):
-    phase: str = Field(max_length=60, description="implementation, adoption, value, expansion "
-                                                  "or a custom phase.")
+    phase: str = Field(
+        max_length=60, description="implementation, adoption, value, expansion or a custom phase."
+    )
     title: str = Field(max_length=200)
     target_date: date
     success_criteria: str | None = None
@@ -298,12 +312,15 @@ class StakeholderCreate(Body):
     person: PersonInput
     role: StakeholderRole
     notes: str | None = None
-    influence: InfluenceLevel | None = Field(default=None, description="Contacts only; "
-                                                                        "updates the contact.")
-    engagement: EngagementLevel | None = Field(default=None, description="Contacts only; "
-                                                                          "updates the contact.")
-    last_contact_on: date | None = Field(default=None, description="Contacts only; updates "
-                                                                   "the contact.")
+    influence: InfluenceLevel | None = Field(
+        default=None, description="Contacts only; updates the contact."
+    )
+    engagement: EngagementLevel | None = Field(
+        default=None, description="Contacts only; updates the contact."
+    )
+    last_contact_on: date | None = Field(
+        default=None, description="Contacts only; updates the contact."
+    )
 
     missing_messages: ClassVar[dict[str, str]] = _required(
         "stakeholders", person=f"Name the person. {PERSON_SHAPE}"
@@ -401,15 +418,20 @@ class EventItem(Body):
     (positive, neutral, negative) and ``properties.severity`` (low, normal, high, urgent);
     ``seat_added`` may carry ``properties.count``. Other types are stored as they come."""
 
-    id: str = Field(max_length=120, description="Unique per event; sending the same id again "
-                                                "counts as a duplicate, not an error.")
+    id: str = Field(
+        max_length=120,
+        description="Unique per event; sending the same id again "
+        "counts as a duplicate, not an error.",
+    )
     account: str = Field(max_length=100, description="The account's external_id.")
-    type: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,59}$", description="e.g. login, "
-                                                                      "feature_used.")
-    at: str = Field(description="ISO 8601 time; without a zone it is taken as UTC.",
-                    json_schema_extra={"format": "date-time"})
-    user: str | None = Field(default=None, max_length=200,
-                             description="Who in the customer's team did it.")
+    type: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,59}$", description="e.g. login, feature_used.")
+    at: str = Field(
+        description="ISO 8601 time; without a zone it is taken as UTC.",
+        json_schema_extra={"format": "date-time"},
+    )
+    user: str | None = Field(
+        default=None, max_length=200, description="Who in the customer's team did it."
+    )
     properties: dict[str, Any] | None = None
 
 
@@ -418,15 +440,17 @@ class MetricItem(Body):
     replaces the earlier one (the same value again is a duplicate)."""
 
     account: str = Field(max_length=100, description="The account's external_id.")
-    key: str = Field(pattern=r"^[a-z][a-z0-9_.:-]{0,79}$", description="e.g. seats_used, "
-                                                                      "quota_used_pct.")
+    key: str = Field(
+        pattern=r"^[a-z][a-z0-9_.:-]{0,79}$", description="e.g. seats_used, quota_used_pct."
+    )
     value: float
     date: date
 
 
 def _batch_of(item: type[Body]) -> Any:
-    return WithJsonSchema({"type": "array", "maxItems": MAX_BATCH,
-                           "items": item.model_json_schema()})
+    return WithJsonSchema(
+        {"type": "array", "maxItems": MAX_BATCH, "items": item.model_json_schema()}
+    )
 
 
 class EventBatch(Body):
@@ -458,37 +482,44 @@ OverrideBand = Literal["healthy", "at_risk", "critical"]
 
 
 class MeasureWrite(Body):
-    key: str = Field(max_length=60, description="Slug, unique in the scorecard, e.g. "
-                                                "login_frequency.")
+    key: str = Field(
+        max_length=60, description="Slug, unique in the scorecard, e.g. login_frequency."
+    )
     label: str | None = Field(default=None, max_length=200)
-    signal: str = Field(max_length=80, description="A signal of the catalog or "
-                                                   "metric.<metric key>.")
+    signal: str = Field(
+        max_length=80, description="A signal of the catalog or metric.<metric key>."
+    )
     weight: float = Field(description="The weights of a scorecard add up to 100.")
     higher_is_better: bool = True
-    healthy: float | None = Field(default=None, description="Numeric signals: the score is "
-                                                            "100 at or beyond this value.")
-    critical: float | None = Field(default=None, description="Numeric signals: the score is "
-                                                             "0 at or beyond this value.")
+    healthy: float | None = Field(
+        default=None, description="Numeric signals: the score is 100 at or beyond this value."
+    )
+    critical: float | None = Field(
+        default=None, description="Numeric signals: the score is 0 at or beyond this value."
+    )
     categories: dict[str, str] | None = Field(
-        default=None, description="Categorical signals: category → healthy, at_risk or "
-                                  "critical.")
-    freshness_days: int | None = Field(default=None, description="A value older than this "
-                                                                 "counts as missing.")
+        default=None, description="Categorical signals: category → healthy, at_risk or critical."
+    )
+    freshness_days: int | None = Field(
+        default=None, description="A value older than this counts as missing."
+    )
 
 
 class ScorecardDefinition(Body):
     """What a scorecard version holds; what-if takes it as it is."""
 
     name: str = Field(max_length=200)
-    segment: Segment | None = Field(default=None, description="Null: every account whose "
-                                                              "segment has no scorecard of "
-                                                              "its own.")
+    segment: Segment | None = Field(
+        default=None, description="Null: every account whose segment has no scorecard of its own."
+    )
     healthy_min: float = Field(default=70.0, description="Healthy at or above this score.")
-    at_risk_min: float = Field(default=40.0, description="At risk at or above this score, "
-                                                         "critical below.")
-    coverage_floor: float = Field(default=0.5, description="Below this share of weight with "
-                                                           "data the band is "
-                                                           "insufficient_data.")
+    at_risk_min: float = Field(
+        default=40.0, description="At risk at or above this score, critical below."
+    )
+    coverage_floor: float = Field(
+        default=0.5,
+        description="Below this share of weight with data the band is insufficient_data.",
+    )
     note: str | None = Field(default=None, description="What changed and why, for the history.")
     measures: list[MeasureWrite]
 
@@ -501,31 +532,38 @@ class ScorecardDefinition(Body):
 class ScorecardWrite(ScorecardDefinition):
     """A changed definition; saving it makes a new version."""
 
-    version: int | None = Field(default=None, description="The version you read; when the "
-                                                          "scorecard has a newer one the answer "
-                                                          "is 409 and nothing is saved. Leave "
-                                                          "it out to skip the check.")
+    version: int | None = Field(
+        default=None,
+        description="The version you read; when the "
+        "scorecard has a newer one the answer "
+        "is 409 and nothing is saved. Leave "
+        "it out to skip the check.",
+    )
 
 
 class ScorecardCreate(ScorecardDefinition):
-    key: str | None = Field(default=None, max_length=60, description="Slug; default: from the "
-                                                                     "name.")
+    key: str | None = Field(
+        default=None, max_length=60, description="Slug; default: from the name."
+    )
 
 
 class BacktestRequest(Body):
     version: int | None = Field(default=None, ge=1, description="Default: the current version.")
-    window_days: int = Field(default=180, ge=1, le=1095,
-                             description="How far back outcomes (churn, expansion) count.")
-    lead_days: int = Field(default=30, ge=0, le=365,
-                           description="How long before the outcome the band is read.")
+    window_days: int = Field(
+        default=180, ge=1, le=1095, description="How far back outcomes (churn, expansion) count."
+    )
+    lead_days: int = Field(
+        default=30, ge=0, le=365, description="How long before the outcome the band is read."
+    )
 
 
 class OverrideWrite(Body):
     band: OverrideBand | None = Field(default=None, description="Band, score or both.")
     score: float | None = Field(default=None, ge=0, le=100)
     reason: str = Field(description="Why; shown beside the score and in the audit log.")
-    expires_on: date = Field(description="The override ends at the start of this day (UTC); "
-                                         "at most 365 days ahead.")
+    expires_on: date = Field(
+        description="The override ends at the start of this day (UTC); at most 365 days ahead."
+    )
 
     missing_messages: ClassVar[dict[str, str]] = {
         "reason": "Say why (at least a few words): the next person will ask.",

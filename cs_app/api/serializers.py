@@ -95,9 +95,15 @@ def account(row: Account, health: dict[str, Any] | None = None) -> dict[str, Any
     }
 
 
-def account_detail(row: Account, *, health: dict[str, Any] | None,
-                   signals: AccountSignals | None, contacts: list[Contact], plans: list[Plan],
-                   stages: list[LifecycleStageEntry]) -> dict[str, Any]:
+def account_detail(
+    row: Account,
+    *,
+    health: dict[str, Any] | None,
+    signals: AccountSignals | None,
+    contacts: list[Contact],
+    plans: list[Plan],
+    stages: list[LifecycleStageEntry],
+) -> dict[str, Any]:
     return {
         **account(row, health),
         "signals": signal_values(signals),
@@ -132,14 +138,22 @@ def _rounded(value: float | None, digits: int) -> float | None:
 def override(row: HealthOverride | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {"band": row.band, "score": row.score, "reason": row.reason,
-            "expires_at": moment(row.expires_at),
-            "created_by": row.created_by.email if row.created_by is not None else None}
+    return {
+        "band": row.band,
+        "score": row.score,
+        "reason": row.reason,
+        "expires_at": moment(row.expires_at),
+        "created_by": row.created_by.email if row.created_by is not None else None,
+    }
 
 
-def health_summary(snapshot: HealthSnapshot, *, version_number: int | None,
-                   scorecard_key: str | None,
-                   active_override: HealthOverride | None) -> dict[str, Any]:
+def health_summary(
+    snapshot: HealthSnapshot,
+    *,
+    version_number: int | None,
+    scorecard_key: str | None,
+    active_override: HealthOverride | None,
+) -> dict[str, Any]:
     """The health object of a list item: the keys and rounding of ``health_json`` without
     what changed against earlier days, which would cost more snapshots per account."""
     return {
@@ -152,9 +166,15 @@ def health_summary(snapshot: HealthSnapshot, *, version_number: int | None,
         "computed_band": snapshot.computed_band,
         "day": day(snapshot.day),
         "measures": [
-            {"key": m["key"], "value": m.get("value"), "score": _rounded(m.get("score"), 1),
-             "weight": m.get("weight"), "points_lost": _rounded(m.get("points_lost"), 2),
-             "stale": bool(m.get("stale")), "missing": m.get("score") is None}
+            {
+                "key": m["key"],
+                "value": m.get("value"),
+                "score": _rounded(m.get("score"), 1),
+                "weight": m.get("weight"),
+                "points_lost": _rounded(m.get("points_lost"), 2),
+                "stale": bool(m.get("stale")),
+                "missing": m.get("score") is None,
+            }
             for m in snapshot.measures or []
         ],
         "override": override(active_override),
@@ -183,9 +203,15 @@ def scorecard(row: Scorecard) -> dict[str, Any]:
 def scorecard_detail(row: Scorecard, version: ScorecardVersion | None = None) -> dict[str, Any]:
     return {
         **scorecard_as_dict(row, version),
-        "versions": [{"number": v.number, "created_at": moment(v.created_at),
-                      "created_by": user_ref(v.created_by), "note": v.note}
-                     for v in row.versions],
+        "versions": [
+            {
+                "number": v.number,
+                "created_at": moment(v.created_at),
+                "created_by": user_ref(v.created_by),
+                "note": v.note,
+            }
+            for v in row.versions
+        ],
     }
 
 
@@ -217,8 +243,10 @@ def plan(row: Plan, insights: PlanInsights, today: date) -> dict[str, Any]:
         "review_overdue": insights.review_overdue,
         "updated_by": user_ref(row.updated_by),
         "flags": [{"key": flag.key, "message": flag.message} for flag in insights.flags],
-        **{name: [item(name, entry, today) for entry in getattr(row, name)]
-           for name in ITEM_SERIALIZERS},
+        **{
+            name: [item(name, entry, today) for entry in getattr(row, name)]
+            for name in ITEM_SERIALIZERS
+        },
     }
 
 
@@ -236,8 +264,9 @@ def outcome(row: Outcome, today: date) -> dict[str, Any]:
         "status": row.status,
         "progress": progress.outcome_progress(row.baseline, row.target, row.current_value),
         "lower_is_better": progress.lower_is_better(row.baseline, row.target),
-        "measurements": [{"measured_on": day(m.measured_on), "value": m.value}
-                         for m in row.measurements],
+        "measurements": [
+            {"measured_on": day(m.measured_on), "value": m.value} for m in row.measurements
+        ],
     }
 
 

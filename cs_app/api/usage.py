@@ -39,36 +39,49 @@ def require_integration(user: User) -> None:
     """Usage data comes from the vendor's systems, whose tokens belong to a lead or admin
     user; CSMs and viewers do not push it."""
     if not user.can_edit_everything:
-        raise PermissionDenied("Pushing usage data needs the token of a lead or admin user "
-                               "(create one for the integration).")
+        raise PermissionDenied(
+            "Pushing usage data needs the token of a lead or admin user "
+            "(create one for the integration)."
+        )
 
 
-def _ingest(key: str, items: Sequence[Any],
-            ingest: Callable[..., BulkResult], what: str):
+def _ingest(key: str, items: Sequence[Any], ingest: Callable[..., BulkResult], what: str):
     if len(items) > MAX_BATCH:
-        message = (f"A batch holds at most {MAX_BATCH} {what}; this one has {len(items)}. "
-                   f"Split it into several requests.")
+        message = (
+            f"A batch holds at most {MAX_BATCH} {what}; this one has {len(items)}. "
+            f"Split it into several requests."
+        )
         raise ValidationError(message, {key: message})
     result = ingest(items, now=utcnow())
     db.session.commit()
     return jsonify(result.as_dict())
 
 
-@api_route("/events", "POST", tag=TAG, summary="Push usage events in bulk",
-           description="Idempotent on each event's `id`. " + BULK_DESCRIPTION.format(
-               key="events"),
-           request=schemas.EventBatch, response=responses.BulkResultOut)
+@api_route(
+    "/events",
+    "POST",
+    tag=TAG,
+    summary="Push usage events in bulk",
+    description="Idempotent on each event's `id`. " + BULK_DESCRIPTION.format(key="events"),
+    request=schemas.EventBatch,
+    response=responses.BulkResultOut,
+)
 def post_events():
     require_integration(api_user())
     body = parse_body(schemas.EventBatch)
     return _ingest("events", body.events, ingest_events, "events")
 
 
-@api_route("/metrics", "POST", tag=TAG, summary="Push daily metric values in bulk",
-           description="One value per account, key and date: a new value replaces the "
-                       "stored one, the same value again is a duplicate. "
-                       + BULK_DESCRIPTION.format(key="metrics"),
-           request=schemas.MetricBatch, response=responses.BulkResultOut)
+@api_route(
+    "/metrics",
+    "POST",
+    tag=TAG,
+    summary="Push daily metric values in bulk",
+    description="One value per account, key and date: a new value replaces the "
+    "stored one, the same value again is a duplicate. " + BULK_DESCRIPTION.format(key="metrics"),
+    request=schemas.MetricBatch,
+    response=responses.BulkResultOut,
+)
 def post_metrics():
     require_integration(api_user())
     body = parse_body(schemas.MetricBatch)

@@ -29,10 +29,15 @@ def _require_admin() -> None:
 
 
 def _tokens_of(user_id: int) -> list[ApiToken]:
-    return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user_id)
-        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id)
+            .order_by(
+                ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()
+            )
+        )
+    )
 
 
 def _show_errors(form, error: ValidationError) -> None:
@@ -60,13 +65,19 @@ def users():
     if request.method == "POST":
         if not form.password.data:
             form.validate()
-            form.password.errors = [*form.password.errors,
-                                    "Set a first password (at least 8 characters)."]
+            form.password.errors = [
+                *form.password.errors,
+                "Set a first password (at least 8 characters).",
+            ]
         elif form.validate():
             try:
-                user = service.create_user(form.email.data, role=form.role.data,
-                                           name=form.name.data, password=form.password.data,
-                                           now=utcnow())
+                user = service.create_user(
+                    form.email.data,
+                    role=form.role.data,
+                    name=form.name.data,
+                    password=form.password.data,
+                    now=utcnow(),
+                )
             except ValidationError as error:
                 db.session.rollback()
                 _show_errors(form, error)
@@ -84,8 +95,9 @@ def users():
 
 def _render_user(user: User, form: UserForm, status: int = 200):
     form.password.label.text = "Reset password"
-    return render_template("admin/user.html", user=user, form=form,
-                           tokens=_tokens_of(user.id), admin_view=True), status
+    return render_template(
+        "admin/user.html", user=user, form=form, tokens=_tokens_of(user.id), admin_view=True
+    ), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -98,10 +110,18 @@ def user(user_id: int):
     form.email.data = person.email  # the email is the sign-in name; it does not change here
     if form.validate():
         try:
-            service.update_user(person, {"name": form.name.data, "role": form.role.data,
-                                         "active": form.active.data, "away": form.away.data,
-                                         "password": form.password.data or None},
-                                actor=current_user, now=utcnow())
+            service.update_user(
+                person,
+                {
+                    "name": form.name.data,
+                    "role": form.role.data,
+                    "active": form.active.data,
+                    "away": form.away.data,
+                    "password": form.password.data or None,
+                },
+                actor=current_user,
+                now=utcnow(),
+            )
         except ValidationError as error:
             db.session.rollback()
             _show_errors(form, error)
@@ -127,10 +147,20 @@ def revoke_user_token(user_id: int, token_id: int):
 # --- my API tokens (everyone) -----------------------------------------------------------------
 
 
-def _render_tokens(form: TokenForm, status: int = 200, new_token: str | None = None,
-                   new_record: ApiToken | None = None):
-    return render_template("admin/tokens.html", form=form, tokens=_tokens_of(current_user.id),
-                           new_token=new_token, new_record=new_record, admin_view=False), status
+def _render_tokens(
+    form: TokenForm,
+    status: int = 200,
+    new_token: str | None = None,
+    new_record: ApiToken | None = None,
+):
+    return render_template(
+        "admin/tokens.html",
+        form=form,
+        tokens=_tokens_of(current_user.id),
+        new_token=new_token,
+        new_record=new_record,
+        admin_view=False,
+    ), status
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
@@ -155,6 +185,9 @@ def revoke_token(token_id: int):
         abort(403)
     service.revoke_token(record, now=utcnow())
     db.session.commit()
-    flash(f"Revoked the token “{record.name}” ({record.prefix}…). Integrations using it stop "
-          f"working now.", "success")
+    flash(
+        f"Revoked the token “{record.name}” ({record.prefix}…). Integrations using it stop "
+        f"working now.",
+        "success",
+    )
     return redirect(url_for("admin.tokens"))

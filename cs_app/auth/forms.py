@@ -15,20 +15,29 @@ class LoginForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    email = EmailField("Email", validators=[
-        DataRequired("Enter an email address."),
-        Email("Enter an email address like name@example.com."),
-    ])
-    name = StringField("Name", validators=[DataRequired("Enter the person's name."),
-                                           Length(max=200)])
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter an email address."),
+            Email("Enter an email address like name@example.com."),
+        ],
+    )
+    name = StringField(
+        "Name", validators=[DataRequired("Enter the person's name."), Length(max=200)]
+    )
     role = SelectField("Role", choices=[SelectChoice(k, v) for k, v in ROLE_LABELS.items()])
-    password = PasswordField("Password", validators=[
-        Optional(), Length(min=8, message="Use at least 8 characters.")])
+    password = PasswordField(
+        "Password", validators=[Optional(), Length(min=8, message="Use at least 8 characters.")]
+    )
     active = BooleanField("Active", default=True)
     away = BooleanField("Away (out of office)")
 
 
 class TokenForm(FlaskForm):
-    name = StringField("Token name", validators=[
-        DataRequired("Name the token, e.g. the integration that will use it."),
-        Length(max=100)])
+    name = StringField(
+        "Token name",
+        validators=[
+            DataRequired("Name the token, e.g. the integration that will use it."),
+            Length(max=100),
+        ],
+    )

@@ -26,8 +26,9 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def create_user(email: str, *, role: str, name: str | None = None, password: str | None = None,
-                now: datetime) -> User:
+def create_user(
+    email: str, *, role: str, name: str | None = None, password: str | None = None, now: datetime
+) -> User:
     errors: dict[str, str] = {}
     email = (email or "").strip()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -40,9 +41,13 @@ def create_user(email: str, *, role: str, name: str | None = None, password: str
         errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if errors:
         raise ValidationError("The user was not created: " + " ".join(errors.values()), errors)
-    user = User(email=email.lower(), name=name or email.split("@")[0].replace(".", " ").title(),
-                role=role, created_at=now,
-                password_hash=hash_password(password) if password else None)
+    user = User(
+        email=email.lower(),
+        name=name or email.split("@")[0].replace(".", " ").title(),
+        role=role,
+        created_at=now,
+        password_hash=hash_password(password) if password else None,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -68,8 +73,12 @@ def authenticate(email: str, password: str, *, now: datetime) -> User | None:
     an exponentially growing time (2 s, 4 s, 8 s … up to the configured maximum)."""
     key = email.strip().lower()
     user = find_user(key)
-    ok = (user is not None and user.active and user.password_hash is not None
-          and check_password_hash(user.password_hash, password))
+    ok = (
+        user is not None
+        and user.active
+        and user.password_hash is not None
+        and check_password_hash(user.password_hash, password)
+    )
     throttle = db.session.get(LoginThrottle, key)
     if ok:
         if throttle is not None:
@@ -82,8 +91,9 @@ def authenticate(email: str, password: str, *, now: datetime) -> User | None:
     throttle.last_failure_at = now
     free = current_app.config["LOGIN_FREE_ATTEMPTS"]
     if throttle.failures >= free:
-        delay = min(2 ** (throttle.failures - free + 1),
-                    current_app.config["LOGIN_MAX_DELAY_SECONDS"])
+        delay = min(
+            2 ** (throttle.failures - free + 1), current_app.config["LOGIN_MAX_DELAY_SECONDS"]
+        )
         throttle.blocked_until = now + timedelta(seconds=delay)
     db.session.flush()
     return None
@@ -96,8 +106,13 @@ def _hash_token(token: str) -> str:
 def create_token(user: User, *, name: str, now: datetime) -> tuple[ApiToken, str]:
     """A new API token; the plain token is returned once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(user_id=user.id, name=name or "API token", prefix=token[:10],
-                      token_hash=_hash_token(token), created_at=now)
+    record = ApiToken(
+        user_id=user.id,
+        name=name or "API token",
+        prefix=token[:10],
+        token_hash=_hash_token(token),
+        created_at=now,
+    )
     db.session.add(record)
     db.session.flush()
     return record, token
@@ -119,9 +134,12 @@ def revoke_token(record: ApiToken, *, now: datetime) -> None:
 
 
 def _active_admin_count() -> int:
-    return db.session.scalar(
-        select(func.count(User.id)).where(User.role == "admin", User.active.is_(True))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(User.id)).where(User.role == "admin", User.active.is_(True))
+        )
+        or 0
+    )
 
 
 def update_user(user: User, values: dict, *, actor: User, now: datetime) -> User:

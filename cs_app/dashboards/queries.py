@@ -33,8 +33,11 @@ NOT_SCORED = "not_scored"
 SCORED_BANDS = (HEALTHY, AT_RISK, CRITICAL, INSUFFICIENT)
 BANDS = (*SCORED_BANDS, NOT_SCORED)
 BAND_LABELS = {
-    HEALTHY: "Healthy", AT_RISK: "At risk", CRITICAL: "Critical",
-    INSUFFICIENT: "Insufficient data", NOT_SCORED: "Not scored",
+    HEALTHY: "Healthy",
+    AT_RISK: "At risk",
+    CRITICAL: "Critical",
+    INSUFFICIENT: "Insufficient data",
+    NOT_SCORED: "Not scored",
 }
 RISK_BANDS = (AT_RISK, CRITICAL)
 # how bad a confident band is; moves to or from "insufficient data" are not "worse"
@@ -79,8 +82,11 @@ class DashboardFilters:
         csm = (args.get("csm") or "").strip()
         if csm != UNASSIGNED and not (csm.isdigit() and int(csm) <= MAX_ID):
             csm = ""
-        return cls(csm=csm, segment=pick("segment", SEGMENTS),
-                   engagement=pick("engagement", ENGAGEMENT_MODELS))
+        return cls(
+            csm=csm,
+            segment=pick("segment", SEGMENTS),
+            engagement=pick("engagement", ENGAGEMENT_MODELS),
+        )
 
     @property
     def filtering(self) -> bool:
@@ -108,11 +114,14 @@ class DashboardFilters:
 def csm_choices() -> list[tuple[int, str]]:
     """Everyone who owns an account, or could (active, not a viewer)."""
     owners = select(Account.csm_id).where(Account.csm_id.is_not(None)).distinct()
-    return [(user_id, name) for user_id, name in db.session.execute(
-        select(User.id, User.name)
-        .where((User.active.is_(True) & (User.role != "viewer")) | User.id.in_(owners))
-        .order_by(User.name)
-    )]
+    return [
+        (user_id, name)
+        for user_id, name in db.session.execute(
+            select(User.id, User.name)
+            .where((User.active.is_(True) & (User.role != "viewer")) | User.id.in_(owners))
+            .order_by(User.name)
+        )
+    ]
 
 
 def last_scored_day() -> date | None:
@@ -170,8 +179,12 @@ def band_summary(filters: DashboardFilters) -> BandSummary:
     """Accounts and ARR per band (one statement); ARR at risk = at-risk plus critical ARR."""
     band = _band_column()
     statement = (
-        select(band.label("band"), Account.currency, func.count(Account.id),
-               func.coalesce(func.sum(Account.arr_minor), 0))
+        select(
+            band.label("band"),
+            Account.currency,
+            func.count(Account.id),
+            func.coalesce(func.sum(Account.arr_minor), 0),
+        )
         .select_from(Account)
         .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
         .where(*filters.where())
@@ -191,9 +204,12 @@ def band_summary(filters: DashboardFilters) -> BandSummary:
     for row in rows.values():
         row.share = row.accounts / accounts if accounts else 0.0
     return BandSummary(
-        rows=list(rows.values()), accounts=accounts, arr=_money(totals),
+        rows=list(rows.values()),
+        accounts=accounts,
+        arr=_money(totals),
         at_risk_accounts=sum(rows[b].accounts for b in RISK_BANDS),
-        at_risk_arr=_money(at_risk), currencies=sorted(totals),
+        at_risk_arr=_money(at_risk),
+        currencies=sorted(totals),
     )
 
 
@@ -271,15 +287,25 @@ class RenewalSummary:
 
 
 def _renewal_where(filters: DashboardFilters, today: date) -> list:
-    return [*filters.where(), Account.renewal_date >= today,
-            Account.renewal_date <= today + timedelta(days=RENEWAL_WINDOWS[-1])]
+    return [
+        *filters.where(),
+        Account.renewal_date >= today,
+        Account.renewal_date <= today + timedelta(days=RENEWAL_WINDOWS[-1]),
+    ]
 
 
 def _renewal_lines_statement(filters: DashboardFilters, today: date):
     return (
-        select(Account.external_id, Account.name, Account.renewal_date, Account.arr_minor,
-               Account.currency, _band_column().label("band"), AccountSignals.health_score,
-               User.name.label("csm_name"))
+        select(
+            Account.external_id,
+            Account.name,
+            Account.renewal_date,
+            Account.arr_minor,
+            Account.currency,
+            _band_column().label("band"),
+            AccountSignals.health_score,
+            User.name.label("csm_name"),
+        )
         .select_from(Account)
         .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
         .outerjoin(User, User.id == Account.csm_id)
@@ -288,8 +314,9 @@ def _renewal_lines_statement(filters: DashboardFilters, today: date):
     )
 
 
-def renewal_lines(filters: DashboardFilters, today: date,
-                  limit: int | None = None) -> list[RenewalLine]:
+def renewal_lines(
+    filters: DashboardFilters, today: date, limit: int | None = None
+) -> list[RenewalLine]:
     statement = _renewal_lines_statement(filters, today)
     if limit is not None:
         statement = statement.limit(limit)
@@ -299,25 +326,35 @@ def renewal_lines(filters: DashboardFilters, today: date,
     return lines
 
 
-def renewals(filters: DashboardFilters, today: date,
-             limit: int = RENEWAL_LIST_LIMIT) -> RenewalSummary:
+def renewals(
+    filters: DashboardFilters, today: date, limit: int = RENEWAL_LIST_LIMIT
+) -> RenewalSummary:
     """Renewals in the next 30, 60 and 90 days with their bands: one aggregate, one list."""
     first, second, _ = (today + timedelta(days=days) for days in RENEWAL_WINDOWS)
-    window = case((Account.renewal_date <= first, RENEWAL_WINDOWS[0]),
-                  (Account.renewal_date <= second, RENEWAL_WINDOWS[1]),
-                  else_=RENEWAL_WINDOWS[2])
+    window = case(
+        (Account.renewal_date <= first, RENEWAL_WINDOWS[0]),
+        (Account.renewal_date <= second, RENEWAL_WINDOWS[1]),
+        else_=RENEWAL_WINDOWS[2],
+    )
     band = _band_column()
     statement = (
-        select(window.label("window"), band.label("band"), Account.currency,
-               func.count(Account.id), func.coalesce(func.sum(Account.arr_minor), 0))
+        select(
+            window.label("window"),
+            band.label("band"),
+            Account.currency,
+            func.count(Account.id),
+            func.coalesce(func.sum(Account.arr_minor), 0),
+        )
         .select_from(Account)
         .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
         .where(*_renewal_where(filters, today))
         .group_by(window, band, Account.currency)
     )
     starts = (0, *(days + 1 for days in RENEWAL_WINDOWS[:-1]))
-    windows = {days: RenewalWindow(days, start)
-               for days, start in zip(RENEWAL_WINDOWS, starts, strict=True)}
+    windows = {
+        days: RenewalWindow(days, start)
+        for days, start in zip(RENEWAL_WINDOWS, starts, strict=True)
+    }
     for days, name, currency, count, arr in db.session.execute(statement):
         bucket = windows[int(days)]
         bucket.accounts += count
@@ -325,9 +362,11 @@ def renewals(filters: DashboardFilters, today: date,
         bucket.by_band[name] = bucket.by_band.get(name, 0) + count
         if name in RISK_BANDS:
             bucket.at_risk_arr[currency] = bucket.at_risk_arr.get(currency, 0) + int(arr)
-    return RenewalSummary(windows=list(windows.values()),
-                          items=renewal_lines(filters, today, limit),
-                          total=sum(w.accounts for w in windows.values()))
+    return RenewalSummary(
+        windows=list(windows.values()),
+        items=renewal_lines(filters, today, limit),
+        total=sum(w.accounts for w in windows.values()),
+    )
 
 
 # --- 3. health trend over weeks ------------------------------------------------------------
@@ -394,16 +433,23 @@ class ScoredWindow:
         return self.day is None or self.on_day >= self.population
 
 
-def scored_windows(filters: DashboardFilters,
-                   ranges: list[tuple[date, date]]) -> list[ScoredWindow]:
+def scored_windows(
+    filters: DashboardFilters, ranges: list[tuple[date, date]]
+) -> list[ScoredWindow]:
     """The last scored day of each range, with its band counts for the accounts in scope and
     whether some accounts in scope were missed that day: three statements for any number of
     ranges and accounts."""
     windows = [ScoredWindow(first, last) for first, last in ranges]
-    last_days = db.session.execute(select(*(
-        select(func.max(HealthSnapshot.day))
-        .where(HealthSnapshot.day >= window.first, HealthSnapshot.day <= window.last)
-        .scalar_subquery() for window in windows))).one()
+    last_days = db.session.execute(
+        select(
+            *(
+                select(func.max(HealthSnapshot.day))
+                .where(HealthSnapshot.day >= window.first, HealthSnapshot.day <= window.last)
+                .scalar_subquery()
+                for window in windows
+            )
+        )
+    ).one()
     for window, day in zip(windows, last_days, strict=True):
         window.day = day
     days = sorted({window.day for window in windows if window.day is not None})
@@ -414,15 +460,22 @@ def scored_windows(filters: DashboardFilters,
         end = datetime.combine(day + timedelta(days=1), time(), UTC)
         return func.coalesce(func.sum(case((Account.created_at < end, 1), else_=0)), 0)
 
-    population = dict(zip(days, db.session.execute(
-        select(*(existed_by(day) for day in days)).where(*filters.where())).one(),
-        strict=True))
+    population = dict(
+        zip(
+            days,
+            db.session.execute(
+                select(*(existed_by(day) for day in days)).where(*filters.where())
+            ).one(),
+            strict=True,
+        )
+    )
     by_day: dict[date, dict[str, int]] = defaultdict(dict)
     for day, band, count in db.session.execute(
-            select(HealthSnapshot.day, HealthSnapshot.band, func.count())
-            .join(Account, Account.id == HealthSnapshot.account_id)
-            .where(HealthSnapshot.day.in_(days), *filters.where())
-            .group_by(HealthSnapshot.day, HealthSnapshot.band)):
+        select(HealthSnapshot.day, HealthSnapshot.band, func.count())
+        .join(Account, Account.id == HealthSnapshot.account_id)
+        .where(HealthSnapshot.day.in_(days), *filters.where())
+        .group_by(HealthSnapshot.day, HealthSnapshot.band)
+    ):
         by_day[day][band] = count
     for window in windows:
         if window.day is not None:
@@ -433,9 +486,11 @@ def scored_windows(filters: DashboardFilters,
 
 
 def _scored_on(filters: DashboardFilters, day: date):
-    return (select(HealthSnapshot.account_id, HealthSnapshot.band, HealthSnapshot.score)
-            .join(Account, Account.id == HealthSnapshot.account_id)
-            .where(HealthSnapshot.day == day, *filters.where()))
+    return (
+        select(HealthSnapshot.account_id, HealthSnapshot.band, HealthSnapshot.score)
+        .join(Account, Account.id == HealthSnapshot.account_id)
+        .where(HealthSnapshot.day == day, *filters.where())
+    )
 
 
 def _missed_on_last_day(filters: DashboardFilters, window: ScoredWindow, name: str):
@@ -444,28 +499,41 @@ def _missed_on_last_day(filters: DashboardFilters, window: ScoredWindow, name: s
     accounts: one index seek each for the day, one for the row."""
     other = aliased(HealthSnapshot, name=f"{name}_other")
     latest = aliased(HealthSnapshot, name=f"{name}_latest")
-    latest_day = (select(latest.day)
-                  .where(latest.account_id == Account.id, latest.day >= window.first,
-                         latest.day <= window.last)
-                  .order_by(latest.day.desc()).limit(1)
-                  .correlate(Account).scalar_subquery())
+    latest_day = (
+        select(latest.day)
+        .where(
+            latest.account_id == Account.id, latest.day >= window.first, latest.day <= window.last
+        )
+        .order_by(latest.day.desc())
+        .limit(1)
+        .correlate(Account)
+        .scalar_subquery()
+    )
     missing = (
         select(Account.id.label("account_id"), latest_day.label("day"))
-        .where(*filters.where(),
-               ~exists().where(other.account_id == Account.id, other.day == window.day))
+        .where(
+            *filters.where(),
+            ~exists().where(other.account_id == Account.id, other.day == window.day),
+        )
         .subquery(f"{name}_missing")
     )
-    return (select(HealthSnapshot.account_id, HealthSnapshot.band, HealthSnapshot.score)
-            .join(missing, and_(missing.c.account_id == HealthSnapshot.account_id,
-                                missing.c.day == HealthSnapshot.day)))
+    return select(HealthSnapshot.account_id, HealthSnapshot.band, HealthSnapshot.score).join(
+        missing,
+        and_(
+            missing.c.account_id == HealthSnapshot.account_id, missing.c.day == HealthSnapshot.day
+        ),
+    )
 
 
 def window_snapshots(filters: DashboardFilters, window: ScoredWindow, name: str):
     """Each account in scope with its newest snapshot in the window: (account_id, band,
     score)."""
     if window.day is None:
-        parts = [select(HealthSnapshot.account_id, HealthSnapshot.band, HealthSnapshot.score)
-                 .where(false())]
+        parts = [
+            select(HealthSnapshot.account_id, HealthSnapshot.band, HealthSnapshot.score).where(
+                false()
+            )
+        ]
     else:
         parts = [_scored_on(filters, window.day)]
         if not window.complete:
@@ -473,16 +541,17 @@ def window_snapshots(filters: DashboardFilters, window: ScoredWindow, name: str)
     return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery(name)
 
 
-def health_trend(filters: DashboardFilters, today: date,
-                 weeks: int = TREND_WEEKS) -> HealthTrend:
+def health_trend(filters: DashboardFilters, today: date, weeks: int = TREND_WEEKS) -> HealthTrend:
     """Per week, how many accounts were in each band: each account counts once a week, with
     its latest snapshot of that week (``ScoredWindow`` says how that stays cheap)."""
     starts = trend_weeks(today, weeks)
     first = starts[0]
-    windows = scored_windows(filters, [(start, min(start + timedelta(days=6), today))
-                                       for start in starts])
-    trend = [TrendWeek(start, dict(window.bands)) for start, window in
-             zip(starts, windows, strict=True)]
+    windows = scored_windows(
+        filters, [(start, min(start + timedelta(days=6), today)) for start in starts]
+    )
+    trend = [
+        TrendWeek(start, dict(window.bands)) for start, window in zip(starts, windows, strict=True)
+    ]
     missed = [(index, window) for index, window in enumerate(windows) if not window.complete]
     if missed:
         parts = []
@@ -491,22 +560,30 @@ def health_trend(filters: DashboardFilters, today: date,
             parts.append(select(literal(index).label("week"), rows.c.band))
         weekly = union_all(*parts).subquery("weekly")
         for week, band, count in db.session.execute(
-                select(weekly.c.week, weekly.c.band, func.count())
-                .group_by(weekly.c.week, weekly.c.band)):
+            select(weekly.c.week, weekly.c.band, func.count()).group_by(
+                weekly.c.week, weekly.c.band
+            )
+        ):
             counts = trend[int(week)].counts
             counts[band] = counts.get(band, 0) + count
     changes = [
-        ModelChange(week_start=starts[min(len(starts) - 1,
-                                          max(0, (created.date() - first).days // 7))],
-                    created_at=created, scorecard=name, number=number)
+        ModelChange(
+            week_start=starts[min(len(starts) - 1, max(0, (created.date() - first).days // 7))],
+            created_at=created,
+            scorecard=name,
+            number=number,
+        )
         for created, name, number in db.session.execute(
             select(ScorecardVersion.created_at, Scorecard.name, ScorecardVersion.number)
             .join(Scorecard, Scorecard.id == ScorecardVersion.scorecard_id)
-            .where(ScorecardVersion.number > 1,
-                   ScorecardVersion.created_at >= datetime.combine(first, time(), UTC),
-                   ScorecardVersion.created_at
-                   < datetime.combine(today + timedelta(days=1), time(), UTC))
-            .order_by(ScorecardVersion.created_at))
+            .where(
+                ScorecardVersion.number > 1,
+                ScorecardVersion.created_at >= datetime.combine(first, time(), UTC),
+                ScorecardVersion.created_at
+                < datetime.combine(today + timedelta(days=1), time(), UTC),
+            )
+            .order_by(ScorecardVersion.created_at)
+        )
     ]
     return HealthTrend(weeks=trend, changes=changes)
 
@@ -584,23 +661,32 @@ def _movement_statements(filters: DashboardFilters, today: date):
     lookback = timedelta(days=SNAPSHOT_LOOKBACK_DAYS - 1)
     month_ago = today - timedelta(days=MOVEMENT_DAYS)
     now_window, before_window = scored_windows(
-        filters, [(today - lookback, today), (month_ago - lookback, month_ago)])
+        filters, [(today - lookback, today), (month_ago - lookback, month_ago)]
+    )
     now = window_snapshots(filters, now_window, "band_now")
     before = window_snapshots(filters, before_window, "band_before")
     joined = (
-        select(Account.id).select_from(now)
+        select(Account.id)
+        .select_from(now)
         .join(before, before.c.account_id == now.c.account_id)
         .join(Account, Account.id == now.c.account_id)
     )
-    matrix = (joined.with_only_columns(before.c.band, now.c.band, func.count(Account.id))
-              .group_by(before.c.band, now.c.band))
+    matrix = joined.with_only_columns(before.c.band, now.c.band, func.count(Account.id)).group_by(
+        before.c.band, now.c.band
+    )
     change = now.c.score - before.c.score
     items = (
         joined.with_only_columns(
-            Account.external_id, Account.name, User.name.label("csm_name"), Account.arr_minor,
-            Account.currency, before.c.band.label("band_before"),
-            before.c.score.label("score_before"), now.c.band.label("band_now"),
-            now.c.score.label("score_now"))
+            Account.external_id,
+            Account.name,
+            User.name.label("csm_name"),
+            Account.arr_minor,
+            Account.currency,
+            before.c.band.label("band_before"),
+            before.c.score.label("score_before"),
+            now.c.band.label("band_now"),
+            now.c.score.label("score_now"),
+        )
         .outerjoin(User, User.id == Account.csm_id)
         .where(_rank(now.c.band) > _rank(before.c.band))
         .order_by(change.asc().nulls_last(), Account.arr_minor.desc(), Account.name)
@@ -614,20 +700,19 @@ def _movement_lines(statement, limit: int | None) -> list[Movement]:
     return [Movement(**row._mapping) for row in db.session.execute(statement)]
 
 
-def movement_lines(filters: DashboardFilters, today: date,
-                   limit: int | None = None) -> list[Movement]:
+def movement_lines(
+    filters: DashboardFilters, today: date, limit: int | None = None
+) -> list[Movement]:
     """Every account whose band got worse, biggest score drop first (the CSV)."""
     _, statement = _movement_statements(filters, today)
     return _movement_lines(statement, limit)
 
 
-def band_movements(filters: DashboardFilters, today: date,
-                   limit: int = LIST_LIMIT) -> Movements:
+def band_movements(filters: DashboardFilters, today: date, limit: int = LIST_LIMIT) -> Movements:
     """Who got worse in the last 30 days (band now vs 30 days ago), biggest score drop first,
     and the whole from → to matrix."""
     matrix_statement, items_statement = _movement_statements(filters, today)
-    matrix = {(before, now): count
-              for before, now, count in db.session.execute(matrix_statement)}
+    matrix = {(before, now): count for before, now, count in db.session.execute(matrix_statement)}
     return Movements(matrix=matrix, items=_movement_lines(items_statement, limit))
 
 
@@ -674,9 +759,9 @@ def _overdue_actions_by_account(today: date):
     return (
         select(Plan.account_id, func.count(ActionItem.id).label("n"))
         .join(ActionItem, ActionItem.plan_id == Plan.id)
-        .where(Plan.status == "active", ActionItem.status != "done",
-               ActionItem.due_date < today)
-        .group_by(Plan.account_id).subquery("overdue_actions")
+        .where(Plan.status == "active", ActionItem.status != "done", ActionItem.due_date < today)
+        .group_by(Plan.account_id)
+        .subquery("overdue_actions")
     )
 
 
@@ -684,7 +769,8 @@ def _stale_plans_by_account(today: date):
     return (
         select(Plan.account_id, func.count(Plan.id).label("n"))
         .where(Plan.status == "active", Plan.next_review_on < today)
-        .group_by(Plan.account_id).subquery("stale_plans")
+        .group_by(Plan.account_id)
+        .subquery("stale_plans")
     )
 
 
@@ -700,10 +786,17 @@ def csm_workload(filters: DashboardFilters, today: date) -> Workload:
         return func.coalesce(func.sum(case((AccountSignals.health_band == band, 1), else_=0)), 0)
 
     statement = (
-        select(Account.csm_id, User.name, Account.currency, func.count(Account.id),
-               func.coalesce(func.sum(Account.arr_minor), 0), count_band(AT_RISK),
-               count_band(CRITICAL), func.coalesce(func.sum(actions.c.n), 0),
-               func.coalesce(func.sum(stale.c.n), 0))
+        select(
+            Account.csm_id,
+            User.name,
+            Account.currency,
+            func.count(Account.id),
+            func.coalesce(func.sum(Account.arr_minor), 0),
+            count_band(AT_RISK),
+            count_band(CRITICAL),
+            func.coalesce(func.sum(actions.c.n), 0),
+            func.coalesce(func.sum(stale.c.n), 0),
+        )
         .select_from(Account)
         .outerjoin(User, User.id == Account.csm_id)
         .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
@@ -714,8 +807,17 @@ def csm_workload(filters: DashboardFilters, today: date) -> Workload:
     )
     rows: dict[int | None, WorkloadRow] = {}
     currencies: set[str] = set()
-    for csm_id, name, currency, count, arr, at_risk, critical, overdue, stale_count in (
-            db.session.execute(statement)):
+    for (
+        csm_id,
+        name,
+        currency,
+        count,
+        arr,
+        at_risk,
+        critical,
+        overdue,
+        stale_count,
+    ) in db.session.execute(statement):
         row = rows.setdefault(csm_id, WorkloadRow(csm_id, name))
         row.accounts += count
         row.arr[currency] = row.arr.get(currency, 0) + int(arr)
@@ -812,13 +914,20 @@ def _stale_where(filters: DashboardFilters, today: date) -> list:
     return [*filters.where(), Plan.status == "active", Plan.next_review_on < today]
 
 
-def stale_plan_lines(filters: DashboardFilters, today: date,
-                     limit: int | None = None) -> list[StalePlan]:
+def stale_plan_lines(
+    filters: DashboardFilters, today: date, limit: int | None = None
+) -> list[StalePlan]:
     owner = aliased(User)
     statement = (
-        select(Plan.id, Plan.title, Plan.next_review_on, Account.name.label("account_name"),
-               Account.external_id.label("account_external_id"),
-               owner.name.label("owner_name"), _band_column().label("band"))
+        select(
+            Plan.id,
+            Plan.title,
+            Plan.next_review_on,
+            Account.name.label("account_name"),
+            Account.external_id.label("account_external_id"),
+            owner.name.label("owner_name"),
+            _band_column().label("band"),
+        )
         .join(Account, Account.id == Plan.account_id)
         .join(owner, owner.id == Plan.owner_id)
         .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
@@ -833,31 +942,51 @@ def stale_plan_lines(filters: DashboardFilters, today: date,
     return lines
 
 
-def plan_coverage(filters: DashboardFilters, today: date,
-                  limit: int = LIST_LIMIT) -> PlanCoverage:
+def plan_coverage(filters: DashboardFilters, today: date, limit: int = LIST_LIMIT) -> PlanCoverage:
     """Accounts with an active plan per segment; active plans whose review is overdue; the
     largest accounts without an active plan."""
     covered = func.coalesce(func.sum(case((_has_active_plan(), 1), else_=0)), 0)
     by_segment = {segment: CoverageRow(segment) for segment in SEGMENTS}
     for segment, accounts, with_plan in db.session.execute(
-            select(Account.segment, func.count(Account.id), covered)
-            .where(*filters.where()).group_by(Account.segment)):
+        select(Account.segment, func.count(Account.id), covered)
+        .where(*filters.where())
+        .group_by(Account.segment)
+    ):
         row = by_segment.setdefault(segment, CoverageRow(segment))
         row.accounts, row.covered = accounts, int(with_plan)
-    stale_total = db.session.scalar(
-        select(func.count(Plan.id)).join(Account, Account.id == Plan.account_id)
-        .where(*_stale_where(filters, today))) or 0
-    uncovered = [UncoveredAccount(**row._mapping) for row in db.session.execute(
-        select(Account.external_id, Account.name, Account.arr_minor, Account.currency,
-               _band_column().label("band"), User.name.label("csm_name"))
-        .select_from(Account)
-        .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
-        .outerjoin(User, User.id == Account.csm_id)
-        .where(*filters.where(), ~_has_active_plan())
-        .order_by(Account.arr_minor.desc(), Account.name).limit(10))]
-    return PlanCoverage(segments=[row for row in by_segment.values() if row.accounts],
-                        stale=stale_plan_lines(filters, today, limit), stale_total=stale_total,
-                        uncovered=uncovered)
+    stale_total = (
+        db.session.scalar(
+            select(func.count(Plan.id))
+            .join(Account, Account.id == Plan.account_id)
+            .where(*_stale_where(filters, today))
+        )
+        or 0
+    )
+    uncovered = [
+        UncoveredAccount(**row._mapping)
+        for row in db.session.execute(
+            select(
+                Account.external_id,
+                Account.name,
+                Account.arr_minor,
+                Account.currency,
+                _band_column().label("band"),
+                User.name.label("csm_name"),
+            )
+            .select_from(Account)
+            .outerjoin(AccountSignals, AccountSignals.account_id == Account.id)
+            .outerjoin(User, User.id == Account.csm_id)
+            .where(*filters.where(), ~_has_active_plan())
+            .order_by(Account.arr_minor.desc(), Account.name)
+            .limit(10)
+        )
+    ]
+    return PlanCoverage(
+        segments=[row for row in by_segment.values() if row.accounts],
+        stale=stale_plan_lines(filters, today, limit),
+        stale_total=stale_total,
+        uncovered=uncovered,
+    )
 
 
 # --- the whole page ------------------------------------------------------------------------
@@ -889,10 +1018,15 @@ class Portfolio:
 
 def portfolio(filters: DashboardFilters, today: date) -> Portfolio:
     return Portfolio(
-        filters=filters, today=today, last_scored=last_scored_day(),
-        bands=band_summary(filters), renewals=renewals(filters, today),
-        trend=health_trend(filters, today), movements=band_movements(filters, today),
-        workload=csm_workload(filters, today), coverage=plan_coverage(filters, today),
+        filters=filters,
+        today=today,
+        last_scored=last_scored_day(),
+        bands=band_summary(filters),
+        renewals=renewals(filters, today),
+        trend=health_trend(filters, today),
+        movements=band_movements(filters, today),
+        workload=csm_workload(filters, today),
+        coverage=plan_coverage(filters, today),
         firings=routing_queries.firings_per_week(filters, trend_weeks(today)),
         routing=routing_queries.routing_summary(filters, trend_weeks(today)),
     )

@@ -89,11 +89,17 @@ def routing_summary(filters, weeks: list[date]) -> RoutingSummary:
     queue now: open items, unassigned ones and those the ``check-slas`` job flagged."""
     day = to_date(QueueItem.resolved_at)
     resolved = (
-        select(day, func.count(QueueItem.id),
-               func.sum(case((QueueItem.resolved_at <= QueueItem.sla_due_at, 1), else_=0)))
+        select(
+            day,
+            func.count(QueueItem.id),
+            func.sum(case((QueueItem.resolved_at <= QueueItem.sla_due_at, 1), else_=0)),
+        )
         .join(Account, Account.id == QueueItem.account_id)
-        .where(QueueItem.status == "resolved", QueueItem.resolved_at >= _start_of(weeks[0]),
-               *filters.where())
+        .where(
+            QueueItem.status == "resolved",
+            QueueItem.resolved_at >= _start_of(weeks[0]),
+            *filters.where(),
+        )
         .group_by(day)
     )
     rows = [SlaWeek(start) for start in weeks]
@@ -102,15 +108,17 @@ def routing_summary(filters, weeks: list[date]) -> RoutingSummary:
         row.resolved += count
         row.within_sla += int(within or 0)
     open_items, unassigned, breached = db.session.execute(
-        select(func.count(QueueItem.id),
-               func.coalesce(func.sum(case((QueueItem.assignee_id.is_(None), 1), else_=0)), 0),
-               func.coalesce(func.sum(case((QueueItem.breached_at.is_not(None), 1),
-                                           else_=0)), 0))
+        select(
+            func.count(QueueItem.id),
+            func.coalesce(func.sum(case((QueueItem.assignee_id.is_(None), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((QueueItem.breached_at.is_not(None), 1), else_=0)), 0),
+        )
         .join(Account, Account.id == QueueItem.account_id)
         .where(QueueItem.status.in_(OPEN_STATUSES), *filters.where())
     ).one()
-    return RoutingSummary(weeks=rows, open_items=open_items, unassigned=int(unassigned),
-                          breached=int(breached))
+    return RoutingSummary(
+        weeks=rows, open_items=open_items, unassigned=int(unassigned), breached=int(breached)
+    )
 
 
 @dataclass
@@ -128,8 +136,12 @@ class QueueLoads:
 def queue_loads(filters) -> QueueLoads:
     """Open queue items and flagged SLA breaches per assignee, for the CSM workload table."""
     statement = (
-        select(QueueItem.assignee_id, User.name, func.count(QueueItem.id),
-               func.sum(case((QueueItem.breached_at.is_not(None), 1), else_=0)))
+        select(
+            QueueItem.assignee_id,
+            User.name,
+            func.count(QueueItem.id),
+            func.sum(case((QueueItem.breached_at.is_not(None), 1), else_=0)),
+        )
         .join(User, User.id == QueueItem.assignee_id)
         .join(Account, Account.id == QueueItem.account_id)
         .where(QueueItem.status.in_(OPEN_STATUSES), *filters.where())
@@ -140,4 +152,3 @@ def queue_loads(filters) -> QueueLoads:
         loads.by_user[user_id] = AssigneeLoad(open_items=count, breached=int(breached or 0))
         loads.names[user_id] = name
     return loads
-

@@ -33,12 +33,18 @@ def portfolio():
     filters = DashboardFilters.from_args(request.args)
     data = queries.portfolio(filters, utcnow().date())
     return render_template(
-        "dashboards/portfolio.html", data=data, filters=filters,
-        charts=charts.portfolio_charts(data, queries.BANDS, queries.SCORED_BANDS,
-                                       queries.BAND_LABELS),
-        csm_options=queries.csm_choices(), segments=SEGMENTS,
-        engagement_models=ENGAGEMENT_MODELS, unassigned=queries.UNASSIGNED,
-        bands=queries.BANDS, band_labels=queries.BAND_LABELS,
+        "dashboards/portfolio.html",
+        data=data,
+        filters=filters,
+        charts=charts.portfolio_charts(
+            data, queries.BANDS, queries.SCORED_BANDS, queries.BAND_LABELS
+        ),
+        csm_options=queries.csm_choices(),
+        segments=SEGMENTS,
+        engagement_models=ENGAGEMENT_MODELS,
+        unassigned=queries.UNASSIGNED,
+        bands=queries.BANDS,
+        band_labels=queries.BAND_LABELS,
         recompute_schedule=describe_schedule(job_by_name("recompute-health")),
     )
 
@@ -50,6 +56,7 @@ def widget_csv(widget: str):
     body = export.widget_csv(widget, filters, today)
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="dashboard-{widget}-{today.isoformat()}.csv"')
+        f'attachment; filename="dashboard-{widget}-{today.isoformat()}.csv"'
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response

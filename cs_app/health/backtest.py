@@ -60,58 +60,81 @@ class BacktestResult:
 
     def as_dict(self) -> dict:
         return {
-            "scorecard_version": self.version.number, "window_days": self.window_days,
+            "scorecard_version": self.version.number,
+            "window_days": self.window_days,
             "lead_days": self.lead_days,
-            "groups": {name: {"accounts": g.accounts, "bands": dict(g.bands)}
-                       for name, g in self.groups.items()},
-            "churn_caught": self.churn_caught, "false_alarms": self.false_alarms,
+            "groups": {
+                name: {"accounts": g.accounts, "bands": dict(g.bands)}
+                for name, g in self.groups.items()
+            },
+            "churn_caught": self.churn_caught,
+            "false_alarms": self.false_alarms,
             "expansion_healthy": self.expansion_healthy,
             "signals_without_history": self.signals_without_history,
         }
 
 
-def _replay(version: ScorecardVersion, snapshot_measures: list[dict], day: date,
-            now: datetime) -> str:
-    values = {m.get("signal"): scoring.SignalValue(m.get("value"), day)
-              for m in snapshot_measures or [] if m.get("signal")}
-    result = scoring.compute_health(pure_measures(version), values, today=day, now=now,
-                                    limits=band_limits(version))
+def _replay(
+    version: ScorecardVersion, snapshot_measures: list[dict], day: date, now: datetime
+) -> str:
+    values = {
+        m.get("signal"): scoring.SignalValue(m.get("value"), day)
+        for m in snapshot_measures or []
+        if m.get("signal")
+    }
+    result = scoring.compute_health(
+        pure_measures(version), values, today=day, now=now, limits=band_limits(version)
+    )
     return result.band
 
 
-def backtest(version: ScorecardVersion, *, now: datetime, window_days: int = 180,
-             lead_days: int = 30) -> BacktestResult:
+def backtest(
+    version: ScorecardVersion, *, now: datetime, window_days: int = 180, lead_days: int = 30
+) -> BacktestResult:
     today = now.date()
     since = today - timedelta(days=window_days)
     cards = active_scorecards()
     scope = scope_of(version.scorecard, cards)
     outcomes: dict[int, tuple[str, date]] = {}
     for account_id, stage, entered_on in db.session.execute(
-        select(LifecycleStageEntry.account_id, LifecycleStageEntry.stage,
-               func.min(LifecycleStageEntry.entered_on))
+        select(
+            LifecycleStageEntry.account_id,
+            LifecycleStageEntry.stage,
+            func.min(LifecycleStageEntry.entered_on),
+        )
         .join(Account, Account.id == LifecycleStageEntry.account_id)
-        .where(LifecycleStageEntry.stage.in_(OUTCOMES),
-               LifecycleStageEntry.entered_on > since, scope)
+        .where(
+            LifecycleStageEntry.stage.in_(OUTCOMES), LifecycleStageEntry.entered_on > since, scope
+        )
         .group_by(LifecycleStageEntry.account_id, LifecycleStageEntry.stage)
     ).all():
         if account_id not in outcomes or entered_on < outcomes[account_id][1]:
             outcomes[account_id] = (stage, entered_on)
-    recorded = {m.get("signal") for (measures,) in db.session.execute(
-        select(HealthSnapshot.measures).where(HealthSnapshot.day > since).limit(200))
-        for m in measures or []}
+    recorded = {
+        m.get("signal")
+        for (measures,) in db.session.execute(
+            select(HealthSnapshot.measures).where(HealthSnapshot.day > since).limit(200)
+        )
+        for m in measures or []
+    }
     groups = {"churned": GroupResult(), "expanded": GroupResult(), "retained": GroupResult()}
     reference_day = today - timedelta(days=lead_days)
     snapshot_day = (
         select(HealthSnapshot.account_id, func.max(HealthSnapshot.day).label("day"))
-        .where(HealthSnapshot.day <= reference_day,
-               HealthSnapshot.day > reference_day - timedelta(days=30))
-        .group_by(HealthSnapshot.account_id).subquery()
+        .where(
+            HealthSnapshot.day <= reference_day,
+            HealthSnapshot.day > reference_day - timedelta(days=30),
+        )
+        .group_by(HealthSnapshot.account_id)
+        .subquery()
     )
     retained_rows = db.session.execute(
         select(Account.id, HealthSnapshot.measures, HealthSnapshot.day)
         .outerjoin(snapshot_day, snapshot_day.c.account_id == Account.id)
-        .outerjoin(HealthSnapshot, and_(HealthSnapshot.account_id == Account.id,
-                                        HealthSnapshot.day == snapshot_day.c.day))
+        .outerjoin(
+            HealthSnapshot,
+            and_(HealthSnapshot.account_id == Account.id, HealthSnapshot.day == snapshot_day.c.day),
+        )
         .where(scope, Account.lifecycle_stage != "churned")
     ).all()
     for account_id, measures, day in retained_rows:
@@ -124,15 +147,19 @@ def backtest(version: ScorecardVersion, *, now: datetime, window_days: int = 180
     ids = list(outcomes)
     for start in range(0, len(ids), 500):
         for account_id, day, measures in db.session.execute(
-            select(HealthSnapshot.account_id, HealthSnapshot.day, HealthSnapshot.measures)
-            .where(HealthSnapshot.account_id.in_(ids[start:start + 500]),
-                   HealthSnapshot.day > since - timedelta(days=lead_days + 30))
+            select(HealthSnapshot.account_id, HealthSnapshot.day, HealthSnapshot.measures).where(
+                HealthSnapshot.account_id.in_(ids[start : start + 500]),
+                HealthSnapshot.day > since - timedelta(days=lead_days + 30),
+            )
         ).all():
             history.setdefault(account_id, []).append((day, measures))
     for account_id, (stage, entered_on) in outcomes.items():
         before = entered_on - timedelta(days=lead_days)
-        candidates = [(day, measures) for day, measures in history.get(account_id, [])
-                      if before - timedelta(days=30) < day <= before]
+        candidates = [
+            (day, measures)
+            for day, measures in history.get(account_id, [])
+            if before - timedelta(days=30) < day <= before
+        ]
         group = groups["churned" if stage == "churned" else "expanded"]
         group.accounts += 1
         if candidates:

@@ -20,16 +20,32 @@ from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.errors import ValidationError
 
-BAND_LABELS = {"healthy": "Healthy", "at_risk": "At risk", "critical": "Critical",
-               "insufficient_data": "Insufficient data"}
-OVERRIDE_BAND_CHOICES = [SelectChoice("", "Keep the computed band"),
-                         *(SelectChoice(k, v) for k, v in BAND_LABELS.items()
-                           if k != "insufficient_data")]
+BAND_LABELS = {
+    "healthy": "Healthy",
+    "at_risk": "At risk",
+    "critical": "Critical",
+    "insufficient_data": "Insufficient data",
+}
+OVERRIDE_BAND_CHOICES = [
+    SelectChoice("", "Keep the computed band"),
+    *(SelectChoice(k, v) for k, v in BAND_LABELS.items() if k != "insufficient_data"),
+]
 ALL_ACCOUNTS_LABEL = "All other accounts"
 KIND_GROUPS = ((NUMBER, "Numbers"), (CATEGORY, "Categories"), (BOOLEAN, "Yes / no (1 / 0)"))
 BLANK_ROWS = 3
-ROW_FIELDS = ("key", "label", "signal", "metric", "weight", "direction", "healthy", "critical",
-              "categories", "freshness_days", "remove")
+ROW_FIELDS = (
+    "key",
+    "label",
+    "signal",
+    "metric",
+    "weight",
+    "direction",
+    "healthy",
+    "critical",
+    "categories",
+    "freshness_days",
+    "remove",
+)
 
 
 class OverrideForm(FlaskForm):
@@ -39,10 +55,12 @@ class OverrideForm(FlaskForm):
     expires_on = StringField("Until")
 
     def values(self) -> dict[str, Any]:
-        return {"band": self.band.data or None,
-                "score": (self.score.data or "").strip() or None,
-                "reason": self.reason.data or "",
-                "expires_on": (self.expires_on.data or "").strip()}
+        return {
+            "band": self.band.data or None,
+            "score": (self.score.data or "").strip() or None,
+            "reason": self.reason.data or "",
+            "expires_on": (self.expires_on.data or "").strip(),
+        }
 
     def load(self, override) -> None:
         self.band.data = override.band or ""
@@ -56,8 +74,11 @@ class ScorecardForm(FlaskForm):
 
     name = StringField("Name")
     key = StringField("Key")
-    segment = SelectField("Applies to", validate_choice=False, choices=[
-        SelectChoice("", ALL_ACCOUNTS_LABEL), *(SelectChoice(s, s) for s in SEGMENTS)])
+    segment = SelectField(
+        "Applies to",
+        validate_choice=False,
+        choices=[SelectChoice("", ALL_ACCOUNTS_LABEL), *(SelectChoice(s, s) for s in SEGMENTS)],
+    )
     healthy_min = StringField("Healthy from score")
     at_risk_min = StringField("At risk from score")
     coverage_floor = StringField("Coverage floor (%)")
@@ -77,11 +98,15 @@ class ScorecardForm(FlaskForm):
             coverage = float(floor) / 100 if floor else None
         except ValueError:
             coverage = floor  # the service names it: "Enter a number."
-        values = {"name": self.name.data or "", "segment": self.segment.data or None,
-                  "healthy_min": (self.healthy_min.data or "").strip() or None,
-                  "at_risk_min": (self.at_risk_min.data or "").strip() or None,
-                  "coverage_floor": coverage, "note": self.note.data or "",
-                  "measures": [row.values() for row in rows if not row.skipped]}
+        values = {
+            "name": self.name.data or "",
+            "segment": self.segment.data or None,
+            "healthy_min": (self.healthy_min.data or "").strip() or None,
+            "at_risk_min": (self.at_risk_min.data or "").strip() or None,
+            "coverage_floor": coverage,
+            "note": self.note.data or "",
+            "measures": [row.values() for row in rows if not row.skipped],
+        }
         if "key" in self and (self.key.data or "").strip():
             values["key"] = self.key.data.strip()
         return values
@@ -110,8 +135,19 @@ class MeasureRow:
 
     @property
     def blank(self) -> bool:
-        return not any((self.key, self.label, self.signal, self.metric, self.weight,
-                        self.healthy, self.critical, self.categories, self.freshness_days))
+        return not any(
+            (
+                self.key,
+                self.label,
+                self.signal,
+                self.metric,
+                self.weight,
+                self.healthy,
+                self.critical,
+                self.categories,
+                self.freshness_days,
+            )
+        )
 
     @property
     def skipped(self) -> bool:
@@ -140,27 +176,34 @@ class MeasureRow:
             return None
 
     def values(self) -> dict[str, Any]:
-        return {"key": self.key.strip(), "label": self.label.strip(), "signal": self.signal_key,
-                "weight": self.weight.strip() or None,
-                "higher_is_better": self.direction != "lower",
-                "healthy": self.healthy.strip() or None,
-                "critical": self.critical.strip() or None,
-                "categories": parse_categories(self.categories) if self.kind == CATEGORY
-                else None,
-                "freshness_days": self.freshness_days.strip() or None}
+        return {
+            "key": self.key.strip(),
+            "label": self.label.strip(),
+            "signal": self.signal_key,
+            "weight": self.weight.strip() or None,
+            "higher_is_better": self.direction != "lower",
+            "healthy": self.healthy.strip() or None,
+            "critical": self.critical.strip() or None,
+            "categories": parse_categories(self.categories) if self.kind == CATEGORY else None,
+            "freshness_days": self.freshness_days.strip() or None,
+        }
 
     @classmethod
     def from_measure(cls, measure: dict[str, Any]) -> MeasureRow:
         signal = measure["signal"]
         is_metric = signal.startswith(METRIC_PREFIX)
-        return cls(key=measure["key"], label=measure["label"],
-                   signal="" if is_metric else signal,
-                   metric=signal[len(METRIC_PREFIX):] if is_metric else "",
-                   weight=_plain(measure["weight"]),
-                   direction="higher" if measure["higher_is_better"] else "lower",
-                   healthy=_plain(measure["healthy"]), critical=_plain(measure["critical"]),
-                   categories=format_categories(measure["categories"]),
-                   freshness_days=_plain(measure["freshness_days"]))
+        return cls(
+            key=measure["key"],
+            label=measure["label"],
+            signal="" if is_metric else signal,
+            metric=signal[len(METRIC_PREFIX) :] if is_metric else "",
+            weight=_plain(measure["weight"]),
+            direction="higher" if measure["higher_is_better"] else "lower",
+            healthy=_plain(measure["healthy"]),
+            critical=_plain(measure["critical"]),
+            categories=format_categories(measure["categories"]),
+            freshness_days=_plain(measure["freshness_days"]),
+        )
 
 
 def parse_categories(text: str) -> dict[str, str]:
@@ -182,11 +225,13 @@ def format_categories(categories: dict[str, str] | None) -> str:
 
 def read_rows(formdata) -> list[MeasureRow]:
     """The posted measure rows in their order on the page."""
-    indexes = sorted({int(m.group(1)) for name in formdata
-                      if (m := re.fullmatch(r"m-(\d+)-[a-z_]+", name))})
-    return [MeasureRow(**{name: (formdata.get(f"m-{index}-{name}") or "")
-                          for name in ROW_FIELDS})
-            for index in indexes]
+    indexes = sorted(
+        {int(m.group(1)) for name in formdata if (m := re.fullmatch(r"m-(\d+)-[a-z_]+", name))}
+    )
+    return [
+        MeasureRow(**{name: (formdata.get(f"m-{index}-{name}") or "") for name in ROW_FIELDS})
+        for index in indexes
+    ]
 
 
 def with_blank_rows(rows: list[MeasureRow]) -> list[MeasureRow]:
@@ -197,8 +242,7 @@ def with_blank_rows(rows: list[MeasureRow]) -> list[MeasureRow]:
     return kept + [MeasureRow() for _ in range(BLANK_ROWS)]
 
 
-def show_errors(form: ScorecardForm, rows: list[MeasureRow],
-                error: ValidationError) -> list[str]:
+def show_errors(form: ScorecardForm, rows: list[MeasureRow], error: ValidationError) -> list[str]:
     """Put each message of the service next to its field or row; return the messages that
     belong nowhere else. ``weights`` and ``measures`` are shown by the measures section.
     Service indexes count only the filled rows, so they are mapped back onto the page's

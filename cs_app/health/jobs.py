@@ -22,12 +22,20 @@ def recompute_health(*, now: datetime) -> dict[str, int]:
 
 def recompute_pending_health(*, now: datetime) -> dict[str, int]:
     """Only the accounts that received events or metrics since their last recompute."""
-    ids = list(db.session.scalars(
-        select(PendingRecompute.account_id).where(PendingRecompute.since <= now)
-        .order_by(PendingRecompute.since).limit(PENDING_BATCH)))
+    ids = list(
+        db.session.scalars(
+            select(PendingRecompute.account_id)
+            .where(PendingRecompute.since <= now)
+            .order_by(PendingRecompute.since)
+            .limit(PENDING_BATCH)
+        )
+    )
     if not ids:
         return {"signals": 0, "snapshots": 0}
     counts = recompute(now=now, account_ids=ids)
-    db.session.execute(delete(PendingRecompute).where(PendingRecompute.account_id.in_(ids),
-                                                      PendingRecompute.since <= now))
+    db.session.execute(
+        delete(PendingRecompute).where(
+            PendingRecompute.account_id.in_(ids), PendingRecompute.since <= now
+        )
+    )
     return counts

@@ -37,7 +37,9 @@ class Scorecard(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     versions: Mapped[list[ScorecardVersion]] = relationship(
-        back_populates="scorecard", order_by="ScorecardVersion.number.desc()", lazy="select",
+        back_populates="scorecard",
+        order_by="ScorecardVersion.number.desc()",
+        lazy="select",
     )
 
     @property
@@ -64,7 +66,9 @@ class ScorecardVersion(db.Model):
 
     scorecard: Mapped[Scorecard] = relationship(back_populates="versions", lazy="joined")
     measures: Mapped[list[ScorecardMeasure]] = relationship(
-        back_populates="version", order_by="ScorecardMeasure.position", lazy="selectin",
+        back_populates="version",
+        order_by="ScorecardMeasure.position",
+        lazy="selectin",
         cascade="all, delete-orphan",
     )
     created_by: Mapped[User | None] = relationship(lazy="joined")

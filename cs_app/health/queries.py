@@ -36,20 +36,36 @@ class ScorecardRow:
 def scorecard_rows() -> list[ScorecardRow]:
     """Every scorecard with its current version, its measure count and who saved it: one
     statement."""
-    newest = (select(ScorecardVersion.scorecard_id,
-                     func.max(ScorecardVersion.number).label("number"))
-              .group_by(ScorecardVersion.scorecard_id).subquery("newest"))
-    measure_counts = (select(ScorecardMeasure.version_id, func.count().label("measures"))
-                      .group_by(ScorecardMeasure.version_id).subquery("measure_counts"))
+    newest = (
+        select(ScorecardVersion.scorecard_id, func.max(ScorecardVersion.number).label("number"))
+        .group_by(ScorecardVersion.scorecard_id)
+        .subquery("newest")
+    )
+    measure_counts = (
+        select(ScorecardMeasure.version_id, func.count().label("measures"))
+        .group_by(ScorecardMeasure.version_id)
+        .subquery("measure_counts")
+    )
     statement = (
-        select(Scorecard.id, Scorecard.name, Scorecard.segment, Scorecard.active,
-               Scorecard.priority, ScorecardVersion.number.label("version"),
-               func.coalesce(measure_counts.c.measures, 0).label("measures"),
-               ScorecardVersion.created_at.label("changed_at"),
-               User.name.label("changed_by"))
+        select(
+            Scorecard.id,
+            Scorecard.name,
+            Scorecard.segment,
+            Scorecard.active,
+            Scorecard.priority,
+            ScorecardVersion.number.label("version"),
+            func.coalesce(measure_counts.c.measures, 0).label("measures"),
+            ScorecardVersion.created_at.label("changed_at"),
+            User.name.label("changed_by"),
+        )
         .outerjoin(newest, newest.c.scorecard_id == Scorecard.id)
-        .outerjoin(ScorecardVersion, and_(ScorecardVersion.scorecard_id == Scorecard.id,
-                                          ScorecardVersion.number == newest.c.number))
+        .outerjoin(
+            ScorecardVersion,
+            and_(
+                ScorecardVersion.scorecard_id == Scorecard.id,
+                ScorecardVersion.number == newest.c.number,
+            ),
+        )
         .outerjoin(measure_counts, measure_counts.c.version_id == ScorecardVersion.id)
         .outerjoin(User, User.id == ScorecardVersion.created_by_id)
         .order_by(Scorecard.active.desc(), Scorecard.priority, Scorecard.name, Scorecard.id)
@@ -62,14 +78,19 @@ def version_labels(version_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted({i for i in version_ids if i is not None})
     if not ids:
         return {}
-    return {version_id: f"{name} v{number}" for version_id, number, name in db.session.execute(
-        select(ScorecardVersion.id, ScorecardVersion.number, Scorecard.name)
-        .join(Scorecard, Scorecard.id == ScorecardVersion.scorecard_id)
-        .where(ScorecardVersion.id.in_(ids)))}
+    return {
+        version_id: f"{name} v{number}"
+        for version_id, number, name in db.session.execute(
+            select(ScorecardVersion.id, ScorecardVersion.number, Scorecard.name)
+            .join(Scorecard, Scorecard.id == ScorecardVersion.scorecard_id)
+            .where(ScorecardVersion.id.in_(ids))
+        )
+    }
 
 
-def band_movements(scorecard: Scorecard, values: dict[str, Any], *,
-                   now: datetime) -> dict[tuple[str, str], int]:
+def band_movements(
+    scorecard: Scorecard, values: dict[str, Any], *, now: datetime
+) -> dict[tuple[str, str], int]:
     """``{(current band, proposed band): accounts}`` for the accounts whose band the proposed
     definition would change, by the recompute's SQL, in one statement. Nothing is saved."""
     current = scorecard.current_version

@@ -145,10 +145,15 @@ def compute_health(
     )
     results = tuple(
         MeasureResult(
-            key=m.key, value=value, score=score, weight=m.weight,
-            points_lost=(m.weight * (100.0 - score) / present_weight) if score is not None
+            key=m.key,
+            value=value,
+            score=score,
+            weight=m.weight,
+            points_lost=(m.weight * (100.0 - score) / present_weight)
+            if score is not None
             else None,
-            stale=stale, missing=score is None,
+            stale=stale,
+            missing=score is None,
         )
         for m, value, score, stale in scored
     )
@@ -170,8 +175,6 @@ def what_changed(
     """Per-measure score difference against an earlier snapshot (None when either is
     missing), so "why did this account drop?" has an answer measure by measure."""
     return {
-        key: (value - earlier[key])
-        if value is not None and earlier.get(key) is not None
-        else None
+        key: (value - earlier[key]) if value is not None and earlier.get(key) is not None else None
         for key, value in current.items()
     }

@@ -44,8 +44,12 @@ bp = Blueprint("health", __name__)
 
 OVERRIDE_PREFIX = "override"
 TREND_DAYS = 90
-BAND_TONES = {"healthy": "green", "at_risk": "amber", "critical": "red",
-              "insufficient_data": "grey"}
+BAND_TONES = {
+    "healthy": "green",
+    "at_risk": "amber",
+    "critical": "red",
+    "insufficient_data": "grey",
+}
 BAND_ORDER = ("healthy", "at_risk", "critical", "insufficient_data")
 OUTCOME_GROUPS = (("churned", "Churned"), ("expanded", "Expanded"), ("retained", "Retained"))
 BACKTEST_WINDOWS = (90, 180, 365)
@@ -90,7 +94,7 @@ def format_signal(key: str, value: Any, currency: str = "USD") -> str:
 
 def signal_label(key: str) -> str:
     if key.startswith(METRIC_PREFIX):
-        return f"Metric {key[len(METRIC_PREFIX):]}"
+        return f"Metric {key[len(METRIC_PREFIX) :]}"
     signal = SIGNALS.get(key)
     return signal.label if signal else key
 
@@ -163,15 +167,23 @@ class HealthPanel:
 
 
 def _measure_lines(health: service.AccountHealth, currency: str) -> list[MeasureLine]:
-    freshness = ({m.key: m.freshness_days for m in health.version.measures}
-                 if health.version else {})
+    freshness = {m.key: m.freshness_days for m in health.version.measures} if health.version else {}
     lines = [
         MeasureLine(
-            key=m.key, label=m.label, signal=m.signal, signal_label=signal_label(m.signal),
-            value=format_signal(m.signal, m.value, currency), score=m.score, weight=m.weight,
-            points_lost=m.points_lost, missing=m.missing, stale=m.stale,
-            freshness_days=freshness.get(m.key), change_7d=m.change_7d,
-            change_30d=m.change_30d)
+            key=m.key,
+            label=m.label,
+            signal=m.signal,
+            signal_label=signal_label(m.signal),
+            value=format_signal(m.signal, m.value, currency),
+            score=m.score,
+            weight=m.weight,
+            points_lost=m.points_lost,
+            missing=m.missing,
+            stale=m.stale,
+            freshness_days=freshness.get(m.key),
+            change_7d=m.change_7d,
+            change_30d=m.change_30d,
+        )
         for m in health.measures
     ]
     # the biggest reasons first; measures without data (no points either way) last
@@ -183,11 +195,16 @@ def _trend_chart(health: service.AccountHealth, today: date) -> dict[str, Any]:
     of the version in force, and a dashed marker where the scorecard version changed."""
     start = today - timedelta(days=TREND_DAYS - 1)
     labels = queries.version_labels(s.scorecard_version_id for s in health.trend)
-    points = [{"x": (s.day - start).days, "y": s.score,
-               "label": f"{s.day.isoformat()}: "
-                        f"{'no score' if s.score is None else _number(round(s.score, 1))} "
-                        f"({BAND_LABELS.get(s.band, s.band)})"}
-              for s in health.trend]
+    points = [
+        {
+            "x": (s.day - start).days,
+            "y": s.score,
+            "label": f"{s.day.isoformat()}: "
+            f"{'no score' if s.score is None else _number(round(s.score, 1))} "
+            f"({BAND_LABELS.get(s.band, s.band)})",
+        }
+        for s in health.trend
+    ]
     markers = []
     for earlier, later in zip(health.trend, health.trend[1:], strict=False):
         if earlier.scorecard_version_id != later.scorecard_version_id:
@@ -204,26 +221,45 @@ def _trend_chart(health: service.AccountHealth, today: date) -> dict[str, Any]:
     if version is not None:
         zones = [
             {"from": version.healthy_min, "to": 100, "tone": "green", "label": "Healthy"},
-            {"from": version.at_risk_min, "to": version.healthy_min, "tone": "amber",
-             "label": "At risk"},
+            {
+                "from": version.at_risk_min,
+                "to": version.healthy_min,
+                "tone": "amber",
+                "label": "At risk",
+            },
             {"from": 0, "to": version.at_risk_min, "tone": "red", "label": "Critical"},
         ]
-    return {"series": [{"name": "Health score", "tone": "blue", "points": points}],
-            "x_min": 0, "x_max": TREND_DAYS - 1, "x_ticks": ticks, "markers": markers,
-            "zones": zones, "start": start, "days": len(points)}
+    return {
+        "series": [{"name": "Health score", "tone": "blue", "points": points}],
+        "x_min": 0,
+        "x_max": TREND_DAYS - 1,
+        "x_ticks": ticks,
+        "markers": markers,
+        "zones": zones,
+        "start": start,
+        "days": len(points),
+    }
 
 
 def _signal_lines(account: Account, used: set[str]) -> tuple[list[SignalLine], Any]:
     row = db.session.get(AccountSignals, account.id)
     if row is None:
         return [], None
-    return [SignalLine(key, s.label, s.description,
-                       format_signal(key, getattr(row, key), account.currency), key in used)
-            for key, s in SIGNALS.items()], row.computed_at
+    return [
+        SignalLine(
+            key,
+            s.label,
+            s.description,
+            format_signal(key, getattr(row, key), account.currency),
+            key in used,
+        )
+        for key, s in SIGNALS.items()
+    ], row.computed_at
 
 
-def account_health_context(account: Account, *, can_edit: bool,
-                           override_form: OverrideForm | None = None) -> dict[str, Any]:
+def account_health_context(
+    account: Account, *, can_edit: bool, override_form: OverrideForm | None = None
+) -> dict[str, Any]:
     """What ``templates/health/_account_health.html`` needs, for the account page. A fixed
     number of statements: the trend, the snapshots 7 and 30 days back, the version, the
     override, the version labels and the signals row."""
@@ -235,10 +271,15 @@ def account_health_context(account: Account, *, can_edit: bool,
             override_form.load(health.override)
     signals, computed_at = _signal_lines(account, {m.signal for m in health.measures})
     panel = HealthPanel(
-        health=health, measures=_measure_lines(health, account.currency),
-        chart=_trend_chart(health, now.date()), signals=signals,
-        signals_computed_at=computed_at, can_override=can_edit,
-        override_form=override_form if can_edit else None, today=now.date())
+        health=health,
+        measures=_measure_lines(health, account.currency),
+        chart=_trend_chart(health, now.date()),
+        signals=signals,
+        signals_computed_at=computed_at,
+        can_override=can_edit,
+        override_form=override_form if can_edit else None,
+        today=now.date(),
+    )
     return {"health_panel": panel}
 
 
@@ -266,8 +307,7 @@ def set_override(external_id: str):
         form.form_errors.append(EXPIRED)
         return _account_page(account, form, 400)
     try:
-        override = service.set_override(account, form.values(), user=current_user,
-                                        now=utcnow())
+        override = service.set_override(account, form.values(), user=current_user, now=utcnow())
     except ValidationError as error:
         db.session.rollback()
         for name, message in error.fields.items():
@@ -277,11 +317,16 @@ def set_override(external_id: str):
                 form.form_errors.append(message)
         return _account_page(account, form, 422)
     db.session.commit()
-    what = " and ".join(filter(None, (
-        BAND_LABELS[override.band] if override.band else None,
-        f"score {_number(override.score)}" if override.score is not None else None)))
-    flash(f"Health overridden to {what} until {override.expires_at.date().isoformat()}.",
-          "success")
+    what = " and ".join(
+        filter(
+            None,
+            (
+                BAND_LABELS[override.band] if override.band else None,
+                f"score {_number(override.score)}" if override.score is not None else None,
+            ),
+        )
+    )
+    flash(f"Health overridden to {what} until {override.expires_at.date().isoformat()}.", "success")
     return redirect(url_for("accounts.show", external_id=account.external_id, _anchor="health"))
 
 
@@ -313,17 +358,27 @@ def _scorecard_or_404(scorecard_id: int) -> Scorecard:
 
 @bp.route("/scorecards")
 def scorecards():
-    return render_template("health/scorecards.html", rows=queries.scorecard_rows(),
-                           all_accounts=ALL_ACCOUNTS_LABEL,
-                           can_author=current_user.can_edit_everything)
+    return render_template(
+        "health/scorecards.html",
+        rows=queries.scorecard_rows(),
+        all_accounts=ALL_ACCOUNTS_LABEL,
+        can_author=current_user.can_edit_everything,
+    )
 
 
 def _measure_view(measure) -> dict[str, Any]:
-    return {"label": measure.label, "key": measure.key, "signal": measure.signal,
-            "signal_label": signal_label(measure.signal), "weight": measure.weight,
-            "higher_is_better": measure.higher_is_better, "healthy": measure.healthy,
-            "critical": measure.critical, "categories": measure.categories,
-            "freshness_days": measure.freshness_days}
+    return {
+        "label": measure.label,
+        "key": measure.key,
+        "signal": measure.signal,
+        "signal_label": signal_label(measure.signal),
+        "weight": measure.weight,
+        "higher_is_better": measure.higher_is_better,
+        "healthy": measure.healthy,
+        "critical": measure.critical,
+        "categories": measure.categories,
+        "freshness_days": measure.freshness_days,
+    }
 
 
 def _audit_changes(event) -> list[str]:
@@ -333,8 +388,13 @@ def _audit_changes(event) -> list[str]:
     if not before:
         return [f"created with {len(after.get('measures') or [])} measures"]
     changes = []
-    names = {"name": "name", "segment": "segment", "healthy_min": "healthy from",
-             "at_risk_min": "at risk from", "coverage_floor": "coverage floor"}
+    names = {
+        "name": "name",
+        "segment": "segment",
+        "healthy_min": "healthy from",
+        "at_risk_min": "at risk from",
+        "coverage_floor": "coverage floor",
+    }
     for key, label in names.items():
         if before.get(key) != after.get(key):
             changes.append(f"{label}: {_plain(before.get(key))} → {_plain(after.get(key))}")
@@ -345,13 +405,20 @@ def _audit_changes(event) -> list[str]:
     for key in old.keys() - new.keys():
         changes.append(f"removed {old[key]['label']}")
     for key in sorted(new.keys() & old.keys()):
-        for part, label in (("weight", "weight"), ("healthy", "healthy"),
-                            ("critical", "critical"), ("signal", "signal"),
-                            ("freshness_days", "freshness"), ("categories", "categories"),
-                            ("higher_is_better", "direction")):
+        for part, label in (
+            ("weight", "weight"),
+            ("healthy", "healthy"),
+            ("critical", "critical"),
+            ("signal", "signal"),
+            ("freshness_days", "freshness"),
+            ("categories", "categories"),
+            ("higher_is_better", "direction"),
+        ):
             if old[key].get(part) != new[key].get(part):
-                changes.append(f"{new[key]['label']} {label}: {_plain(old[key].get(part))} → "
-                               f"{_plain(new[key].get(part))}")
+                changes.append(
+                    f"{new[key]['label']} {label}: {_plain(old[key].get(part))} → "
+                    f"{_plain(new[key].get(part))}"
+                )
     return changes or ["no change to the definition"]
 
 
@@ -373,29 +440,51 @@ def scorecard(scorecard_id: int):
     version = card.current_version
     events = audit.events_for("scorecard", card.id)
     return render_template(
-        "health/scorecard.html", card=card, version=version,
+        "health/scorecard.html",
+        card=card,
+        version=version,
         measures=[_measure_view(m) for m in version.measures] if version else [],
-        versions=card.versions, events=[(e, _audit_changes(e)) for e in events],
-        all_accounts=ALL_ACCOUNTS_LABEL, can_author=current_user.can_edit_everything,
-        band_labels=BAND_LABELS)
+        versions=card.versions,
+        events=[(e, _audit_changes(e)) for e in events],
+        all_accounts=ALL_ACCOUNTS_LABEL,
+        can_author=current_user.can_edit_everything,
+        band_labels=BAND_LABELS,
+    )
 
 
 def _signal_groups() -> list[tuple[str, list[tuple[str, str]]]]:
-    return [(title, [(key, s.label) for key, s in SIGNALS.items() if s.kind == kind])
-            for kind, title in KIND_GROUPS]
+    return [
+        (title, [(key, s.label) for key, s in SIGNALS.items() if s.kind == kind])
+        for kind, title in KIND_GROUPS
+    ]
 
 
-def _render_form(form: ScorecardForm, rows: list[MeasureRow], card: Scorecard | None, *,
-                 status: int = 200, general: list[str] | None = None,
-                 preview: dict[str, Any] | None = None, error: ValidationError | None = None):
+def _render_form(
+    form: ScorecardForm,
+    rows: list[MeasureRow],
+    card: Scorecard | None,
+    *,
+    status: int = 200,
+    general: list[str] | None = None,
+    preview: dict[str, Any] | None = None,
+    error: ValidationError | None = None,
+):
     filled = [r for r in rows if not r.skipped]
     weights = [r.weight_number for r in filled]
     total = sum(w for w in weights if w is not None)
     return render_template(
-        "health/scorecard_form.html", form=form, rows=rows, card=card,
-        signal_groups=_signal_groups(), signals=SIGNALS, general=general or [],
-        total_weight=total, weights_complete=None not in weights, preview=preview,
-        band_labels=BAND_LABELS, category_kind=CATEGORY,
+        "health/scorecard_form.html",
+        form=form,
+        rows=rows,
+        card=card,
+        signal_groups=_signal_groups(),
+        signals=SIGNALS,
+        general=general or [],
+        total_weight=total,
+        weights_complete=None not in weights,
+        preview=preview,
+        band_labels=BAND_LABELS,
+        category_kind=CATEGORY,
         metric_prefix=METRIC_PREFIX,
         weights_error=error.fields.get("weights") if error else None,
         measures_error=error.fields.get("measures") if error else None,
@@ -410,14 +499,21 @@ def _preview(card: Scorecard, values: dict[str, Any]) -> dict[str, Any]:
     movements = queries.band_movements(card, values, now=now)
     bands = result["bands"]
     return {
-        "bands": bands, "accounts": result["accounts"],
+        "bands": bands,
+        "accounts": result["accounts"],
         "changed": sum(movements.values()),
         "movements": sorted(movements.items(), key=lambda item: -item[1]),
-        "chart": {"categories": [BAND_LABELS[b["band"]] for b in bands],
-                  "series": [{"name": "Current version", "tone": "slate",
-                              "values": [b["current"] for b in bands]},
-                             {"name": "Proposed", "tone": "blue",
-                              "values": [b["proposed"] for b in bands]}]},
+        "chart": {
+            "categories": [BAND_LABELS[b["band"]] for b in bands],
+            "series": [
+                {
+                    "name": "Current version",
+                    "tone": "slate",
+                    "values": [b["current"] for b in bands],
+                },
+                {"name": "Proposed", "tone": "blue", "values": [b["proposed"] for b in bands]},
+            ],
+        },
         "new": card.id is None,
     }
 
@@ -457,8 +553,9 @@ def _scorecard_editor(card: Scorecard | None):
     except ValidationError as error:
         db.session.rollback()
         general = show_errors(form, rows, error)
-        return _render_form(form, with_blank_rows(rows), card, status=422, general=general,
-                            error=error)
+        return _render_form(
+            form, with_blank_rows(rows), card, status=422, general=general, error=error
+        )
     db.session.commit()
     flash(f"{message} Scores use it from the next recompute.", "success")
     return redirect(url_for("health.scorecard", scorecard_id=card.id))
@@ -490,17 +587,21 @@ def _backtest_view(version: ScorecardVersion, window: int, lead: int) -> dict[st
     for name, label in OUTCOME_GROUPS:
         group = result.groups[name]
         counts = [group.bands.get(band, 0) for band in (*BAND_ORDER, "no_history")]
-        groups.append({"name": name, "label": label, "accounts": group.accounts,
-                       "counts": counts})
+        groups.append({"name": name, "label": label, "accounts": group.accounts, "counts": counts})
     columns = [BAND_LABELS[b] for b in BAND_ORDER] + ["No history"]
     tones = [BAND_TONES[b] for b in BAND_ORDER] + ["pale"]
     return {
-        "version": version, "result": result, "groups": groups, "columns": columns,
-        "chart": {"categories": [g["label"] for g in groups],
-                  "series": [{"name": column, "tone": tone,
-                              "values": [g["counts"][i] for g in groups]}
-                             for i, (column, tone) in enumerate(zip(columns, tones,
-                                                                    strict=True))]},
+        "version": version,
+        "result": result,
+        "groups": groups,
+        "columns": columns,
+        "chart": {
+            "categories": [g["label"] for g in groups],
+            "series": [
+                {"name": column, "tone": tone, "values": [g["counts"][i] for g in groups]}
+                for i, (column, tone) in enumerate(zip(columns, tones, strict=True))
+            ],
+        },
         "outcomes": sum(g["accounts"] for g in groups if g["name"] != "retained"),
         "without_history": [signal_label(s) for s in result.signals_without_history],
     }
@@ -527,6 +628,16 @@ def backtest(scorecard_id: int):
     chosen = [n for n in (first, second) if n is not None]
     views = [_backtest_view(by_number[n], window, lead) for n in dict.fromkeys(chosen)]
     return render_template(
-        "health/backtest.html", card=card, views=views, numbers=numbers, first=first,
-        second=second, window=window, lead=lead, windows=BACKTEST_WINDOWS,
-        leads=BACKTEST_LEADS, all_accounts=ALL_ACCOUNTS_LABEL, segments=SEGMENTS)
+        "health/backtest.html",
+        card=card,
+        views=views,
+        numbers=numbers,
+        first=first,
+        second=second,
+        window=window,
+        lead=lead,
+        windows=BACKTEST_WINDOWS,
+        leads=BACKTEST_LEADS,
+        all_accounts=ALL_ACCOUNTS_LABEL,
+        segments=SEGMENTS,
+    )

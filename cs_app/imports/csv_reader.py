@@ -99,10 +99,15 @@ class CsvSource:
                     problem = None
                     extra = record[width:]
                     if any(value.strip() for value in extra):
-                        problem = (f"has {len(record)} values but the header names {width} "
-                                   f"columns (a separator inside a value that is not quoted?)")
-                    values = {name: (record[i].strip() if i < len(record) else "")
-                              for i, name in enumerate(self.header) if name}
+                        problem = (
+                            f"has {len(record)} values but the header names {width} "
+                            f"columns (a separator inside a value that is not quoted?)"
+                        )
+                    values = {
+                        name: (record[i].strip() if i < len(record) else "")
+                        for i, name in enumerate(self.header)
+                        if name
+                    }
                     yield CsvRow(line=start, values=values, raw=record, problem=problem)
             except UnicodeDecodeError as error:
                 raise _not_text(self, line, error) from error
@@ -136,8 +141,11 @@ class DateOrder:
 
     @property
     def expected(self) -> str:
-        return {"mdy": "M/D/YYYY or YYYY-MM-DD", "dmy": "D/M/YYYY or YYYY-MM-DD",
-                "ymd": "YYYY-MM-DD"}[self.order]
+        return {
+            "mdy": "M/D/YYYY or YYYY-MM-DD",
+            "dmy": "D/M/YYYY or YYYY-MM-DD",
+            "ymd": "YYYY-MM-DD",
+        }[self.order]
 
 
 US_DATES = DateOrder("mdy")
@@ -243,8 +251,9 @@ def parse_datetime(text: str, order: DateOrder = US_DATES, zone: tzinfo = UTC) -
         day = _date_from_parts(date_text, order)
         moment, given_zone = _parse_time(time_text) if time_text else (time(0, 0), None)
     except ValueError:
-        expected = f"{order.expected.split(' or ')[0]} H:MM or ISO 8601 such as " \
-                   "2026-11-21T09:30:00Z"
+        expected = (
+            f"{order.expected.split(' or ')[0]} H:MM or ISO 8601 such as 2026-11-21T09:30:00Z"
+        )
         raise ValueError(f"is not a date and time (expected {expected})") from None
     return datetime.combine(day, moment, tzinfo=given_zone or zone).astimezone(UTC)
 

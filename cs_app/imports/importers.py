@@ -173,8 +173,10 @@ def import_accounts(batch: list[Planned], plan: ImportPlan, *, now: datetime) ->
     wanted = sorted({p.records[0]["external_id"] for p in batch})
     existing: dict[str, Account] = {}
     for chunk in _chunks(wanted):
-        existing.update((a.external_id, a) for a in db.session.scalars(
-            select(Account).where(Account.external_id.in_(chunk))))
+        existing.update(
+            (a.external_id, a)
+            for a in db.session.scalars(select(Account).where(Account.external_id.in_(chunk)))
+        )
     new_rows: dict[str, tuple[Planned, dict[str, Any]]] = {}
     later: list[tuple[Planned, dict[str, Any]]] = []
     for planned in batch:
@@ -196,8 +198,10 @@ def import_accounts(batch: list[Planned], plan: ImportPlan, *, now: datetime) ->
     if any(values["external_id"] not in existing for _, values in later):
         repeated = sorted({v["external_id"] for _, v in later} - set(existing))
         for chunk in _chunks(repeated):  # created just above, repeated later in the batch
-            existing.update((a.external_id, a) for a in db.session.scalars(
-                select(Account).where(Account.external_id.in_(chunk))))
+            existing.update(
+                (a.external_id, a)
+                for a in db.session.scalars(select(Account).where(Account.external_id.in_(chunk)))
+            )
     with db.session.no_autoflush:  # one flush for the batch's updates, not one per row
         for planned, values in later:
             current = existing.get(values["external_id"])
@@ -210,8 +214,7 @@ def import_accounts(batch: list[Planned], plan: ImportPlan, *, now: datetime) ->
                     existing[current.external_id] = current
                     counts.created += 1
                     continue
-                account_service.update_account(current, values, user=None, now=now,
-                                               flush=False)
+                account_service.update_account(current, values, user=None, now=now, flush=False)
             except ValidationError as error:
                 counts.refuse(planned.row, _describe_refusal(error, plan, planned.row))
                 continue
@@ -230,13 +233,16 @@ class _ContactIndex:
     def __init__(self, external_ids: list[str]) -> None:
         self.accounts: dict[str, Account] = {}
         for chunk in _chunks(external_ids):
-            self.accounts.update((a.external_id, a) for a in db.session.scalars(
-                select(Account).where(Account.external_id.in_(chunk))))
+            self.accounts.update(
+                (a.external_id, a)
+                for a in db.session.scalars(select(Account).where(Account.external_id.in_(chunk)))
+            )
         self.contacts: dict[int, list[Contact]] = {}
         ids = [a.id for a in self.accounts.values()]
         for chunk in _chunks(ids):
-            for contact in db.session.scalars(select(Contact).where(
-                    Contact.account_id.in_(chunk)).order_by(Contact.id)):
+            for contact in db.session.scalars(
+                select(Contact).where(Contact.account_id.in_(chunk)).order_by(Contact.id)
+            ):
                 self.contacts.setdefault(contact.account_id, []).append(contact)
 
     def match(self, account: Account, values: dict[str, Any]) -> tuple[Contact | None, str]:
@@ -246,11 +252,16 @@ class _ContactIndex:
             for contact in contacts:
                 if contact.email and contact.email.lower() == email.lower():
                     return contact, ""
-        named = [c for c in contacts if c.name.lower() == values["name"].lower()
-                 and not (email and c.email)]
+        named = [
+            c
+            for c in contacts
+            if c.name.lower() == values["name"].lower() and not (email and c.email)
+        ]
         if len(named) > 1:
-            return None, (f"{account.external_id} has {len(named)} contacts named "
-                          f"'{values['name']}'; give an email to tell them apart")
+            return None, (
+                f"{account.external_id} has {len(named)} contacts named "
+                f"'{values['name']}'; give an email to tell them apart"
+            )
         return (named[0] if named else None), ""
 
     def add(self, contact: Contact) -> None:
@@ -303,7 +314,7 @@ def _ingest_message(message: str, plan: ImportPlan, row: CsvRow) -> str:
     for name in sorted(plan.bindings, key=len, reverse=True):
         if message.startswith(name + " "):
             binding = plan.bindings[name]
-            message = f"{plan.source_of(name, row.values)}{message[len(name):]}"
+            message = f"{plan.source_of(name, row.values)}{message[len(name) :]}"
             if "must be one of" in message and binding.column:
                 message += f" (translate values with --value {name}:FROM=TO)"
             break
@@ -362,8 +373,13 @@ def run_import(
     """Import every row of ``source`` as ``plan`` says; commit after each batch (or, for a dry
     run, roll everything back at the end)."""
     started = time.monotonic()
-    summary = ImportSummary(plan.kind, source.path.name, dry_run,
-                            ignored_columns=list(plan.ignored_columns), mapping=plan.describe())
+    summary = ImportSummary(
+        plan.kind,
+        source.path.name,
+        dry_run,
+        ignored_columns=list(plan.ignored_columns),
+        mapping=plan.describe(),
+    )
     importer = IMPORTERS[plan.kind]
     batch_size = max(1, min(batch_size, MAX_BATCH))
     try:

@@ -60,8 +60,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("industry", "text"),
         Field("employees", "int"),
         Field("segment", "choice", description="SMB, Mid-Market or Enterprise"),
-        Field("engagement_model", "choice",
-              description="high-touch, low-touch, hybrid or joint"),
+        Field("engagement_model", "choice", description="high-touch, low-touch, hybrid or joint"),
         Field("arr", "money", description="in major units: 33432 or 33,432.50"),
         Field("currency", "text", description="ISO code, e.g. USD"),
         Field("contract_start", "date"),
@@ -113,14 +112,14 @@ def resolve_field(kind: str, name: str) -> tuple[Field, str]:
     """``name`` as a field of ``kind`` (with the property type for ``properties.NAME:TYPE``)."""
     name = name.strip()
     if kind == "events" and name.startswith(PROPERTY_PREFIX):
-        prop, _, prop_type = name[len(PROPERTY_PREFIX):].partition(":")
+        prop, _, prop_type = name[len(PROPERTY_PREFIX) :].partition(":")
         prop, prop_type = prop.strip(), (prop_type.strip() or "auto")
         if not prop:
-            raise MappingError(f"'{name}' names no property: write properties.NAME, "
-                               f"e.g. properties.feature.")
+            raise MappingError(
+                f"'{name}' names no property: write properties.NAME, e.g. properties.feature."
+            )
         if prop_type not in PROPERTY_TYPES:
-            raise MappingError(f"'{name}': a property type is one of "
-                               f"{', '.join(PROPERTY_TYPES)}.")
+            raise MappingError(f"'{name}': a property type is one of {', '.join(PROPERTY_TYPES)}.")
         return Field(PROPERTY_PREFIX + prop, "property"), prop_type
     for candidate in FIELDS[kind]:
         if candidate.name == name:
@@ -134,8 +133,11 @@ def normalize_choice(text: str) -> str:
 
 def choice_spellings(options: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
     """Every accepted spelling (value or label, any case, spaces or dashes) → the value."""
-    pairs = (list(options.items()) if isinstance(options, Mapping)
-             else [(option, option) for option in options])
+    pairs = (
+        list(options.items())
+        if isinstance(options, Mapping)
+        else [(option, option) for option in options]
+    )
     spellings: dict[str, str] = {}
     for value, label in pairs:
         spellings[normalize_choice(label)] = value
@@ -222,13 +224,16 @@ class Lookup:
         return value
 
 
-def load_lookup(path: Path, key_column: str, value_column: str, *,
-                encoding: str = DEFAULT_ENCODING) -> Lookup:
+def load_lookup(
+    path: Path, key_column: str, value_column: str, *, encoding: str = DEFAULT_ENCODING
+) -> Lookup:
     source = CsvSource(path, encoding=encoding)
     for column in (key_column, value_column):
         if column not in source.header:
-            raise MappingError(f"--lookup: {path.name} has no column '{column}'; its columns "
-                               f"are: {', '.join(c for c in source.header if c)}.")
+            raise MappingError(
+                f"--lookup: {path.name} has no column '{column}'; its columns "
+                f"are: {', '.join(c for c in source.header if c)}."
+            )
     table: dict[str, str | None] = {}
     for row in source.rows():
         key, value = row.values[key_column], row.values[value_column]
@@ -348,7 +353,7 @@ class ImportPlan:
             if value is None:
                 continue
             if binding.field.type == "property":
-                values.setdefault("properties", {})[binding.name[len(PROPERTY_PREFIX):]] = value
+                values.setdefault("properties", {})[binding.name[len(PROPERTY_PREFIX) :]] = value
             else:
                 values[binding.name] = value
         for required in self.required():
@@ -400,8 +405,7 @@ def _find_column(header: list[str], column: str, option: str) -> str:
     if len(matches) == 1:
         return matches[0]
     columns = ", ".join(name for name in header if name)
-    raise MappingError(f"{option}: the file has no column '{column}'; its columns are: "
-                       f"{columns}.")
+    raise MappingError(f"{option}: the file has no column '{column}'; its columns are: {columns}.")
 
 
 def build_plan(
@@ -435,8 +439,10 @@ def build_plan(
         elif prop_type != "auto":
             binding.property_type = prop_type
         if plan.wide and found.name in ("key", "value"):
-            raise MappingError(f"{option}: --metric-columns gives each value its key; do not "
-                               f"also map '{found.name}'.")
+            raise MappingError(
+                f"{option}: --metric-columns gives each value its key; do not "
+                f"also map '{found.name}'."
+            )
         return binding
 
     for column, name in maps:
@@ -444,20 +450,23 @@ def build_plan(
         column = _find_column(header, column, option)
         binding = binding_for(name, option)
         if binding.column is not None:
-            raise MappingError(f"{option}: {binding.name} already comes from column "
-                               f"'{binding.column}'; map one column to each field.")
+            raise MappingError(
+                f"{option}: {binding.name} already comes from column "
+                f"'{binding.column}'; map one column to each field."
+            )
         binding.column, binding.explicit = column, True
         used_columns.add(column)
     for column, _key in plan.metric_columns:
         used_columns.add(_find_column(header, column, f"--metric-columns {column}"))
-    plan.metric_columns = [(_find_column(header, c, "--metric-columns"), k)
-                           for c, k in plan.metric_columns]
+    plan.metric_columns = [
+        (_find_column(header, c, "--metric-columns"), k) for c, k in plan.metric_columns
+    ]
     for column in header:
         if not column or column in used_columns:
             continue
         name = column.lower()
         if name.startswith(PROPERTY_PREFIX):
-            name = PROPERTY_PREFIX + column[len(PROPERTY_PREFIX):]
+            name = PROPERTY_PREFIX + column[len(PROPERTY_PREFIX) :]
         try:
             found, prop_type = resolve_field(kind, name)
         except MappingError:
@@ -475,21 +484,28 @@ def build_plan(
         option = f"--value {name}:{source}={target}"
         binding = binding_for(name, option)
         if binding.column is None:
-            raise MappingError(f"{option}: no column feeds {binding.name}; map one first "
-                               f"(--map COLUMN={binding.name}).")
+            raise MappingError(
+                f"{option}: no column feeds {binding.name}; map one first "
+                f"(--map COLUMN={binding.name})."
+            )
         binding.values[source] = target
         binding.folded_values.setdefault(source.casefold(), target)
     for name, lookup in lookups:
         option = f"--lookup {name}=…"
         binding = binding_for(name, option)
         if binding.column is None:
-            raise MappingError(f"{option}: no column feeds {binding.name}; map one first "
-                               f"(--map COLUMN={binding.name}).")
+            raise MappingError(
+                f"{option}: no column feeds {binding.name}; map one first "
+                f"(--map COLUMN={binding.name})."
+            )
         binding.lookup = lookup
     _check_columns_once(header, used_columns)
-    missing = [f.name for f in plan.required()
-               if f.name not in plan.bindings or (plan.bindings[f.name].column is None
-                                                  and plan.bindings[f.name].default is None)]
+    missing = [
+        f.name
+        for f in plan.required()
+        if f.name not in plan.bindings
+        or (plan.bindings[f.name].column is None and plan.bindings[f.name].default is None)
+    ]
     if missing:
         columns = ", ".join(name for name in header if name)
         raise MappingError(
@@ -499,8 +515,9 @@ def build_plan(
             f"Columns in the file: {columns}."
         )
     seen: set[str] = set()
-    plan.ignored_columns = [c for c in header if c and c not in used_columns
-                            and not (c in seen or seen.add(c))]
+    plan.ignored_columns = [
+        c for c in header if c and c not in used_columns and not (c in seen or seen.add(c))
+    ]
     return plan
 
 
@@ -518,8 +535,10 @@ def _check_default(plan: ImportPlan, binding: Binding, option: str) -> None:
 def _check_columns_once(header: list[str], used: set[str]) -> None:
     for column in used:
         if header.count(column) > 1:
-            raise MappingError(f"The header names column '{column}' more than once; rename "
-                               f"one so the mapping is clear.")
+            raise MappingError(
+                f"The header names column '{column}' more than once; rename "
+                f"one so the mapping is clear."
+            )
 
 
 def _and(names: list[str]) -> str:

@@ -22,6 +22,7 @@ def queue_recompute(account_ids: Iterable[int], *, now: datetime) -> None:
         return
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(PendingRecompute.__table__).on_conflict_do_nothing(
-        index_elements=["account_id"])
+        index_elements=["account_id"]
+    )
     for start in range(0, len(rows), 1000):
-        db.session.execute(statement, rows[start:start + 1000])
+        db.session.execute(statement, rows[start : start + 1000])

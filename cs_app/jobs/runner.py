@@ -30,8 +30,9 @@ def run_job(name: str, *, trigger: str, now: datetime | None = None) -> JobRun:
 
     job = job_by_name(name)
     started = now or utcnow()
-    run = JobRun(job_name=name, trigger=trigger, started_at=started, status="running",
-                 worker=WORKER)
+    run = JobRun(
+        job_name=name, trigger=trigger, started_at=started, status="running", worker=WORKER
+    )
     db.session.add(run)
     db.session.commit()
     try:
@@ -51,8 +52,11 @@ def run_job(name: str, *, trigger: str, now: datetime | None = None) -> JobRun:
 
 
 def recent_runs(limit: int = 100) -> list[JobRun]:
-    return list(db.session.scalars(
-        select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)
+        )
+    )
 
 
 def acquire_lease(name: str, holder: str, *, now: datetime, ttl_seconds: int) -> bool:
@@ -64,8 +68,10 @@ def acquire_lease(name: str, holder: str, *, now: datetime, ttl_seconds: int) ->
     expires = now + timedelta(seconds=ttl_seconds)
     taken = db.session.execute(
         update(SchedulerLease)
-        .where(SchedulerLease.name == name,
-               (SchedulerLease.holder == holder) | (SchedulerLease.expires_at < now))
+        .where(
+            SchedulerLease.name == name,
+            (SchedulerLease.holder == holder) | (SchedulerLease.expires_at < now),
+        )
         .values(holder=holder, expires_at=expires)
     ).rowcount
     if taken:
@@ -84,7 +90,9 @@ def acquire_lease(name: str, holder: str, *, now: datetime, ttl_seconds: int) ->
 
 
 def release_lease(name: str, holder: str) -> None:
-    db.session.execute(update(SchedulerLease).where(
-        SchedulerLease.name == name, SchedulerLease.holder == holder
-    ).values(expires_at=utcnow()))
+    db.session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+        .values(expires_at=utcnow())
+    )
     db.session.commit()

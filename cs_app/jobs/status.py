@@ -66,24 +66,38 @@ def next_run(job: Job, now: datetime) -> datetime | None:
 
 def _latest_runs(statuses: tuple[str, ...] | None = None) -> dict[str, JobRun]:
     """Each job's newest run (optionally only with one of ``statuses``): one statement."""
-    ranked = select(JobRun.id, func.row_number().over(
-        partition_by=JobRun.job_name,
-        order_by=(JobRun.started_at.desc(), JobRun.id.desc())).label("rank"))
+    ranked = select(
+        JobRun.id,
+        func.row_number()
+        .over(partition_by=JobRun.job_name, order_by=(JobRun.started_at.desc(), JobRun.id.desc()))
+        .label("rank"),
+    )
     if statuses:
         ranked = ranked.where(JobRun.status.in_(statuses))
     ranked = ranked.subquery()
-    runs = db.session.scalars(select(JobRun).join(ranked, ranked.c.id == JobRun.id)
-                              .where(ranked.c.rank == 1))
+    runs = db.session.scalars(
+        select(JobRun).join(ranked, ranked.c.id == JobRun.id).where(ranked.c.rank == 1)
+    )
     return {run.job_name: run for run in runs}
 
 
 def jobs_overview(now: datetime) -> JobsOverview:
     last = _latest_runs()
     succeeded = _latest_runs(("succeeded",))
-    statuses = [JobStatus(job=job, schedule=describe_schedule(job), next_run=next_run(job, now),
-                          last_run=last.get(job.name), last_success=succeeded.get(job.name))
-                for job in JOBS]
+    statuses = [
+        JobStatus(
+            job=job,
+            schedule=describe_schedule(job),
+            next_run=next_run(job, now),
+            last_run=last.get(job.name),
+            last_success=succeeded.get(job.name),
+        )
+        for job in JOBS
+    ]
     lease_row = db.session.get(SchedulerLease, LEASE_NAME)
-    lease = (Lease(lease_row.holder, lease_row.expires_at, lease_row.expires_at > now)
-             if lease_row else None)
+    lease = (
+        Lease(lease_row.holder, lease_row.expires_at, lease_row.expires_at > now)
+        if lease_row
+        else None
+    )
     return JobsOverview(jobs=statuses, runs=recent_runs(RECENT_RUNS), lease=lease)

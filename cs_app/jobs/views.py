@@ -24,15 +24,20 @@ def require_sign_in() -> None:
 @bp.route("/admin/jobs")
 @roles_required("admin", "lead")
 def index():
-    return render_template("jobs/index.html", overview=jobs_overview(utcnow()),
-                           can_run=current_user.role == "admin")
+    return render_template(
+        "jobs/index.html", overview=jobs_overview(utcnow()), can_run=current_user.role == "admin"
+    )
 
 
 def _counts_text(counts: dict | None) -> str:
     if not counts:
         return "nothing to do"
-    return ", ".join(f"{key.replace('_', ' ')} {value:,}" if isinstance(value, int)
-                     else f"{key.replace('_', ' ')} {value}" for key, value in counts.items())
+    return ", ".join(
+        f"{key.replace('_', ' ')} {value:,}"
+        if isinstance(value, int)
+        else f"{key.replace('_', ' ')} {value}"
+        for key, value in counts.items()
+    )
 
 
 @bp.route("/admin/jobs/<job_name>/run", methods=["POST"])

@@ -132,45 +132,68 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
     out.append("")
 
     out += ["## 1. Customer profile and context", ""]
-    out += _table(("Field", "Value"), [
-        ("Account", account.name),
-        ("External ID", account.external_id),
-        ("Domain", account.domain),
-        ("Industry", account.industry),
-        ("Employees", account.employees),
-        ("Segment", account.segment),
-        ("Engagement model", account.engagement_model),
-        ("ARR", _money(account.arr_minor, account.currency)),
-        ("Contract start", account.contract_start),
-        ("Renewal date", account.renewal_date),
-        ("CSM", account.csm.name if account.csm else "Pooled (no named CSM)"),
-        ("Lifecycle stage", account.lifecycle_stage),
-        ("Product plan", account.product_plan),
-        ("Seats purchased", account.seats_purchased),
-    ])
+    out += _table(
+        ("Field", "Value"),
+        [
+            ("Account", account.name),
+            ("External ID", account.external_id),
+            ("Domain", account.domain),
+            ("Industry", account.industry),
+            ("Employees", account.employees),
+            ("Segment", account.segment),
+            ("Engagement model", account.engagement_model),
+            ("ARR", _money(account.arr_minor, account.currency)),
+            ("Contract start", account.contract_start),
+            ("Renewal date", account.renewal_date),
+            ("CSM", account.csm.name if account.csm else "Pooled (no named CSM)"),
+            ("Lifecycle stage", account.lifecycle_stage),
+            ("Product plan", account.product_plan),
+            ("Seats purchased", account.seats_purchased),
+        ],
+    )
     out += ["", "### Business context", ""]
-    out += _table(("Question", "Answer"), [
-        ("Primary use case", account.primary_use_case),
-        ("Purchase trigger", account.purchase_trigger),
-        ("Previous solutions", account.previous_solutions),
-        ("Strategic priorities", account.strategic_priorities),
-    ])
+    out += _table(
+        ("Question", "Answer"),
+        [
+            ("Primary use case", account.primary_use_case),
+            ("Purchase trigger", account.purchase_trigger),
+            ("Previous solutions", account.previous_solutions),
+            ("Strategic priorities", account.strategic_priorities),
+        ],
+    )
     out.append("")
 
     out += ["## 2. Success outcomes", ""]
     if plan.outcomes:
         rows = []
         for outcome in plan.outcomes:
-            rows.append((
-                outcome.title, outcome.metric, _amount(outcome.baseline, outcome.unit),
-                _amount(outcome.target, outcome.unit),
-                _amount(outcome.current_value, outcome.unit),
-                _percent(insights.outcome_progress.get(outcome.id)),
-                _direction(outcome.baseline, outcome.target),
-                outcome.target_date, _label(OUTCOME_STATUSES, outcome.status),
-            ))
-        out += _table(("Outcome", "Metric", "Baseline", "Target", "Current", "Progress",
-                       "Direction", "Target date", "Status"), rows)
+            rows.append(
+                (
+                    outcome.title,
+                    outcome.metric,
+                    _amount(outcome.baseline, outcome.unit),
+                    _amount(outcome.target, outcome.unit),
+                    _amount(outcome.current_value, outcome.unit),
+                    _percent(insights.outcome_progress.get(outcome.id)),
+                    _direction(outcome.baseline, outcome.target),
+                    outcome.target_date,
+                    _label(OUTCOME_STATUSES, outcome.status),
+                )
+            )
+        out += _table(
+            (
+                "Outcome",
+                "Metric",
+                "Baseline",
+                "Target",
+                "Current",
+                "Progress",
+                "Direction",
+                "Target date",
+                "Status",
+            ),
+            rows,
+        )
     else:
         out.append("No outcomes yet.")
     out.append("")
@@ -178,14 +201,27 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
     out += ["## 3. Milestones", ""]
     if plan.milestones:
         out += _table(
-            ("Phase", "Milestone", "Target date", "Success criteria", "Owner", "Status",
-             "Completed"),
-            [(
-                milestone.phase.capitalize() if milestone.phase else None, milestone.title,
-                _overdue(milestone.target_date, milestone.id in insights.overdue_milestone_ids),
-                milestone.success_criteria, milestone.owner_name,
-                _label(MILESTONE_STATUSES, milestone.status), milestone.completed_on,
-            ) for milestone in plan.milestones],
+            (
+                "Phase",
+                "Milestone",
+                "Target date",
+                "Success criteria",
+                "Owner",
+                "Status",
+                "Completed",
+            ),
+            [
+                (
+                    milestone.phase.capitalize() if milestone.phase else None,
+                    milestone.title,
+                    _overdue(milestone.target_date, milestone.id in insights.overdue_milestone_ids),
+                    milestone.success_criteria,
+                    milestone.owner_name,
+                    _label(MILESTONE_STATUSES, milestone.status),
+                    milestone.completed_on,
+                )
+                for milestone in plan.milestones
+            ],
         )
     else:
         out.append("No milestones yet.")
@@ -196,20 +232,35 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
         rows = []
         for person in plan.stakeholders:
             contact = person.contact
-            rows.append((
-                person.person_name,
-                "Customer" if contact is not None else "Internal",
-                _label(STAKEHOLDER_ROLES, person.role),
-                contact.title if contact else None,
-                contact.email if contact else person.user.email,
-                _label(INFLUENCE_LEVELS, contact.influence) if contact else None,
-                _label(ENGAGEMENT_LEVELS, contact.engagement) if contact else None,
-                contact.last_contact_on if contact else None,
-                ("Departed" if contact.status == "departed" else "Active") if contact else None,
-                person.notes,
-            ))
-        out += _table(("Name", "Side", "Role", "Title", "Email", "Influence", "Engagement",
-                       "Last contact", "Status", "Notes"), rows)
+            rows.append(
+                (
+                    person.person_name,
+                    "Customer" if contact is not None else "Internal",
+                    _label(STAKEHOLDER_ROLES, person.role),
+                    contact.title if contact else None,
+                    contact.email if contact else person.user.email,
+                    _label(INFLUENCE_LEVELS, contact.influence) if contact else None,
+                    _label(ENGAGEMENT_LEVELS, contact.engagement) if contact else None,
+                    contact.last_contact_on if contact else None,
+                    ("Departed" if contact.status == "departed" else "Active") if contact else None,
+                    person.notes,
+                )
+            )
+        out += _table(
+            (
+                "Name",
+                "Side",
+                "Role",
+                "Title",
+                "Email",
+                "Influence",
+                "Engagement",
+                "Last contact",
+                "Status",
+                "Notes",
+            ),
+            rows,
+        )
     else:
         out.append("No stakeholders yet.")
     out.append("")
@@ -217,14 +268,29 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
     out += ["## 5. Risk register", ""]
     if plan.risks:
         out += _table(
-            ("Risk", "Category", "Likelihood", "Impact", "Severity", "Mitigation", "Owner",
-             "Status"),
-            [(
-                risk.title, _label(RISK_CATEGORIES, risk.category),
-                _label(LEVELS, risk.likelihood), _label(LEVELS, risk.impact),
-                insights.risk_severity.get(risk.id, "").capitalize() or None,
-                risk.mitigation, risk.owner_name, _label(RISK_STATUSES, risk.status),
-            ) for risk in plan.risks],
+            (
+                "Risk",
+                "Category",
+                "Likelihood",
+                "Impact",
+                "Severity",
+                "Mitigation",
+                "Owner",
+                "Status",
+            ),
+            [
+                (
+                    risk.title,
+                    _label(RISK_CATEGORIES, risk.category),
+                    _label(LEVELS, risk.likelihood),
+                    _label(LEVELS, risk.impact),
+                    insights.risk_severity.get(risk.id, "").capitalize() or None,
+                    risk.mitigation,
+                    risk.owner_name,
+                    _label(RISK_STATUSES, risk.status),
+                )
+                for risk in plan.risks
+            ],
         )
     else:
         out.append("No risks recorded.")
@@ -234,12 +300,17 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
     if plan.actions:
         out += _table(
             ("Action", "Owner", "Due", "Status", "Milestone", "Completed"),
-            [(
-                action.title, action.owner_name,
-                _overdue(action.due_date, action.id in insights.overdue_action_ids),
-                _label(ACTION_STATUSES, action.status),
-                action.milestone.title if action.milestone else None, action.completed_on,
-            ) for action in plan.actions],
+            [
+                (
+                    action.title,
+                    action.owner_name,
+                    _overdue(action.due_date, action.id in insights.overdue_action_ids),
+                    _label(ACTION_STATUSES, action.status),
+                    action.milestone.title if action.milestone else None,
+                    action.completed_on,
+                )
+                for action in plan.actions
+            ],
         )
     else:
         out.append("No action items yet.")
@@ -255,9 +326,15 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
     if plan.reviews:
         out += _table(
             ("Date", "Attendees", "Notes", "Recorded by"),
-            [(review.held_on, review.attendees, review.notes,
-              review.recorded_by.name if review.recorded_by else None)
-             for review in plan.reviews],
+            [
+                (
+                    review.held_on,
+                    review.attendees,
+                    review.notes,
+                    review.recorded_by.name if review.recorded_by else None,
+                )
+                for review in plan.reviews
+            ],
         )
     else:
         out.append("No reviews logged yet.")
@@ -275,4 +352,3 @@ def _overdue(day: date | None, overdue: bool) -> str | None:
     if day is None:
         return None
     return f"{day.isoformat()} {OVERDUE}" if overdue else day.isoformat()
-

@@ -93,15 +93,20 @@ def number(label: str) -> FloatField:
     return FloatField(label, [Optional()], invalid_value_message=NUMBER_MESSAGE)
 
 
-def choice(label: str, options: dict[str, str], blank: str | None = None,
-           checked_here: bool = False) -> SelectField:
+def choice(
+    label: str, options: dict[str, str], blank: str | None = None, checked_here: bool = False
+) -> SelectField:
     """A select whose value the service checks (so a tampered value gets the service's words),
     or, with ``checked_here``, that the form checks for a service that does not."""
     choices = [SelectChoice("", blank)] if blank is not None else []
     choices += [SelectChoice(value, label) for value, label in options.items()]
-    return SelectField(label, choices=choices, validate_choice=checked_here,
-                       coerce=_blank_is_none,
-                       invalid_choice_message=f"Choose one of: {', '.join(options)}.")
+    return SelectField(
+        label,
+        choices=choices,
+        validate_choice=checked_here,
+        coerce=_blank_is_none,
+        invalid_choice_message=f"Choose one of: {', '.join(options)}.",
+    )
 
 
 def person(label: str) -> SelectField:
@@ -143,20 +148,30 @@ class PlanForm(PlanFormBase):
     summary = long_text("Summary")
     version = version_field()
 
-    value_fields = ("title", "plan_type", "status", "owner_id", "review_cadence",
-                    "next_review_on", "summary")
+    value_fields = (
+        "title",
+        "plan_type",
+        "status",
+        "owner_id",
+        "review_cadence",
+        "next_review_on",
+        "summary",
+    )
 
 
 class ProfileForm(PlanFormBase):
     name = text("Account name")
     domain = text("Domain")
     industry = text("Industry", 100)
-    employees = IntegerField("Employees", [Optional(), NumberRange(min=0,
-                             message="Enter a number of people, 0 or more.")],
-                             invalid_value_message="Enter a whole number, e.g. 250.")
+    employees = IntegerField(
+        "Employees",
+        [Optional(), NumberRange(min=0, message="Enter a number of people, 0 or more.")],
+        invalid_value_message="Enter a whole number, e.g. 250.",
+    )
     segment = choice("Segment", {segment: segment for segment in SEGMENTS}, checked_here=True)
-    engagement_model = choice("Engagement model",
-                              {m: m.capitalize() for m in ENGAGEMENT_MODELS}, checked_here=True)
+    engagement_model = choice(
+        "Engagement model", {m: m.capitalize() for m in ENGAGEMENT_MODELS}, checked_here=True
+    )
     contract_start = day("Contract start")
     renewal_date = day("Renewal date")
     primary_use_case = long_text("Primary use case")
@@ -164,9 +179,20 @@ class ProfileForm(PlanFormBase):
     previous_solutions = long_text("Previous solutions")
     strategic_priorities = long_text("Strategic priorities")
 
-    value_fields = ("name", "domain", "industry", "employees", "segment", "engagement_model",
-                    "contract_start", "renewal_date", "primary_use_case", "purchase_trigger",
-                    "previous_solutions", "strategic_priorities")
+    value_fields = (
+        "name",
+        "domain",
+        "industry",
+        "employees",
+        "segment",
+        "engagement_model",
+        "contract_start",
+        "renewal_date",
+        "primary_use_case",
+        "purchase_trigger",
+        "previous_solutions",
+        "strategic_priorities",
+    )
 
 
 class OutcomeForm(PlanFormBase):
@@ -180,15 +206,25 @@ class OutcomeForm(PlanFormBase):
     status = choice("Status", OUTCOME_STATUSES)
     version = version_field()
 
-    value_fields = ("title", "metric", "unit", "baseline", "target", "current_value",
-                    "target_date", "status")
+    value_fields = (
+        "title",
+        "metric",
+        "unit",
+        "baseline",
+        "target",
+        "current_value",
+        "target_date",
+        "status",
+    )
 
 
 class MeasurementForm(FastForm):
-    measured_on = DateField("Measured on", [DataRequired("Give the date.")],
-                            invalid_value_message=DATE_MESSAGE)
-    value = FloatField("Value", [InputRequired("Give the value.")],
-                       invalid_value_message=NUMBER_MESSAGE)
+    measured_on = DateField(
+        "Measured on", [DataRequired("Give the date.")], invalid_value_message=DATE_MESSAGE
+    )
+    value = FloatField(
+        "Value", [InputRequired("Give the value.")], invalid_value_message=NUMBER_MESSAGE
+    )
 
 
 class MilestoneForm(PlanFormBase):
@@ -201,8 +237,15 @@ class MilestoneForm(PlanFormBase):
     completed_on = day("Completed on")
     version = version_field()
 
-    value_fields = ("phase", "title", "target_date", "success_criteria", "owner", "status",
-                    "completed_on")
+    value_fields = (
+        "phase",
+        "title",
+        "target_date",
+        "success_criteria",
+        "owner",
+        "status",
+        "completed_on",
+    )
 
 
 class StakeholderEditForm(PlanFormBase):
@@ -249,8 +292,9 @@ class ActionForm(PlanFormBase):
     owner = person("Owner")
     due_date = day("Due date")
     status = choice("Status", ACTION_STATUSES)
-    milestone_id = SelectField("Milestone", choices=[NO_MILESTONE], validate_choice=False,
-                               coerce=_id_or_none)
+    milestone_id = SelectField(
+        "Milestone", choices=[NO_MILESTONE], validate_choice=False, coerce=_id_or_none
+    )
     completed_on = day("Completed on")
     version = version_field()
 
@@ -295,19 +339,23 @@ def plan_choices(plan: Plan) -> PlanChoices:
 
     Two queries whatever the size of the plan.
     """
-    users = list(db.session.scalars(
-        select(User).where(User.active.is_(True), User.role != "viewer").order_by(User.name)
-    ))
+    users = list(
+        db.session.scalars(
+            select(User).where(User.active.is_(True), User.role != "viewer").order_by(User.name)
+        )
+    )
     contacts = list(plan.account.contacts)
     team = "Our team"
     customer = f"{plan.account.name} contacts"
     people = [NO_OWNER]
-    people += [SelectChoice(f"user:{u.id}", f"{u.name} ({u.role_label})", optgroup=team)
-               for u in users]
+    people += [
+        SelectChoice(f"user:{u.id}", f"{u.name} ({u.role_label})", optgroup=team) for u in users
+    ]
     people += [
         SelectChoice(
             f"contact:{c.id}",
-            c.name + (f", {c.title}" if c.title else "")
+            c.name
+            + (f", {c.title}" if c.title else "")
             + (f" ({CONTACT_STATUSES['departed'].lower()})" if c.status == "departed" else ""),
             optgroup=customer,
         )
@@ -321,17 +369,20 @@ def plan_choices(plan: Plan) -> PlanChoices:
     )
 
 
-def bind_choices(form: FlaskForm, choices: PlanChoices, current_person: str = "",
-                 current_person_name: str = "") -> FlaskForm:
+def bind_choices(
+    form: FlaskForm, choices: PlanChoices, current_person: str = "", current_person_name: str = ""
+) -> FlaskForm:
     """Give ``form`` its dynamic options. A row owned by someone who is no longer offered
     (an inactive user) keeps showing that person, marked, so nothing changes silently."""
     for name in ("owner", "person"):
         if name in form:
             people = choices.people  # shared by every form of the page; never changed
             if current_person and current_person not in choices.valid_people:
-                people = [people[0], SelectChoice(current_person,
-                                                  f"{current_person_name} (no longer active)"),
-                          *people[1:]]
+                people = [
+                    people[0],
+                    SelectChoice(current_person, f"{current_person_name} (no longer active)"),
+                    *people[1:],
+                ]
             form[name].choices = people
     if "owner_id" in form:
         form["owner_id"].choices = choices.plan_owners

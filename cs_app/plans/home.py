@@ -1,4 +1,4 @@
-""""My work": what the signed-in user should look at today.
+""" "My work": what the signed-in user should look at today.
 
 A CSM sees their own accounts, the plans that need a review, their overdue and upcoming
 actions and milestones, their coming renewals, their queue (routed accounts assigned to them,
@@ -145,32 +145,45 @@ def my_work(user, *, today: date, now: datetime) -> MyWork:
     account_scope = [Account.csm_id == user.id] if mine else []
 
     totals = db.session.execute(
-        select(Account.currency, func.count(Account.id),
-               func.coalesce(func.sum(Account.arr_minor), 0),
-               func.coalesce(func.sum(case((Account.lifecycle_stage != "churned", 1), else_=0)),
-                             0))
-        .where(*account_scope).group_by(Account.currency).order_by(Account.currency)
+        select(
+            Account.currency,
+            func.count(Account.id),
+            func.coalesce(func.sum(Account.arr_minor), 0),
+            func.coalesce(func.sum(case((Account.lifecycle_stage != "churned", 1), else_=0)), 0),
+        )
+        .where(*account_scope)
+        .group_by(Account.currency)
+        .order_by(Account.currency)
     ).all()
     account_count = sum(count for _, count, _, _ in totals)
     arr_by_currency = [(currency, int(arr)) for currency, _, arr, _ in totals]
     not_churned = sum(int(live) for _, _, _, live in totals)
-    covered = db.session.scalar(
-        select(func.count(func.distinct(Plan.account_id)))
-        .join(Account, Account.id == Plan.account_id)
-        .where(*account_scope, Plan.status == "active", Account.lifecycle_stage != "churned")
-    ) or 0
+    covered = (
+        db.session.scalar(
+            select(func.count(func.distinct(Plan.account_id)))
+            .join(Account, Account.id == Plan.account_id)
+            .where(*account_scope, Plan.status == "active", Account.lifecycle_stage != "churned")
+        )
+        or 0
+    )
     without_plan = not_churned - covered
 
     renewals, renewal_arr = _renewals(account_scope, today)
     return MyWork(
-        user_id=user.id, scope=scope, today=today, account_count=account_count,
-        arr_by_currency=arr_by_currency, accounts_without_active_plan=without_plan,
+        user_id=user.id,
+        scope=scope,
+        today=today,
+        account_count=account_count,
+        arr_by_currency=arr_by_currency,
+        accounts_without_active_plan=without_plan,
         accounts=_accounts_by_renewal(account_scope, today),
         plans_due=_plans_due(user, mine, today),
         actions=_items(ActionItem, ActionItem.due_date, user, mine, today),
         milestones=_items(Milestone, Milestone.target_date, user, mine, today),
-        renewals=renewals, renewal_arr_by_currency=renewal_arr,
-        queue=_my_queue(user, now), alerts=_unread_alerts(user),
+        renewals=renewals,
+        renewal_arr_by_currency=renewal_arr,
+        queue=_my_queue(user, now),
+        alerts=_unread_alerts(user),
     )
 
 
@@ -183,9 +196,15 @@ def _account_lines(statement, today: date) -> list[AccountLine]:
 
 
 def _account_columns():
-    return select(Account.external_id, Account.name, Account.arr_minor, Account.currency,
-                  Account.renewal_date, Account.lifecycle_stage,
-                  User.name.label("csm_name")).outerjoin(User, User.id == Account.csm_id)
+    return select(
+        Account.external_id,
+        Account.name,
+        Account.arr_minor,
+        Account.currency,
+        Account.renewal_date,
+        Account.lifecycle_stage,
+        User.name.label("csm_name"),
+    ).outerjoin(User, User.id == Account.csm_id)
 
 
 def _accounts_by_renewal(account_scope: list, today: date) -> list[AccountLine]:
@@ -200,21 +219,29 @@ def _accounts_by_renewal(account_scope: list, today: date) -> list[AccountLine]:
 
 
 def _renewal_window(account_scope: list, today: date) -> list:
-    return [*account_scope, Account.lifecycle_stage != "churned",
-            Account.renewal_date >= today,
-            Account.renewal_date <= today + timedelta(days=RENEWAL_HORIZON_DAYS)]
+    return [
+        *account_scope,
+        Account.lifecycle_stage != "churned",
+        Account.renewal_date >= today,
+        Account.renewal_date <= today + timedelta(days=RENEWAL_HORIZON_DAYS),
+    ]
 
 
 def _renewals(account_scope: list, today: date) -> tuple[Section, list[tuple[str, int]]]:
     """The coming renewals, and their ARR per currency."""
     where = _renewal_window(account_scope, today)
-    statement = (_account_columns().where(*where)
-                 .order_by(Account.renewal_date, Account.arr_minor.desc(), Account.name)
-                 .limit(LIST_LIMIT))
+    statement = (
+        _account_columns()
+        .where(*where)
+        .order_by(Account.renewal_date, Account.arr_minor.desc(), Account.name)
+        .limit(LIST_LIMIT)
+    )
     items = _account_lines(statement, today)
     totals = db.session.execute(
         select(Account.currency, func.count(Account.id), func.sum(Account.arr_minor))
-        .where(*where).group_by(Account.currency).order_by(Account.currency)
+        .where(*where)
+        .group_by(Account.currency)
+        .order_by(Account.currency)
     ).all()
     section = Section(items=items, total=sum(count for _, count, _ in totals))
     return section, [(currency, int(arr or 0)) for currency, _, arr in totals]
@@ -223,15 +250,23 @@ def _renewals(account_scope: list, today: date) -> tuple[Section, list[tuple[str
 def _plans_due(user, mine: bool, today: date) -> Section:
     horizon = today + timedelta(days=REVIEW_HORIZON_DAYS)
     owner = aliased(User)
-    where = [Plan.status.in_(OPEN_PLAN_STATUSES), Plan.next_review_on.is_not(None),
-             Plan.next_review_on <= horizon]
+    where = [
+        Plan.status.in_(OPEN_PLAN_STATUSES),
+        Plan.next_review_on.is_not(None),
+        Plan.next_review_on <= horizon,
+    ]
     if mine:
         where.append(or_(Plan.owner_id == user.id, Account.csm_id == user.id))
     statement = (
-        select(Plan.id, Plan.title, Plan.status, Plan.next_review_on,
-               Account.name.label("account_name"),
-               Account.external_id.label("account_external_id"),
-               owner.name.label("owner_name"))
+        select(
+            Plan.id,
+            Plan.title,
+            Plan.status,
+            Plan.next_review_on,
+            Account.name.label("account_name"),
+            Account.external_id.label("account_external_id"),
+            owner.name.label("owner_name"),
+        )
         .join(Account, Account.id == Plan.account_id)
         .join(owner, owner.id == Plan.owner_id)
         .where(*where)
@@ -243,7 +278,8 @@ def _plans_due(user, mine: bool, today: date) -> Section:
         item.overdue = item.next_review_on < today
     total, overdue = _count_with_overdue(
         select(func.count(Plan.id), _overdue_sum(Plan.next_review_on, today))
-        .join(Account, Account.id == Plan.account_id).where(*where)
+        .join(Account, Account.id == Plan.account_id)
+        .where(*where)
     )
     return Section(items=items, total=total, overdue=overdue)
 
@@ -269,16 +305,25 @@ def _items(model, due_column, user, mine: bool, today: date) -> Section:
     listed = (
         select(model.id)
         .join(Plan, and_(Plan.id == model.plan_id, Plan.status.in_(OPEN_PLAN_STATUSES)))
-        .where(*where).order_by(due_column, model.id).limit(LIST_LIMIT).subquery()
+        .where(*where)
+        .order_by(due_column, model.id)
+        .limit(LIST_LIMIT)
+        .subquery()
     )
     owner_user = aliased(User)
     owner_contact = aliased(Contact)
     statement = (
-        select(model.id, model.title, due_column.label("due"), model.status,
-               Plan.id.label("plan_id"), Plan.title.label("plan_title"),
-               Account.name.label("account_name"),
-               Account.external_id.label("account_external_id"),
-               func.coalesce(owner_user.name, owner_contact.name, "").label("owner_name"))
+        select(
+            model.id,
+            model.title,
+            due_column.label("due"),
+            model.status,
+            Plan.id.label("plan_id"),
+            Plan.title.label("plan_title"),
+            Account.name.label("account_name"),
+            Account.external_id.label("account_external_id"),
+            func.coalesce(owner_user.name, owner_contact.name, "").label("owner_name"),
+        )
         .join(listed, listed.c.id == model.id)
         .join(Plan, Plan.id == model.plan_id)
         .join(Account, Account.id == Plan.account_id)
@@ -303,13 +348,19 @@ def _my_queue(user, now: datetime) -> Section:
     breached = or_(QueueItem.breached_at.is_not(None), QueueItem.sla_due_at < now)
     is_breached = case((breached, 1), else_=0)
     statement = (
-        select(QueueItem.id, QueueItem.title, QueueItem.status, QueueItem.priority,
-               QueueItem.sla_due_at, is_breached.label("breached"),
-               Account.name.label("account_name"),
-               Account.external_id.label("account_external_id"),
-               CsmPool.name.label("pool_name"),
-               func.count().over().label("total"),
-               func.sum(is_breached).over().label("breached_total"))
+        select(
+            QueueItem.id,
+            QueueItem.title,
+            QueueItem.status,
+            QueueItem.priority,
+            QueueItem.sla_due_at,
+            is_breached.label("breached"),
+            Account.name.label("account_name"),
+            Account.external_id.label("account_external_id"),
+            CsmPool.name.label("pool_name"),
+            func.count().over().label("total"),
+            func.sum(is_breached).over().label("breached_total"),
+        )
         .join(Account, Account.id == QueueItem.account_id)
         .join(CsmPool, CsmPool.id == QueueItem.pool_id)
         .where(QueueItem.assignee_id == user.id, QueueItem.status.in_(QUEUE_STATUSES))
@@ -317,27 +368,33 @@ def _my_queue(user, now: datetime) -> Section:
         .limit(LIST_LIMIT)
     )
     rows = db.session.execute(statement).all()
-    items = [QueueLine(**{k: v for k, v in row._mapping.items()
-                          if k not in ("total", "breached_total")}) for row in rows]
+    items = [
+        QueueLine(**{k: v for k, v in row._mapping.items() if k not in ("total", "breached_total")})
+        for row in rows
+    ]
     for item in items:
         item.breached = bool(item.breached)
     if not rows:
         return Section()
-    return Section(items=items, total=int(rows[0].total),
-                   overdue=int(rows[0].breached_total or 0))
+    return Section(items=items, total=int(rows[0].total), overdue=int(rows[0].breached_total or 0))
 
 
 def _unread_alerts(user) -> Section:
     """The newest unread alerts and, by a window count, how many are unread in all."""
     rows = db.session.execute(
-        select(Alert.id, Alert.kind, Alert.title, Alert.created_at, Alert.queue_item_id,
-               Account.external_id.label("account_external_id"),
-               func.count().over().label("total"))
+        select(
+            Alert.id,
+            Alert.kind,
+            Alert.title,
+            Alert.created_at,
+            Alert.queue_item_id,
+            Account.external_id.label("account_external_id"),
+            func.count().over().label("total"),
+        )
         .outerjoin(Account, Account.id == Alert.account_id)
         .where(Alert.user_id == user.id, Alert.read_at.is_(None))
         .order_by(Alert.created_at.desc(), Alert.id.desc())
         .limit(ALERT_LIMIT)
     ).all()
-    items = [AlertLine(**{k: v for k, v in row._mapping.items() if k != "total"})
-             for row in rows]
+    items = [AlertLine(**{k: v for k, v in row._mapping.items() if k != "total"}) for row in rows]
     return Section(items=items, total=int(rows[0].total) if rows else 0)

@@ -27,16 +27,32 @@ from cs_app.auth.models import User
 from cs_app.db_types import UTCDateTime, utcnow
 from cs_app.extensions import db
 
-PLAN_TYPES = {"high-touch": "High-touch", "low-touch": "Low-touch", "hybrid": "Hybrid",
-              "joint": "Joint"}
-PLAN_STATUSES = {"draft": "Draft", "active": "Active", "completed": "Completed",
-                 "archived": "Archived"}
+PLAN_TYPES = {
+    "high-touch": "High-touch",
+    "low-touch": "Low-touch",
+    "hybrid": "Hybrid",
+    "joint": "Joint",
+}
+PLAN_STATUSES = {
+    "draft": "Draft",
+    "active": "Active",
+    "completed": "Completed",
+    "archived": "Archived",
+}
 REVIEW_CADENCES = {"weekly": "Weekly", "monthly": "Monthly", "quarterly": "Quarterly"}
-OUTCOME_STATUSES = {"on_track": "On track", "at_risk": "At risk", "achieved": "Achieved",
-                    "missed": "Missed"}
+OUTCOME_STATUSES = {
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "achieved": "Achieved",
+    "missed": "Missed",
+}
 MILESTONE_PHASES = ("implementation", "adoption", "value", "expansion")
-MILESTONE_STATUSES = {"planned": "Planned", "in_progress": "In progress", "done": "Done",
-                      "missed": "Missed"}
+MILESTONE_STATUSES = {
+    "planned": "Planned",
+    "in_progress": "In progress",
+    "done": "Done",
+    "missed": "Missed",
+}
 RISK_CATEGORIES = {
     "executive_sponsor_departure": "Executive sponsor departure",
     "budget_cuts": "Budget cuts",
@@ -47,8 +63,12 @@ RISK_CATEGORIES = {
     "other": "Other",
 }
 LEVELS = {"high": "High", "medium": "Medium", "low": "Low"}
-RISK_STATUSES = {"open": "Open", "mitigating": "Mitigating", "closed": "Closed",
-                 "realized": "Realized"}
+RISK_STATUSES = {
+    "open": "Open",
+    "mitigating": "Mitigating",
+    "closed": "Closed",
+    "realized": "Realized",
+}
 ACTION_STATUSES = {"open": "Open", "done": "Done", "blocked": "Blocked"}
 STAKEHOLDER_ROLES = {
     "executive_sponsor": "Executive sponsor",
@@ -67,9 +87,7 @@ STAKEHOLDER_ROLES = {
 class OwnedMixin:
     """A named individual owns the row: exactly one of an internal user or a contact."""
 
-    owner_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT")
-    )
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     owner_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="RESTRICT")
     )
@@ -135,27 +153,37 @@ class Plan(db.Model):
     owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
     updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id], lazy="joined")
     outcomes: Mapped[list[Outcome]] = relationship(
-        back_populates="plan", order_by="Outcome.id", lazy="selectin",
+        back_populates="plan",
+        order_by="Outcome.id",
+        lazy="selectin",
         cascade="all, delete-orphan",
     )
     milestones: Mapped[list[Milestone]] = relationship(
-        back_populates="plan", order_by="(Milestone.target_date, Milestone.id)",
-        lazy="selectin", cascade="all, delete-orphan",
+        back_populates="plan",
+        order_by="(Milestone.target_date, Milestone.id)",
+        lazy="selectin",
+        cascade="all, delete-orphan",
     )
     stakeholders: Mapped[list[Stakeholder]] = relationship(
-        back_populates="plan", order_by="Stakeholder.id", lazy="selectin",
+        back_populates="plan",
+        order_by="Stakeholder.id",
+        lazy="selectin",
         cascade="all, delete-orphan",
     )
     risks: Mapped[list[Risk]] = relationship(
         back_populates="plan", order_by="Risk.id", lazy="selectin", cascade="all, delete-orphan"
     )
     actions: Mapped[list[ActionItem]] = relationship(
-        back_populates="plan", order_by="(ActionItem.due_date, ActionItem.id)", lazy="selectin",
+        back_populates="plan",
+        order_by="(ActionItem.due_date, ActionItem.id)",
+        lazy="selectin",
         cascade="all, delete-orphan",
     )
     reviews: Mapped[list[Review]] = relationship(
-        back_populates="plan", order_by="(Review.held_on.desc(), Review.id.desc())",
-        lazy="selectin", cascade="all, delete-orphan",
+        back_populates="plan",
+        order_by="(Review.held_on.desc(), Review.id.desc())",
+        lazy="selectin",
+        cascade="all, delete-orphan",
     )
 
 
@@ -178,7 +206,9 @@ class Outcome(db.Model):
 
     plan: Mapped[Plan] = relationship(back_populates="outcomes")
     measurements: Mapped[list[OutcomeMeasurement]] = relationship(
-        back_populates="outcome", order_by="OutcomeMeasurement.measured_on", lazy="selectin",
+        back_populates="outcome",
+        order_by="OutcomeMeasurement.measured_on",
+        lazy="selectin",
         cascade="all, delete-orphan",
     )
 
@@ -297,9 +327,7 @@ class Review(db.Model):
     held_on: Mapped[date] = mapped_column(Date)
     attendees: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
-    recorded_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}

@@ -104,8 +104,10 @@ def _plain_option(value: str, label: str) -> tuple[str, str]:
     """An option without attributes of its own, unselected and selected. The same owner list
     is drawn in every row's form, so each option is escaped once, not once per form."""
     shown, text = value.translate(_ENTITIES), (label or value).translate(_ENTITIES)
-    return (f'<option value="{shown}">{text}</option>',
-            f'<option selected value="{shown}">{text}</option>')
+    return (
+        f'<option value="{shown}">{text}</option>',
+        f'<option selected value="{shown}">{text}</option>',
+    )
 
 
 def _option(value: Any, label: Any, selected: bool, render_kw: dict | None) -> str:
@@ -186,8 +188,7 @@ class FastRenderMeta:
 # call costs more than the field itself. Passed to the plan templates by plans.views.
 
 
-def plan_field(field, key: str, hint: str | None = None, class_: str = "",
-               **kwargs: Any) -> Markup:
+def plan_field(field, key: str, hint: str | None = None, class_: str = "", **kwargs: Any) -> Markup:
     """A labelled field of the form ``key``: its id is ``key-name`` (every row has a form with
     the same field names), its errors below it, tied to it with ``aria-describedby``."""
     fid = f"{key}-{field.name}"
@@ -197,8 +198,10 @@ def plan_field(field, key: str, hint: str | None = None, class_: str = "",
     else:
         control = field(id=fid, **kwargs)
     fid = escape(fid)
-    html = [f'<div class="field {escape(class_)} {"has-error" if errors else ""}">\n'
-            f'  <label for="{fid}">{escape(field.label.text)}</label>\n  {control}\n']
+    html = [
+        f'<div class="field {escape(class_)} {"has-error" if errors else ""}">\n'
+        f'  <label for="{fid}">{escape(field.label.text)}</label>\n  {control}\n'
+    ]
     if hint:
         html.append(f'  <small class="hint">{escape(hint)}</small>\n')
     for error in errors:
@@ -210,8 +213,11 @@ def plan_field(field, key: str, hint: str | None = None, class_: str = "",
 def hidden_fields(form, key: str) -> Markup:
     """The form's hidden fields (version, CSRF token), with ids of the form ``key``; the
     session's CSRF token when the form has no field for it."""
-    html = [str(field(id=f"{key}-{field.name}")) for field in form
-            if getattr(field.widget, "input_type", None) == "hidden"]
+    html = [
+        str(field(id=f"{key}-{field.name}"))
+        for field in form
+        if getattr(field.widget, "input_type", None) == "hidden"
+    ]
     if "csrf_token" not in form:
         html.append(f'<input type="hidden" name="csrf_token" value="{escape(generate_csrf())}">')
     return Markup("\n".join(html))

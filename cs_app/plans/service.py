@@ -66,8 +66,7 @@ COMPONENTS: dict[str, ComponentSpec] = {
     "outcomes": ComponentSpec(
         Outcome,
         "Outcome",
-        ("title", "metric", "unit", "baseline", "target", "current_value", "target_date",
-         "status"),
+        ("title", "metric", "unit", "baseline", "target", "current_value", "target_date", "status"),
         {"title": "Name the outcome.", "metric": "Name the metric (KPI) that measures it."},
         {"status": tuple(OUTCOME_STATUSES)},
     ),
@@ -75,8 +74,11 @@ COMPONENTS: dict[str, ComponentSpec] = {
         Milestone,
         "Milestone",
         ("phase", "title", "target_date", "success_criteria", "status", "completed_on"),
-        {"title": "Name the milestone.", "phase": "Give the milestone a phase.",
-         "target_date": "A milestone needs a target date."},
+        {
+            "title": "Name the milestone.",
+            "phase": "Give the milestone a phase.",
+            "target_date": "A milestone needs a target date.",
+        },
         {"status": tuple(MILESTONE_STATUSES)},
         owned=True,
     ),
@@ -92,8 +94,12 @@ COMPONENTS: dict[str, ComponentSpec] = {
         "Risk",
         ("title", "category", "likelihood", "impact", "mitigation", "status"),
         {"title": "Describe the risk."},
-        {"category": tuple(RISK_CATEGORIES), "likelihood": tuple(LEVELS),
-         "impact": tuple(LEVELS), "status": tuple(RISK_STATUSES)},
+        {
+            "category": tuple(RISK_CATEGORIES),
+            "likelihood": tuple(LEVELS),
+            "impact": tuple(LEVELS),
+            "status": tuple(RISK_STATUSES),
+        },
         owned=True,
     ),
     "actions": ComponentSpec(
@@ -113,11 +119,29 @@ COMPONENTS: dict[str, ComponentSpec] = {
     ),
 }
 
-PLAN_FIELDS = ("title", "plan_type", "status", "owner_id", "review_cadence", "next_review_on",
-               "summary")
-PROFILE_FIELDS = ("name", "domain", "industry", "employees", "segment", "engagement_model",
-                  "contract_start", "renewal_date", "primary_use_case", "purchase_trigger",
-                  "previous_solutions", "strategic_priorities")
+PLAN_FIELDS = (
+    "title",
+    "plan_type",
+    "status",
+    "owner_id",
+    "review_cadence",
+    "next_review_on",
+    "summary",
+)
+PROFILE_FIELDS = (
+    "name",
+    "domain",
+    "industry",
+    "employees",
+    "segment",
+    "engagement_model",
+    "contract_start",
+    "renewal_date",
+    "primary_use_case",
+    "purchase_trigger",
+    "previous_solutions",
+    "strategic_priorities",
+)
 CONTACT_FIELDS_ON_MAP = ("influence", "engagement", "last_contact_on")
 
 
@@ -161,14 +185,16 @@ def resolve_person(account: Account, ref: Any) -> tuple[User | None, Contact | N
     if user_email is not None and isinstance(user_email, str):
         user = db.session.scalar(select(User).where(func.lower(User.email) == user_email.lower()))
         if user is None or not user.active:
-            raise ValidationError(OWNER_REFUSAL, {"owner": f"No active user has the email "
-                                                           f"{user_email}."})
+            raise ValidationError(
+                OWNER_REFUSAL, {"owner": f"No active user has the email {user_email}."}
+            )
         return user, None
     if isinstance(user_id, int) and not isinstance(user_id, bool):
         user = db.session.get(User, user_id)
         if user is None or not user.active:
-            raise ValidationError(OWNER_REFUSAL, {"owner": "That user does not exist or is "
-                                                           "no longer active."})
+            raise ValidationError(
+                OWNER_REFUSAL, {"owner": "That user does not exist or is no longer active."}
+            )
         return user, None
     if isinstance(contact_id, int) and not isinstance(contact_id, bool):
         contact = db.session.get(Contact, contact_id)
@@ -183,14 +209,30 @@ def resolve_person(account: Account, ref: Any) -> tuple[User | None, Contact | N
 # --- history --------------------------------------------------------------------------------
 
 
-def _record(plan: Plan, user: User | None, now: datetime, component: str, action: str,
-            item_id: int | None = None, item_label: str | None = None,
-            field_name: str | None = None, old: Any = None, new: Any = None) -> None:
+def _record(
+    plan: Plan,
+    user: User | None,
+    now: datetime,
+    component: str,
+    action: str,
+    item_id: int | None = None,
+    item_label: str | None = None,
+    field_name: str | None = None,
+    old: Any = None,
+    new: Any = None,
+) -> None:
     db.session.add(
         PlanChange(
-            plan_id=plan.id, changed_at=now, user_id=user.id if user else None,
-            component=component, item_id=item_id, item_label=item_label, action=action,
-            field=field_name, old_value=_display(old), new_value=_display(new),
+            plan_id=plan.id,
+            changed_at=now,
+            user_id=user.id if user else None,
+            component=component,
+            item_id=item_id,
+            item_label=item_label,
+            action=action,
+            field=field_name,
+            old_value=_display(old),
+            new_value=_display(new),
         )
     )
 
@@ -257,8 +299,14 @@ def _validate_plan_values(values: dict[str, Any]) -> None:
         raise ValidationError("The plan has problems: " + " ".join(errors.values()), errors)
 
 
-def create_plan(account: Account, values: dict[str, Any], *, user: User, now: datetime,
-                template: PlanTemplate | None = None) -> Plan:
+def create_plan(
+    account: Account,
+    values: dict[str, Any],
+    *,
+    user: User,
+    now: datetime,
+    template: PlanTemplate | None = None,
+) -> Plan:
     """A new plan for ``account``; from ``template`` it arrives with its components dated
     from the contract start (or today when the account has none)."""
     values = dict(values)
@@ -269,14 +317,22 @@ def create_plan(account: Account, values: dict[str, Any], *, user: User, now: da
     values.setdefault("status", "draft")
     values.setdefault("review_cadence", "monthly")
     values.setdefault("owner_id", account.csm_id or user.id)
-    for required, message in (("title", "Give the plan a title."),
-                              ("plan_type", "Choose a plan type.")):
+    for required, message in (
+        ("title", "Give the plan a title."),
+        ("plan_type", "Choose a plan type."),
+    ):
         if _blank(values.get(required)):
             raise ValidationError(message, {required: message})
     _validate_plan_values(values)
-    plan = Plan(account_id=account.id, account=account, created_at=now, updated_at=now,
-                updated_by_id=user.id, template_key=template.key if template else None,
-                **{k: values.get(k) for k in PLAN_FIELDS if k in values})
+    plan = Plan(
+        account_id=account.id,
+        account=account,
+        created_at=now,
+        updated_at=now,
+        updated_by_id=user.id,
+        template_key=template.key if template else None,
+        **{k: values.get(k) for k in PLAN_FIELDS if k in values},
+    )
     if plan.next_review_on is None:
         plan.next_review_on = progress.next_review_date(now.date(), plan.review_cadence)
     db.session.add(plan)
@@ -287,8 +343,9 @@ def create_plan(account: Account, values: dict[str, Any], *, user: User, now: da
     return plan
 
 
-def update_plan(plan: Plan, values: dict[str, Any], *, expected_version: int | None,
-                user: User, now: datetime) -> Plan:
+def update_plan(
+    plan: Plan, values: dict[str, Any], *, expected_version: int | None, user: User, now: datetime
+) -> Plan:
     if expected_version is not None and expected_version != plan.version:
         raise _conflict(plan, "plan", None, "plan")
     values = {k: v for k, v in values.items() if k in PLAN_FIELDS}
@@ -298,8 +355,18 @@ def update_plan(plan: Plan, values: dict[str, Any], *, expected_version: int | N
         if old != new:
             if name == "owner_id":
                 old_user = db.session.get(User, old) if old else None
-                _record(plan, user, now, "plan", "updated", plan.id, plan.title, "owner",
-                        old_user.name if old_user else None, db.session.get(User, new).name)
+                _record(
+                    plan,
+                    user,
+                    now,
+                    "plan",
+                    "updated",
+                    plan.id,
+                    plan.title,
+                    "owner",
+                    old_user.name if old_user else None,
+                    db.session.get(User, new).name,
+                )
             else:
                 _record(plan, user, now, "plan", "updated", plan.id, plan.title, name, old, new)
             setattr(plan, name, new)
@@ -315,8 +382,18 @@ def update_profile(plan: Plan, values: dict[str, Any], *, user: User, now: datet
         raise ValidationError("The account needs a name.", {"name": "The account needs a name."})
     for name in PROFILE_FIELDS:
         if name in values and getattr(account, name) != values[name]:
-            _record(plan, user, now, "profile", "updated", account.id, account.name, name,
-                    getattr(account, name), values[name])
+            _record(
+                plan,
+                user,
+                now,
+                "profile",
+                "updated",
+                account.id,
+                account.name,
+                name,
+                getattr(account, name),
+                values[name],
+            )
             setattr(account, name, values[name])
     _touch(plan, user, now)
     db.session.flush()
@@ -339,8 +416,9 @@ def _item_label(spec: ComponentSpec, item: Any) -> str:
     return _display(getattr(item, spec.title_field)) or ""
 
 
-def _validate_component(plan: Plan, spec: ComponentSpec, values: dict[str, Any],
-                        creating: bool) -> dict[str, Any]:
+def _validate_component(
+    plan: Plan, spec: ComponentSpec, values: dict[str, Any], creating: bool
+) -> dict[str, Any]:
     """Check ``values`` against the component's rules; returns the column values to set."""
     errors: dict[str, str] = {}
     for name, message in spec.required.items():
@@ -385,8 +463,9 @@ def _validate_component(plan: Plan, spec: ComponentSpec, values: dict[str, Any],
     return columns
 
 
-def add_item(plan: Plan, component: str, values: dict[str, Any], *, user: User,
-             now: datetime) -> Any:
+def add_item(
+    plan: Plan, component: str, values: dict[str, Any], *, user: User, now: datetime
+) -> Any:
     spec = COMPONENTS[component]
     values = _with_completion_date(spec, None, values, now.date())
     columns = _validate_component(plan, spec, values, creating=True)
@@ -398,8 +477,9 @@ def add_item(plan: Plan, component: str, values: dict[str, Any], *, user: User,
     db.session.flush()
     _record(plan, user, now, component, "created", item.id, _item_label(spec, item))
     if isinstance(item, Outcome) and item.current_value is not None:
-        db.session.add(OutcomeMeasurement(outcome_id=item.id, measured_on=now.date(),
-                                          value=item.current_value))
+        db.session.add(
+            OutcomeMeasurement(outcome_id=item.id, measured_on=now.date(), value=item.current_value)
+        )
     _touch(plan, user, now)
     db.session.flush()
     return item
@@ -415,8 +495,16 @@ def get_item(plan: Plan, component: str, item_id: int) -> Any:
     return item
 
 
-def update_item(plan: Plan, component: str, item: Any, values: dict[str, Any], *,
-                expected_version: int | None, user: User, now: datetime) -> Any:
+def update_item(
+    plan: Plan,
+    component: str,
+    item: Any,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None,
+    user: User,
+    now: datetime,
+) -> Any:
     spec = COMPONENTS[component]
     if expected_version is not None and expected_version != item.version:
         raise _conflict(plan, component, item.id, spec.label.lower())
@@ -435,15 +523,27 @@ def update_item(plan: Plan, component: str, item: Any, values: dict[str, Any], *
         else:
             _record(plan, user, now, component, "updated", item.id, label, name, old, new)
         setattr(item, name, new)
-    if isinstance(item, Outcome) and "current_value" in columns and columns[
-        "current_value"
-    ] is not None:
+    if (
+        isinstance(item, Outcome)
+        and "current_value" in columns
+        and columns["current_value"] is not None
+    ):
         _record_measurement(item, now.date(), columns["current_value"])
     db.session.flush()
     if changed_owner:
         db.session.refresh(item)
-        _record(plan, user, now, component, "updated", item.id, label, "owner", old_owner,
-                item.owner_name)
+        _record(
+            plan,
+            user,
+            now,
+            component,
+            "updated",
+            item.id,
+            label,
+            "owner",
+            old_owner,
+            item.owner_name,
+        )
     _touch(plan, user, now)
     db.session.flush()
     return item
@@ -459,8 +559,9 @@ def delete_item(plan: Plan, component: str, item: Any, *, user: User, now: datet
         _recompute_review_dates(plan)
 
 
-def _with_completion_date(spec: ComponentSpec, item: Any, values: dict[str, Any],
-                          today: date) -> dict[str, Any]:
+def _with_completion_date(
+    spec: ComponentSpec, item: Any, values: dict[str, Any], today: date
+) -> dict[str, Any]:
     """Milestones and actions marked done get today's date unless one is given; moving them
     out of done clears it."""
     if spec.model not in (Milestone, ActionItem):
@@ -469,22 +570,34 @@ def _with_completion_date(spec: ComponentSpec, item: Any, values: dict[str, Any]
     status = values.get("status", item.status if item is not None else None)
     if status == "done":
         if not values.get("completed_on"):
-            values["completed_on"] = (item.completed_on if item is not None
-                                      and item.completed_on else today)
+            values["completed_on"] = (
+                item.completed_on if item is not None and item.completed_on else today
+            )
     elif "status" in values:
         values["completed_on"] = None
     return values
 
 
-def _apply_side_effects(plan: Plan, item: Any, values: dict[str, Any], *, user: User,
-                        now: datetime) -> None:
+def _apply_side_effects(
+    plan: Plan, item: Any, values: dict[str, Any], *, user: User, now: datetime
+) -> None:
     """Rules that reach beyond the row itself: review dates and stakeholder contacts."""
     if isinstance(item, Review):
         held_on = values.get("held_on") or item.held_on
         if held_on and (plan.last_reviewed_on is None or held_on >= plan.last_reviewed_on):
             next_review = progress.next_review_date(held_on, plan.review_cadence)
-            _record(plan, user, now, "plan", "updated", plan.id, plan.title, "next_review_on",
-                    plan.next_review_on, next_review)
+            _record(
+                plan,
+                user,
+                now,
+                "plan",
+                "updated",
+                plan.id,
+                plan.title,
+                "next_review_on",
+                plan.next_review_on,
+                next_review,
+            )
             plan.last_reviewed_on = held_on
             plan.next_review_on = next_review
     if isinstance(item, Stakeholder):
@@ -493,17 +606,31 @@ def _apply_side_effects(plan: Plan, item: Any, values: dict[str, Any], *, user: 
             if isinstance(values.get("person"), dict) and values["person"].get("contact_id")
             else None
         )
-        if contact is None and isinstance(values.get("person"), str) and values[
-            "person"
-        ].startswith("contact:"):
+        if (
+            contact is None
+            and isinstance(values.get("person"), str)
+            and values["person"].startswith("contact:")
+        ):
             contact = db.session.get(Contact, int(values["person"].split(":")[1]))
         if contact is not None and contact.account_id == plan.account_id:
             for name in CONTACT_FIELDS_ON_MAP:
-                if name in values and values[name] is not None and getattr(
-                    contact, name
-                ) != values[name]:
-                    _record(plan, user, now, "stakeholders", "updated", item.id, contact.name,
-                            name, getattr(contact, name), values[name])
+                if (
+                    name in values
+                    and values[name] is not None
+                    and getattr(contact, name) != values[name]
+                ):
+                    _record(
+                        plan,
+                        user,
+                        now,
+                        "stakeholders",
+                        "updated",
+                        item.id,
+                        contact.name,
+                        name,
+                        getattr(contact, name),
+                        values[name],
+                    )
                     setattr(contact, name, values[name])
 
 
@@ -517,8 +644,9 @@ def _recompute_review_dates(plan: Plan) -> None:
 
 def _record_measurement(outcome: Outcome, day: date, value: float) -> None:
     existing = db.session.scalar(
-        select(OutcomeMeasurement).where(OutcomeMeasurement.outcome_id == outcome.id,
-                                         OutcomeMeasurement.measured_on == day)
+        select(OutcomeMeasurement).where(
+            OutcomeMeasurement.outcome_id == outcome.id, OutcomeMeasurement.measured_on == day
+        )
     )
     if existing is not None:
         existing.value = value
@@ -526,12 +654,15 @@ def _record_measurement(outcome: Outcome, day: date, value: float) -> None:
         db.session.add(OutcomeMeasurement(outcome_id=outcome.id, measured_on=day, value=value))
 
 
-def add_measurement(plan: Plan, outcome: Outcome, measured_on: date, value: float, *,
-                    user: User, now: datetime) -> Outcome:
+def add_measurement(
+    plan: Plan, outcome: Outcome, measured_on: date, value: float, *, user: User, now: datetime
+) -> Outcome:
     """Record a measurement; the latest one becomes the outcome's current value."""
     if measured_on is None or value is None:
-        raise ValidationError("A measurement needs a date and a value.",
-                              {"measured_on": "Give the date.", "value": "Give the value."})
+        raise ValidationError(
+            "A measurement needs a date and a value.",
+            {"measured_on": "Give the date.", "value": "Give the value."},
+        )
     _record_measurement(outcome, measured_on, value)
     db.session.flush()
     latest = db.session.scalar(
@@ -541,8 +672,18 @@ def add_measurement(plan: Plan, outcome: Outcome, measured_on: date, value: floa
         .limit(1)
     )
     if latest is not None and outcome.current_value != latest.value:
-        _record(plan, user, now, "outcomes", "updated", outcome.id, outcome.title,
-                "current_value", outcome.current_value, latest.value)
+        _record(
+            plan,
+            user,
+            now,
+            "outcomes",
+            "updated",
+            outcome.id,
+            outcome.title,
+            "current_value",
+            outcome.current_value,
+            latest.value,
+        )
         outcome.current_value = latest.value
     _touch(plan, user, now)
     db.session.flush()
@@ -565,48 +706,88 @@ def _apply_template(plan: Plan, template: PlanTemplate, *, user: User, now: date
     owner = f"user:{plan.owner_id}"
     content = template.content or {}
     for row in content.get("outcomes", []):
-        add_item(plan, "outcomes", {
-            "title": row["title"], "metric": row.get("metric") or row["title"],
-            "unit": row.get("unit"), "baseline": row.get("baseline"),
-            "target": row.get("target"), "current_value": row.get("baseline"),
-            "target_date": _template_date(anchor, row.get("target_offset_days")),
-            "status": "on_track",
-        }, user=user, now=now)
+        add_item(
+            plan,
+            "outcomes",
+            {
+                "title": row["title"],
+                "metric": row.get("metric") or row["title"],
+                "unit": row.get("unit"),
+                "baseline": row.get("baseline"),
+                "target": row.get("target"),
+                "current_value": row.get("baseline"),
+                "target_date": _template_date(anchor, row.get("target_offset_days")),
+                "status": "on_track",
+            },
+            user=user,
+            now=now,
+        )
     milestones_by_title: dict[str, Milestone] = {}
     for row in content.get("milestones", []):
-        milestone = add_item(plan, "milestones", {
-            "phase": row["phase"], "title": row["title"],
-            "target_date": _template_date(anchor, row.get("target_offset_days")),
-            "success_criteria": row.get("success_criteria"), "status": "planned",
-            "owner": owner,
-        }, user=user, now=now)
+        milestone = add_item(
+            plan,
+            "milestones",
+            {
+                "phase": row["phase"],
+                "title": row["title"],
+                "target_date": _template_date(anchor, row.get("target_offset_days")),
+                "success_criteria": row.get("success_criteria"),
+                "status": "planned",
+                "owner": owner,
+            },
+            user=user,
+            now=now,
+        )
         milestones_by_title[row["title"]] = milestone
     for row in content.get("risks", []):
-        add_item(plan, "risks", {
-            "title": row["title"], "category": row.get("category", "other"),
-            "likelihood": row.get("likelihood", "medium"), "impact": row.get("impact", "medium"),
-            "mitigation": row.get("mitigation"), "status": "open", "owner": owner,
-        }, user=user, now=now)
+        add_item(
+            plan,
+            "risks",
+            {
+                "title": row["title"],
+                "category": row.get("category", "other"),
+                "likelihood": row.get("likelihood", "medium"),
+                "impact": row.get("impact", "medium"),
+                "mitigation": row.get("mitigation"),
+                "status": "open",
+                "owner": owner,
+            },
+            user=user,
+            now=now,
+        )
     for row in content.get("actions", []):
         milestone = milestones_by_title.get(row.get("milestone", ""))
-        add_item(plan, "actions", {
-            "title": row["title"],
-            "due_date": _template_date(anchor, row.get("due_offset_days", 14)),
-            "status": "open", "owner": owner,
-            "milestone_id": milestone.id if milestone else None,
-        }, user=user, now=now)
+        add_item(
+            plan,
+            "actions",
+            {
+                "title": row["title"],
+                "due_date": _template_date(anchor, row.get("due_offset_days", 14)),
+                "status": "open",
+                "owner": owner,
+                "milestone_id": milestone.id if milestone else None,
+            },
+            user=user,
+            now=now,
+        )
     for contact in plan.account.contacts:
         if contact.status == "active" and contact.role in STAKEHOLDER_ROLES:
-            add_item(plan, "stakeholders", {"person": f"contact:{contact.id}",
-                                            "role": contact.role}, user=user, now=now)
+            add_item(
+                plan,
+                "stakeholders",
+                {"person": f"contact:{contact.id}", "role": contact.role},
+                user=user,
+                now=now,
+            )
     add_item(plan, "stakeholders", {"person": owner, "role": "csm"}, user=user, now=now)
 
 
 def get_template(key: str) -> PlanTemplate:
     template = db.session.scalar(select(PlanTemplate).where(PlanTemplate.key == key))
     if template is None:
-        raise NotFoundError(f"No plan template has the key {key!r}.",
-                            {"template": f"Unknown template {key!r}."})
+        raise NotFoundError(
+            f"No plan template has the key {key!r}.", {"template": f"Unknown template {key!r}."}
+        )
     return template
 
 
@@ -616,22 +797,29 @@ def get_template(key: str) -> PlanTemplate:
 def create_share_link(plan: Plan, *, user: User, now: datetime) -> str:
     """A new unguessable read-only link; earlier links keep working until revoked."""
     if plan.plan_type != "joint":
-        raise ValidationError("Only joint plans are shared with the customer.",
-                              {"plan_type": "Only joint plans can be shared."})
+        raise ValidationError(
+            "Only joint plans are shared with the customer.",
+            {"plan_type": "Only joint plans can be shared."},
+        )
     token = secrets.token_urlsafe(32)
-    db.session.add(PlanShareLink(plan_id=plan.id, token_hash=_hash_token(token), created_at=now,
-                                 created_by_id=user.id))
+    db.session.add(
+        PlanShareLink(
+            plan_id=plan.id, token_hash=_hash_token(token), created_at=now, created_by_id=user.id
+        )
+    )
     _record(plan, user, now, "plan", "shared", plan.id, plan.title)
     db.session.flush()
     return token
 
 
 def active_share_links(plan: Plan) -> list[PlanShareLink]:
-    return list(db.session.scalars(
-        select(PlanShareLink).where(PlanShareLink.plan_id == plan.id,
-                                    PlanShareLink.revoked_at.is_(None))
-        .order_by(PlanShareLink.created_at)
-    ))
+    return list(
+        db.session.scalars(
+            select(PlanShareLink)
+            .where(PlanShareLink.plan_id == plan.id, PlanShareLink.revoked_at.is_(None))
+            .order_by(PlanShareLink.created_at)
+        )
+    )
 
 
 def revoke_share_links(plan: Plan, *, user: User, now: datetime) -> int:
@@ -646,8 +834,9 @@ def revoke_share_links(plan: Plan, *, user: User, now: datetime) -> int:
 
 def plan_for_share_token(token: str, *, now: datetime) -> Plan | None:
     link = db.session.scalar(
-        select(PlanShareLink).where(PlanShareLink.token_hash == _hash_token(token),
-                                    PlanShareLink.revoked_at.is_(None))
+        select(PlanShareLink).where(
+            PlanShareLink.token_hash == _hash_token(token), PlanShareLink.revoked_at.is_(None)
+        )
     )
     if link is None:
         return None
@@ -671,16 +860,23 @@ class PlanInsights:
 
 
 def plan_insights(plan: Plan, *, today: date, dark_after_days: int) -> PlanInsights:
-    overdue_actions = {a.id for a in plan.actions
-                       if progress.is_overdue(a.due_date, a.status, today, ("done",))}
-    overdue_milestones = {m.id for m in plan.milestones
-                          if progress.is_overdue(m.target_date, m.status, today, ("done",))}
+    overdue_actions = {
+        a.id for a in plan.actions if progress.is_overdue(a.due_date, a.status, today, ("done",))
+    }
+    overdue_milestones = {
+        m.id
+        for m in plan.milestones
+        if progress.is_overdue(m.target_date, m.status, today, ("done",))
+    }
     severities = {r.id: progress.risk_severity(r.likelihood, r.impact) for r in plan.risks}
-    outcome_share = {o.id: progress.outcome_progress(o.baseline, o.target, o.current_value)
-                     for o in plan.outcomes}
+    outcome_share = {
+        o.id: progress.outcome_progress(o.baseline, o.target, o.current_value)
+        for o in plan.outcomes
+    }
     people = [
         progress.StakeholderFacts(
-            name=s.person_name, is_customer=s.contact is not None,
+            name=s.person_name,
+            is_customer=s.contact is not None,
             engagement=s.contact.engagement if s.contact else None,
             last_contact=s.contact.last_contact_on if s.contact else None,
             departed=bool(s.contact and s.contact.status == "departed"),
@@ -691,20 +887,32 @@ def plan_insights(plan: Plan, *, today: date, dark_after_days: int) -> PlanInsig
     overdue_review = progress.review_overdue(plan.next_review_on, plan.status, today)
     if overdue_review:
         days = (today - plan.next_review_on).days
-        flags.append(progress.PlanFlag("review_overdue",
-                                       f"Review overdue by {days} days (due "
-                                       f"{plan.next_review_on.isoformat()})."))
+        flags.append(
+            progress.PlanFlag(
+                "review_overdue",
+                f"Review overdue by {days} days (due {plan.next_review_on.isoformat()}).",
+            )
+        )
     if overdue_actions:
-        flags.append(progress.PlanFlag("overdue_actions",
-                                       f"{len(overdue_actions)} action(s) past due."))
+        flags.append(
+            progress.PlanFlag("overdue_actions", f"{len(overdue_actions)} action(s) past due.")
+        )
     if overdue_milestones:
-        flags.append(progress.PlanFlag("overdue_milestones",
-                                       f"{len(overdue_milestones)} milestone(s) past target."))
-    open_severe = [r for r in plan.risks if r.status in ("open", "mitigating")
-                   and severities[r.id] in ("high", "critical")]
+        flags.append(
+            progress.PlanFlag(
+                "overdue_milestones", f"{len(overdue_milestones)} milestone(s) past target."
+            )
+        )
+    open_severe = [
+        r
+        for r in plan.risks
+        if r.status in ("open", "mitigating") and severities[r.id] in ("high", "critical")
+    ]
     if open_severe:
-        flags.append(progress.PlanFlag("severe_risks",
-                                       f"{len(open_severe)} open high-severity risk(s)."))
+        flags.append(
+            progress.PlanFlag("severe_risks", f"{len(open_severe)} open high-severity risk(s).")
+        )
     flags.extend(progress.stakeholder_flags(people, today, dark_after_days))
-    return PlanInsights(flags, overdue_actions, overdue_milestones, severities, outcome_share,
-                        overdue_review)
+    return PlanInsights(
+        flags, overdue_actions, overdue_milestones, severities, outcome_share, overdue_review
+    )

@@ -75,12 +75,15 @@ def create_link(plan_id: int):
         return redirect(url_for("plans.show", plan_id=plan_id))
     db.session.commit()
     link = url_for("share.view", token=token, _external=True)
-    flash(Markup(
-        "Share link created. Copy it now: it is shown only this once (only a fingerprint of it "
-        "is stored).<br><code class=\"sharelink\">{}</code><br>Anyone with the link can read "
-        "the plan without signing in. If it gets lost, create a new link; revoking stops every "
-        "link of this plan at once."
-    ).format(link), "success")
+    flash(
+        Markup(
+            "Share link created. Copy it now: it is shown only this once (only a fingerprint of it "
+            'is stored).<br><code class="sharelink">{}</code><br>Anyone with the link can read '
+            "the plan without signing in. If it gets lost, create a new link; revoking stops every "
+            "link of this plan at once."
+        ).format(link),
+        "success",
+    )
     return redirect(url_for("plans.show", plan_id=plan_id))
 
 
@@ -112,15 +115,26 @@ def view(token: str):
         insights = service.plan_insights(
             plan, today=today, dark_after_days=current_app.config["STAKEHOLDER_DARK_DAYS"]
         )
-        response = make_response(render_template(
-            "plans/shared.html", plan=plan, insights=insights, today=today,
-            customer_people=[s for s in plan.stakeholders
-                             if s.contact is not None and s.contact.status != "departed"],
-            our_people=[s for s in plan.stakeholders if s.user is not None],
-            roles=STAKEHOLDER_ROLES, outcome_statuses=OUTCOME_STATUSES,
-            milestone_statuses=MILESTONE_STATUSES, action_statuses=ACTION_STATUSES,
-            plan_statuses=PLAN_STATUSES, cadences=REVIEW_CADENCES,
-        ))
+        response = make_response(
+            render_template(
+                "plans/shared.html",
+                plan=plan,
+                insights=insights,
+                today=today,
+                customer_people=[
+                    s
+                    for s in plan.stakeholders
+                    if s.contact is not None and s.contact.status != "departed"
+                ],
+                our_people=[s for s in plan.stakeholders if s.user is not None],
+                roles=STAKEHOLDER_ROLES,
+                outcome_statuses=OUTCOME_STATUSES,
+                milestone_statuses=MILESTONE_STATUSES,
+                action_statuses=ACTION_STATUSES,
+                plan_statuses=PLAN_STATUSES,
+                cadences=REVIEW_CADENCES,
+            )
+        )
         db.session.commit()  # the link's last_viewed_at
     response.headers.update(SHARED_PAGE_HEADERS)
     return response

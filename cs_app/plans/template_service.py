@@ -38,8 +38,12 @@ SEPARATOR = " | "
 LEVEL_SHORTHANDS = {"h": "high", "m": "medium", "med": "medium", "l": "low"}
 AUDIT_ENTITY = "plan_template"
 AUDITED_FIELDS = ("name", "plan_type", "review_cadence", "description", "content", "built_in")
-READ_ONLY_CONTENT = ("review_meetings", "journey_triggers", "human_touchpoints",
-                     "self_service_resources")
+READ_ONLY_CONTENT = (
+    "review_meetings",
+    "journey_triggers",
+    "human_touchpoints",
+    "self_service_resources",
+)
 
 
 @dataclass(frozen=True)
@@ -70,33 +74,48 @@ class RowFormat:
 
 
 ROW_FORMATS: dict[str, RowFormat] = {
-    "outcomes": RowFormat("outcomes", "Outcomes", (
-        Column("title", "title", required=True),
-        Column("metric", "metric", required=True),
-        Column("unit", "unit", max_length=30),
-        Column("baseline", "baseline", kind="number"),
-        Column("target", "target", kind="number"),
-        Column("target_offset_days", "day offset", kind="whole"),
-    )),
-    "milestones": RowFormat("milestones", "Milestones", (
-        Column("phase", "phase", required=True, max_length=60),
-        Column("title", "title", required=True),
-        Column("target_offset_days", "day offset", kind="whole", required=True),
-        Column("success_criteria", "success criteria", max_length=2000),
-    )),
-    "risks": RowFormat("risks", "Risks", (
-        Column("title", "title", required=True),
-        Column("category", "category", kind="choice", choices=RISK_CATEGORIES,
-               default="other"),
-        Column("likelihood", "likelihood", kind="choice", choices=LEVELS, default="medium"),
-        Column("impact", "impact", kind="choice", choices=LEVELS, default="medium"),
-        Column("mitigation", "mitigation", max_length=2000),
-    )),
-    "actions": RowFormat("actions", "Actions", (
-        Column("title", "title", required=True, max_length=300),
-        Column("due_offset_days", "due day offset", kind="whole", required=True),
-        Column("milestone", "milestone title"),
-    )),
+    "outcomes": RowFormat(
+        "outcomes",
+        "Outcomes",
+        (
+            Column("title", "title", required=True),
+            Column("metric", "metric", required=True),
+            Column("unit", "unit", max_length=30),
+            Column("baseline", "baseline", kind="number"),
+            Column("target", "target", kind="number"),
+            Column("target_offset_days", "day offset", kind="whole"),
+        ),
+    ),
+    "milestones": RowFormat(
+        "milestones",
+        "Milestones",
+        (
+            Column("phase", "phase", required=True, max_length=60),
+            Column("title", "title", required=True),
+            Column("target_offset_days", "day offset", kind="whole", required=True),
+            Column("success_criteria", "success criteria", max_length=2000),
+        ),
+    ),
+    "risks": RowFormat(
+        "risks",
+        "Risks",
+        (
+            Column("title", "title", required=True),
+            Column("category", "category", kind="choice", choices=RISK_CATEGORIES, default="other"),
+            Column("likelihood", "likelihood", kind="choice", choices=LEVELS, default="medium"),
+            Column("impact", "impact", kind="choice", choices=LEVELS, default="medium"),
+            Column("mitigation", "mitigation", max_length=2000),
+        ),
+    ),
+    "actions": RowFormat(
+        "actions",
+        "Actions",
+        (
+            Column("title", "title", required=True, max_length=300),
+            Column("due_offset_days", "due day offset", kind="whole", required=True),
+            Column("milestone", "milestone title"),
+        ),
+    ),
 }
 COMPONENT_ORDER = ("outcomes", "milestones", "risks", "actions")
 
@@ -157,8 +176,9 @@ def _clean_value(column: Column, raw: Any) -> tuple[Any, str | None]:
             return None, f"{column.label} must be a whole number"
         value = int(raw)
         if abs(value) > MAX_DAY_OFFSET:
-            return None, (f"{column.label} must be between -{MAX_DAY_OFFSET} and "
-                          f"{MAX_DAY_OFFSET} days")
+            return None, (
+                f"{column.label} must be between -{MAX_DAY_OFFSET} and {MAX_DAY_OFFSET} days"
+            )
         return value, None
     if column.kind == "number":
         if isinstance(raw, bool):
@@ -217,8 +237,9 @@ def parse_rows(component: str, value: str | list | None) -> tuple[list[dict], li
                     f"{len(row_format.columns)} ({row_format.hint}); a field cannot contain “|”"
                 )
                 continue
-            numbered.append((where, dict(zip((c.name for c in row_format.columns), fields,
-                                             strict=False))))
+            numbered.append(
+                (where, dict(zip((c.name for c in row_format.columns), fields, strict=False)))
+            )
     elif isinstance(value, list):
         numbered = []
         for number, item in enumerate(value, start=1):
@@ -234,9 +255,11 @@ def parse_rows(component: str, value: str | list | None) -> tuple[list[dict], li
         row, problems = _clean_row(row_format, raw)
         if component == "milestones" and not problems:
             if row["title"].lower() in titles_seen:
-                problems.append(f"another milestone ({titles_seen[row['title'].lower()]}) has "
-                                f"the title “{row['title']}”; actions name milestones by title, "
-                                f"so titles must differ")
+                problems.append(
+                    f"another milestone ({titles_seen[row['title'].lower()]}) has "
+                    f"the title “{row['title']}”; actions name milestones by title, "
+                    f"so titles must differ"
+                )
             titles_seen[row["title"].lower()] = where.removeprefix(f"{row_format.label} ")
         errors.extend(f"{where}: {problem}" for problem in problems)
         if not problems:
@@ -254,13 +277,15 @@ def _typed_titles(milestones: str | list | None) -> set[str]:
         lines = (line.split("|") for line in milestones.splitlines())
         return {fields[1].strip().lower() for fields in lines if len(fields) > 1}
     if isinstance(milestones, list):
-        return {str(row.get("title", "")).strip().lower() for row in milestones
-                if isinstance(row, dict)}
+        return {
+            str(row.get("title", "")).strip().lower() for row in milestones if isinstance(row, dict)
+        }
     return set()
 
 
-def _parse_content(values: dict[str, Any], messages: dict[str, list[str]],
-                   existing: dict[str, Any]) -> dict[str, Any]:
+def _parse_content(
+    values: dict[str, Any], messages: dict[str, list[str]], existing: dict[str, Any]
+) -> dict[str, Any]:
     """The new ``content``: edited components replaced, everything else kept as it was."""
     content = copy.deepcopy(existing)
     parsed: dict[str, list[dict]] = {}
@@ -272,7 +297,8 @@ def _parse_content(values: dict[str, Any], messages: dict[str, list[str]],
             messages.setdefault(component, []).extend(errors)
         parsed[component] = rows
     milestone_titles = (
-        _typed_titles(values["milestones"]) if "milestones" in values
+        _typed_titles(values["milestones"])
+        if "milestones" in values
         else {str(row.get("title", "")).lower() for row in content.get("milestones") or []}
     )
     for row in parsed.get("actions", []):
@@ -309,20 +335,24 @@ def _check_key(key: Any, messages: dict[str, list[str]]) -> str | None:
     if len(key) > KEY_MAX_LENGTH:
         messages["key"] = [f"Keep the key to {KEY_MAX_LENGTH} characters or fewer."]
     elif not KEY_PATTERN.fullmatch(key):
-        messages["key"] = ["Use only lowercase letters, digits and hyphens, starting and ending "
-                           "with a letter or digit (e.g. enterprise-renewal)."]
+        messages["key"] = [
+            "Use only lowercase letters, digits and hyphens, starting and ending "
+            "with a letter or digit (e.g. enterprise-renewal)."
+        ]
     elif key in RESERVED_KEYS:
         messages["key"] = [f"“{key}” is reserved; choose another key."]
     else:
         taken = db.session.scalar(select(PlanTemplate).where(PlanTemplate.key == key))
         if taken is not None:
-            messages["key"] = [f"The key “{key}” is already used by the template “{taken.name}”; "
-                               f"keys are unique."]
+            messages["key"] = [
+                f"The key “{key}” is already used by the template “{taken.name}”; keys are unique."
+            ]
     return key
 
 
-def _check_fields(values: dict[str, Any], messages: dict[str, list[str]],
-                  creating: bool) -> dict[str, Any]:
+def _check_fields(
+    values: dict[str, Any], messages: dict[str, list[str]], creating: bool
+) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if creating or "name" in values:
         name = values.get("name")
@@ -360,8 +390,11 @@ def _flush_new(template: PlanTemplate) -> None:
             db.session.flush()
     except IntegrityError as error:
         raise TemplateValidationError(
-            {"key": [f"The key “{template.key}” was just taken by another template; choose "
-                     f"another."]}
+            {
+                "key": [
+                    f"The key “{template.key}” was just taken by another template; choose another."
+                ]
+            }
         ) from error
 
 
@@ -375,23 +408,28 @@ def create_template(values: dict[str, Any], *, user: User, now: datetime) -> Pla
     content = _parse_content(values, messages, {})
     if messages:
         raise TemplateValidationError(messages)
-    template = PlanTemplate(key=key, content=content, built_in=False, updated_at=now,
-                            updated_by_id=user.id, **fields)
+    template = PlanTemplate(
+        key=key, content=content, built_in=False, updated_at=now, updated_by_id=user.id, **fields
+    )
     _flush_new(template)
-    audit.record(AUDIT_ENTITY, template.key, "created", user=user, now=now,
-                 after=_snapshot(template))
+    audit.record(
+        AUDIT_ENTITY, template.key, "created", user=user, now=now, after=_snapshot(template)
+    )
     return template
 
 
-def update_template(template: PlanTemplate, values: dict[str, Any], *, user: User,
-                    now: datetime) -> PlanTemplate:
+def update_template(
+    template: PlanTemplate, values: dict[str, Any], *, user: User, now: datetime
+) -> PlanTemplate:
     """Change a template, built-in ones included. The key never changes: plans and exported
     configuration refer to it."""
     _require_manager(user)
     messages: dict[str, list[str]] = {}
     if "key" in values and values["key"] != template.key:
-        messages["key"] = ["The key cannot change after the template is created; duplicate the "
-                           "template to use another key."]
+        messages["key"] = [
+            "The key cannot change after the template is created; duplicate the "
+            "template to use another key."
+        ]
     fields = _check_fields(values, messages, creating=False)
     content = _parse_content(values, messages, template.content or {})
     if messages:
@@ -406,13 +444,21 @@ def update_template(template: PlanTemplate, values: dict[str, Any], *, user: Use
     template.updated_at = now
     template.updated_by_id = user.id
     db.session.flush()
-    audit.record(AUDIT_ENTITY, template.key, "updated", user=user, now=now,
-                 before=_changed(before, after), after=_changed(after, before))
+    audit.record(
+        AUDIT_ENTITY,
+        template.key,
+        "updated",
+        user=user,
+        now=now,
+        before=_changed(before, after),
+        after=_changed(after, before),
+    )
     return template
 
 
-def duplicate_template(template: PlanTemplate, values: dict[str, Any], *, user: User,
-                       now: datetime) -> PlanTemplate:
+def duplicate_template(
+    template: PlanTemplate, values: dict[str, Any], *, user: User, now: datetime
+) -> PlanTemplate:
     """A custom copy of ``template`` (built-in or not) under a new key and name."""
     _require_manager(user)
     messages: dict[str, list[str]] = {}
@@ -425,14 +471,25 @@ def duplicate_template(template: PlanTemplate, values: dict[str, Any], *, user: 
     if messages:
         raise TemplateValidationError(messages)
     copy_ = PlanTemplate(
-        key=key, name=name.strip()[:200], plan_type=template.plan_type,
-        review_cadence=template.review_cadence, description=template.description,
-        content=copy.deepcopy(template.content or {}), built_in=False, updated_at=now,
+        key=key,
+        name=name.strip()[:200],
+        plan_type=template.plan_type,
+        review_cadence=template.review_cadence,
+        description=template.description,
+        content=copy.deepcopy(template.content or {}),
+        built_in=False,
+        updated_at=now,
         updated_by_id=user.id,
     )
     _flush_new(copy_)
-    audit.record(AUDIT_ENTITY, copy_.key, "created", user=user, now=now,
-                 after={**_snapshot(copy_), "duplicated_from": template.key})
+    audit.record(
+        AUDIT_ENTITY,
+        copy_.key,
+        "created",
+        user=user,
+        now=now,
+        after={**_snapshot(copy_), "duplicated_from": template.key},
+    )
     return copy_
 
 
@@ -440,11 +497,14 @@ def delete_template(template: PlanTemplate, *, user: User, now: datetime) -> Non
     """Remove a custom template. Plans made from it keep their rows (they are copies)."""
     _require_manager(user)
     if template.built_in:
-        message = (f"“{template.name}” is built in and cannot be deleted; edit it, or duplicate "
-                   f"it and change the copy.")
+        message = (
+            f"“{template.name}” is built in and cannot be deleted; edit it, or duplicate "
+            f"it and change the copy."
+        )
         raise ValidationError(message, {"template": message})
-    audit.record(AUDIT_ENTITY, template.key, "deleted", user=user, now=now,
-                 before=_snapshot(template))
+    audit.record(
+        AUDIT_ENTITY, template.key, "deleted", user=user, now=now, before=_snapshot(template)
+    )
     db.session.delete(template)
     db.session.flush()
 
@@ -494,10 +554,17 @@ class TemplateChange:
 def template_history(template: PlanTemplate, limit: int = 20) -> list[TemplateChange]:
     """The template's audit entries, newest first, naming the fields each change touched."""
     return [
-        TemplateChange(event.at, event.user.name if event.user else None, event.action,
-                       [name for name in AUDITED_FIELDS
-                        if event.action == "updated"
-                        and (name in (event.after or {}) or name in (event.before or {}))])
+        TemplateChange(
+            event.at,
+            event.user.name if event.user else None,
+            event.action,
+            [
+                name
+                for name in AUDITED_FIELDS
+                if event.action == "updated"
+                and (name in (event.after or {}) or name in (event.before or {}))
+            ],
+        )
         for event in audit.events_for(AUDIT_ENTITY, template.key, limit=limit)
     ]
 

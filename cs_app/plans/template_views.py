@@ -26,17 +26,27 @@ from cs_app.plans.template_service import COMPONENT_ORDER, ROW_FORMATS
 bp = Blueprint("templates", __name__)
 
 EXPIRED = "The form expired before it was sent; send it again."
-ROWS_LABELS = {"outcomes": "Outcomes", "milestones": "Milestones", "risks": "Risks",
-               "actions": "Actions"}
+ROWS_LABELS = {
+    "outcomes": "Outcomes",
+    "milestones": "Milestones",
+    "risks": "Risks",
+    "actions": "Actions",
+}
 
 
 class TemplateForm(FlaskForm):
     key = StringField("Key")
     name = StringField("Name")
-    plan_type = SelectField("Plan type", validate_choice=False,
-                            choices=[SelectChoice(k, v) for k, v in PLAN_TYPES.items()])
-    review_cadence = SelectField("Review cadence", validate_choice=False,
-                                 choices=[SelectChoice(k, v) for k, v in REVIEW_CADENCES.items()])
+    plan_type = SelectField(
+        "Plan type",
+        validate_choice=False,
+        choices=[SelectChoice(k, v) for k, v in PLAN_TYPES.items()],
+    )
+    review_cadence = SelectField(
+        "Review cadence",
+        validate_choice=False,
+        choices=[SelectChoice(k, v) for k, v in REVIEW_CADENCES.items()],
+    )
     description = TextAreaField("Description")
     outcomes = TextAreaField(ROWS_LABELS["outcomes"])
     milestones = TextAreaField(ROWS_LABELS["milestones"])
@@ -83,7 +93,10 @@ def _form_values(form: TemplateForm) -> dict[str, str]:
 
 def _render_form(form: TemplateForm, template: PlanTemplate | None, status: int = 200):
     return render_template(
-        "plan_templates/form.html", form=form, template=template, formats=ROW_FORMATS,
+        "plan_templates/form.html",
+        form=form,
+        template=template,
+        formats=ROW_FORMATS,
         components=COMPONENT_ORDER,
         read_only_sections=_read_only_sections(template) if template else [],
     ), status
@@ -91,12 +104,19 @@ def _render_form(form: TemplateForm, template: PlanTemplate | None, status: int 
 
 def _read_only_sections(template: PlanTemplate) -> list[str]:
     content = template.content or {}
-    return [READ_ONLY_TITLES[name] for name in template_service.READ_ONLY_CONTENT
-            if content.get(name)]
+    return [
+        READ_ONLY_TITLES[name] for name in template_service.READ_ONLY_CONTENT if content.get(name)
+    ]
 
 
-FIELD_LABELS = {"name": "name", "plan_type": "plan type", "review_cadence": "review cadence",
-                "description": "description", "content": "rows", "built_in": "built-in"}
+FIELD_LABELS = {
+    "name": "name",
+    "plan_type": "plan type",
+    "review_cadence": "review cadence",
+    "description": "description",
+    "content": "rows",
+    "built_in": "built-in",
+}
 READ_ONLY_TITLES = {
     "review_meetings": "review meetings",
     "journey_triggers": "automated journey triggers",
@@ -108,24 +128,36 @@ READ_ONLY_TITLES = {
 @bp.route("/templates")
 @login_required
 def index():
-    return render_template("plan_templates/index.html",
-                           summaries=template_service.list_templates(),
-                           can_manage=can_manage_templates(current_user),
-                           plan_types=PLAN_TYPES, cadences=REVIEW_CADENCES)
+    return render_template(
+        "plan_templates/index.html",
+        summaries=template_service.list_templates(),
+        can_manage=can_manage_templates(current_user),
+        plan_types=PLAN_TYPES,
+        cadences=REVIEW_CADENCES,
+    )
 
 
 def _render_show(template: PlanTemplate, duplicate_form: DuplicateForm, status: int = 200):
     content = template.content or {}
-    milestones = sorted(content.get("milestones") or [],
-                        key=lambda row: row.get("target_offset_days") or 0)
+    milestones = sorted(
+        content.get("milestones") or [], key=lambda row: row.get("target_offset_days") or 0
+    )
     return render_template(
-        "plan_templates/show.html", template=template, content=content, milestones=milestones,
+        "plan_templates/show.html",
+        template=template,
+        content=content,
+        milestones=milestones,
         counts=template_service.row_counts(template),
         updated_by_name=template_service.updated_by_name(template),
-        history=template_service.template_history(template), field_labels=FIELD_LABELS,
-        can_manage=can_manage_templates(current_user), duplicate_form=duplicate_form,
-        plan_types=PLAN_TYPES, cadences=REVIEW_CADENCES, risk_categories=RISK_CATEGORIES,
-        levels=LEVELS, severity=progress.risk_severity,
+        history=template_service.template_history(template),
+        field_labels=FIELD_LABELS,
+        can_manage=can_manage_templates(current_user),
+        duplicate_form=duplicate_form,
+        plan_types=PLAN_TYPES,
+        cadences=REVIEW_CADENCES,
+        risk_categories=RISK_CATEGORIES,
+        levels=LEVELS,
+        severity=progress.risk_severity,
         lower_is_better=progress.lower_is_better,
     ), status
 
@@ -134,8 +166,7 @@ def _render_show(template: PlanTemplate, duplicate_form: DuplicateForm, status: 
 @login_required
 def show(key: str):
     template = _template_or_404(key)
-    return _render_show(template, DuplicateForm(formdata=None,
-                                                name=f"{template.name} (copy)"))
+    return _render_show(template, DuplicateForm(formdata=None, name=f"{template.name} (copy)"))
 
 
 @bp.route("/templates/new", methods=["GET", "POST"])
@@ -145,13 +176,15 @@ def new():
     form = TemplateForm()
     if form.validate_on_submit():
         try:
-            template = template_service.create_template(_form_values(form), user=current_user,
-                                                        now=utcnow())
+            template = template_service.create_template(
+                _form_values(form), user=current_user, now=utcnow()
+            )
         except ValidationError as error:
             db.session.rollback()
             _show_errors(form, error)
-            form.form_errors.insert(0, error.message + " Fix the marked fields; nothing you "
-                                                       "typed was lost.")
+            form.form_errors.insert(
+                0, error.message + " Fix the marked fields; nothing you typed was lost."
+            )
             return _render_form(form, None, 422)
         db.session.commit()
         flash(f"Template “{template.name}” created.", "success")
@@ -174,13 +207,15 @@ def edit(key: str):
     del form.key  # the key is fixed once the template exists
     if form.validate_on_submit():
         try:
-            template_service.update_template(template, _form_values(form), user=current_user,
-                                             now=utcnow())
+            template_service.update_template(
+                template, _form_values(form), user=current_user, now=utcnow()
+            )
         except ValidationError as error:
             db.session.rollback()
             _show_errors(form, error)
-            form.form_errors.insert(0, error.message + " Fix the marked fields; nothing you "
-                                                       "typed was lost.")
+            form.form_errors.insert(
+                0, error.message + " Fix the marked fields; nothing you typed was lost."
+            )
             return _render_form(form, template, 422)
         db.session.commit()
         flash(f"Template “{template.name}” saved.", "success")
@@ -202,8 +237,11 @@ def duplicate(key: str):
         return _render_show(template, form, 400)
     try:
         copy_ = template_service.duplicate_template(
-            template, {"key": form.key.data, "name": form.name.data}, user=current_user,
-            now=utcnow())
+            template,
+            {"key": form.key.data, "name": form.name.data},
+            user=current_user,
+            now=utcnow(),
+        )
     except ValidationError as error:
         db.session.rollback()
         _show_errors(form, error)

@@ -72,11 +72,19 @@ STALE_MESSAGE = (
 )
 
 LABELS = SimpleNamespace(
-    plan_types=PLAN_TYPES, plan_statuses=PLAN_STATUSES, cadences=REVIEW_CADENCES,
-    outcome_statuses=OUTCOME_STATUSES, milestone_statuses=MILESTONE_STATUSES,
-    risk_categories=RISK_CATEGORIES, levels=LEVELS, risk_statuses=RISK_STATUSES,
-    action_statuses=ACTION_STATUSES, roles=STAKEHOLDER_ROLES, influence=INFLUENCE_LEVELS,
-    engagement=ENGAGEMENT_LEVELS, contact_statuses=CONTACT_STATUSES,
+    plan_types=PLAN_TYPES,
+    plan_statuses=PLAN_STATUSES,
+    cadences=REVIEW_CADENCES,
+    outcome_statuses=OUTCOME_STATUSES,
+    milestone_statuses=MILESTONE_STATUSES,
+    risk_categories=RISK_CATEGORIES,
+    levels=LEVELS,
+    risk_statuses=RISK_STATUSES,
+    action_statuses=ACTION_STATUSES,
+    roles=STAKEHOLDER_ROLES,
+    influence=INFLUENCE_LEVELS,
+    engagement=ENGAGEMENT_LEVELS,
+    contact_statuses=CONTACT_STATUSES,
     phases=MILESTONE_PHASES,
 )
 SECTIONS = (
@@ -90,23 +98,43 @@ SECTIONS = (
     ("history", "History"),
 )
 HISTORY_COMPONENTS = {
-    "plan": "Plan", "profile": "Profile", "outcomes": "Outcome", "milestones": "Milestone",
-    "stakeholders": "Stakeholder", "risks": "Risk", "actions": "Action", "reviews": "Review",
+    "plan": "Plan",
+    "profile": "Profile",
+    "outcomes": "Outcome",
+    "milestones": "Milestone",
+    "stakeholders": "Stakeholder",
+    "risks": "Risk",
+    "actions": "Action",
+    "reviews": "Review",
 }
 FIELD_LABELS = {
-    "owner_id": "owner", "milestone_id": "milestone", "current_value": "current value",
-    "next_review_on": "next review", "last_contact_on": "last contact",
-    "completed_on": "completed on", "held_on": "date", "plan_type": "type",
-    "review_cadence": "review cadence", "title": "title",
+    "owner_id": "owner",
+    "milestone_id": "milestone",
+    "current_value": "current value",
+    "next_review_on": "next review",
+    "last_contact_on": "last contact",
+    "completed_on": "completed on",
+    "held_on": "date",
+    "plan_type": "type",
+    "review_cadence": "review cadence",
+    "title": "title",
 }
 VALUE_LABELS = {
-    "plan_type": PLAN_TYPES, "review_cadence": REVIEW_CADENCES, "category": RISK_CATEGORIES,
-    "likelihood": LEVELS, "impact": LEVELS, "role": STAKEHOLDER_ROLES,
-    "influence": INFLUENCE_LEVELS, "engagement": ENGAGEMENT_LEVELS,
+    "plan_type": PLAN_TYPES,
+    "review_cadence": REVIEW_CADENCES,
+    "category": RISK_CATEGORIES,
+    "likelihood": LEVELS,
+    "impact": LEVELS,
+    "role": STAKEHOLDER_ROLES,
+    "influence": INFLUENCE_LEVELS,
+    "engagement": ENGAGEMENT_LEVELS,
 }
 STATUS_LABELS = {
-    "plan": PLAN_STATUSES, "outcomes": OUTCOME_STATUSES, "milestones": MILESTONE_STATUSES,
-    "risks": RISK_STATUSES, "actions": ACTION_STATUSES,
+    "plan": PLAN_STATUSES,
+    "outcomes": OUTCOME_STATUSES,
+    "milestones": MILESTONE_STATUSES,
+    "risks": RISK_STATUSES,
+    "actions": ACTION_STATUSES,
 }
 
 
@@ -150,8 +178,9 @@ class PlanListFilters:
     def from_args(cls, args) -> PlanListFilters:
         sort = args.get("sort", "next_review")
         return cls(
-            status=args.get("status", "") if args.get("status", "") in (
-                "", "all", *PLAN_STATUSES) else "",
+            status=args.get("status", "")
+            if args.get("status", "") in ("", "all", *PLAN_STATUSES)
+            else "",
             plan_type=args.get("type", "") if args.get("type", "") in PLAN_TYPES else "",
             owner_id=args.get("owner", type=int),
             review_overdue=args.get("review") == "overdue",
@@ -163,15 +192,22 @@ class PlanListFilters:
 
     def args(self) -> dict[str, Any]:
         """The filters as query-string arguments (what sort links and the pager keep)."""
-        values = {"status": self.status, "type": self.plan_type, "owner": self.owner_id,
-                  "review": "overdue" if self.review_overdue else None, "q": self.query,
-                  "sort": self.sort, "dir": self.direction}
+        values = {
+            "status": self.status,
+            "type": self.plan_type,
+            "owner": self.owner_id,
+            "review": "overdue" if self.review_overdue else None,
+            "q": self.query,
+            "sort": self.sort,
+            "dir": self.direction,
+        }
         return {k: v for k, v in values.items() if v not in (None, "")}
 
     @property
     def narrowed(self) -> bool:
-        return bool(self.status or self.plan_type or self.owner_id or self.review_overdue
-                    or self.query)
+        return bool(
+            self.status or self.plan_type or self.owner_id or self.review_overdue or self.query
+        )
 
 
 def _overdue_count(model, due_column, today: date):
@@ -207,8 +243,7 @@ def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanLi
     """One page of plans with their overdue action and milestone counts: two statements
     (count and page) whatever the page size."""
     overdue_actions = _overdue_count(ActionItem, ActionItem.due_date, today).label("actions")
-    overdue_milestones = _overdue_count(Milestone, Milestone.target_date, today).label(
-        "milestones")
+    overdue_milestones = _overdue_count(Milestone, Milestone.target_date, today).label("milestones")
     conditions = []
     if filters.status == "":
         conditions.append(Plan.status != "archived")
@@ -222,8 +257,9 @@ def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanLi
         conditions += [Plan.status == "active", Plan.next_review_on < today]
     if filters.query:
         pattern = f"%{filters.query.lower()}%"
-        conditions.append(or_(func.lower(Plan.title).like(pattern),
-                              func.lower(Account.name).like(pattern)))
+        conditions.append(
+            or_(func.lower(Plan.title).like(pattern), func.lower(Account.name).like(pattern))
+        )
     base = select(Plan).join(Plan.account).join(Plan.owner).where(*conditions)
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, math.ceil(total / per_page))
@@ -234,14 +270,19 @@ def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanLi
         order = [column.desc() for column in order]
     statement = (
         base.add_columns(overdue_actions, overdue_milestones)
-        .options(contains_eager(Plan.account).lazyload(Account.csm), contains_eager(Plan.owner),
-                 raiseload("*"))
+        .options(
+            contains_eager(Plan.account).lazyload(Account.csm),
+            contains_eager(Plan.owner),
+            raiseload("*"),
+        )
         .order_by(*order, Plan.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    rows = [(plan, actions or 0, milestones or 0)
-            for plan, actions, milestones in db.session.execute(statement)]
+    rows = [
+        (plan, actions or 0, milestones or 0)
+        for plan, actions, milestones in db.session.execute(statement)
+    ]
     return PlanListPage(rows, total, page, pages)
 
 
@@ -250,14 +291,20 @@ def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanLi
 def index():
     filters = PlanListFilters.from_args(request.args)
     today = _today()
-    listing = plan_list(filters, today=today,
-                        per_page=current_app.config.get("PLANS_PER_PAGE", 50))
+    listing = plan_list(filters, today=today, per_page=current_app.config.get("PLANS_PER_PAGE", 50))
     owners = db.session.scalars(
         select(User).where(User.role != "viewer").order_by(User.active.desc(), User.name)
     ).all()
-    return render_template("plans/index.html", listing=listing, filters=filters,
-                           args=filters.args(), owners=owners, labels=LABELS, as_of=today,
-                           review_overdue=progress.review_overdue)
+    return render_template(
+        "plans/index.html",
+        listing=listing,
+        filters=filters,
+        args=filters.args(),
+        owners=owners,
+        labels=LABELS,
+        as_of=today,
+        review_overdue=progress.review_overdue,
+    )
 
 
 # --- one plan ----------------------------------------------------------------------------------
@@ -293,8 +340,11 @@ def _item_values(component: str, item: Any) -> dict[str, Any]:
     if hasattr(item, "owner_ref"):
         extra["owner"] = item.owner_ref
     if component == "stakeholders" and item.contact is not None:
-        extra.update(influence=item.contact.influence, engagement=item.contact.engagement,
-                     last_contact_on=item.contact.last_contact_on)
+        extra.update(
+            influence=item.contact.influence,
+            engagement=item.contact.engagement,
+            last_contact_on=item.contact.last_contact_on,
+        )
     return extra
 
 
@@ -308,8 +358,9 @@ class PlanEditors:
     form. The form of a refused POST is kept as it came back, with its errors and typed values.
     """
 
-    def __init__(self, plan: Plan, choices: forms.PlanChoices, today: date,
-                 failed: Failed | None) -> None:
+    def __init__(
+        self, plan: Plan, choices: forms.PlanChoices, today: date, failed: Failed | None
+    ) -> None:
         self.plan_id = plan.id
         self._add_urls: dict[str, str] = {}
         self.choices = choices
@@ -337,7 +388,8 @@ class PlanEditors:
         form = self._row_forms.get(component)
         if form is None:
             form = self._row_forms[component] = forms.bind_choices(
-                forms.EDIT_FORMS[component](formdata=None), self.choices)
+                forms.EDIT_FORMS[component](formdata=None), self.choices
+            )
         form.process(None, obj=item, **_item_values(component, item))
         if hasattr(item, "owner_ref"):
             forms.bind_choices(form, self.choices, item.owner_ref, item.owner_name)
@@ -350,8 +402,9 @@ class PlanEditors:
     def add_url(self, component: str) -> str:
         url = self._add_urls.get(component)
         if url is None:
-            url = self._add_urls[component] = url_for("plans.add_item", plan_id=self.plan_id,
-                                                      component=component)
+            url = self._add_urls[component] = url_for(
+                "plans.add_item", plan_id=self.plan_id, component=component
+            )
         return url
 
     def edit_url(self, component: str, item_id: int) -> str:
@@ -369,8 +422,7 @@ class PlanEditors:
         if failed is not None:
             return failed
         if self._measurement_form is None:
-            self._measurement_form = forms.MeasurementForm(formdata=None,
-                                                           measured_on=self.today)
+            self._measurement_form = forms.MeasurementForm(formdata=None, measured_on=self.today)
         return self._measurement_form
 
 
@@ -394,8 +446,12 @@ def _stakeholders_gone_dark(plan: Plan, today: date, dark_after_days: int) -> se
         if contact is None or contact.status == "departed":
             continue
         facts = progress.StakeholderFacts(
-            name=contact.name, is_customer=True, engagement=contact.engagement,
-            last_contact=contact.last_contact_on, departed=False)
+            name=contact.name,
+            is_customer=True,
+            engagement=contact.engagement,
+            last_contact=contact.last_contact_on,
+            departed=False,
+        )
         flags = progress.stakeholder_flags([facts], today, dark_after_days)
         if any(flag.key == "gone_dark" for flag in flags):
             dark.add(stakeholder.id)
@@ -479,9 +535,14 @@ def history(plan_id: int):
     else:
         component = ""
     return render_template(
-        "plans/history.html", plan=plan, changes=changes, component=component,
-        truncated=truncated, history_components=HISTORY_COMPONENTS,
-        field_label=field_label, value_label=value_label,
+        "plans/history.html",
+        plan=plan,
+        changes=changes,
+        component=component,
+        truncated=truncated,
+        history_components=HISTORY_COMPONENTS,
+        field_label=field_label,
+        value_label=value_label,
     )
 
 
@@ -499,14 +560,21 @@ def _saved_values(form, saved: Any) -> list[tuple[str, str, str]]:
             current = getattr(saved, "owner_ref", "")
         elif hasattr(saved, name):
             current = getattr(saved, name)
-        elif name in ("influence", "engagement", "last_contact_on") and getattr(
-                saved, "contact", None) is not None:
+        elif (
+            name in ("influence", "engagement", "last_contact_on")
+            and getattr(saved, "contact", None) is not None
+        ):
             current = getattr(saved.contact, name)
         else:
             continue
         if _show(current) != _show(typed):
-            rows.append((form[name].label.text, _choice_text(form[name], current) or "—",
-                         _choice_text(form[name], typed) or "—"))
+            rows.append(
+                (
+                    form[name].label.text,
+                    _choice_text(form[name], current) or "—",
+                    _choice_text(form[name], typed) or "—",
+                )
+            )
     return rows
 
 
@@ -530,8 +598,15 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _attempt(plan_id: int, key: str, form, save: Callable[[], Any], message: str,
-             anchor: str, saved: Callable[[Plan], Any] | None = None):
+def _attempt(
+    plan_id: int,
+    key: str,
+    form,
+    save: Callable[[], Any],
+    message: str,
+    anchor: str,
+    saved: Callable[[Plan], Any] | None = None,
+):
     """Run one service call and commit; refusals re-render the plan with ``form`` open."""
     try:
         save()
@@ -571,10 +646,15 @@ def edit(plan_id: int):
     if not form.validate():
         return _invalid(plan, "plan", form)
     return _attempt(
-        plan_id, "plan", form,
-        lambda: service.update_plan(plan, form.values(), expected_version=form.version.data,
-                                    user=_actor(), now=utcnow()),
-        "Plan saved.", "plan", saved=lambda current: current,
+        plan_id,
+        "plan",
+        form,
+        lambda: service.update_plan(
+            plan, form.values(), expected_version=form.version.data, user=_actor(), now=utcnow()
+        ),
+        "Plan saved.",
+        "plan",
+        saved=lambda current: current,
     )
 
 
@@ -586,9 +666,12 @@ def edit_profile(plan_id: int):
     if not form.validate():
         return _invalid(plan, "profile", form)
     return _attempt(
-        plan_id, "profile", form,
+        plan_id,
+        "profile",
+        form,
         lambda: service.update_profile(plan, form.values(), user=_actor(), now=utcnow()),
-        "Customer profile saved.", "profile",
+        "Customer profile saved.",
+        "profile",
     )
 
 
@@ -603,9 +686,12 @@ def add_item(plan_id: int, component: str):
     spec = service.COMPONENTS[component]
     title = "" if component == "stakeholders" else form.values().get(spec.title_field)
     return _attempt(
-        plan_id, key, form,
+        plan_id,
+        key,
+        form,
         lambda: service.add_item(plan, component, form.values(), user=_actor(), now=utcnow()),
-        f"{spec.label} added{_quote(title)}.", component,
+        f"{spec.label} added{_quote(title)}.",
+        component,
     )
 
 
@@ -635,11 +721,20 @@ def edit_item(plan_id: int, component: str, item_id: int):
         return _invalid(plan, key, form)
     label = service.COMPONENTS[component].label
     return _attempt(
-        plan_id, key, form,
-        lambda: service.update_item(plan, component, item, form.values(),
-                                    expected_version=form.version.data, user=_actor(),
-                                    now=utcnow()),
-        f"{label} saved.", component,
+        plan_id,
+        key,
+        form,
+        lambda: service.update_item(
+            plan,
+            component,
+            item,
+            form.values(),
+            expected_version=form.version.data,
+            user=_actor(),
+            now=utcnow(),
+        ),
+        f"{label} saved.",
+        component,
         saved=lambda current: _item_or_gone(current, component, item_id),
     )
 
@@ -670,8 +765,12 @@ def add_measurement(plan_id: int, item_id: int):
     if not form.validate():
         return _invalid(plan, key, form)
     return _attempt(
-        plan_id, key, form,
-        lambda: service.add_measurement(plan, outcome, form.measured_on.data, form.value.data,
-                                        user=_actor(), now=utcnow()),
-        f"Measurement recorded for{_quote(outcome.title)}.", "outcomes",
+        plan_id,
+        key,
+        form,
+        lambda: service.add_measurement(
+            plan, outcome, form.measured_on.data, form.value.data, user=_actor(), now=utcnow()
+        ),
+        f"Measurement recorded for{_quote(outcome.title)}.",
+        "outcomes",
     )

@@ -26,14 +26,25 @@ class AccountTriggers:
 
 def account_triggers(account_id: int, *, limit: int = LIMIT) -> AccountTriggers:
     firings = db.session.scalars(
-        select(RuleFiring).where(RuleFiring.account_id == account_id)
-        .order_by(RuleFiring.fired_at.desc(), RuleFiring.id.desc()).limit(limit)).all()
+        select(RuleFiring)
+        .where(RuleFiring.account_id == account_id)
+        .order_by(RuleFiring.fired_at.desc(), RuleFiring.id.desc())
+        .limit(limit)
+    ).all()
     items = db.session.scalars(
-        select(QueueItem).where(QueueItem.account_id == account_id)
-        .order_by((QueueItem.status == "resolved"), QueueItem.created_at.desc(),
-                  QueueItem.id.desc()).limit(limit)).all()
+        select(QueueItem)
+        .where(QueueItem.account_id == account_id)
+        .order_by(
+            (QueueItem.status == "resolved"), QueueItem.created_at.desc(), QueueItem.id.desc()
+        )
+        .limit(limit)
+    ).all()
     touchpoints = db.session.scalars(
-        select(Touchpoint).where(Touchpoint.account_id == account_id)
-        .order_by(Touchpoint.due_at.desc(), Touchpoint.id.desc()).limit(limit)).all()
-    return AccountTriggers(firings=list(firings), queue_items=list(items),
-                           touchpoints=list(touchpoints))
+        select(Touchpoint)
+        .where(Touchpoint.account_id == account_id)
+        .order_by(Touchpoint.due_at.desc(), Touchpoint.id.desc())
+        .limit(limit)
+    ).all()
+    return AccountTriggers(
+        firings=list(firings), queue_items=list(items), touchpoints=list(touchpoints)
+    )

@@ -57,8 +57,14 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _choice(action: Mapping, name: str, allowed: Collection[str], path: str,
-            what: str, default: str | None = None) -> str:
+def _choice(
+    action: Mapping,
+    name: str,
+    allowed: Collection[str],
+    path: str,
+    what: str,
+    default: str | None = None,
+) -> str:
     value = action.get(name, default)
     if value is None or value == "":
         raise ActionError(f"{path}.{name}", f"choose the {what}")
@@ -68,8 +74,9 @@ def _choice(action: Mapping, name: str, allowed: Collection[str], path: str,
     return value
 
 
-def _whole(action: Mapping, name: str, path: str, *, low: int, high: int,
-           default: int | None) -> int | None:
+def _whole(
+    action: Mapping, name: str, path: str, *, low: int, high: int, default: int | None
+) -> int | None:
     value = action.get(name, default)
     if value is None:
         return default
@@ -81,29 +88,37 @@ def _whole(action: Mapping, name: str, path: str, *, low: int, high: int,
 
 
 def _route(action: Mapping, path: str, pools: Collection[str]) -> dict[str, Any]:
-    return {"type": "route_to_pool",
-            "pool": _choice(action, "pool", sorted(pools), path, "pool"),
-            "priority": _choice(action, "priority", PRIORITIES, path, "priority", "normal"),
-            # None: the pool's default SLA
-            "sla_hours": _whole(action, "sla_hours", path, low=1, high=MAX_SLA_HOURS,
-                                default=None)}
+    return {
+        "type": "route_to_pool",
+        "pool": _choice(action, "pool", sorted(pools), path, "pool"),
+        "priority": _choice(action, "priority", PRIORITIES, path, "priority", "normal"),
+        # None: the pool's default SLA
+        "sla_hours": _whole(action, "sla_hours", path, low=1, high=MAX_SLA_HOURS, default=None),
+    }
 
 
-def _touchpoint(action: Mapping, path: str,
-                templates: Collection[str] | Mapping[str, str]) -> dict[str, Any]:
+def _touchpoint(
+    action: Mapping, path: str, templates: Collection[str] | Mapping[str, str]
+) -> dict[str, Any]:
     channel = _choice(action, "channel", CHANNELS, path, "channel")
     template = _choice(action, "template", sorted(templates), path, "touchpoint template")
     if isinstance(templates, Mapping) and templates[template] != channel:
-        raise ActionError(f"{path}.template",
-                          f"template {template!r} is written for {templates[template]}, "
-                          f"not {channel}")
+        raise ActionError(
+            f"{path}.template",
+            f"template {template!r} is written for {templates[template]}, not {channel}",
+        )
     recipient = _choice(action, "recipient", RECIPIENTS, path, "recipient")
     if channel == "internal_alert" and recipient not in INTERNAL_RECIPIENTS:
-        raise ActionError(f"{path}.recipient",
-                          "an internal alert goes to the owning CSM or the pool assignee")
-    return {"type": "schedule_touchpoint", "channel": channel, "template": template,
-            "recipient": recipient,
-            "delay_days": _whole(action, "delay_days", path, low=0, high=MAX_DAYS, default=0)}
+        raise ActionError(
+            f"{path}.recipient", "an internal alert goes to the owning CSM or the pool assignee"
+        )
+    return {
+        "type": "schedule_touchpoint",
+        "channel": channel,
+        "template": template,
+        "recipient": recipient,
+        "delay_days": _whole(action, "delay_days", path, low=0, high=MAX_DAYS, default=0),
+    }
 
 
 def _create_action(action: Mapping, path: str) -> dict[str, Any]:
@@ -112,21 +127,30 @@ def _create_action(action: Mapping, path: str) -> dict[str, Any]:
         raise ActionError(f"{path}.title", "an action item needs a title")
     if len(title.strip()) > MAX_TITLE:
         raise ActionError(f"{path}.title", f"the title is at most {MAX_TITLE} characters")
-    return {"type": "create_action", "title": title.strip(),
-            # an action item's owner is always a named person: whoever these resolve to
-            "owner": _choice(action, "owner", OWNERS, path, "owner"),
-            "due_in_days": _whole(action, "due_in_days", path, low=0, high=MAX_DAYS,
-                                  default=7)}
+    return {
+        "type": "create_action",
+        "title": title.strip(),
+        # an action item's owner is always a named person: whoever these resolve to
+        "owner": _choice(action, "owner", OWNERS, path, "owner"),
+        "due_in_days": _whole(action, "due_in_days", path, low=0, high=MAX_DAYS, default=7),
+    }
 
 
 def _set_stage(action: Mapping, path: str, stages: Collection[str]) -> dict[str, Any]:
-    return {"type": "set_stage",
-            "stage": _choice(action, "stage", list(stages), path, "lifecycle stage")}
+    return {
+        "type": "set_stage",
+        "stage": _choice(action, "stage", list(stages), path, "lifecycle stage"),
+    }
 
 
-def validate_actions(actions: Any, *, pools: Collection[str],
-                     templates: Collection[str] | Mapping[str, str],
-                     stages: Collection[str], path: str = "actions") -> list[dict[str, Any]]:
+def validate_actions(
+    actions: Any,
+    *,
+    pools: Collection[str],
+    templates: Collection[str] | Mapping[str, str],
+    stages: Collection[str],
+    path: str = "actions",
+) -> list[dict[str, Any]]:
     """The actions with defaults filled in; raises ``ActionError`` naming the first bad field.
 
     ``templates`` may map each template key to its channel, and then a template must be used
@@ -146,8 +170,10 @@ def validate_actions(actions: Any, *, pools: Collection[str],
             raise ActionError(here, "each action is an object with a type")
         kind = action.get("type")
         if kind not in ACTION_TYPES:
-            raise ActionError(f"{here}.type", f"unknown action type {kind!r}; use one of: "
-                                              f"{', '.join(ACTION_TYPES)}")
+            raise ActionError(
+                f"{here}.type",
+                f"unknown action type {kind!r}; use one of: {', '.join(ACTION_TYPES)}",
+            )
         unknown = set(action) - {"type", *FIELDS[kind]}
         if unknown:
             raise ActionError(here, f"{kind} takes no {', '.join(sorted(unknown))}")
@@ -165,7 +191,9 @@ def validate_actions(actions: Any, *, pools: Collection[str],
     for index, action in enumerate(cleaned):
         for name in ("recipient", "owner"):
             if action.get(name) == "pool_assignee" and not routes:
-                raise ActionError(f"{path}[{index}].{name}",
-                                  "the pool assignee exists only when the rule also routes "
-                                  "to a pool (add a route_to_pool action)")
+                raise ActionError(
+                    f"{path}[{index}].{name}",
+                    "the pool assignee exists only when the rule also routes "
+                    "to a pool (add a route_to_pool action)",
+                )
     return cleaned

@@ -23,9 +23,14 @@ DEDUPE_CONSTRAINT = "uq_alerts_dedupe"
 DEDUPE_COLUMNS = ("user_id", "kind", "dedupe_key")
 BATCH_ROWS = 500  # rows per multi-row INSERT: far below SQLite's bound-parameter limit
 ALERTS_PER_PAGE = 50
-ALERT_KINDS = {"unassigned_item": "Unassigned item", "sla_breach": "SLA breach",
-               "dead_touchpoint": "Touchpoint failed", "internal_alert": "Internal alert",
-               "call_task": "Call task", "review_due": "Review due"}
+ALERT_KINDS = {
+    "unassigned_item": "Unassigned item",
+    "sla_breach": "SLA breach",
+    "dead_touchpoint": "Touchpoint failed",
+    "internal_alert": "Internal alert",
+    "call_task": "Call task",
+    "review_due": "Review due",
+}
 
 
 def insert_ignoring_duplicates(table=Alert.__table__):
@@ -35,17 +40,35 @@ def insert_ignoring_duplicates(table=Alert.__table__):
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS))
 
 
-def create_alert(*, user_id: int, kind: str, dedupe_key: str, title: str,
-                 body: str | None = None, account_id: int | None = None,
-                 queue_item_id: int | None = None, touchpoint_id: int | None = None,
-                 now: datetime) -> Alert | None:
+def create_alert(
+    *,
+    user_id: int,
+    kind: str,
+    dedupe_key: str,
+    title: str,
+    body: str | None = None,
+    account_id: int | None = None,
+    queue_item_id: int | None = None,
+    touchpoint_id: int | None = None,
+    now: datetime,
+) -> Alert | None:
     """The new alert, or None when this user already had one of this kind for this subject."""
     db.session.flush()
-    statement = insert_ignoring_duplicates().values(
-        user_id=user_id, kind=kind, dedupe_key=dedupe_key, title=title[:300], body=body,
-        account_id=account_id, queue_item_id=queue_item_id, touchpoint_id=touchpoint_id,
-        created_at=now,
-    ).returning(Alert.__table__.c.id)
+    statement = (
+        insert_ignoring_duplicates()
+        .values(
+            user_id=user_id,
+            kind=kind,
+            dedupe_key=dedupe_key,
+            title=title[:300],
+            body=body,
+            account_id=account_id,
+            queue_item_id=queue_item_id,
+            touchpoint_id=touchpoint_id,
+            created_at=now,
+        )
+        .returning(Alert.__table__.c.id)
+    )
     alert_id = db.session.execute(statement).scalar()
     return None if alert_id is None else db.session.get(Alert, alert_id)
 
@@ -56,14 +79,29 @@ def create_alerts(rows: list[dict[str, Any]], *, now: datetime) -> int:
     if not rows:
         return 0
     db.session.flush()
-    columns = ("user_id", "kind", "dedupe_key", "title", "body", "account_id",
-               "queue_item_id", "touchpoint_id")
-    values = [{**{c: row.get(c) for c in columns}, "title": row["title"][:300],
-               "created_at": now} for row in rows]
+    columns = (
+        "user_id",
+        "kind",
+        "dedupe_key",
+        "title",
+        "body",
+        "account_id",
+        "queue_item_id",
+        "touchpoint_id",
+    )
+    values = [
+        {**{c: row.get(c) for c in columns}, "title": row["title"][:300], "created_at": now}
+        for row in rows
+    ]
     created = 0
     for start in range(0, len(values), BATCH_ROWS):
-        created += len(db.session.execute(insert_ignoring_duplicates().values(
-            values[start:start + BATCH_ROWS]).returning(Alert.__table__.c.id)).all())
+        created += len(
+            db.session.execute(
+                insert_ignoring_duplicates()
+                .values(values[start : start + BATCH_ROWS])
+                .returning(Alert.__table__.c.id)
+            ).all()
+        )
     return created
 
 
@@ -80,28 +118,35 @@ class AlertPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def list_alerts(user, *, unread_only: bool = False, page: int = 1,
-                per_page: int = ALERTS_PER_PAGE) -> AlertPage:
+def list_alerts(
+    user, *, unread_only: bool = False, page: int = 1, per_page: int = ALERTS_PER_PAGE
+) -> AlertPage:
     """The user's alerts, unread first, newest first within each."""
     where = [Alert.user_id == user.id]
     if unread_only:
         where.append(Alert.read_at.is_(None))
     total, unread = db.session.execute(
-        select(func.count(Alert.id),
-               func.coalesce(func.sum(case((Alert.read_at.is_(None), 1), else_=0)), 0))
-        .where(Alert.user_id == user.id)
+        select(
+            func.count(Alert.id),
+            func.coalesce(func.sum(case((Alert.read_at.is_(None), 1), else_=0)), 0),
+        ).where(Alert.user_id == user.id)
     ).one()
     if unread_only:
         total = unread
     pages = max(1, -(-int(total) // per_page))
     page = min(max(page, 1), pages)
-    items = list(db.session.scalars(
-        select(Alert).where(*where)
-        .order_by(Alert.read_at.is_not(None), Alert.created_at.desc(), Alert.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ))
-    return AlertPage(items=items, total=int(total), unread=int(unread), page=page,
-                     per_page=per_page)
+    items = list(
+        db.session.scalars(
+            select(Alert)
+            .where(*where)
+            .order_by(Alert.read_at.is_not(None), Alert.created_at.desc(), Alert.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return AlertPage(
+        items=items, total=int(total), unread=int(unread), page=page, per_page=per_page
+    )
 
 
 def get_alert(alert_id: int) -> Alert:
@@ -132,6 +177,9 @@ def mark_all_read(user, *, now: datetime) -> int:
 
 
 def unread_count(user) -> int:
-    return db.session.scalar(
-        select(func.count(Alert.id)).where(Alert.user_id == user.id, Alert.read_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Alert.id)).where(Alert.user_id == user.id, Alert.read_at.is_(None))
+        )
+        or 0
+    )

@@ -77,8 +77,9 @@ class date_minus_days(FunctionElement):  # noqa: N801  (reads like the SQL it is
 @compiles(date_minus_days, "sqlite")
 def _date_minus_sqlite(element, compiler, **kw):
     day, days = list(element.clauses)
-    return (f"date({compiler.process(day, **kw)}, "
-            f"'-' || ({compiler.process(days, **kw)}) || ' days')")
+    return (
+        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
+    )
 
 
 @compiles(date_minus_days, "postgresql")
@@ -147,40 +148,68 @@ class RuleBacktest:
 
     def band_moves(self) -> dict[str, int]:
         counts = Counter(a.band_move for a in self.accounts)
-        return {name: counts.get(name, 0)
-                for name in ("improved", "unchanged", "worsened", "unknown")}
+        return {
+            name: counts.get(name, 0) for name in ("improved", "unchanged", "worsened", "unknown")
+        }
 
     def outcome_rates(self) -> dict[str, float | None]:
         total = len(self.accounts)
-        return {name: (count / total if total else None)
-                for name, count in self.outcome_counts().items()}
+        return {
+            name: (count / total if total else None)
+            for name, count in self.outcome_counts().items()
+        }
 
     def as_dict(self) -> dict[str, Any]:
         listed = sorted(self.accounts, key=lambda a: (a.fired_on[0], a.name))
         return {
-            "rule_id": self.rule_id, "mode": self.mode, "days": self.days,
-            "start": self.start.isoformat(), "end": self.end.isoformat(),
-            "replayed": self.replayed, "accounts_replayed": self.accounts_replayed,
-            "firings": self.firings, "suppressed": self.suppressed,
+            "rule_id": self.rule_id,
+            "mode": self.mode,
+            "days": self.days,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "replayed": self.replayed,
+            "accounts_replayed": self.accounts_replayed,
+            "firings": self.firings,
+            "suppressed": self.suppressed,
             "accounts_fired": len(self.accounts),
-            "firings_by_day": [{"day": day.isoformat(), "firings": count}
-                               for day, count in sorted(self.firings_by_day.items())],
-            "accounts": [{
-                "external_id": a.external_id, "name": a.name,
-                "fired_on": [day.isoformat() for day in a.fired_on],
-                "outcome": a.outcome,
-                "outcome_on": a.outcome_on.isoformat() if a.outcome_on else None,
-                "band_then": a.band_then, "band_now": a.band_now, "band_move": a.band_move,
-            } for a in listed[:ACCOUNT_LIST_LIMIT]],
+            "firings_by_day": [
+                {"day": day.isoformat(), "firings": count}
+                for day, count in sorted(self.firings_by_day.items())
+            ],
+            "accounts": [
+                {
+                    "external_id": a.external_id,
+                    "name": a.name,
+                    "fired_on": [day.isoformat() for day in a.fired_on],
+                    "outcome": a.outcome,
+                    "outcome_on": a.outcome_on.isoformat() if a.outcome_on else None,
+                    "band_then": a.band_then,
+                    "band_now": a.band_now,
+                    "band_move": a.band_move,
+                }
+                for a in listed[:ACCOUNT_LIST_LIMIT]
+            ],
             "outcomes": self.outcome_counts(),
             "outcome_rates": self.outcome_rates(),
             "base_rates": self.base_rates,
             "band_moves": self.band_moves(),
-            "pool": None if self.pool_key is None else {
-                "key": self.pool_key, "found": self.pool_found, "unassigned": self.unassigned,
-                "members": [{"user_email": m.email, "name": m.name, "capacity": m.capacity,
-                             "away": m.away, "assigned": m.assigned, "peak_open": m.peak_open}
-                            for m in self.members],
+            "pool": None
+            if self.pool_key is None
+            else {
+                "key": self.pool_key,
+                "found": self.pool_found,
+                "unassigned": self.unassigned,
+                "members": [
+                    {
+                        "user_email": m.email,
+                        "name": m.name,
+                        "capacity": m.capacity,
+                        "away": m.away,
+                        "assigned": m.assigned,
+                        "peak_open": m.peak_open,
+                    }
+                    for m in self.members
+                ],
             },
             "signals_with_history": self.signals_with_history,
             "signals_at_current_value": self.signals_at_current_value,
@@ -189,7 +218,7 @@ class RuleBacktest:
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 # --- the replayed signals -------------------------------------------------------------------
@@ -198,10 +227,17 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
 def _recorded_signals(start: date, end: date) -> set[str]:
     """Signals some scorecard measured in the window (a sample of snapshots, as the scorecard
     backtest reads them)."""
-    return {m.get("signal") for (measures,) in db.session.execute(
-        select(HealthSnapshot.measures).where(HealthSnapshot.day.between(start, end))
-        .order_by(HealthSnapshot.day.desc()).limit(200))
-        for m in measures or [] if isinstance(m, dict)}
+    return {
+        m.get("signal")
+        for (measures,) in db.session.execute(
+            select(HealthSnapshot.measures)
+            .where(HealthSnapshot.day.between(start, end))
+            .order_by(HealthSnapshot.day.desc())
+            .limit(200)
+        )
+        for m in measures or []
+        if isinstance(m, dict)
+    }
 
 
 def _measure_value(measures, signal: str):
@@ -210,36 +246,59 @@ def _measure_value(measures, signal: str):
     if db.session.get_bind().dialect.name == "postgresql":
         element = func.json_array_elements(measures).table_valued("value").render_derived()
         text = element.c.value.op("->>")("value")
-        value = (cast(text, Float) if kind == NUMBER
-                 else cast(text, Float) == 1 if kind == BOOLEAN else text)
-        return (select(value).select_from(element)
-                .where(element.c.value.op("->>")("signal") == signal).limit(1)
-                .scalar_subquery())
+        value = (
+            cast(text, Float)
+            if kind == NUMBER
+            else cast(text, Float) == 1
+            if kind == BOOLEAN
+            else text
+        )
+        return (
+            select(value)
+            .select_from(element)
+            .where(element.c.value.op("->>")("signal") == signal)
+            .limit(1)
+            .scalar_subquery()
+        )
     element = func.json_each(measures).table_valued("value")
     value = func.json_extract(element.c.value, "$.value")
     if kind == BOOLEAN:
         value = value == 1
-    return (select(value).select_from(element)
-            .where(func.json_extract(element.c.value, "$.signal") == signal).limit(1)
-            .scalar_subquery())
+    return (
+        select(value)
+        .select_from(element)
+        .where(func.json_extract(element.c.value, "$.signal") == signal)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _metric_on(account_id, day, key: str):
     m = MetricValue.__table__.c
-    return (select(m.value).where(m.account_id == account_id, m.metric_key == key,
-                                  m.measured_on <= day)
-            .order_by(m.measured_on.desc()).limit(1).scalar_subquery())
+    return (
+        select(m.value)
+        .where(m.account_id == account_id, m.metric_key == key, m.measured_on <= day)
+        .order_by(m.measured_on.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _stage_on(account_id, day, current):
     e = LifecycleStageEntry.__table__.c
-    entered = (select(e.stage).where(e.account_id == account_id, e.entered_on <= day)
-               .order_by(e.entered_on.desc(), e.id.desc()).limit(1).scalar_subquery())
+    entered = (
+        select(e.stage)
+        .where(e.account_id == account_id, e.entered_on <= day)
+        .order_by(e.entered_on.desc(), e.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return func.coalesce(entered, current)
 
 
-def history_select(used: Sequence[str], *, start: date, end: date,
-                   account_ids: Sequence[int] | None = None):
+def history_select(
+    used: Sequence[str], *, start: date, end: date, account_ids: Sequence[int] | None = None
+):
     """One row per account-day with a snapshot in [start, end]: account_id, day, band and a
     column per used signal (as that day where history exists). Returns the select and the
     used signals that took their current value."""
@@ -248,8 +307,7 @@ def history_select(used: Sequence[str], *, start: date, end: date,
     signals = AccountSignals.__table__
     recorded = _recorded_signals(start, end)
     source = hs.join(accounts, accounts.c.id == hs.c.account_id)
-    columns = [hs.c.account_id.label("account_id"), hs.c.day.label("day"),
-               hs.c.band.label("band")]
+    columns = [hs.c.account_id.label("account_id"), hs.c.day.label("day"), hs.c.band.label("band")]
     current: list[str] = []
     earlier = None
     for key in used:
@@ -260,21 +318,26 @@ def history_select(used: Sequence[str], *, start: date, end: date,
         elif key == "health_change_30d":
             if earlier is None:
                 earlier = HealthSnapshot.__table__.alias("hs_30")
-                source = source.outerjoin(earlier, and_(
-                    earlier.c.account_id == hs.c.account_id,
-                    earlier.c.day == date_minus_days(hs.c.day, literal(30, Integer))))
+                source = source.outerjoin(
+                    earlier,
+                    and_(
+                        earlier.c.account_id == hs.c.account_id,
+                        earlier.c.day == date_minus_days(hs.c.day, literal(30, Integer)),
+                    ),
+                )
             value = hs.c.score - earlier.c.score
         elif key == "lifecycle_stage":
             value = _stage_on(hs.c.account_id, hs.c.day, accounts.c.lifecycle_stage)
         elif key == "days_to_renewal":
             value = days_between(accounts.c.renewal_date, hs.c.day)
         elif key == "account_age_days":
-            value = days_between(hs.c.day, func.coalesce(accounts.c.contract_start,
-                                                         accounts.c.created_at))
+            value = days_between(
+                hs.c.day, func.coalesce(accounts.c.contract_start, accounts.c.created_at)
+            )
         elif key == "trial_days_left":
             value = days_between(accounts.c.trial_ends_on, hs.c.day)
         elif key.startswith(METRIC_PREFIX) or key in METRIC_BACKED:
-            metric = key[len(METRIC_PREFIX):] if key.startswith(METRIC_PREFIX) else key
+            metric = key[len(METRIC_PREFIX) :] if key.startswith(METRIC_PREFIX) else key
             value = _metric_on(hs.c.account_id, hs.c.day, METRIC_BACKED.get(metric, metric))
         elif key in recorded:
             value = _measure_value(hs.c.measures, key)
@@ -310,9 +373,14 @@ def _at(day: date, now: datetime) -> datetime:
 
 
 def _replay_days(start: date, end: date) -> list[date]:
-    return list(db.session.scalars(
-        select(HealthSnapshot.day).where(HealthSnapshot.day.between(start, end))
-        .distinct().order_by(HealthSnapshot.day)))
+    return list(
+        db.session.scalars(
+            select(HealthSnapshot.day)
+            .where(HealthSnapshot.day.between(start, end))
+            .distinct()
+            .order_by(HealthSnapshot.day)
+        )
+    )
 
 
 @dataclass
@@ -322,15 +390,23 @@ class _Firing:
     closes_on: date | None  # the first replayed day it is no longer open; None: still open
 
 
-def _schedule_replay(rule: Rule, used: Sequence[str], *, start: date, end: date,
-                     now: datetime, renewals: Mapping[int, date | None]):
+def _schedule_replay(
+    rule: Rule,
+    used: Sequence[str],
+    *,
+    start: date,
+    end: date,
+    now: datetime,
+    renewals: Mapping[int, date | None],
+):
     """Matching account-days in SQL, then the once-only policy per account in order."""
     query, _ = history_select(used, start=start, end=end)
     history = query.subquery("history")
     matched = compile_over(rule.condition, {key: history.c[key] for key in used})
     by_account: dict[int, list[tuple[date, str]]] = defaultdict(list)
     for account_id, day, band in db.session.execute(
-        select(history.c.account_id, history.c.day, history.c.band).where(matched)
+        select(history.c.account_id, history.c.day, history.c.band)
+        .where(matched)
         .order_by(history.c.account_id, history.c.day)
     ):
         by_account[account_id].append((day, band))
@@ -352,9 +428,13 @@ def _schedule_replay(rule: Rule, used: Sequence[str], *, start: date, end: date,
                 current_firing.closes_on = days[last + 1]
                 current_firing = None
             at = _at(day, now)
-            allowed, _ = rules.may_fire(rule.once_policy, previous, now=at,
-                                        cooldown_days=rule.cooldown_days or 0,
-                                        renewal_date=renewals.get(account_id))
+            allowed, _ = rules.may_fire(
+                rule.once_policy,
+                previous,
+                now=at,
+                cooldown_days=rule.cooldown_days or 0,
+                renewal_date=renewals.get(account_id),
+            )
             if allowed:
                 current_firing = _Firing(account_id, day, None)
                 firings.append(current_firing)
@@ -365,24 +445,40 @@ def _schedule_replay(rule: Rule, used: Sequence[str], *, start: date, end: date,
             last = index
         if current_firing is not None and last is not None and last + 1 < len(days):
             current_firing.closes_on = days[last + 1]
-    replayed = db.session.scalar(select(func.count()).select_from(HealthSnapshot)
-                                 .where(HealthSnapshot.day.between(start, end)))
+    replayed = db.session.scalar(
+        select(func.count())
+        .select_from(HealthSnapshot)
+        .where(HealthSnapshot.day.between(start, end))
+    )
     return firings, bands, suppressed, replayed, _snapshot_accounts(start, end)
 
 
-def _event_replay(rule: Rule, used: Sequence[str], *, start: date, end: date,
-                  renewals: Mapping[int, date | None], routed_hours: int | None):
+def _event_replay(
+    rule: Rule,
+    used: Sequence[str],
+    *,
+    start: date,
+    end: date,
+    renewals: Mapping[int, date | None],
+    routed_hours: int | None,
+):
     """The stored events of the rule's type in the window, as the live evaluation saw them.
     A firing closes at once, as live; a routed one is taken to stay open (refusing the
     account's next events) for ``routed_hours``, its item's SLA, as if worked within it."""
     ev = UsageEvent.__table__.c
     since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    events = [row for row in db.session.execute(
-        select(ev.event_id, ev.account_id, ev.occurred_at, ev.properties)
-        .where(ev.event_type == rule.event_type, ev.occurred_at >= since, ev.occurred_at < until)
-        .order_by(ev.occurred_at, ev.id)
-    ) if passes_filters(row.properties, rule.event_properties or {})]
+    events = [
+        row
+        for row in db.session.execute(
+            select(ev.event_id, ev.account_id, ev.occurred_at, ev.properties)
+            .where(
+                ev.event_type == rule.event_type, ev.occurred_at >= since, ev.occurred_at < until
+            )
+            .order_by(ev.occurred_at, ev.id)
+        )
+        if passes_filters(row.properties, rule.event_properties or {})
+    ]
     if rule.first_event_only and events:
         firsts = first_events([row.event_id for row in events])
         events = [row for row in events if row.event_id in firsts]
@@ -394,8 +490,9 @@ def _event_replay(rule: Rule, used: Sequence[str], *, start: date, end: date,
         query, _ = history_select(used, start=start, end=end, account_ids=chunk)
         for row in db.session.execute(query).mappings():
             values[(row["account_id"], row["day"])] = dict(row)
-        for row in db.session.execute(select(signals).where(
-                signals.c.account_id.in_(list(chunk)))).mappings():
+        for row in db.session.execute(
+            select(signals).where(signals.c.account_id.in_(list(chunk)))
+        ).mappings():
             current_values[row["account_id"]] = dict(row)
     firings: list[_Firing] = []
     bands: dict[tuple[int, date], str] = {}
@@ -410,9 +507,12 @@ def _event_replay(rule: Rule, used: Sequence[str], *, start: date, end: date,
         at = row.occurred_at
         last = previous.get(row.account_id)
         allowed, _ = rules.may_fire(
-            rule.once_policy, rules.PreviousFiring(last[0], at < last[1]) if last else None,
-            now=at, cooldown_days=rule.cooldown_days or 0,
-            renewal_date=renewals.get(row.account_id))
+            rule.once_policy,
+            rules.PreviousFiring(last[0], at < last[1]) if last else None,
+            now=at,
+            cooldown_days=rule.cooldown_days or 0,
+            renewal_date=renewals.get(row.account_id),
+        )
         if not allowed:
             suppressed += 1
             continue
@@ -431,17 +531,23 @@ def _route_action(rule: Rule) -> dict | None:
     return next((a for a in rule.actions or [] if a.get("type") == "route_to_pool"), None)
 
 
-def _simulate_pool(pool: CsmPool, firings: Sequence[_Firing], segments: Mapping[int, str]
-                   ) -> tuple[list[MemberLoad], int]:
+def _simulate_pool(
+    pool: CsmPool, firings: Sequence[_Firing], segments: Mapping[int, str]
+) -> tuple[list[MemberLoad], int]:
     """Assign each simulated item as the pool would (strategy, capacity, segments and away as
     they are now), each member's load counting only this rule's items while they are open."""
     rows = db.session.execute(
         select(PoolMember, User.name, User.email, User.away)
         .join(User, User.id == PoolMember.user_id)
-        .where(PoolMember.pool_id == pool.id).order_by(PoolMember.position)).all()
-    loads = {member.user_id: MemberLoad(member.user_id, name, email, member.capacity,
-                                        member.away or user_away)
-             for member, name, email, user_away in rows}
+        .where(PoolMember.pool_id == pool.id)
+        .order_by(PoolMember.position)
+    ).all()
+    loads = {
+        member.user_id: MemberLoad(
+            member.user_id, name, email, member.capacity, member.away or user_away
+        )
+        for member, name, email, user_away in rows
+    }
     members = [row[0] for row in rows]
     open_items: Counter = Counter()
     closing: dict[date, list[int]] = defaultdict(list)
@@ -451,14 +557,23 @@ def _simulate_pool(pool: CsmPool, firings: Sequence[_Firing], segments: Mapping[
         for day in [d for d in closing if d <= firing.day]:
             for user_id in closing.pop(day):
                 open_items[user_id] -= 1
-        candidates = [routing.Member(user_id=m.user_id, position=m.position,
-                                     capacity=m.capacity, open_items=open_items[m.user_id],
-                                     segments=tuple(m.segments or ()),
-                                     away=loads[m.user_id].away)
-                      for m in members]
-        chosen = routing.choose_member(candidates, pool.strategy,
-                                       segment=segments.get(firing.account_id),
-                                       last_assigned_user_id=last_assigned)
+        candidates = [
+            routing.Member(
+                user_id=m.user_id,
+                position=m.position,
+                capacity=m.capacity,
+                open_items=open_items[m.user_id],
+                segments=tuple(m.segments or ()),
+                away=loads[m.user_id].away,
+            )
+            for m in members
+        ]
+        chosen = routing.choose_member(
+            candidates,
+            pool.strategy,
+            segment=segments.get(firing.account_id),
+            last_assigned_user_id=last_assigned,
+        )
         if chosen is None:
             unassigned += 1
             continue
@@ -479,18 +594,27 @@ def _outcomes(accounts: dict[int, FiredAccount], end: date) -> None:
     for chunk in _chunks(sorted(accounts)):
         for account_id, stage, entered_on in db.session.execute(
             select(e.account_id, e.stage, e.entered_on)
-            .where(e.account_id.in_(list(chunk)), e.stage.in_(list(OUTCOME_STAGES)),
-                   e.entered_on <= end)
+            .where(
+                e.account_id.in_(list(chunk)),
+                e.stage.in_(list(OUTCOME_STAGES)),
+                e.entered_on <= end,
+            )
             .order_by(e.entered_on, e.id)
         ):
             fired = accounts[account_id]
             if fired.outcome is None and entered_on >= fired.fired_on[0]:
                 fired.outcome, fired.outcome_on = OUTCOME_STAGES[stage], entered_on
         a = Account.__table__.c
-        latest = (select(hs.band).where(hs.account_id == a.id, hs.day <= end)
-                  .order_by(hs.day.desc()).limit(1).scalar_subquery())
+        latest = (
+            select(hs.band)
+            .where(hs.account_id == a.id, hs.day <= end)
+            .order_by(hs.day.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         for account_id, band in db.session.execute(
-                select(a.id, latest).where(a.id.in_(list(chunk)))):
+            select(a.id, latest).where(a.id.in_(list(chunk)))
+        ):
             accounts[account_id].band_now = band
 
 
@@ -502,8 +626,9 @@ def _with_snapshots(account_id, start: date, end: date):
 
 def _snapshot_accounts(start: date, end: date) -> int:
     a = Account.__table__.c
-    return db.session.scalar(select(func.count()).select_from(Account.__table__)
-                             .where(_with_snapshots(a.id, start, end)))
+    return db.session.scalar(
+        select(func.count()).select_from(Account.__table__).where(_with_snapshots(a.id, start, end))
+    )
 
 
 def _base_rates(start: date, end: date) -> dict[str, float | None]:
@@ -511,13 +636,21 @@ def _base_rates(start: date, end: date) -> dict[str, float | None]:
     expansion in it: what the fired accounts' outcomes compare with."""
     e = LifecycleStageEntry.__table__.c
     population = _snapshot_accounts(start, end)
-    counts = dict(db.session.execute(
-        select(e.stage, func.count(e.account_id.distinct()))
-        .where(e.stage.in_(list(OUTCOME_STAGES)), e.entered_on.between(start, end),
-               _with_snapshots(e.account_id, start, end))
-        .group_by(e.stage)).all())
-    return {name: (counts.get(stage, 0) / population if population else None)
-            for stage, name in OUTCOME_STAGES.items()}
+    counts = dict(
+        db.session.execute(
+            select(e.stage, func.count(e.account_id.distinct()))
+            .where(
+                e.stage.in_(list(OUTCOME_STAGES)),
+                e.entered_on.between(start, end),
+                _with_snapshots(e.account_id, start, end),
+            )
+            .group_by(e.stage)
+        ).all()
+    )
+    return {
+        name: (counts.get(stage, 0) / population if population else None)
+        for stage, name in OUTCOME_STAGES.items()
+    }
 
 
 def backtest_rule(rule: Rule, *, days: int = 90, now: datetime) -> RuleBacktest:
@@ -533,43 +666,61 @@ def backtest_rule(rule: Rule, *, days: int = 90, now: datetime) -> RuleBacktest:
     if rule.once_policy == "once_per_renewal_cycle":
         renewals = dict(db.session.execute(select(a.id, a.renewal_date)).all())
     route = _route_action(rule)
-    pool = (db.session.scalar(select(CsmPool).where(CsmPool.key == route["pool"]))
-            if route else None)
+    pool = db.session.scalar(select(CsmPool).where(CsmPool.key == route["pool"])) if route else None
     if rule.mode == "event":
-        hours = (route.get("sla_hours") or (pool.default_sla_hours if pool else 24)
-                 if route else None)
+        hours = (
+            route.get("sla_hours") or (pool.default_sla_hours if pool else 24) if route else None
+        )
         firings, bands, suppressed, replayed, accounts_replayed = _event_replay(
-            rule, used, start=start, end=end, renewals=renewals, routed_hours=hours)
+            rule, used, start=start, end=end, renewals=renewals, routed_hours=hours
+        )
     else:
         firings, bands, suppressed, replayed, accounts_replayed = _schedule_replay(
-            rule, used, start=start, end=end, now=now, renewals=renewals)
+            rule, used, start=start, end=end, now=now, renewals=renewals
+        )
     details: dict[int, tuple[str, str, str]] = {}
     for chunk in _chunks(sorted({f.account_id for f in firings})):
-        details.update({row.id: (row.external_id, row.name, row.segment)
-                        for row in db.session.execute(
-                            select(a.id, a.external_id, a.name, a.segment)
-                            .where(a.id.in_(list(chunk))))})
+        details.update(
+            {
+                row.id: (row.external_id, row.name, row.segment)
+                for row in db.session.execute(
+                    select(a.id, a.external_id, a.name, a.segment).where(a.id.in_(list(chunk)))
+                )
+            }
+        )
     fired: dict[int, FiredAccount] = {}
     for firing in sorted(firings, key=lambda f: (f.day, f.account_id)):
         if firing.account_id not in fired:
             external_id, name, _ = details[firing.account_id]
             fired[firing.account_id] = FiredAccount(
-                firing.account_id, external_id, name, [],
-                band_then=bands.get((firing.account_id, firing.day)))
+                firing.account_id,
+                external_id,
+                name,
+                [],
+                band_then=bands.get((firing.account_id, firing.day)),
+            )
         fired[firing.account_id].fired_on.append(firing.day)
     _outcomes(fired, end)
     result = RuleBacktest(
-        rule_id=rule.id, mode=rule.mode, days=days, start=start, end=end, replayed=replayed,
+        rule_id=rule.id,
+        mode=rule.mode,
+        days=days,
+        start=start,
+        end=end,
+        replayed=replayed,
         accounts_replayed=accounts_replayed,
-        firings_by_day=dict(Counter(f.day for f in firings)), suppressed=suppressed,
+        firings_by_day=dict(Counter(f.day for f in firings)),
+        suppressed=suppressed,
         accounts=list(fired.values()),
         signals_with_history=[key for key in used if key not in current],
         signals_at_current_value=list(current),
-        base_rates=_base_rates(start, end))
+        base_rates=_base_rates(start, end),
+    )
     if route:
         result.pool_key = route["pool"]
         result.pool_found = pool is not None
         if pool is not None:
             result.members, result.unassigned = _simulate_pool(
-                pool, firings, {account_id: d[2] for account_id, d in details.items()})
+                pool, firings, {account_id: d[2] for account_id, d in details.items()}
+            )
     return result

@@ -22,8 +22,10 @@ def signal_column(key: str):
         metric = MetricValue.__table__
         return (
             select(metric.c.value)
-            .where(metric.c.account_id == signals.c.account_id,
-                   metric.c.metric_key == key[len(METRIC_PREFIX):])
+            .where(
+                metric.c.account_id == signals.c.account_id,
+                metric.c.metric_key == key[len(METRIC_PREFIX) :],
+            )
             .order_by(metric.c.measured_on.desc())
             .limit(1)
             .correlate(signals)

@@ -89,8 +89,11 @@ class _Clock:
 
 
 def _due(clock: datetime):
-    return (T.status == "scheduled", T.next_attempt_at <= clock,
-            or_(T.claimed_until.is_(None), T.claimed_until < clock))
+    return (
+        T.status == "scheduled",
+        T.next_attempt_at <= clock,
+        or_(T.claimed_until.is_(None), T.claimed_until < clock),
+    )
 
 
 def claim_due(claim: str, *, clock: datetime, lease: timedelta, limit: int) -> list[int]:
@@ -102,17 +105,22 @@ def claim_due(claim: str, *, clock: datetime, lease: timedelta, limit: int) -> l
     planner may rescan the subquery.) SQLite: a single UPDATE, which takes the one write lock
     before it reads. Both re-check the due predicate in the UPDATE.
     """
-    candidates = (select(T.id).where(*_due(clock)).order_by(T.next_attempt_at, T.id)
-                  .limit(limit))
+    candidates = select(T.id).where(*_due(clock)).order_by(T.next_attempt_at, T.id).limit(limit)
     claiming = update(TABLE).values(claimed_by=claim, claimed_until=clock + lease)
     db.session.commit()
     if db.session.get_bind().dialect.name == "postgresql":
         locked = list(db.session.scalars(candidates.with_for_update(skip_locked=True)))
-        ids = list(db.session.scalars(claiming.where(T.id.in_(locked), *_due(clock))
-                                      .returning(T.id))) if locked else []
+        ids = (
+            list(db.session.scalars(claiming.where(T.id.in_(locked), *_due(clock)).returning(T.id)))
+            if locked
+            else []
+        )
     else:
-        ids = list(db.session.scalars(claiming.where(
-            T.id.in_(candidates.scalar_subquery()), *_due(clock)).returning(T.id)))
+        ids = list(
+            db.session.scalars(
+                claiming.where(T.id.in_(candidates.scalar_subquery()), *_due(clock)).returning(T.id)
+            )
+        )
     db.session.commit()
     return sorted(ids)
 
@@ -120,9 +128,10 @@ def claim_due(claim: str, *, clock: datetime, lease: timedelta, limit: int) -> l
 def _renew(touchpoint_id: int, claim: str, *, clock: datetime, lease: timedelta) -> bool:
     """Extend this claim's lease just before sending; False when the row is no longer ours."""
     renewed = db.session.execute(
-        update(TABLE).where(T.id == touchpoint_id, T.claimed_by == claim,
-                            T.status == "scheduled")
-        .values(claimed_until=clock + lease)).rowcount
+        update(TABLE)
+        .where(T.id == touchpoint_id, T.claimed_by == claim, T.status == "scheduled")
+        .values(claimed_until=clock + lease)
+    ).rowcount
     db.session.commit()
     return renewed == 1
 
@@ -139,8 +148,9 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         config = self.config
-        connection = smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]),
-                                  timeout=SEND_TIMEOUT_SECONDS)
+        connection = smtplib.SMTP(
+            config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=SEND_TIMEOUT_SECONDS
+        )
         try:
             if config.get("SMTP_TLS"):
                 connection.starttls(context=ssl.create_default_context())
@@ -158,18 +168,25 @@ class Mailer:
             self.connection.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
-            codes = ", ".join(f"{code} {text.decode(errors='replace')}"
-                              for code, text in error.recipients.values())
+            codes = ", ".join(
+                f"{code} {text.decode(errors='replace')}"
+                for code, text in error.recipients.values()
+            )
             raise SendError(f"SMTP refused the recipient: {codes}") from error
         except smtplib.SMTPResponseException as error:
             self.close()
-            text = error.smtp_error.decode(errors="replace") if isinstance(
-                error.smtp_error, bytes) else str(error.smtp_error)
+            text = (
+                error.smtp_error.decode(errors="replace")
+                if isinstance(error.smtp_error, bytes)
+                else str(error.smtp_error)
+            )
             raise SendError(f"SMTP {error.smtp_code} {text}") from error
         except (smtplib.SMTPException, OSError) as error:
             self.close()
-            raise SendError(f"SMTP {self.config['SMTP_HOST']}:{self.config['SMTP_PORT']}: "
-                            f"{type(error).__name__}: {error}") from error
+            raise SendError(
+                f"SMTP {self.config['SMTP_HOST']}:{self.config['SMTP_PORT']}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
 
     def close(self) -> None:
         connection, self.connection = self.connection, None
@@ -198,22 +215,33 @@ def sign(body: bytes, secret: str) -> str:
 def post_webhook(config: dict[str, Any], payload: dict[str, Any], *, delivery_id: str) -> None:
     url, secret = config.get("WEBHOOK_URL"), config.get("WEBHOOK_SECRET")
     if not url or not secret:
-        raise SendError("The in-app webhook is not configured: set CS_APP_WEBHOOK_URL and "
-                        "CS_APP_WEBHOOK_SECRET, then retry.", permanent=True)
+        raise SendError(
+            "The in-app webhook is not configured: set CS_APP_WEBHOOK_URL and "
+            "CS_APP_WEBHOOK_SECRET, then retry.",
+            permanent=True,
+        )
     if not url.startswith(("http://", "https://")):
-        raise SendError(f"CS_APP_WEBHOOK_URL must be an http(s) URL, not {url!r}.",
-                        permanent=True)
+        raise SendError(f"CS_APP_WEBHOOK_URL must be an http(s) URL, not {url!r}.", permanent=True)
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "cs-app touchpoints",
-        SIGNATURE_HEADER: sign(body, secret), DELIVERY_HEADER: delivery_id})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "cs-app touchpoints",
+            SIGNATURE_HEADER: sign(body, secret),
+            DELIVERY_HEADER: delivery_id,
+        },
+    )
     try:
         with _OPENER.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         detail = error.read(300).decode(errors="replace").strip()
-        raise SendError(f"The webhook answered {error.code}" + (f": {detail}" if detail
-                                                                 else "")) from error
+        raise SendError(
+            f"The webhook answered {error.code}" + (f": {detail}" if detail else "")
+        ) from error
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise SendError(f"The webhook could not be reached: {reason}") from error
@@ -224,9 +252,16 @@ def post_webhook(config: dict[str, Any], payload: dict[str, Any], *, delivery_id
 # --- one message ----------------------------------------------------------------------------
 
 
-def _email(config: dict[str, Any], message: Outgoing, rendered: RenderedMessage, *,
-           to_email: str | None, to_name: str | None, clock: datetime,
-           reply_to: str | None = None) -> EmailMessage:
+def _email(
+    config: dict[str, Any],
+    message: Outgoing,
+    rendered: RenderedMessage,
+    *,
+    to_email: str | None,
+    to_name: str | None,
+    clock: datetime,
+    reply_to: str | None = None,
+) -> EmailMessage:
     if not to_email:
         raise SendError("The recipient has no email address.", permanent=True)
     email = EmailMessage()
@@ -241,16 +276,23 @@ def _email(config: dict[str, Any], message: Outgoing, rendered: RenderedMessage,
     return email
 
 
-def _webhook_payload(message: Outgoing, rendered: RenderedMessage,
-                     clock: datetime) -> dict[str, Any]:
+def _webhook_payload(
+    message: Outgoing, rendered: RenderedMessage, clock: datetime
+) -> dict[str, Any]:
     return {
-        "id": message.message_id, "touchpoint_id": message.id, "channel": message.channel,
+        "id": message.message_id,
+        "touchpoint_id": message.id,
+        "channel": message.channel,
         "template": message.template_key,
-        "account": {"external_id": message.account["external_id"],
-                    "name": message.account["name"]},
-        "recipient": {"kind": message.recipient_kind, "email": message.recipient_email,
-                      "name": message.recipient_name},
-        "subject": rendered.subject, "body": rendered.body, "body_html": rendered.body_html,
+        "account": {"external_id": message.account["external_id"], "name": message.account["name"]},
+        "recipient": {
+            "kind": message.recipient_kind,
+            "email": message.recipient_email,
+            "name": message.recipient_name,
+        },
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "body_html": rendered.body_html,
         "sent_at": clock.isoformat(),
     }
 
@@ -259,45 +301,83 @@ def _handler(message: Outgoing) -> int:
     if message.handler_id is None:
         if message.recipient_kind == "pool_assignee":  # retried: someone may take the item
             raise SendError("Nobody has taken the queue item yet; it goes to whoever does.")
-        raise SendError("Nobody handles this account (no CSM, no queue assignee) to receive "
-                        "it.", permanent=True)
+        raise SendError(
+            "Nobody handles this account (no CSM, no queue assignee) to receive it.", permanent=True
+        )
     return message.handler_id
 
 
 def _alert(message: Outgoing, kind: str, rendered: RenderedMessage, now: datetime) -> None:
     """The in-app half of an internal alert or call task; its dedupe key makes it once."""
-    create_alert(user_id=_handler(message), kind=kind, dedupe_key=f"touchpoint:{message.id}",
-                 title=rendered.subject, body=rendered.body, account_id=message.account_id,
-                 queue_item_id=message.queue_item_id, touchpoint_id=message.id, now=now)
+    create_alert(
+        user_id=_handler(message),
+        kind=kind,
+        dedupe_key=f"touchpoint:{message.id}",
+        title=rendered.subject,
+        body=rendered.body,
+        account_id=message.account_id,
+        queue_item_id=message.queue_item_id,
+        touchpoint_id=message.id,
+        now=now,
+    )
 
 
-def send_one(message: Outgoing, mailer: Mailer, config: dict[str, Any], *,
-             clock: _Clock) -> Outcome:
+def send_one(
+    message: Outgoing, mailer: Mailer, config: dict[str, Any], *, clock: _Clock
+) -> Outcome:
     """Render and send one touchpoint. An internal alert's in-app alert is committed before
     its email, so a mail failure never hides it; a call task is an alert only, recorded by
     the caller in the same transaction as its "sent"."""
     try:
         rendered = render_outgoing(message, html=message.channel == "in_app")
     except TemplateProblem as problem:
-        return Outcome(False, error=f"The template does not render: {problem.message}. Fix "
-                                    f"the template, then retry.", permanent=True)
+        return Outcome(
+            False,
+            error=f"The template does not render: {problem.message}. Fix the template, then retry.",
+            permanent=True,
+        )
     try:
         if message.channel == "email" and message.recipient_kind == "pool_assignee":
             _handler(message)
-            mailer.send(_email(config, message, rendered, to_email=message.handler_email,
-                               to_name=message.handler_name, clock=clock()))
+            mailer.send(
+                _email(
+                    config,
+                    message,
+                    rendered,
+                    to_email=message.handler_email,
+                    to_name=message.handler_name,
+                    clock=clock(),
+                )
+            )
         elif message.channel == "email":
-            mailer.send(_email(config, message, rendered, to_email=message.recipient_email,
-                               to_name=message.recipient_name, clock=clock(),
-                               reply_to=message.csm_email))
+            mailer.send(
+                _email(
+                    config,
+                    message,
+                    rendered,
+                    to_email=message.recipient_email,
+                    to_name=message.recipient_name,
+                    clock=clock(),
+                    reply_to=message.csm_email,
+                )
+            )
         elif message.channel == "in_app":
-            post_webhook(config, _webhook_payload(message, rendered, clock()),
-                         delivery_id=message.message_id)
+            post_webhook(
+                config, _webhook_payload(message, rendered, clock()), delivery_id=message.message_id
+            )
         elif message.channel == "internal_alert":
             _alert(message, "internal_alert", rendered, clock())
             db.session.commit()
-            mailer.send(_email(config, message, rendered, to_email=message.handler_email,
-                               to_name=message.handler_name, clock=clock()))
+            mailer.send(
+                _email(
+                    config,
+                    message,
+                    rendered,
+                    to_email=message.handler_email,
+                    to_name=message.handler_name,
+                    clock=clock(),
+                )
+            )
         elif message.channel == "call_task":
             _alert(message, "call_task", rendered, clock())
         else:
@@ -311,35 +391,49 @@ def send_one(message: Outgoing, mailer: Mailer, config: dict[str, Any], *,
 def _failure_owners(message: Outgoing) -> list[int]:
     if message.owner_ids:
         return message.owner_ids
-    return list(db.session.scalars(select(User.id).where(
-        User.role == "lead", User.active.is_(True)).order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User.id).where(User.role == "lead", User.active.is_(True)).order_by(User.id)
+        )
+    )
 
 
 def record(message: Outgoing, outcome: Outcome, *, clock: datetime) -> str:
     """Write what happened to one touchpoint and commit; answers the count key."""
     attempts = message.attempts + 1
-    text = {"subject": outcome.rendered.subject, "body": outcome.rendered.body} \
-        if outcome.rendered else {}
+    text = (
+        {"subject": outcome.rendered.subject, "body": outcome.rendered.body}
+        if outcome.rendered
+        else {}
+    )
     if outcome.sent:
         values, result = {"status": "sent", "sent_at": clock, "last_error": None, **text}, "sent"
     else:
         delay = None if outcome.permanent else next_attempt_delay(attempts)
         if delay is not None:
-            values = {"last_error": outcome.error, "next_attempt_at": clock + delay,
-                      "claimed_by": None, **text}
+            values = {
+                "last_error": outcome.error,
+                "next_attempt_at": clock + delay,
+                "claimed_by": None,
+                **text,
+            }
             result = "retrying"
         else:
             result = "failed" if outcome.permanent else "dead"
             values = {"status": result, "last_error": outcome.error, **text}
             _alert_failure(message, result, attempts, outcome.error or "", clock)
-    db.session.execute(update(TABLE).where(T.id == message.id)
-                       .values(attempts=attempts, claimed_until=None, **values))
+    db.session.execute(
+        update(TABLE)
+        .where(T.id == message.id)
+        .values(attempts=attempts, claimed_until=None, **values)
+    )
     db.session.commit()
     return result
 
 
-def _alert_failure(message: Outgoing, status: str, attempts: int, error: str,
-                   now: datetime) -> None:
+def _alert_failure(
+    message: Outgoing, status: str, attempts: int, error: str, now: datetime
+) -> None:
     who = message.recipient_name or message.recipient_email or "nobody"
     account = message.account["name"]
     if status == "dead":
@@ -347,10 +441,16 @@ def _alert_failure(message: Outgoing, status: str, attempts: int, error: str,
     else:
         title = f"Touchpoint to {who} at {account} cannot be sent"
     for user_id in _failure_owners(message):
-        create_alert(user_id=user_id, kind="dead_touchpoint",
-                     dedupe_key=f"touchpoint:{message.id}:{status}:{attempts}", title=title,
-                     body=f"{error}\n\nOpen the touchpoint to retry or cancel it.",
-                     account_id=message.account_id, touchpoint_id=message.id, now=now)
+        create_alert(
+            user_id=user_id,
+            kind="dead_touchpoint",
+            dedupe_key=f"touchpoint:{message.id}:{status}:{attempts}",
+            title=title,
+            body=f"{error}\n\nOpen the touchpoint to retry or cancel it.",
+            account_id=message.account_id,
+            touchpoint_id=message.id,
+            now=now,
+        )
 
 
 # --- the job --------------------------------------------------------------------------------
@@ -370,8 +470,9 @@ def deliver_due_touchpoints(*, now: datetime, limit: int | None = None) -> dict[
     mailer = Mailer(config)
     try:
         while counts["claimed"] < limit:
-            ids = claim_due(claim, clock=clock(), lease=lease,
-                            limit=min(batch, limit - counts["claimed"]))
+            ids = claim_due(
+                claim, clock=clock(), lease=lease, limit=min(batch, limit - counts["claimed"])
+            )
             if not ids:
                 break
             counts["claimed"] += len(ids)

@@ -68,15 +68,26 @@ from cs_app.triggers.executor import execute_actions
 from cs_app.triggers.models import QueueItem, Rule, RuleFiring
 from cs_app.triggers.service import signal_info
 
-COUNT_KEYS = ("rules", "matched", "firings_created", "suppressed", "closed", "routed",
-              "touchpoints", "actions_created", "stages_set", "rules_skipped")
+COUNT_KEYS = (
+    "rules",
+    "matched",
+    "firings_created",
+    "suppressed",
+    "closed",
+    "routed",
+    "touchpoints",
+    "actions_created",
+    "stages_set",
+    "rules_skipped",
+)
 BATCH = 50  # rules evaluated in one pass over account_signals
 
 # Matches of the batch being evaluated: a temporary table, private to the connection and
 # emptied after each batch, so counting, the policy check and closing read the matches
 # instead of evaluating the conditions again. Its own MetaData keeps it out of migrations.
 MATCHES = Table(
-    "rule_matches", MetaData(),
+    "rule_matches",
+    MetaData(),
     Column("rule_id", Integer, primary_key=True),
     Column("account_id", Integer, primary_key=True),
     Column("matched", JSON),
@@ -112,15 +123,18 @@ def _day_start_sqlite(element, compiler, **kw):
     # SQLite stores timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text, which sorts after the
     # bare 'YYYY-MM-DD' of the same day: the date is its own midnight.
     day, days = list(element.clauses)
-    return (f"date({compiler.process(day, **kw)}, "
-            f"'-' || ({compiler.process(days, **kw)}) || ' days')")
+    return (
+        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
+    )
 
 
 @compiles(utc_day_start_before, "postgresql")
 def _day_start_postgresql(element, compiler, **kw):
     day, days = list(element.clauses)
-    return (f"(CAST(({compiler.process(day, **kw)} - ({compiler.process(days, **kw)})) "
-            f"AS TIMESTAMP) AT TIME ZONE 'UTC')")
+    return (
+        f"(CAST(({compiler.process(day, **kw)} - ({compiler.process(days, **kw)})) "
+        f"AS TIMESTAMP) AT TIME ZONE 'UTC')"
+    )
 
 
 class json_boolean(FunctionElement):  # noqa: N801
@@ -134,7 +148,7 @@ class json_boolean(FunctionElement):  # noqa: N801
 @compiles(json_boolean, "sqlite")
 def _json_boolean_sqlite(element, compiler, **kw):
     value = compiler.process(element.clauses, **kw)
-    return (f"CASE WHEN {value} THEN json('true') WHEN NOT {value} THEN json('false') END")
+    return f"CASE WHEN {value} THEN json('true') WHEN NOT {value} THEN json('false') END"
 
 
 @compiles(json_boolean, "postgresql")
@@ -151,8 +165,16 @@ def renewal_cycle_start(renewal_date, now: datetime):
     return utc_day_start_before(renewal_date, years * YEAR)
 
 
-def refused_by_policy(rule_id, policy: str, cooldown_days: int, *, account_id, renewal_date,
-                      now: datetime, among_rules: Sequence[int] | None = None):
+def refused_by_policy(
+    rule_id,
+    policy: str,
+    cooldown_days: int,
+    *,
+    account_id,
+    renewal_date,
+    now: datetime,
+    among_rules: Sequence[int] | None = None,
+):
     """True where ``rules.may_fire`` refuses the rule for the account: an earlier firing of the
     rule for that account that is open (every policy), or that falls in the cooldown, in the
     current renewal cycle, or at all (``once_ever``). ``rule_id``, ``account_id`` and
@@ -166,8 +188,7 @@ def refused_by_policy(rule_id, policy: str, cooldown_days: int, *, account_id, r
     if policy == "once_ever":
         blocking = true()
     elif policy == "cooldown":
-        blocking = or_(firings.c.status == "open",
-                       fired_at > now - timedelta(days=cooldown_days))
+        blocking = or_(firings.c.status == "open", fired_at > now - timedelta(days=cooldown_days))
     elif policy == "once_per_renewal_cycle":
         blocking = or_(
             firings.c.status == "open",
@@ -176,8 +197,9 @@ def refused_by_policy(rule_id, policy: str, cooldown_days: int, *, account_id, r
         )
     else:
         blocking = firings.c.status == "open"
-    check = exists().where(firings.c.rule_id == rule_id, firings.c.account_id == account_id,
-                           blocking)
+    check = exists().where(
+        firings.c.rule_id == rule_id, firings.c.account_id == account_id, blocking
+    )
     if among_rules is not None:
         check = check.where(firings.c.rule_id.in_(list(among_rules)))
     return check
@@ -203,13 +225,19 @@ def dialect_insert():
 
 def load_rules(rule_ids: Sequence[int] | None = None) -> list[RuleSpec]:
     r = Rule.__table__.c
-    query = (select(r.id, r.condition, r.actions, r.once_policy, r.cooldown_days)
-             .where(r.enabled.is_(True), r.mode == "scheduled").order_by(r.id))
+    query = (
+        select(r.id, r.condition, r.actions, r.once_policy, r.cooldown_days)
+        .where(r.enabled.is_(True), r.mode == "scheduled")
+        .order_by(r.id)
+    )
     if rule_ids is not None:
         query = query.where(r.id.in_(list(rule_ids)))
-    return [RuleSpec(row.id, row.condition, list(row.actions or []),
-                     row.once_policy, row.cooldown_days or 0)
-            for row in db.session.execute(query)]
+    return [
+        RuleSpec(
+            row.id, row.condition, list(row.actions or []), row.once_policy, row.cooldown_days or 0
+        )
+        for row in db.session.execute(query)
+    ]
 
 
 def _valid(rule: RuleSpec) -> bool:
@@ -229,8 +257,11 @@ def _batches(specs: Sequence[RuleSpec]) -> list[list[RuleSpec]]:
     for rule in specs:
         cooldown = rule.cooldown_days if rule.once_policy == "cooldown" else 0
         groups.setdefault((rule.once_policy, cooldown), []).append(rule)
-    return [group[start:start + BATCH] for group in groups.values()
-            for start in range(0, len(group), BATCH)]
+    return [
+        group[start : start + BATCH]
+        for group in groups.values()
+        for start in range(0, len(group), BATCH)
+    ]
 
 
 def _ensure_matches_table() -> None:
@@ -248,24 +279,42 @@ def _hits(batch: Sequence[RuleSpec]):
     signals = AccountSignals.__table__
     if db.session.get_bind().dialect.name == "postgresql":
         truths = postgresql.array([compile_condition(rule.condition) for rule in batch])
-        found = func.unnest(func.array_positions(truths, true())).table_valued(
-            "position").render_derived()
+        found = (
+            func.unnest(func.array_positions(truths, true()))
+            .table_valued("position")
+            .render_derived()
+        )
         position = found.c.position
         rule_ids = postgresql.array([literal(rule.id, Integer) for rule in batch])
-        matched = case({index: matched_json(rule.condition)
-                        for index, rule in enumerate(batch, start=1)}, value=position)
-        return (select(rule_ids[position], signals.c.account_id, matched)
-                .select_from(signals).join(found, true()))
-    hits = [case((compile_condition(rule.condition),
-                  json_object("r", literal(rule.id, Integer), "m", matched_json(rule.condition))))
-            for rule in batch]
+        matched = case(
+            {index: matched_json(rule.condition) for index, rule in enumerate(batch, start=1)},
+            value=position,
+        )
+        return (
+            select(rule_ids[position], signals.c.account_id, matched)
+            .select_from(signals)
+            .join(found, true())
+        )
+    hits = [
+        case(
+            (
+                compile_condition(rule.condition),
+                json_object("r", literal(rule.id, Integer), "m", matched_json(rule.condition)),
+            )
+        )
+        for rule in batch
+    ]
     # printf, not a chain of ||, which nests too deep for SQLite's parser; a NULL %s (no
     # match) prints nothing
     listed = func.printf("%s" * len(hits), *(hit.op("||")(",") for hit in hits))
-    found = func.json_each(literal("[").op("||")(func.rtrim(listed, ",")).op("||")("]")
-                           ).table_valued("value", joins_implicitly=True)
-    return select(func.json_extract(found.c.value, "$.r"), signals.c.account_id,
-                  func.json_extract(found.c.value, "$.m")).select_from(signals, found)
+    found = func.json_each(
+        literal("[").op("||")(func.rtrim(listed, ",")).op("||")("]")
+    ).table_valued("value", joins_implicitly=True)
+    return select(
+        func.json_extract(found.c.value, "$.r"),
+        signals.c.account_id,
+        func.json_extract(found.c.value, "$.m"),
+    ).select_from(signals, found)
 
 
 def _insert_new_firings(batch: Sequence[RuleSpec], *, now: datetime) -> list[tuple[int, int]]:
@@ -284,7 +333,8 @@ def _insert_new_firings(batch: Sequence[RuleSpec], *, now: datetime) -> list[tup
     finished = matches.rule_id.in_(done_at_once or [-1])
     query = (
         select(
-            matches.rule_id, matches.account_id,
+            matches.rule_id,
+            matches.account_id,
             literal(now, UTCDateTime()).label("fired_at"),
             literal("open", String).label("status"),
             literal("schedule", String).label("trigger"),
@@ -293,14 +343,35 @@ def _insert_new_firings(batch: Sequence[RuleSpec], *, now: datetime) -> list[tup
             case((finished, literal([], JSON())), else_=null()).label("action_results"),
         )
         .select_from(source)
-        .where(~refused_by_policy(matches.rule_id, policy, cooldown,
-                                  account_id=matches.account_id, renewal_date=renewal_date,
-                                  now=now, among_rules=[rule.id for rule in batch]))
+        .where(
+            ~refused_by_policy(
+                matches.rule_id,
+                policy,
+                cooldown,
+                account_id=matches.account_id,
+                renewal_date=renewal_date,
+                now=now,
+                among_rules=[rule.id for rule in batch],
+            )
+        )
     )
-    names = ["rule_id", "account_id", "fired_at", "status", "trigger", "matched",
-             "actions_done_at", "action_results"]
-    statement = (dialect_insert().insert(firings).from_select(names, query)
-                 .on_conflict_do_nothing().returning(firings.c.id, firings.c.rule_id))
+    names = [
+        "rule_id",
+        "account_id",
+        "fired_at",
+        "status",
+        "trigger",
+        "matched",
+        "actions_done_at",
+        "action_results",
+    ]
+    statement = (
+        dialect_insert()
+        .insert(firings)
+        .from_select(names, query)
+        .on_conflict_do_nothing()
+        .returning(firings.c.id, firings.c.rule_id)
+    )
     return [(row.id, row.rule_id) for row in db.session.execute(statement)]
 
 
@@ -310,23 +381,32 @@ def _close_unmatched(batch: Sequence[RuleSpec], *, now: datetime) -> int:
     firings = RuleFiring.__table__
     items = QueueItem.__table__
     matches = MATCHES.c
-    still_matches = exists().where(matches.rule_id == firings.c.rule_id,
-                                   matches.account_id == firings.c.account_id)
+    still_matches = exists().where(
+        matches.rule_id == firings.c.rule_id, matches.account_id == firings.c.account_id
+    )
     routed = exists().where(items.c.firing_id == firings.c.id)
-    statement = (update(firings)
-                 .where(firings.c.rule_id.in_([rule.id for rule in batch]),
-                        firings.c.status == "open", ~routed, ~still_matches)
-                 .values(status="closed", closed_at=now)
-                 .execution_options(synchronize_session=False))
+    statement = (
+        update(firings)
+        .where(
+            firings.c.rule_id.in_([rule.id for rule in batch]),
+            firings.c.status == "open",
+            ~routed,
+            ~still_matches,
+        )
+        .values(status="closed", closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return db.session.execute(statement).rowcount
 
 
-def evaluate_batch(batch: Sequence[RuleSpec], *, now: datetime,
-                   counts: dict[str, int]) -> list[int]:
+def evaluate_batch(
+    batch: Sequence[RuleSpec], *, now: datetime, counts: dict[str, int]
+) -> list[int]:
     """Matches, new firings and closings of rules that share a once-only policy; returns the
     ids of new firings whose actions are still to run."""
-    db.session.execute(insert(MATCHES).from_select(["rule_id", "account_id", "matched"],
-                                                   _hits(batch)))
+    db.session.execute(
+        insert(MATCHES).from_select(["rule_id", "account_id", "matched"], _hits(batch))
+    )
     if db.session.get_bind().dialect.name == "postgresql":
         # autovacuum never analyses a temporary table: without statistics the planner takes
         # a few thousand matches for a hundred thousand and checks the policy by sorting
@@ -343,8 +423,9 @@ def evaluate_batch(batch: Sequence[RuleSpec], *, now: datetime,
     return [firing_id for firing_id, rule_id in created if rule_id in with_actions]
 
 
-def evaluate_scheduled_rules(*, now: datetime, rule_ids: Sequence[int] | None = None
-                             ) -> dict[str, int]:
+def evaluate_scheduled_rules(
+    *, now: datetime, rule_ids: Sequence[int] | None = None
+) -> dict[str, int]:
     """Every enabled scheduled rule (or those of ``rule_ids``) over every account; new
     firings run their actions. Returns the counts recorded on the job run."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
@@ -361,8 +442,10 @@ def evaluate_scheduled_rules(*, now: datetime, rule_ids: Sequence[int] | None = 
     for key, value in execute_actions(new_ids, now=now).items():
         counts[key] = counts.get(key, 0) + value
     if specs:
-        db.session.execute(update(Rule.__table__)
-                           .where(Rule.__table__.c.id.in_([rule.id for rule in specs]))
-                           .values(last_evaluated_at=now))
+        db.session.execute(
+            update(Rule.__table__)
+            .where(Rule.__table__.c.id.in_([rule.id for rule in specs]))
+            .values(last_evaluated_at=now)
+        )
     db.session.flush()
     return counts

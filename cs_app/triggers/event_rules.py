@@ -69,7 +69,7 @@ class EventRule:
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _as_text(value: Any) -> str:
@@ -80,23 +80,37 @@ def passes_filters(properties: Mapping | None, filters: Mapping[str, list[str]])
     """The event has one of the allowed values of every filtered property (compared as
     text)."""
     properties = properties or {}
-    return all(name in properties and _as_text(properties[name]) in allowed
-               for name, allowed in filters.items())
+    return all(
+        name in properties and _as_text(properties[name]) in allowed
+        for name, allowed in filters.items()
+    )
 
 
 def load_event_rules(event_types: Iterable[str]) -> list[EventRule]:
     r = Rule.__table__.c
     found = []
     for row in db.session.execute(
-        select(r.id, r.condition, r.once_policy, r.cooldown_days, r.event_type,
-               r.event_properties, r.first_event_only)
-        .where(r.event_type.in_(sorted(set(event_types))), r.enabled.is_(True),
-               r.mode == "event")
+        select(
+            r.id,
+            r.condition,
+            r.once_policy,
+            r.cooldown_days,
+            r.event_type,
+            r.event_properties,
+            r.first_event_only,
+        )
+        .where(r.event_type.in_(sorted(set(event_types))), r.enabled.is_(True), r.mode == "event")
         .order_by(r.id)
     ):
-        rule = EventRule(row.id, row.condition, row.once_policy, row.cooldown_days or 0,
-                         row.event_type, dict(row.event_properties or {}),
-                         bool(row.first_event_only))
+        rule = EventRule(
+            row.id,
+            row.condition,
+            row.once_policy,
+            row.cooldown_days or 0,
+            row.event_type,
+            dict(row.event_properties or {}),
+            bool(row.first_event_only),
+        )
         try:
             rules.validate_condition(rule.condition, signal_info)
         except rules.ConditionError:
@@ -110,21 +124,29 @@ def first_events(event_ids: Sequence[str]) -> set[str]:
     """The events among ``event_ids`` that are their account's first of their type: no event
     of that type and account happened before (at the same moment, the lower id is first)."""
     candidate, earlier = UsageEvent.__table__.alias("candidate"), UsageEvent.__table__.alias()
-    same = and_(earlier.c.event_type == candidate.c.event_type,
-                earlier.c.account_id == candidate.c.account_id)
+    same = and_(
+        earlier.c.event_type == candidate.c.event_type,
+        earlier.c.account_id == candidate.c.account_id,
+    )
     before = exists().where(same, earlier.c.occurred_at < candidate.c.occurred_at)
-    tied = exists().where(same, earlier.c.occurred_at == candidate.c.occurred_at,
-                          earlier.c.id < candidate.c.id)
+    tied = exists().where(
+        same, earlier.c.occurred_at == candidate.c.occurred_at, earlier.c.id < candidate.c.id
+    )
     found: set[str] = set()
     for chunk in _chunks(list(event_ids)):
-        found.update(db.session.scalars(
-            select(candidate.c.event_id)
-            .where(candidate.c.event_id.in_(list(chunk)), ~before, ~tied)))
+        found.update(
+            db.session.scalars(
+                select(candidate.c.event_id).where(
+                    candidate.c.event_id.in_(list(chunk)), ~before, ~tied
+                )
+            )
+        )
     return found
 
 
-def account_signals(account_ids: Sequence[int], metric_keys: Sequence[str], *,
-                    now: datetime) -> dict[int, tuple[dict[str, Any], date | None]]:
+def account_signals(
+    account_ids: Sequence[int], metric_keys: Sequence[str], *, now: datetime
+) -> dict[int, tuple[dict[str, Any], date | None]]:
     """Each account's signals (with the ``metric.<key>`` values asked for) and renewal date."""
     signals_table = AccountSignals.__table__
     names = [c.name for c in signals_table.c if c.name not in ("account_id", "computed_at")]
@@ -141,15 +163,20 @@ def account_signals(account_ids: Sequence[int], metric_keys: Sequence[str], *,
             else:
                 found[row["id"]] = ({name: row[name] for name in names}, row["renewal_date"])
     if missing:
-        renewals = dict(db.session.execute(
-            select(Account.id, Account.renewal_date).where(Account.id.in_(missing))).all())
+        renewals = dict(
+            db.session.execute(
+                select(Account.id, Account.renewal_date).where(Account.id.in_(missing))
+            ).all()
+        )
         query, _ = signals_select(now, missing)
         for row in db.session.execute(query).mappings():
-            found[row["account_id"]] = ({name: row[name] for name in names},
-                                        renewals.get(row["account_id"]))
+            found[row["account_id"]] = (
+                {name: row[name] for name in names},
+                renewals.get(row["account_id"]),
+            )
     if metric_keys:
         m = MetricValue.__table__.c
-        keys = [key[len(METRIC_PREFIX):] for key in metric_keys]
+        keys = [key[len(METRIC_PREFIX) :] for key in metric_keys]
         for chunk in _chunks(list(found)):
             for account_id, key, value in db.session.execute(
                 select(m.account_id, m.metric_key, m.value)
@@ -160,8 +187,9 @@ def account_signals(account_ids: Sequence[int], metric_keys: Sequence[str], *,
     return found
 
 
-def previous_firings(rule_ids: Sequence[int], account_ids: Sequence[int]
-                     ) -> dict[tuple[int, int], rules.PreviousFiring]:
+def previous_firings(
+    rule_ids: Sequence[int], account_ids: Sequence[int]
+) -> dict[tuple[int, int], rules.PreviousFiring]:
     """The latest firing of each (rule, account), open when any of its firings is open."""
     f = RuleFiring.__table__.c
     latest: dict[tuple[int, int], rules.PreviousFiring] = {}
@@ -177,8 +205,7 @@ def previous_firings(rule_ids: Sequence[int], account_ids: Sequence[int]
     return latest
 
 
-def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime
-                         ) -> dict[str, int]:
+def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) -> dict[str, int]:
     """Fire the event rules that listen to the types of ``new_event_rows`` (the rows ingestion
     has just inserted); returns counts."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
@@ -189,25 +216,46 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime
         return counts
     counts["rules"] = len(event_rules)
     oldest = now - MAX_EVENT_AGE
-    recent = sorted((row for row in new_event_rows if row["occurred_at"] >= oldest),
-                    key=lambda row: (row["occurred_at"], row["event_id"]))
-    candidates = {rule.id: [row for row in recent if row["event_type"] == rule.event_type
-                            and passes_filters(row.get("properties"), rule.event_properties)]
-                  for rule in event_rules}
-    wanted_first = sorted({row["event_id"] for rule in event_rules if rule.first_event_only
-                           for row in candidates[rule.id]})
+    recent = sorted(
+        (row for row in new_event_rows if row["occurred_at"] >= oldest),
+        key=lambda row: (row["occurred_at"], row["event_id"]),
+    )
+    candidates = {
+        rule.id: [
+            row
+            for row in recent
+            if row["event_type"] == rule.event_type
+            and passes_filters(row.get("properties"), rule.event_properties)
+        ]
+        for rule in event_rules
+    }
+    wanted_first = sorted(
+        {
+            row["event_id"]
+            for rule in event_rules
+            if rule.first_event_only
+            for row in candidates[rule.id]
+        }
+    )
     if wanted_first:
         firsts = first_events(wanted_first)
         for rule in event_rules:
             if rule.first_event_only:
-                candidates[rule.id] = [row for row in candidates[rule.id]
-                                       if row["event_id"] in firsts]
+                candidates[rule.id] = [
+                    row for row in candidates[rule.id] if row["event_id"] in firsts
+                ]
     counts["events"] = sum(len(rows) for rows in candidates.values())
     account_ids = sorted({row["account_id"] for rows in candidates.values() for row in rows})
     if not account_ids:
         return counts
-    metric_keys = sorted({key for rule in event_rules for key in rules.signals_used(
-        rule.condition) if key.startswith(METRIC_PREFIX)})
+    metric_keys = sorted(
+        {
+            key
+            for rule in event_rules
+            for key in rules.signals_used(rule.condition)
+            if key.startswith(METRIC_PREFIX)
+        }
+    )
     signals = account_signals(account_ids, metric_keys, now=now)
     previous = previous_firings([rule.id for rule in event_rules], account_ids)
     new_rows: list[dict[str, Any]] = []
@@ -219,25 +267,37 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime
                 continue
             counts["matched"] += 1
             key = (rule.id, row["account_id"])
-            allowed, _ = rules.may_fire(rule.once_policy, previous.get(key), now=now,
-                                        cooldown_days=rule.cooldown_days,
-                                        renewal_date=renewal_date)
+            allowed, _ = rules.may_fire(
+                rule.once_policy,
+                previous.get(key),
+                now=now,
+                cooldown_days=rule.cooldown_days,
+                renewal_date=renewal_date,
+            )
             if not allowed:
                 counts["suppressed"] += 1
                 continue
             previous[key] = rules.PreviousFiring(now, True)
-            new_rows.append({"rule_id": rule.id, "account_id": row["account_id"],
-                             "fired_at": now, "status": "open",
-                             "trigger": f"event:{rule.event_type}",
-                             "event_id": row["event_id"],
-                             "matched": {name: values.get(name) for name in used}})
+            new_rows.append(
+                {
+                    "rule_id": rule.id,
+                    "account_id": row["account_id"],
+                    "fired_at": now,
+                    "status": "open",
+                    "trigger": f"event:{rule.event_type}",
+                    "event_id": row["event_id"],
+                    "matched": {name: values.get(name) for name in used},
+                }
+            )
     if not new_rows:
         return counts
     firings = RuleFiring.__table__
-    statement = (dialect_insert().insert(firings).on_conflict_do_nothing()
-                 .returning(firings.c.id))
-    ids = [firing_id for chunk in _chunks(new_rows)
-           for firing_id in db.session.scalars(statement, list(chunk))]
+    statement = dialect_insert().insert(firings).on_conflict_do_nothing().returning(firings.c.id)
+    ids = [
+        firing_id
+        for chunk in _chunks(new_rows)
+        for firing_id in db.session.scalars(statement, list(chunk))
+    ]
     counts["firings_created"] = len(ids)
     counts["suppressed"] += len(new_rows) - len(ids)  # fired meanwhile by a concurrent batch
     for name, value in execute_actions(ids, now=now).items():
@@ -246,8 +306,10 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime
     for chunk in _chunks(ids):
         counts["closed"] += db.session.execute(
             update(firings)
-            .where(firings.c.id.in_(list(chunk)),
-                   ~exists().where(items.c.firing_id == firings.c.id))
+            .where(
+                firings.c.id.in_(list(chunk)), ~exists().where(items.c.firing_id == firings.c.id)
+            )
             .values(status="closed", closed_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)
+        ).rowcount
     return counts

@@ -38,14 +38,20 @@ from cs_app.triggers.refs import FiringRef
 
 CHUNK = 1_000  # firings loaded per query; keeps IN lists inside every driver's limits
 RULE_CHUNK = 5_000  # firings of one rule that run their actions together
-COUNT_KEYS = ("routed", "touchpoints", "actions_created", "stages_set", "actions_skipped",
-              "action_errors")
+COUNT_KEYS = (
+    "routed",
+    "touchpoints",
+    "actions_created",
+    "stages_set",
+    "actions_skipped",
+    "action_errors",
+)
 OTHER_OWNER = {"owning_csm": "pool_assignee", "pool_assignee": "owning_csm"}
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 class _Firing:
@@ -72,24 +78,40 @@ def _load(ids: Sequence[int]) -> list[tuple[list, list[_Firing]]]:
             .where(f.id.in_(list(chunk)), f.actions_done_at.is_(None))
         ).all()
     r = Rule.__table__.c
-    rule_rows = db.session.execute(select(r.id, r.name, r.actions).where(
-        r.id.in_(sorted({row.rule_id for row in rows})))).all() if rows else []
+    rule_rows = (
+        db.session.execute(
+            select(r.id, r.name, r.actions).where(r.id.in_(sorted({row.rule_id for row in rows})))
+        ).all()
+        if rows
+        else []
+    )
     named = {row.id: (row.name, list(row.actions or [])) for row in rule_rows}
-    routing = {rule_id for rule_id, (_, actions) in named.items()
-               if any(action.get("type") == "route_to_pool" for action in actions)}
+    routing = {
+        rule_id
+        for rule_id, (_, actions) in named.items()
+        if any(action.get("type") == "route_to_pool" for action in actions)
+    }
     matched: dict[int, dict] = {}
     routed = [row.id for row in rows if row.rule_id in routing]
     for chunk in _chunks(routed):
-        matched.update(db.session.execute(select(f.id, f.matched).where(f.id.in_(list(chunk)))
-                                          ).all())
+        matched.update(
+            db.session.execute(select(f.id, f.matched).where(f.id.in_(list(chunk)))).all()
+        )
     groups: dict[int, list[_Firing]] = {}
     for row in rows:
-        ref = FiringRef(firing_id=row.id, rule_id=row.rule_id, rule_name=named[row.rule_id][0],
-                        account_id=row.account_id, segment=row.segment,
-                        matched=dict(matched.get(row.id) or {}))
+        ref = FiringRef(
+            firing_id=row.id,
+            rule_id=row.rule_id,
+            rule_name=named[row.rule_id][0],
+            account_id=row.account_id,
+            segment=row.segment,
+            matched=dict(matched.get(row.id) or {}),
+        )
         groups.setdefault(row.rule_id, []).append(_Firing(ref, row.csm_id))
-    return [(named[rule_id][1], sorted(groups[rule_id], key=lambda firing: firing.ref.firing_id))
-            for rule_id in sorted(groups)]
+    return [
+        (named[rule_id][1], sorted(groups[rule_id], key=lambda firing: firing.ref.firing_id))
+        for rule_id in sorted(groups)
+    ]
 
 
 def _record(part: Sequence[_Firing], *, now: datetime) -> None:
@@ -99,17 +121,26 @@ def _record(part: Sequence[_Firing], *, now: datetime) -> None:
     firings = RuleFiring.__table__
     rows = [{"firing_id": f.ref.firing_id, "results": f.results} for f in part]
     if db.session.get_bind().dialect.name == "postgresql":
-        given = func.json_to_recordset(bindparam("payload", type_=JSON)).table_valued(
-            column("firing_id", Integer), column("results", JSON)).render_derived(
-            with_types=True)
-        db.session.execute(update(firings).where(firings.c.id == given.c.firing_id)
-                           .values(action_results=given.c.results, actions_done_at=now)
-                           .execution_options(synchronize_session=False),
-                           {"payload": rows})
+        given = (
+            func.json_to_recordset(bindparam("payload", type_=JSON))
+            .table_valued(column("firing_id", Integer), column("results", JSON))
+            .render_derived(with_types=True)
+        )
+        db.session.execute(
+            update(firings)
+            .where(firings.c.id == given.c.firing_id)
+            .values(action_results=given.c.results, actions_done_at=now)
+            .execution_options(synchronize_session=False),
+            {"payload": rows},
+        )
         return
-    db.session.execute(update(firings).where(firings.c.id == bindparam("firing_id"))
-                       .values(action_results=bindparam("results"), actions_done_at=now)
-                       .execution_options(synchronize_session=False), rows)
+    db.session.execute(
+        update(firings)
+        .where(firings.c.id == bindparam("firing_id"))
+        .values(action_results=bindparam("results"), actions_done_at=now)
+        .execution_options(synchronize_session=False),
+        rows,
+    )
 
 
 def execute_actions(firing_ids: Sequence[int], *, now: datetime) -> dict[str, int]:
@@ -125,8 +156,9 @@ def execute_actions(firing_ids: Sequence[int], *, now: datetime) -> dict[str, in
     return counts
 
 
-def _run_rule(actions: list, firings: list[_Firing], counts: dict[str, int], *,
-              now: datetime) -> None:
+def _run_rule(
+    actions: list, firings: list[_Firing], counts: dict[str, int], *, now: datetime
+) -> None:
     queue_items: dict[int, QueueItem] = {}
     for action in actions:
         kind = action.get("type")
@@ -152,45 +184,77 @@ def _run_rule(actions: list, firings: list[_Firing], counts: dict[str, int], *,
             savepoint.commit()
 
 
-def _route(action: dict, firings: list[_Firing], counts: dict[str, int], *,
-           now: datetime) -> dict[int, QueueItem]:
-    items = pools.route_firings([f.ref for f in firings], pool_key=action["pool"],
-                                priority=action.get("priority", "normal"),
-                                sla_hours=action.get("sla_hours"), now=now)
+def _route(
+    action: dict, firings: list[_Firing], counts: dict[str, int], *, now: datetime
+) -> dict[int, QueueItem]:
+    items = pools.route_firings(
+        [f.ref for f in firings],
+        pool_key=action["pool"],
+        priority=action.get("priority", "normal"),
+        sla_hours=action.get("sla_hours"),
+        now=now,
+    )
     for firing in firings:
         item = items.get(firing.ref.firing_id)
         if item is None:
             counts["actions_skipped"] += 1
-            firing.results.append({"type": "route_to_pool", "pool": action["pool"],
-                                   "skipped": "no queue item was made"})
+            firing.results.append(
+                {
+                    "type": "route_to_pool",
+                    "pool": action["pool"],
+                    "skipped": "no queue item was made",
+                }
+            )
             continue
         counts["routed"] += 1
-        firing.results.append({"type": "route_to_pool", "pool": action["pool"],
-                               "queue_item_id": item.id, "assignee_id": item.assignee_id})
+        firing.results.append(
+            {
+                "type": "route_to_pool",
+                "pool": action["pool"],
+                "queue_item_id": item.id,
+                "assignee_id": item.assignee_id,
+            }
+        )
     return items
 
 
-def _schedule(action: dict, firings: list[_Firing], queue_items: dict[int, QueueItem],
-              counts: dict[str, int], *, now: datetime) -> None:
+def _schedule(
+    action: dict,
+    firings: list[_Firing],
+    queue_items: dict[int, QueueItem],
+    counts: dict[str, int],
+    *,
+    now: datetime,
+) -> None:
     ids = [f.ref.firing_id for f in firings]
     touchpoints.schedule_for_firings(ids, action=action, queue_items=queue_items, now=now)
     tp, tpl = Touchpoint.__table__.c, TouchpointTemplate.__table__.c
     # the firings are new, so their touchpoints of this template are the ones just scheduled
     made: dict[int, tuple[int, datetime]] = {
-        row.firing_id: (row.id, row.due_at) for row in db.session.execute(
+        row.firing_id: (row.id, row.due_at)
+        for row in db.session.execute(
             select(tp.firing_id, tp.id, tp.due_at)
             .join(TouchpointTemplate.__table__, tpl.id == tp.template_id)
-            .where(tp.firing_id.in_(ids), tpl.key == action["template"],
-                   tp.recipient_kind == action["recipient"]))
+            .where(
+                tp.firing_id.in_(ids),
+                tpl.key == action["template"],
+                tp.recipient_kind == action["recipient"],
+            )
+        )
     }
     for firing in firings:
-        base = {"type": "schedule_touchpoint", "template": action["template"],
-                "channel": action["channel"], "recipient": action["recipient"]}
+        base = {
+            "type": "schedule_touchpoint",
+            "template": action["template"],
+            "channel": action["channel"],
+            "recipient": action["recipient"],
+        }
         if firing.ref.firing_id in made:
             touchpoint_id, due_at = made[firing.ref.firing_id]
             counts["touchpoints"] += 1
-            firing.results.append(base | {"touchpoint_id": touchpoint_id,
-                                          "due_at": due_at.isoformat()})
+            firing.results.append(
+                base | {"touchpoint_id": touchpoint_id, "due_at": due_at.isoformat()}
+            )
         else:
             counts["actions_skipped"] += 1
             firing.results.append(base | {"skipped": "no recipient"})
@@ -201,8 +265,8 @@ def _active_plans(account_ids: Iterable[int]) -> dict[int, int]:
     p = Plan.__table__.c
     plans: dict[int, int] = {}
     for account_id, plan_id in db.session.execute(
-        select(p.account_id, p.id).where(p.account_id.in_(sorted(set(account_ids))),
-                                         p.status == "active")
+        select(p.account_id, p.id)
+        .where(p.account_id.in_(sorted(set(account_ids))), p.status == "active")
         .order_by(p.account_id, p.created_at.desc(), p.id.desc())
     ):
         plans.setdefault(account_id, plan_id)
@@ -216,8 +280,14 @@ def _owner(rule: str, firing: _Firing, queue_items: dict[int, QueueItem]) -> int
     return item.assignee_id if item is not None else None
 
 
-def _create_action(action: dict, firings: list[_Firing], queue_items: dict[int, QueueItem],
-                   counts: dict[str, int], *, now: datetime) -> None:
+def _create_action(
+    action: dict,
+    firings: list[_Firing],
+    queue_items: dict[int, QueueItem],
+    counts: dict[str, int],
+    *,
+    now: datetime,
+) -> None:
     """One open action item per firing on the account's active plan, owned by the person the
     owner rule names (or, when that one is missing — a pooled account has no CSM, an item
     may wait unassigned — the other one): an action item always has a named owner."""
@@ -228,60 +298,104 @@ def _create_action(action: dict, firings: list[_Firing], queue_items: dict[int, 
     for firing in firings:
         base = {"type": "create_action", "title": title}
         plan_id = plans.get(firing.ref.account_id)
-        owner = (_owner(action["owner"], firing, queue_items)
-                 or _owner(OTHER_OWNER[action["owner"]], firing, queue_items))
+        owner = _owner(action["owner"], firing, queue_items) or _owner(
+            OTHER_OWNER[action["owner"]], firing, queue_items
+        )
         if plan_id is None or owner is None:
             counts["actions_skipped"] += 1
-            firing.results.append(base | {"skipped": "no active plan" if plan_id is None
-                                          else "no owning CSM or pool assignee"})
+            firing.results.append(
+                base
+                | {
+                    "skipped": "no active plan"
+                    if plan_id is None
+                    else "no owning CSM or pool assignee"
+                }
+            )
             continue
-        rows.append({"plan_id": plan_id, "title": title, "due_date": due, "status": "open",
-                     "owner_user_id": owner, "version": 1})
-        placed.append((firing, base | {"plan_id": plan_id, "owner_user_id": owner,
-                                       "due_date": due.isoformat()}))
+        rows.append(
+            {
+                "plan_id": plan_id,
+                "title": title,
+                "due_date": due,
+                "status": "open",
+                "owner_user_id": owner,
+                "version": 1,
+            }
+        )
+        placed.append(
+            (
+                firing,
+                base | {"plan_id": plan_id, "owner_user_id": owner, "due_date": due.isoformat()},
+            )
+        )
     if not rows:
         return
     table = ActionItem.__table__
-    ids = list(db.session.scalars(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
-    db.session.execute(insert(PlanChange.__table__), [
-        {"plan_id": row["plan_id"], "changed_at": now, "user_id": None,
-         "component": "actions", "item_id": item_id, "item_label": title,
-         "action": "created"}
-        for row, item_id in zip(rows, ids, strict=True)])
+    ids = list(
+        db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    )
+    db.session.execute(
+        insert(PlanChange.__table__),
+        [
+            {
+                "plan_id": row["plan_id"],
+                "changed_at": now,
+                "user_id": None,
+                "component": "actions",
+                "item_id": item_id,
+                "item_label": title,
+                "action": "created",
+            }
+            for row, item_id in zip(rows, ids, strict=True)
+        ],
+    )
     plans_table = Plan.__table__
     # what an edit through the plan service does: the plan's version moves on, so a person
     # who opened the plan before gets the conflict message instead of overwriting this
     db.session.execute(
-        update(plans_table).where(plans_table.c.id.in_(sorted({r["plan_id"] for r in rows})))
+        update(plans_table)
+        .where(plans_table.c.id.in_(sorted({r["plan_id"] for r in rows})))
         .values(version=plans_table.c.version + 1, updated_at=now, updated_by_id=None)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     for (firing, result), item_id in zip(placed, ids, strict=True):
         firing.results.append(result | {"action_item_id": item_id})
     counts["actions_created"] += len(ids)
 
 
-def _set_stage(action: dict, firings: list[_Firing], counts: dict[str, int], *,
-               now: datetime) -> None:
+def _set_stage(
+    action: dict, firings: list[_Firing], counts: dict[str, int], *, now: datetime
+) -> None:
     stage = action["stage"]
     accounts = Account.__table__
     account_ids = sorted({f.ref.account_id for f in firings})
-    moved = set(db.session.scalars(
-        update(accounts)
-        .where(accounts.c.id.in_(account_ids), accounts.c.lifecycle_stage != stage)
-        .values(lifecycle_stage=stage, stage_entered_on=now.date(), updated_at=now)
-        .returning(accounts.c.id)
-        .execution_options(synchronize_session=False)))
+    moved = set(
+        db.session.scalars(
+            update(accounts)
+            .where(accounts.c.id.in_(account_ids), accounts.c.lifecycle_stage != stage)
+            .values(lifecycle_stage=stage, stage_entered_on=now.date(), updated_at=now)
+            .returning(accounts.c.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if moved:
-        db.session.execute(insert(LifecycleStageEntry.__table__), [
-            {"account_id": account_id, "stage": stage, "entered_on": now.date()}
-            for account_id in sorted(moved)])
+        db.session.execute(
+            insert(LifecycleStageEntry.__table__),
+            [
+                {"account_id": account_id, "stage": stage, "entered_on": now.date()}
+                for account_id in sorted(moved)
+            ],
+        )
         signals = AccountSignals.__table__
         # later rules of the same evaluation read the stage this one set
-        db.session.execute(update(signals).where(signals.c.account_id.in_(sorted(moved)))
-                           .values(lifecycle_stage=stage)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(signals)
+            .where(signals.c.account_id.in_(sorted(moved)))
+            .values(lifecycle_stage=stage)
+            .execution_options(synchronize_session=False)
+        )
     counts["stages_set"] += len(moved)
     for firing in firings:
-        firing.results.append({"type": "set_stage", "stage": stage,
-                               "changed": firing.ref.account_id in moved})
+        firing.results.append(
+            {"type": "set_stage", "stage": stage, "changed": firing.ref.account_id in moved}
+        )

@@ -29,19 +29,40 @@ from cs_app.auth.models import User
 from cs_app.db_types import UTCDateTime, utcnow
 from cs_app.extensions import db
 
-RULE_KINDS = {"risk": "Risk", "expansion": "Expansion", "lifecycle": "Lifecycle",
-              "renewal": "Renewal"}
+RULE_KINDS = {
+    "risk": "Risk",
+    "expansion": "Expansion",
+    "lifecycle": "Lifecycle",
+    "renewal": "Renewal",
+}
 RULE_MODES = {"scheduled": "Scheduled (every evaluation)", "event": "On an event"}
-CHANNELS = {"email": "Email", "in_app": "In-app", "internal_alert": "Internal alert",
-            "call_task": "Call task"}
-RECIPIENTS = {"primary_contact": "Primary contact", "executive_sponsor": "Executive sponsor",
-              "owning_csm": "Owning CSM", "pool_assignee": "Pool assignee"}
+CHANNELS = {
+    "email": "Email",
+    "in_app": "In-app",
+    "internal_alert": "Internal alert",
+    "call_task": "Call task",
+}
+RECIPIENTS = {
+    "primary_contact": "Primary contact",
+    "executive_sponsor": "Executive sponsor",
+    "owning_csm": "Owning CSM",
+    "pool_assignee": "Pool assignee",
+}
 PRIORITIES = {"high": "High", "normal": "Normal", "low": "Low"}
 QUEUE_STATUSES = {"open": "Open", "claimed": "Claimed", "resolved": "Resolved"}
-OUTCOMES = {"saved": "Saved", "churned": "Churned", "expanded": "Expanded",
-            "no_action": "No action"}
-TOUCHPOINT_STATUSES = {"scheduled": "Scheduled", "sent": "Sent", "failed": "Failed",
-                       "cancelled": "Cancelled", "dead": "Dead"}
+OUTCOMES = {
+    "saved": "Saved",
+    "churned": "Churned",
+    "expanded": "Expanded",
+    "no_action": "No action",
+}
+TOUCHPOINT_STATUSES = {
+    "scheduled": "Scheduled",
+    "sent": "Sent",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "dead": "Dead",
+}
 
 
 class Rule(db.Model):
@@ -83,8 +104,14 @@ class RuleFiring(db.Model):
     __table_args__ = (
         Index("ix_rule_firings_rule_account", "rule_id", "account_id", "fired_at"),
         Index("ix_rule_firings_account", "account_id", "fired_at"),
-        Index("uq_rule_firings_open", "rule_id", "account_id", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index(
+            "uq_rule_firings_open",
+            "rule_id",
+            "account_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -114,13 +141,17 @@ class CsmPool(db.Model):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     default_sla_hours: Mapped[int] = mapped_column(Integer, default=24)
     last_assigned_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lead: Mapped[User | None] = relationship(foreign_keys=[lead_id], lazy="joined")
     members: Mapped[list[PoolMember]] = relationship(
-        back_populates="pool", order_by="PoolMember.position", lazy="selectin",
-        cascade="all, delete-orphan")
+        back_populates="pool",
+        order_by="PoolMember.position",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+    )
 
 
 class PoolMember(db.Model):
@@ -152,10 +183,12 @@ class QueueItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("csm_pools.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
     firing_id: Mapped[int | None] = mapped_column(
-        ForeignKey("rule_firings.id", ondelete="SET NULL"), index=True)
+        ForeignKey("rule_firings.id", ondelete="SET NULL"), index=True
+    )
     title: Mapped[str] = mapped_column(String(300))
     reason: Mapped[dict | None] = mapped_column(JSON)  # the matched signal values
     priority: Mapped[str] = mapped_column(String(10), default="normal")
@@ -166,8 +199,7 @@ class QueueItem(db.Model):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolved_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     outcome: Mapped[str | None] = mapped_column(String(20))
     notes: Mapped[str | None] = mapped_column(Text)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set by check-slas
@@ -216,17 +248,22 @@ class Touchpoint(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
     firing_id: Mapped[int | None] = mapped_column(
-        ForeignKey("rule_firings.id", ondelete="SET NULL"), index=True)
+        ForeignKey("rule_firings.id", ondelete="SET NULL"), index=True
+    )
     queue_item_id: Mapped[int | None] = mapped_column(
-        ForeignKey("queue_items.id", ondelete="SET NULL"))
+        ForeignKey("queue_items.id", ondelete="SET NULL")
+    )
     template_id: Mapped[int | None] = mapped_column(
-        ForeignKey("touchpoint_templates.id", ondelete="SET NULL"))
+        ForeignKey("touchpoint_templates.id", ondelete="SET NULL")
+    )
     channel: Mapped[str] = mapped_column(String(20))
     recipient_kind: Mapped[str] = mapped_column(String(30))  # RECIPIENTS
     recipient_contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL"))
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
     recipient_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     recipient_email: Mapped[str | None] = mapped_column(String(255))
     recipient_name: Mapped[str | None] = mapped_column(String(200))
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -264,12 +301,13 @@ class Alert(db.Model):
     dedupe_key: Mapped[str] = mapped_column(String(120))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     queue_item_id: Mapped[int | None] = mapped_column(
-        ForeignKey("queue_items.id", ondelete="CASCADE"))
+        ForeignKey("queue_items.id", ondelete="CASCADE")
+    )
     touchpoint_id: Mapped[int | None] = mapped_column(
-        ForeignKey("touchpoints.id", ondelete="CASCADE"))
+        ForeignKey("touchpoints.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

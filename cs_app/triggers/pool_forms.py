@@ -31,14 +31,19 @@ class PoolForm(FlaskForm):
     name = StringField("Name")
     key = StringField("Key")
     description = TextAreaField("Description")
-    strategy = SelectField("Routing", validate_choice=False,
-                           choices=[SelectChoice(k, v) for k, v in STRATEGY_LABELS.items()])
+    strategy = SelectField(
+        "Routing",
+        validate_choice=False,
+        choices=[SelectChoice(k, v) for k, v in STRATEGY_LABELS.items()],
+    )
     lead = SelectField("Pool lead", validate_choice=False)
     default_sla_hours = StringField("Default SLA (hours)")
 
     def set_people(self, people: list[tuple[int, str]]) -> None:
-        self.lead.choices = [SelectChoice("", "No lead: alert every CS lead"),
-                             *(SelectChoice(str(i), label) for i, label in people)]
+        self.lead.choices = [
+            SelectChoice("", "No lead: alert every CS lead"),
+            *(SelectChoice(str(i), label) for i, label in people),
+        ]
         sent = self.lead.data or ""
         if sent and sent not in {str(i) for i, _ in people}:
             self.lead.choices.append(SelectChoice(sent, f"User {sent} (can no longer lead)"))
@@ -51,15 +56,20 @@ class PoolForm(FlaskForm):
         if pool.lead is not None and self.lead.data not in {c.value for c in self.lead.choices}:
             # a lead since deactivated (or made a viewer) stays visible, so saving names the
             # problem instead of dropping the lead without a word
-            self.lead.choices.append(SelectChoice(self.lead.data, f"{pool.lead.name} "
-                                                                  "(can no longer lead)"))
+            self.lead.choices.append(
+                SelectChoice(self.lead.data, f"{pool.lead.name} (can no longer lead)")
+            )
         self.default_sla_hours.data = str(pool.default_sla_hours)
 
     def values(self, rows: list[MemberRow]) -> dict[str, Any]:
-        values = {"name": self.name.data or "", "description": self.description.data or "",
-                  "strategy": self.strategy.data or "", "lead": self.lead.data or None,
-                  "default_sla_hours": (self.default_sla_hours.data or "").strip(),
-                  "members": [row.values() for row in rows if not row.skipped]}
+        values = {
+            "name": self.name.data or "",
+            "description": self.description.data or "",
+            "strategy": self.strategy.data or "",
+            "lead": self.lead.data or None,
+            "default_sla_hours": (self.default_sla_hours.data or "").strip(),
+            "members": [row.values() for row in rows if not row.skipped],
+        }
         if "key" in self and (self.key.data or "").strip():
             values["key"] = self.key.data.strip()
         return values
@@ -78,8 +88,12 @@ class MemberRow:
 
     @property
     def blank(self) -> bool:
-        return (not self.user and self.capacity.strip() in ("", DEFAULT_CAPACITY)
-                and not self.segments and not self.away)
+        return (
+            not self.user
+            and self.capacity.strip() in ("", DEFAULT_CAPACITY)
+            and not self.segments
+            and not self.away
+        )
 
     @property
     def skipped(self) -> bool:
@@ -87,25 +101,38 @@ class MemberRow:
         return self.blank or self.remove
 
     def values(self) -> dict[str, Any]:
-        return {"user": self.user or None, "capacity": self.capacity.strip(),
-                "segments": list(self.segments), "away": self.away}
+        return {
+            "user": self.user or None,
+            "capacity": self.capacity.strip(),
+            "segments": list(self.segments),
+            "away": self.away,
+        }
 
     @classmethod
     def from_member(cls, member) -> MemberRow:
-        return cls(user=str(member.user_id), capacity=str(member.capacity),
-                   segments=list(member.segments or []), away=member.away)
+        return cls(
+            user=str(member.user_id),
+            capacity=str(member.capacity),
+            segments=list(member.segments or []),
+            away=member.away,
+        )
 
 
 def read_member_rows(formdata) -> list[MemberRow]:
     """The posted member rows in their order on the page."""
-    indexes = sorted({int(m.group(1)) for name in formdata
-                      if (m := re.fullmatch(r"m-(\d+)-[a-z_]+", name))})
-    return [MemberRow(user=(formdata.get(f"m-{i}-user") or "").strip(),
-                      capacity=formdata.get(f"m-{i}-capacity") or "",
-                      segments=formdata.getlist(f"m-{i}-segments"),
-                      away=bool(formdata.get(f"m-{i}-away")),
-                      remove=bool(formdata.get(f"m-{i}-remove")))
-            for i in indexes]
+    indexes = sorted(
+        {int(m.group(1)) for name in formdata if (m := re.fullmatch(r"m-(\d+)-[a-z_]+", name))}
+    )
+    return [
+        MemberRow(
+            user=(formdata.get(f"m-{i}-user") or "").strip(),
+            capacity=formdata.get(f"m-{i}-capacity") or "",
+            segments=formdata.getlist(f"m-{i}-segments"),
+            away=bool(formdata.get(f"m-{i}-away")),
+            remove=bool(formdata.get(f"m-{i}-remove")),
+        )
+        for i in indexes
+    ]
 
 
 def with_blank_rows(rows: list[MemberRow], extra: int = BLANK_ROWS) -> list[MemberRow]:
@@ -116,8 +143,7 @@ def with_blank_rows(rows: list[MemberRow], extra: int = BLANK_ROWS) -> list[Memb
     return kept + [MemberRow() for _ in range(extra)]
 
 
-def show_pool_errors(form: PoolForm, rows: list[MemberRow],
-                     error: ValidationError) -> list[str]:
+def show_pool_errors(form: PoolForm, rows: list[MemberRow], error: ValidationError) -> list[str]:
     """Each message of the service beside its field or member row; the messages that belong
     nowhere else are returned. The service counts only the rows it was sent (not blank, not
     removed), so its indexes are mapped back onto the page's rows."""
@@ -154,8 +180,10 @@ class ReassignForm(VersionedForm):
     force = BooleanField("Assign anyway (away or full)")
 
     def set_members(self, members, current_assignee_id: int | None) -> None:
-        self.assignee.choices = [SelectChoice(value, label) for value, label
-                                 in member_choices(members, current_assignee_id)]
+        self.assignee.choices = [
+            SelectChoice(value, label)
+            for value, label in member_choices(members, current_assignee_id)
+        ]
 
 
 def member_choices(members, current_assignee_id: int | None = None) -> list[tuple[str, str]]:
@@ -171,8 +199,12 @@ def member_choices(members, current_assignee_id: int | None = None) -> list[tupl
 
 
 class ResolveForm(VersionedForm):
-    outcome = SelectField("Outcome", validate_choice=False, choices=[
-        SelectChoice("", "Choose an outcome…"),
-        *(SelectChoice(k, v) for k, v in OUTCOMES.items())])
+    outcome = SelectField(
+        "Outcome",
+        validate_choice=False,
+        choices=[
+            SelectChoice("", "Choose an outcome…"),
+            *(SelectChoice(k, v) for k, v in OUTCOMES.items()),
+        ],
+    )
     notes = TextAreaField("Notes")
-

@@ -125,15 +125,26 @@ def item_view(item: QueueItem, now: datetime, user) -> ItemView:
         note = f"due in {_hours(seconds)}"
     else:
         note = f"{_hours(seconds)} overdue"
-    return ItemView(item=item, breached=pools.is_breached(item, now), sla_note=note,
-                    reasons=reason_lines(item.reason, item.account.currency),
-                    actions=pools.item_actions(item, user))
+    return ItemView(
+        item=item,
+        breached=pools.is_breached(item, now),
+        sla_note=note,
+        reasons=reason_lines(item.reason, item.account.currency),
+        actions=pools.item_actions(item, user),
+    )
 
 
 def _labels() -> dict[str, Any]:
-    return {"priorities": PRIORITIES, "statuses": QUEUE_STATUSES, "outcomes": OUTCOMES,
-            "strategies": STRATEGY_LABELS, "filters": pools.QUEUE_FILTERS,
-            "sorts": pools.QUEUE_SORTS, "segments": SEGMENTS, "kinds": alerts.ALERT_KINDS}
+    return {
+        "priorities": PRIORITIES,
+        "statuses": QUEUE_STATUSES,
+        "outcomes": OUTCOMES,
+        "strategies": STRATEGY_LABELS,
+        "filters": pools.QUEUE_FILTERS,
+        "sorts": pools.QUEUE_SORTS,
+        "segments": SEGMENTS,
+        "kinds": alerts.ALERT_KINDS,
+    }
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -165,22 +176,42 @@ def _pool_or_404(pool_id: int):
 
 @bp.route("/pools")
 def index():
-    return render_template("pools/index.html", summaries=pools.pool_summaries(now=utcnow()),
-                           labels=_labels(), can_manage=current_user.can_edit_everything)
+    return render_template(
+        "pools/index.html",
+        summaries=pools.pool_summaries(now=utcnow()),
+        labels=_labels(),
+        can_manage=current_user.can_edit_everything,
+    )
 
 
 def _people() -> list[tuple[int, str]]:
     """Who can be a member or a lead: active users who are not viewers."""
-    users = db.session.scalars(select(User).where(User.active.is_(True),
-                                                  User.role != "viewer")
-                               .order_by(User.name, User.id))
+    users = db.session.scalars(
+        select(User)
+        .where(User.active.is_(True), User.role != "viewer")
+        .order_by(User.name, User.id)
+    )
     return [(u.id, f"{u.name} ({u.role_label}{', away' if u.away else ''})") for u in users]
 
 
-def _render_editor(form: PoolForm, rows: list[MemberRow], pool, people, *,
-                   status: int = 200, general: list[str] | None = None):
-    return render_template("pools/form.html", form=form, rows=rows, pool=pool,
-                           people=people, labels=_labels(), general=general or []), status
+def _render_editor(
+    form: PoolForm,
+    rows: list[MemberRow],
+    pool,
+    people,
+    *,
+    status: int = 200,
+    general: list[str] | None = None,
+):
+    return render_template(
+        "pools/form.html",
+        form=form,
+        rows=rows,
+        pool=pool,
+        people=people,
+        labels=_labels(),
+        general=general or [],
+    ), status
 
 
 def _pool_editor(pool):
@@ -192,8 +223,9 @@ def _pool_editor(pool):
         if pool is not None:
             form.load(pool)
             del form.key  # fixed once the pool exists: rules route to it by key
-            rows = [MemberRow.from_member(m) for m in sorted(pool.members,
-                                                                key=lambda m: m.position)]
+            rows = [
+                MemberRow.from_member(m) for m in sorted(pool.members, key=lambda m: m.position)
+            ]
         else:
             form.strategy.data = "least_loaded"
             form.default_sla_hours.data = "24"
@@ -204,8 +236,9 @@ def _pool_editor(pool):
         del form.key
     rows = read_member_rows(request.form)
     if not form.validate_on_submit():
-        return _render_editor(form, with_blank_rows(rows), pool, people, status=400,
-                              general=[EXPIRED])
+        return _render_editor(
+            form, with_blank_rows(rows), pool, people, status=400, general=[EXPIRED]
+        )
     if request.form.get("action") == "add_rows":
         return _render_editor(form, with_blank_rows(rows, extra=6), pool, people)
     try:
@@ -218,8 +251,9 @@ def _pool_editor(pool):
     except ValidationError as error:
         db.session.rollback()
         general = show_pool_errors(form, rows, error)
-        return _render_editor(form, with_blank_rows(rows), pool, people, status=422,
-                              general=general)
+        return _render_editor(
+            form, with_blank_rows(rows), pool, people, status=422, general=general
+        )
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("pools.show", pool_id=pool.id))
@@ -248,12 +282,19 @@ def show(pool_id: int):
     queue = pools.pool_queue(pool, status=status, sort=sort, page=_page_arg(), now=now)
     members = pools.pool_members(pool)
     return render_template(
-        "pools/show.html", pool=pool, queue=queue, status=status, sort=sort,
-        items=[item_view(i, now, current_user) for i in queue.items], members=members,
-        reassign_choices=member_choices(members), labels=_labels(),
+        "pools/show.html",
+        pool=pool,
+        queue=queue,
+        status=status,
+        sort=sort,
+        items=[item_view(i, now, current_user) for i in queue.items],
+        members=members,
+        reassign_choices=member_choices(members),
+        labels=_labels(),
         args={"pool_id": pool.id, "status": status, "sort": sort},
         can_manage=current_user.can_edit_everything,
-        here=request.full_path.rstrip("?"))
+        here=request.full_path.rstrip("?"),
+    )
 
 
 # --- queue items ----------------------------------------------------------------------------
@@ -275,27 +316,42 @@ def my_queue():
     waiting = pools.claimable(current_user, now=now)
     shown = mine if tab == "mine" else waiting
     return render_template(
-        "pools/my_queue.html", tab=tab, tabs=QUEUE_TABS,
+        "pools/my_queue.html",
+        tab=tab,
+        tabs=QUEUE_TABS,
         counts={"mine": len(mine), "claimable": len(waiting)},
         breached=sum(1 for i in mine if pools.is_breached(i, now)),
-        items=[item_view(i, now, current_user) for i in shown], labels=_labels(),
-        here=request.full_path.rstrip("?"), limit=pools.CLAIMABLE_LIMIT)
+        items=[item_view(i, now, current_user) for i in shown],
+        labels=_labels(),
+        here=request.full_path.rstrip("?"),
+        limit=pools.CLAIMABLE_LIMIT,
+    )
 
 
 def _history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
     """Who routing gave the item to, and what people did with it since, oldest first. The
     audit log names people by email; they are shown by name (one query)."""
     events = list(reversed(audit.events_for("queue_item", item.id)))
-    emails = {value for e in events for value in ((e.before or {}).get("assignee"),
-                                                  (e.after or {}).get("assignee")) if value}
-    names = ({u.email: u.name for u in db.session.scalars(
-        select(User).where(User.email.in_(emails)))} if emails else {})
+    emails = {
+        value
+        for e in events
+        for value in ((e.before or {}).get("assignee"), (e.after or {}).get("assignee"))
+        if value
+    }
+    names = (
+        {u.email: u.name for u in db.session.scalars(select(User).where(User.email.in_(emails)))}
+        if emails
+        else {}
+    )
 
     def person(email: str | None) -> str:
         return names.get(email, email) if email else "nobody"
 
-    routed_to = ((events[0].before or {}).get("assignee") if events
-                 else (item.assignee.email if item.assignee else None))
+    routed_to = (
+        (events[0].before or {}).get("assignee")
+        if events
+        else (item.assignee.email if item.assignee else None)
+    )
     lines = []
     for event in events:
         after = event.after or {}
@@ -304,19 +360,28 @@ def _history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
         elif event.action == "reassigned" and not (event.before or {}).get("assignee"):
             text = f"assigned it to {person(after.get('assignee'))}, who had room again"
         elif event.action == "reassigned":
-            text = (f"reassigned it from {person((event.before or {}).get('assignee'))} to "
-                    f"{person(after.get('assignee'))}")
+            text = (
+                f"reassigned it from {person((event.before or {}).get('assignee'))} to "
+                f"{person(after.get('assignee'))}"
+            )
             if after.get("forced"):
                 text += " (assigned anyway)"
         else:
             text = f"resolved it: {OUTCOMES.get(after.get('outcome'), after.get('outcome'))}"
-        lines.append({"at": event.at, "who": event.user.name if event.user else "a job",
-                      "text": text})
+        lines.append(
+            {"at": event.at, "who": event.user.name if event.user else "a job", "text": text}
+        )
     return (person(routed_to) if routed_to else None), lines
 
 
-def _render_item(item: QueueItem, *, status: int = 200, reassign: ReassignForm | None = None,
-                 resolve: ResolveForm | None = None, general: list[str] | None = None):
+def _render_item(
+    item: QueueItem,
+    *,
+    status: int = 200,
+    reassign: ReassignForm | None = None,
+    resolve: ResolveForm | None = None,
+    general: list[str] | None = None,
+):
     now = utcnow()
     members = pools.pool_members(item.pool)
     view = item_view(item, now, current_user)
@@ -332,9 +397,19 @@ def _render_item(item: QueueItem, *, status: int = 200, reassign: ReassignForm |
     resolver = db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
     routed_to, history = _history(item)
     return render_template(
-        "pools/item.html", view=view, item=item, members=members, reassign=reassign,
-        resolve=resolve, claim=claim, general=general or [], history=history,
-        routed_to=routed_to, resolver=resolver, labels=_labels()), status
+        "pools/item.html",
+        view=view,
+        item=item,
+        members=members,
+        reassign=reassign,
+        resolve=resolve,
+        claim=claim,
+        general=general or [],
+        history=history,
+        routed_to=routed_to,
+        resolver=resolver,
+        labels=_labels(),
+    ), status
 
 
 @bp.route("/queue/<int:queue_item_id>")
@@ -346,16 +421,17 @@ def _require_worker(item: QueueItem) -> None:
     """Viewers, and CSMs with no part in the item's pool or the item, get 403 before any form
     is read; what each person may do exactly is the service's decision."""
     user = current_user
-    if user.role == "viewer" or not (pools.is_pool_lead(item.pool, user)
-                                     or pools.is_member(item.pool, user)
-                                     or item.assignee_id == user.id):
+    if user.role == "viewer" or not (
+        pools.is_pool_lead(item.pool, user)
+        or pools.is_member(item.pool, user)
+        or item.assignee_id == user.id
+    ):
         abort(403)
 
 
 def _done(form, item: QueueItem, message: str):
     flash(message, "success")
-    return redirect(_safe_next(form.next.data) or url_for("pools.item",
-                                                          queue_item_id=item.id))
+    return redirect(_safe_next(form.next.data) or url_for("pools.item", queue_item_id=item.id))
 
 
 @bp.route("/queue/<int:queue_item_id>/claim", methods=["POST"])
@@ -373,8 +449,9 @@ def claim(queue_item_id: int):
     except ConflictError as error:
         db.session.rollback()
         flash(error.message, "error")
-        return redirect(_safe_next(form.next.data)
-                        or url_for("pools.item", queue_item_id=queue_item_id))
+        return redirect(
+            _safe_next(form.next.data) or url_for("pools.item", queue_item_id=queue_item_id)
+        )
     db.session.commit()
     return _done(form, item, f"You claimed {item.account.name}: it is yours to work.")
 
@@ -392,8 +469,14 @@ def reassign(queue_item_id: int):
         return _render_item(item, status=400, reassign=form, general=[EXPIRED])
     target = _user_or_none(form.assignee.data)
     try:
-        pools.reassign_item(item, to_user=target, user=current_user, now=utcnow(),
-                            force=form.force.data, version=form.version_number())
+        pools.reassign_item(
+            item,
+            to_user=target,
+            user=current_user,
+            now=utcnow(),
+            force=form.force.data,
+            version=form.version_number(),
+        )
     except PermissionDenied:
         db.session.rollback()
         abort(403)
@@ -404,8 +487,9 @@ def reassign(queue_item_id: int):
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""
-        return _render_item(_item_or_404(queue_item_id), status=409, reassign=form,
-                            general=[error.message])
+        return _render_item(
+            _item_or_404(queue_item_id), status=409, reassign=form, general=[error.message]
+        )
     db.session.commit()
     return _done(form, item, f"Reassigned {item.account.name} to {target.name}.")
 
@@ -418,8 +502,14 @@ def resolve(queue_item_id: int):
     if not form.validate_on_submit():
         return _render_item(item, status=400, resolve=form, general=[EXPIRED])
     try:
-        pools.resolve_item(item, outcome=form.outcome.data or None, notes=form.notes.data,
-                           user=current_user, now=utcnow(), version=form.version_number())
+        pools.resolve_item(
+            item,
+            outcome=form.outcome.data or None,
+            notes=form.notes.data,
+            user=current_user,
+            now=utcnow(),
+            version=form.version_number(),
+        )
     except PermissionDenied:
         db.session.rollback()
         abort(403)
@@ -432,8 +522,9 @@ def resolve(queue_item_id: int):
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""  # the page shows the item as it is now; send again to save
-        return _render_item(_item_or_404(queue_item_id), status=409, resolve=form,
-                            general=[error.message])
+        return _render_item(
+            _item_or_404(queue_item_id), status=409, resolve=form, general=[error.message]
+        )
     db.session.commit()
     return _done(form, item, f"Resolved {item.account.name}: {OUTCOMES[item.outcome]}.")
 
@@ -445,9 +536,14 @@ def resolve(queue_item_id: int):
 def alert_list():
     unread_only = request.args.get("show") == "unread"
     listing = alerts.list_alerts(current_user, unread_only=unread_only, page=_page_arg())
-    return render_template("pools/alerts.html", listing=listing, unread_only=unread_only,
-                           labels=_labels(), unread_alerts=listing.unread,
-                           args={"show": "unread"} if unread_only else {})
+    return render_template(
+        "pools/alerts.html",
+        listing=listing,
+        unread_only=unread_only,
+        labels=_labels(),
+        unread_alerts=listing.unread,
+        args={"show": "unread"} if unread_only else {},
+    )
 
 
 @bp.route("/alerts/<int:alert_id>/read", methods=["POST"])
@@ -467,6 +563,10 @@ def read_alert(alert_id: int):
 def read_all_alerts():
     count = alerts.mark_all_read(current_user, now=utcnow())
     db.session.commit()
-    flash(f"Marked {count} alert{'' if count == 1 else 's'} as read." if count
-          else "No unread alerts.", "success" if count else "info")
+    flash(
+        f"Marked {count} alert{'' if count == 1 else 's'} as read."
+        if count
+        else "No unread alerts.",
+        "success" if count else "info",
+    )
     return redirect(url_for("pools.alert_list"))

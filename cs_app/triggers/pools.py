@@ -50,9 +50,15 @@ MAX_SLA_HOURS = 24 * 365
 MAX_CAPACITY = 500
 MAX_DESCRIPTION = 2000
 MAX_NOTES = 5000
-QUEUE_FILTERS = {"active": "Open and claimed", "open": "Open", "claimed": "Claimed",
-                 "unassigned": "Unassigned", "breached": "Breached", "resolved": "Resolved",
-                 "all": "All"}
+QUEUE_FILTERS = {
+    "active": "Open and claimed",
+    "open": "Open",
+    "claimed": "Claimed",
+    "unassigned": "Unassigned",
+    "breached": "Breached",
+    "resolved": "Resolved",
+    "all": "All",
+}
 QUEUE_SORTS = {"sla": "SLA due", "priority": "Priority", "created": "Newest"}
 QUEUE_PER_PAGE = 50
 CLAIMABLE_LIMIT = 100
@@ -72,13 +78,25 @@ def get_pool(pool_id: int) -> CsmPool:
 def pool_as_dict(pool: CsmPool) -> dict[str, Any]:
     """The pool as its API and audit log show it."""
     return {
-        "id": pool.id, "key": pool.key, "name": pool.name, "description": pool.description,
-        "strategy": pool.strategy, "default_sla_hours": pool.default_sla_hours,
+        "id": pool.id,
+        "key": pool.key,
+        "name": pool.name,
+        "description": pool.description,
+        "strategy": pool.strategy,
+        "default_sla_hours": pool.default_sla_hours,
         "lead_email": pool.lead.email if pool.lead else None,
-        "members": [{"user_email": m.user.email, "name": m.user.name, "position": m.position,
-                     "capacity": m.capacity, "segments": list(m.segments or []),
-                     "away": m.away, "user_away": m.user.away}
-                    for m in sorted(pool.members, key=lambda m: m.position)],
+        "members": [
+            {
+                "user_email": m.user.email,
+                "name": m.user.name,
+                "position": m.position,
+                "capacity": m.capacity,
+                "segments": list(m.segments or []),
+                "away": m.away,
+                "user_away": m.user.away,
+            }
+            for m in sorted(pool.members, key=lambda m: m.position)
+        ],
     }
 
 
@@ -156,13 +174,16 @@ def _validate_pool(data: dict[str, Any], pool: CsmPool | None) -> dict[str, Any]
     if pool is None:
         key = key or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:80]
         if not KEY_PATTERN.match(key):
-            errors["key"] = ("The key uses lowercase letters, digits, - and _ (e.g. "
-                             "renewal-desk); rules route to it.")
+            errors["key"] = (
+                "The key uses lowercase letters, digits, - and _ (e.g. "
+                "renewal-desk); rules route to it."
+            )
         elif db.session.scalar(select(CsmPool.id).where(CsmPool.key == key)) is not None:
             errors["key"] = f"The key {key!r} is taken by another pool; choose another."
     elif key and key != pool.key:
-        errors["key"] = (f"The key stays {pool.key!r} once the pool exists: rules route to "
-                         f"it by key.")
+        errors["key"] = (
+            f"The key stays {pool.key!r} once the pool exists: rules route to it by key."
+        )
 
     description = str(data.get("description") or "").strip() or None
     if description and len(description) > MAX_DESCRIPTION:
@@ -174,16 +195,18 @@ def _validate_pool(data: dict[str, Any], pool: CsmPool | None) -> dict[str, Any]
 
     sla = _whole_number(data.get("default_sla_hours", 24), 1, MAX_SLA_HOURS)
     if sla is None:
-        errors["default_sla_hours"] = (f"Enter a whole number of hours from 1 to "
-                                       f"{MAX_SLA_HOURS}.")
+        errors["default_sla_hours"] = f"Enter a whole number of hours from 1 to {MAX_SLA_HOURS}."
 
     rows = data.get("members") or []
     if not isinstance(rows, list):
         rows = []
         errors["members"] = "Send the members as a list."
     lead_reference = _user_reference(data.get("lead"))
-    references = [r for r in [lead_reference, *(_user_reference(row.get("user"))
-                                                  for row in rows)] if r is not None]
+    references = [
+        r
+        for r in [lead_reference, *(_user_reference(row.get("user")) for row in rows)]
+        if r is not None
+    ]
     users = _users_by_reference(references)
 
     lead = None
@@ -209,24 +232,39 @@ def _validate_pool(data: dict[str, Any], pool: CsmPool | None) -> dict[str, Any]
             seen.add(user.id)
         capacity = _whole_number(row.get("capacity", 20), 1, MAX_CAPACITY)
         if capacity is None:
-            errors[f"{prefix}.capacity"] = (f"Enter the most open items, a whole number from "
-                                            f"1 to {MAX_CAPACITY}.")
+            errors[f"{prefix}.capacity"] = (
+                f"Enter the most open items, a whole number from 1 to {MAX_CAPACITY}."
+            )
         segments = row.get("segments") or []
         if not isinstance(segments, list | tuple):
             segments = [segments]
         unknown = [s for s in segments if s not in SEGMENTS]
         if unknown:
-            errors[f"{prefix}.segments"] = (f"Unknown segment {unknown[0]!r}; choose from "
-                                            f"{', '.join(SEGMENTS)}.")
+            errors[f"{prefix}.segments"] = (
+                f"Unknown segment {unknown[0]!r}; choose from {', '.join(SEGMENTS)}."
+            )
         if user is not None and capacity is not None:
-            members.append(_MemberValues(user=user, capacity=capacity,
-                                         segments=[s for s in SEGMENTS if s in segments],
-                                         away=bool(row.get("away"))))
+            members.append(
+                _MemberValues(
+                    user=user,
+                    capacity=capacity,
+                    segments=[s for s in SEGMENTS if s in segments],
+                    away=bool(row.get("away")),
+                )
+            )
     if errors:
-        raise ValidationError("The pool was not saved: " + " ".join(
-            f"{k}: {v}" for k, v in errors.items()), errors)
-    return {"key": key, "name": name, "description": description, "strategy": strategy,
-            "default_sla_hours": sla, "lead": lead, "members": members}
+        raise ValidationError(
+            "The pool was not saved: " + " ".join(f"{k}: {v}" for k, v in errors.items()), errors
+        )
+    return {
+        "key": key,
+        "name": name,
+        "description": description,
+        "strategy": strategy,
+        "default_sla_hours": sla,
+        "lead": lead,
+        "members": members,
+    }
 
 
 def _apply(pool: CsmPool, clean: dict[str, Any]) -> None:
@@ -264,8 +302,7 @@ def update_pool(pool: CsmPool, data: dict[str, Any], *, user, now: datetime) -> 
     db.session.flush()
     after = pool_as_dict(pool)
     if after != before:
-        audit.record("pool", pool.id, "updated", user=user, now=now, before=before,
-                     after=after)
+        audit.record("pool", pool.id, "updated", user=user, now=now, before=before, after=after)
     return pool
 
 
@@ -278,8 +315,11 @@ def member_loads(pool_ids: list[int]) -> dict[tuple[int, int], int]:
         return {}
     rows = db.session.execute(
         select(QueueItem.pool_id, QueueItem.assignee_id, func.count(QueueItem.id))
-        .where(QueueItem.pool_id.in_(pool_ids), QueueItem.status.in_(OPEN_STATUSES),
-               QueueItem.assignee_id.is_not(None))
+        .where(
+            QueueItem.pool_id.in_(pool_ids),
+            QueueItem.status.in_(OPEN_STATUSES),
+            QueueItem.assignee_id.is_not(None),
+        )
         .group_by(QueueItem.pool_id, QueueItem.assignee_id)
     )
     return {(pool_id, user_id): count for pool_id, user_id, count in rows}
@@ -314,22 +354,30 @@ class PoolSummary:
 
 
 def _member_lines(pool: CsmPool, loads: dict[tuple[int, int], int]) -> list[MemberLine]:
-    return [MemberLine(user_id=m.user_id, name=m.user.name, email=m.user.email,
-                       capacity=m.capacity, load=loads.get((pool.id, m.user_id), 0),
-                       segments=list(m.segments or []),
-                       away=m.away or m.user.away or not m.user.active)
-            for m in sorted(pool.members, key=lambda m: m.position)]
+    return [
+        MemberLine(
+            user_id=m.user_id,
+            name=m.user.name,
+            email=m.user.email,
+            capacity=m.capacity,
+            load=loads.get((pool.id, m.user_id), 0),
+            segments=list(m.segments or []),
+            away=m.away or m.user.away or not m.user.active,
+        )
+        for m in sorted(pool.members, key=lambda m: m.position)
+    ]
 
 
 def _breached(now: datetime):
     """Flagged by check-slas, or unresolved and past due since its last run."""
-    return or_(QueueItem.breached_at.is_not(None),
-               and_(QueueItem.status.in_(OPEN_STATUSES), QueueItem.sla_due_at < now))
+    return or_(
+        QueueItem.breached_at.is_not(None),
+        and_(QueueItem.status.in_(OPEN_STATUSES), QueueItem.sla_due_at < now),
+    )
 
 
 def is_breached(item: QueueItem, now: datetime) -> bool:
-    return item.breached_at is not None or (item.status in OPEN_STATUSES
-                                            and item.sla_due_at < now)
+    return item.breached_at is not None or (item.status in OPEN_STATUSES and item.sla_due_at < now)
 
 
 def pool_summaries(*, now: datetime, pool_ids: list[int] | None = None) -> list[PoolSummary]:
@@ -346,19 +394,26 @@ def pool_summaries(*, now: datetime, pool_ids: list[int] | None = None) -> list[
     if ids:
         active = QueueItem.status.in_(OPEN_STATUSES)
         rows = db.session.execute(
-            select(QueueItem.pool_id,
-                   func.sum(case((and_(active, QueueItem.assignee_id.is_(None)), 1), else_=0)),
-                   func.sum(case((and_(active, _breached(now)), 1), else_=0)),
-                   func.sum(case((active, 1), else_=0)))
-            .where(QueueItem.pool_id.in_(ids)).group_by(QueueItem.pool_id)
+            select(
+                QueueItem.pool_id,
+                func.sum(case((and_(active, QueueItem.assignee_id.is_(None)), 1), else_=0)),
+                func.sum(case((and_(active, _breached(now)), 1), else_=0)),
+                func.sum(case((active, 1), else_=0)),
+            )
+            .where(QueueItem.pool_id.in_(ids))
+            .group_by(QueueItem.pool_id)
         )
-        counts = {pool_id: (int(u or 0), int(b or 0), int(a or 0))
-                  for pool_id, u, b, a in rows}
-    return [PoolSummary(pool=p, members=_member_lines(p, loads),
-                        unassigned=counts.get(p.id, (0, 0, 0))[0],
-                        breached=counts.get(p.id, (0, 0, 0))[1],
-                        active=counts.get(p.id, (0, 0, 0))[2])
-            for p in pools]
+        counts = {pool_id: (int(u or 0), int(b or 0), int(a or 0)) for pool_id, u, b, a in rows}
+    return [
+        PoolSummary(
+            pool=p,
+            members=_member_lines(p, loads),
+            unassigned=counts.get(p.id, (0, 0, 0))[0],
+            breached=counts.get(p.id, (0, 0, 0))[1],
+            active=counts.get(p.id, (0, 0, 0))[2],
+        )
+        for p in pools
+    ]
 
 
 def pool_members(pool: CsmPool) -> list[MemberLine]:
@@ -373,9 +428,11 @@ def _lock_pool(pool_key: str) -> CsmPool:
     ``FOR UPDATE`` and serialises writers itself), re-read so ``last_assigned_user_id`` is
     the committed one."""
     pool = db.session.scalar(
-        select(CsmPool).where(CsmPool.key == pool_key)
+        select(CsmPool)
+        .where(CsmPool.key == pool_key)
         .options(lazyload(CsmPool.lead), lazyload(CsmPool.members))
-        .with_for_update(of=CsmPool).execution_options(populate_existing=True)
+        .with_for_update(of=CsmPool)
+        .execution_options(populate_existing=True)
     )
     if pool is None:
         raise NotFoundError(f"No pool has the key {pool_key!r}.")
@@ -386,123 +443,196 @@ def _routing_members(pool_id: int) -> list[routing.Member]:
     """The pool's members with their open items in this pool: one grouped statement."""
     load = (
         select(QueueItem.assignee_id, func.count(QueueItem.id).label("open_items"))
-        .where(QueueItem.pool_id == pool_id, QueueItem.status.in_(OPEN_STATUSES),
-               QueueItem.assignee_id.is_not(None))
-        .group_by(QueueItem.assignee_id).subquery()
+        .where(
+            QueueItem.pool_id == pool_id,
+            QueueItem.status.in_(OPEN_STATUSES),
+            QueueItem.assignee_id.is_not(None),
+        )
+        .group_by(QueueItem.assignee_id)
+        .subquery()
     )
     rows = db.session.execute(
-        select(PoolMember.user_id, PoolMember.position, PoolMember.capacity,
-               PoolMember.segments, PoolMember.away, User.away.label("user_away"),
-               User.active, func.coalesce(load.c.open_items, 0).label("open_items"))
+        select(
+            PoolMember.user_id,
+            PoolMember.position,
+            PoolMember.capacity,
+            PoolMember.segments,
+            PoolMember.away,
+            User.away.label("user_away"),
+            User.active,
+            func.coalesce(load.c.open_items, 0).label("open_items"),
+        )
         .join(User, User.id == PoolMember.user_id)
         .outerjoin(load, load.c.assignee_id == PoolMember.user_id)
         .where(PoolMember.pool_id == pool_id)
     )
-    return [routing.Member(user_id=r.user_id, position=r.position, capacity=r.capacity,
-                           open_items=int(r.open_items), segments=tuple(r.segments or ()),
-                           away=bool(r.away or r.user_away or not r.active))
-            for r in rows]
+    return [
+        routing.Member(
+            user_id=r.user_id,
+            position=r.position,
+            capacity=r.capacity,
+            open_items=int(r.open_items),
+            segments=tuple(r.segments or ()),
+            away=bool(r.away or r.user_away or not r.active),
+        )
+        for r in rows
+    ]
 
 
 def lead_recipients(pool: CsmPool) -> list[int]:
     """Who hears about the pool's problems: its lead, else every active CS lead."""
     if pool.lead_id is not None:
         return [pool.lead_id]
-    return list(db.session.scalars(
-        select(User.id).where(User.role == "lead", User.active.is_(True)).order_by(User.id)))
+    return list(
+        db.session.scalars(
+            select(User.id).where(User.role == "lead", User.active.is_(True)).order_by(User.id)
+        )
+    )
 
 
-def route_firings(firings: list[FiringRef], *, pool_key: str, priority: str,
-                  sla_hours: int | None, now: datetime) -> dict[int, QueueItem]:
+def route_firings(
+    firings: list[FiringRef], *, pool_key: str, priority: str, sla_hours: int | None, now: datetime
+) -> dict[int, QueueItem]:
     """One queue item per firing (title: the rule's name; reason: the matched signal values),
     assigned by the pool's strategy; firing id → item. Items nobody could take wait
     unassigned and alert the lead."""
     if not firings:
         return {}
     if priority not in PRIORITIES:
-        raise ValidationError(f"Unknown priority {priority!r}.",
-                              {"priority": "Choose high, normal or low."})
+        raise ValidationError(
+            f"Unknown priority {priority!r}.", {"priority": "Choose high, normal or low."}
+        )
     pool = _lock_pool(pool_key)
     chosen = routing.route_batch(
-        _routing_members(pool.id), pool.strategy, [f.segment for f in firings],
-        last_assigned_user_id=pool.last_assigned_user_id)
+        _routing_members(pool.id),
+        pool.strategy,
+        [f.segment for f in firings],
+        last_assigned_user_id=pool.last_assigned_user_id,
+    )
     hours = sla_hours if sla_hours is not None else pool.default_sla_hours
     due = now + timedelta(hours=hours)
     items: dict[int, QueueItem] = {}
     for firing, assignee_id in zip(firings, chosen.assignees, strict=True):
         item = QueueItem(
-            pool_id=pool.id, account_id=firing.account_id, rule_id=firing.rule_id,
-            firing_id=firing.firing_id, title=firing.rule_name[:300],
-            reason=dict(firing.matched or {}), priority=priority, status="open",
-            assignee_id=assignee_id, created_at=now, sla_due_at=due,
-            assigned_at=now if assignee_id is not None else None)
+            pool_id=pool.id,
+            account_id=firing.account_id,
+            rule_id=firing.rule_id,
+            firing_id=firing.firing_id,
+            title=firing.rule_name[:300],
+            reason=dict(firing.matched or {}),
+            priority=priority,
+            status="open",
+            assignee_id=assignee_id,
+            created_at=now,
+            sla_due_at=due,
+            assigned_at=now if assignee_id is not None else None,
+        )
         db.session.add(item)
         items[firing.firing_id] = item
     pool.last_assigned_user_id = chosen.last_assigned_user_id
     db.session.flush()
-    waiting = [(f, items[f.firing_id]) for f in firings
-               if items[f.firing_id].assignee_id is None]
+    waiting = [(f, items[f.firing_id]) for f in firings if items[f.firing_id].assignee_id is None]
     if waiting:
         _alert_unassigned(pool, waiting, now=now)
     return items
 
 
-def route_item(firing: FiringRef, *, pool_key: str, priority: str, sla_hours: int | None,
-               now: datetime) -> QueueItem:
+def route_item(
+    firing: FiringRef, *, pool_key: str, priority: str, sla_hours: int | None, now: datetime
+) -> QueueItem:
     """``route_firings`` for one firing (an event rule matching one account)."""
-    return route_firings([firing], pool_key=pool_key, priority=priority,
-                         sla_hours=sla_hours, now=now)[firing.firing_id]
+    return route_firings(
+        [firing], pool_key=pool_key, priority=priority, sla_hours=sla_hours, now=now
+    )[firing.firing_id]
 
 
 def assign_waiting_items(*, now: datetime) -> int:
     """Give the items that waited unassigned to members who have room again (someone came
     back, resolved items or had capacity raised), most urgent first, by the pool's strategy.
     One pool at a time under its lock; answers how many were assigned."""
-    pool_keys = list(db.session.scalars(
-        select(CsmPool.key).join(QueueItem, QueueItem.pool_id == CsmPool.id)
-        .where(QueueItem.status == "open", QueueItem.assignee_id.is_(None))
-        .group_by(CsmPool.key).order_by(CsmPool.key)))
+    pool_keys = list(
+        db.session.scalars(
+            select(CsmPool.key)
+            .join(QueueItem, QueueItem.pool_id == CsmPool.id)
+            .where(QueueItem.status == "open", QueueItem.assignee_id.is_(None))
+            .group_by(CsmPool.key)
+            .order_by(CsmPool.key)
+        )
+    )
     assigned = 0
     for key in pool_keys:
         pool = _lock_pool(key)
-        waiting = list(db.session.execute(
-            select(QueueItem, Account.segment).join(Account, Account.id == QueueItem.account_id)
-            .where(QueueItem.pool_id == pool.id, QueueItem.status == "open",
-                   QueueItem.assignee_id.is_(None))
-            .order_by(PRIORITY_ORDER, QueueItem.sla_due_at, QueueItem.id)).all())
+        waiting = list(
+            db.session.execute(
+                select(QueueItem, Account.segment)
+                .join(Account, Account.id == QueueItem.account_id)
+                .where(
+                    QueueItem.pool_id == pool.id,
+                    QueueItem.status == "open",
+                    QueueItem.assignee_id.is_(None),
+                )
+                .order_by(PRIORITY_ORDER, QueueItem.sla_due_at, QueueItem.id)
+            ).all()
+        )
         chosen = routing.route_batch(
-            _routing_members(pool.id), pool.strategy, [segment for _, segment in waiting],
-            last_assigned_user_id=pool.last_assigned_user_id)
-        emails = dict(db.session.execute(select(User.id, User.email).where(
-            User.id.in_({a for a in chosen.assignees if a is not None} or {-1}))).all())
+            _routing_members(pool.id),
+            pool.strategy,
+            [segment for _, segment in waiting],
+            last_assigned_user_id=pool.last_assigned_user_id,
+        )
+        emails = dict(
+            db.session.execute(
+                select(User.id, User.email).where(
+                    User.id.in_({a for a in chosen.assignees if a is not None} or {-1})
+                )
+            ).all()
+        )
         for (item, _), assignee_id in zip(waiting, chosen.assignees, strict=True):
             if assignee_id is None:
                 continue
             item.assignee_id, item.assigned_at = assignee_id, now
-            audit.record("queue_item", item.id, "reassigned", user=None, now=now,
-                         before={"status": "open", "assignee": None},
-                         after={"status": "open", "assignee": emails[assignee_id]})
+            audit.record(
+                "queue_item",
+                item.id,
+                "reassigned",
+                user=None,
+                now=now,
+                before={"status": "open", "assignee": None},
+                after={"status": "open", "assignee": emails[assignee_id]},
+            )
             assigned += 1
         pool.last_assigned_user_id = chosen.last_assigned_user_id
         db.session.flush()
     return assigned
 
 
-def _alert_unassigned(pool: CsmPool, waiting: list[tuple[FiringRef, QueueItem]], *,
-                      now: datetime) -> int:
+def _alert_unassigned(
+    pool: CsmPool, waiting: list[tuple[FiringRef, QueueItem]], *, now: datetime
+) -> int:
     recipients = lead_recipients(pool)
     if not recipients:
         return 0
-    names = dict(db.session.execute(
-        select(Account.id, Account.name)
-        .where(Account.id.in_({f.account_id for f, _ in waiting}))).all())
-    rows = [{"user_id": user_id, "kind": "unassigned_item",
-             "dedupe_key": f"queue_item:{item.id}",
-             "title": f"Unassigned in {pool.name}: {names.get(f.account_id, 'an account')}",
-             "body": f"{f.rule_name}. Nobody in {pool.name} could take it (every member is "
-                     f"away or at capacity); claim it or assign it to someone.",
-             "account_id": f.account_id, "queue_item_id": item.id}
-            for f, item in waiting for user_id in recipients]
+    names = dict(
+        db.session.execute(
+            select(Account.id, Account.name).where(
+                Account.id.in_({f.account_id for f, _ in waiting})
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "user_id": user_id,
+            "kind": "unassigned_item",
+            "dedupe_key": f"queue_item:{item.id}",
+            "title": f"Unassigned in {pool.name}: {names.get(f.account_id, 'an account')}",
+            "body": f"{f.rule_name}. Nobody in {pool.name} could take it (every member is "
+            f"away or at capacity); claim it or assign it to someone.",
+            "account_id": f.account_id,
+            "queue_item_id": item.id,
+        }
+        for f, item in waiting
+        for user_id in recipients
+    ]
     return create_alerts(rows, now=now)
 
 
@@ -549,8 +679,10 @@ def item_actions(item: QueueItem, user) -> ItemActions:
     unassigned = item.assignee_id is None
     return ItemActions(
         claim=(mine and item.status == "open") or (unassigned and (member or lead)),
-        reassign=lead or mine, force=lead,
-        resolve=mine or lead or (unassigned and member))
+        reassign=lead or mine,
+        force=lead,
+        resolve=mine or lead or (unassigned and member),
+    )
 
 
 def _check_version(item: QueueItem, version: int | None) -> None:
@@ -558,7 +690,8 @@ def _check_version(item: QueueItem, version: int | None) -> None:
         raise ConflictError(
             "Someone changed this item since you opened it; nothing was saved. Read it again "
             "and retry.",
-            {"version": f"You sent version {version}; the item is at version {item.version}."})
+            {"version": f"You sent version {version}; the item is at version {item.version}."},
+        )
 
 
 def _refuse_viewer(user) -> None:
@@ -570,24 +703,26 @@ def _refuse_closed(item: QueueItem) -> None:
     if item.status == "resolved":
         resolver = db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
         who = resolver.name if resolver is not None else "someone"
-        raise ConflictError(f"This item was already resolved by {who} "
-                            f"({OUTCOMES.get(item.outcome, item.outcome)}).")
+        raise ConflictError(
+            f"This item was already resolved by {who} ({OUTCOMES.get(item.outcome, item.outcome)})."
+        )
 
 
 def _flush() -> None:
     try:
         db.session.flush()
     except StaleDataError as error:
-        raise ConflictError("Someone changed this item at the same moment; nothing was saved. "
-                            "Read it again and retry.") from error
+        raise ConflictError(
+            "Someone changed this item at the same moment; nothing was saved. "
+            "Read it again and retry."
+        ) from error
 
 
 def _person(user: User | None) -> str | None:
     return user.email if user is not None else None
 
 
-def claim_item(item: QueueItem, *, user, now: datetime,
-               version: int | None = None) -> QueueItem:
+def claim_item(item: QueueItem, *, user, now: datetime, version: int | None = None) -> QueueItem:
     """The assignee takes their item on; a member (or lead) of the pool takes an unassigned
     one, which assigns it to them, beyond their capacity if need be: capacity limits what
     routing hands out, not what a person chooses to pick up."""
@@ -597,12 +732,16 @@ def claim_item(item: QueueItem, *, user, now: datetime,
     if item.assignee_id == user.id and item.status == "claimed":
         return item  # claiming twice changes nothing
     if not actions.claim:
-        if item.assignee_id is not None and (is_pool_lead(item.pool, user)
-                                             or is_member(item.pool, user)):
-            raise ConflictError(f"This item is assigned to {item.assignee.name}; reassign it "
-                                f"instead of claiming it.")
-        raise PermissionDenied(f"Only members of {item.pool.name}, its lead and the item's "
-                               f"assignee may claim it.")
+        if item.assignee_id is not None and (
+            is_pool_lead(item.pool, user) or is_member(item.pool, user)
+        ):
+            raise ConflictError(
+                f"This item is assigned to {item.assignee.name}; reassign it "
+                f"instead of claiming it."
+            )
+        raise PermissionDenied(
+            f"Only members of {item.pool.name}, its lead and the item's assignee may claim it."
+        )
     _check_version(item, version)
     before = {"status": item.status, "assignee": _person(item.assignee)}
     if item.assignee_id is None:
@@ -612,8 +751,15 @@ def claim_item(item: QueueItem, *, user, now: datetime,
     item.claimed_at = now
     _flush()
     db.session.refresh(item, ["assignee"])
-    audit.record("queue_item", item.id, "claimed", user=user, now=now, before=before,
-                 after={"status": "claimed", "assignee": _person(item.assignee)})
+    audit.record(
+        "queue_item",
+        item.id,
+        "claimed",
+        user=user,
+        now=now,
+        before=before,
+        after={"status": "claimed", "assignee": _person(item.assignee)},
+    )
     return item
 
 
@@ -630,33 +776,47 @@ def require_reassigner(item: QueueItem, user) -> None:
     _refuse_viewer(user)
     _refuse_closed(item)
     if not (is_pool_lead(item.pool, user) or item.assignee_id == user.id):
-        raise PermissionDenied(f"Only the lead of {item.pool.name} or the item's assignee may "
-                               f"reassign it.")
+        raise PermissionDenied(
+            f"Only the lead of {item.pool.name} or the item's assignee may reassign it."
+        )
 
 
-def reassign_item(item: QueueItem, *, to_user: User | None, user, now: datetime,
-                  force: bool = False, version: int | None = None) -> QueueItem:
+def reassign_item(
+    item: QueueItem,
+    *,
+    to_user: User | None,
+    user,
+    now: datetime,
+    force: bool = False,
+    version: int | None = None,
+) -> QueueItem:
     """The pool's lead, or the current assignee, hands the item to another member. The new
     assignee must be free (not away, below capacity) unless a lead forces it."""
     require_reassigner(item, user)
     lead = is_pool_lead(item.pool, user)
     _check_version(item, version)
     if to_user is None:
-        raise ValidationError("Choose who takes the item.",
-                              {"assignee": "Choose a member of the pool."})
+        raise ValidationError(
+            "Choose who takes the item.", {"assignee": "Choose a member of the pool."}
+        )
     if to_user.id == item.assignee_id:
         message = f"The item is already assigned to {to_user.name}."
         raise ValidationError(message, {"assignee": message})
     line = member_line(item.pool, to_user.id)
     if line is None or not to_user.active:
-        message = (f"{to_user.name} is not a member of {item.pool.name}." if line is None
-                   else f"{to_user.name} is deactivated.")
+        message = (
+            f"{to_user.name} is not a member of {item.pool.name}."
+            if line is None
+            else f"{to_user.name} is deactivated."
+        )
         raise ValidationError(message, {"assignee": message})
     if not line.available and not (force and lead):
         why = "is away" if line.away else f"is full ({line.load} of {line.capacity} open items)"
-        message = (f"{to_user.name} {why}. "
-                   + ("Tick “Assign anyway” to override." if lead else
-                      "Only the pool's lead can assign to someone away or full."))
+        message = f"{to_user.name} {why}. " + (
+            "Tick “Assign anyway” to override."
+            if lead
+            else "Only the pool's lead can assign to someone away or full."
+        )
         raise ValidationError(message, {"assignee": message})
     before = {"status": item.status, "assignee": _person(item.assignee)}
     item.assignee_id = to_user.id
@@ -665,22 +825,40 @@ def reassign_item(item: QueueItem, *, to_user: User | None, user, now: datetime,
     item.claimed_at = None
     _flush()
     db.session.refresh(item, ["assignee"])
-    audit.record("queue_item", item.id, "reassigned", user=user, now=now, before=before,
-                 after={"status": "open", "assignee": to_user.email,
-                        **({"forced": True} if not line.available else {})})
+    audit.record(
+        "queue_item",
+        item.id,
+        "reassigned",
+        user=user,
+        now=now,
+        before=before,
+        after={
+            "status": "open",
+            "assignee": to_user.email,
+            **({"forced": True} if not line.available else {}),
+        },
+    )
     return item
 
 
-def resolve_item(item: QueueItem, *, outcome: str | None, notes: str | None, user,
-                 now: datetime, version: int | None = None) -> QueueItem:
+def resolve_item(
+    item: QueueItem,
+    *,
+    outcome: str | None,
+    notes: str | None,
+    user,
+    now: datetime,
+    version: int | None = None,
+) -> QueueItem:
     """Close the item with its outcome, and the rule firing that opened it, so the rule may
     fire again for the account under its once-only policy."""
     _refuse_viewer(user)
     _refuse_closed(item)
     if not item_actions(item, user).resolve:
         holder = item.assignee.name if item.assignee else "a member of the pool"
-        raise PermissionDenied(f"Only {holder} or the lead of {item.pool.name} may resolve "
-                               f"this item.")
+        raise PermissionDenied(
+            f"Only {holder} or the lead of {item.pool.name} may resolve this item."
+        )
     _check_version(item, version)
     errors = {}
     if outcome not in OUTCOMES:
@@ -705,8 +883,15 @@ def resolve_item(item: QueueItem, *, outcome: str | None, notes: str | None, use
             firing.status = "closed"
             firing.closed_at = now
     _flush()
-    audit.record("queue_item", item.id, "resolved", user=user, now=now, before=before,
-                 after={"status": "resolved", "outcome": outcome, "notes": notes})
+    audit.record(
+        "queue_item",
+        item.id,
+        "resolved",
+        user=user,
+        now=now,
+        before=before,
+        after={"status": "resolved", "outcome": outcome, "notes": notes},
+    )
     return item
 
 
@@ -750,49 +935,76 @@ def _order(sort: str) -> list:
     return [QueueItem.sla_due_at, QueueItem.id]
 
 
-def pool_queue(pool: CsmPool, *, status: str = "active", sort: str = "sla", page: int = 1,
-               per_page: int = QUEUE_PER_PAGE, now: datetime,
-               clamp: bool = True) -> QueuePage:
+def pool_queue(
+    pool: CsmPool,
+    *,
+    status: str = "active",
+    sort: str = "sla",
+    page: int = 1,
+    per_page: int = QUEUE_PER_PAGE,
+    now: datetime,
+    clamp: bool = True,
+) -> QueuePage:
     """One page of the pool's items, and how many items each filter holds: a count per
     filter in one aggregate, then the page. A page past the end shows the last one
     (``clamp``), or none for API clients that page until they get an empty one."""
     if status not in QUEUE_FILTERS:
         status = "active"
     counts_row = db.session.execute(
-        select(*(func.coalesce(func.sum(case((_filter(name, now), 1), else_=0)), 0)
-                 for name in QUEUE_FILTERS))
-        .where(QueueItem.pool_id == pool.id)
+        select(
+            *(
+                func.coalesce(func.sum(case((_filter(name, now), 1), else_=0)), 0)
+                for name in QUEUE_FILTERS
+            )
+        ).where(QueueItem.pool_id == pool.id)
     ).one()
     counts = {name: int(value) for name, value in zip(QUEUE_FILTERS, counts_row, strict=True)}
     total = counts[status]
     page = max(page, 1)
     if clamp:
         page = min(page, max(1, -(-total // per_page)))
-    items = list(db.session.scalars(
-        select(QueueItem).where(QueueItem.pool_id == pool.id, _filter(status, now))
-        .order_by(*_order(sort)).offset((page - 1) * per_page).limit(per_page)
-    ).unique())
+    items = list(
+        db.session.scalars(
+            select(QueueItem)
+            .where(QueueItem.pool_id == pool.id, _filter(status, now))
+            .order_by(*_order(sort))
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).unique()
+    )
     return QueuePage(items=items, total=total, page=page, per_page=per_page, counts=counts)
 
 
 def my_queue(user, *, now: datetime, limit: int = 500) -> list[QueueItem]:
     """Items assigned to ``user`` that are open or claimed: breached first, then by SLA."""
-    return list(db.session.scalars(
-        select(QueueItem)
-        .where(QueueItem.assignee_id == user.id, QueueItem.status.in_(OPEN_STATUSES))
-        .order_by(case((_breached(now), 0), else_=1), QueueItem.sla_due_at, QueueItem.id)
-        .limit(limit)
-    ).unique())
+    return list(
+        db.session.scalars(
+            select(QueueItem)
+            .where(QueueItem.assignee_id == user.id, QueueItem.status.in_(OPEN_STATUSES))
+            .order_by(case((_breached(now), 0), else_=1), QueueItem.sla_due_at, QueueItem.id)
+            .limit(limit)
+        ).unique()
+    )
 
 
 def claimable(user, *, now: datetime, limit: int = CLAIMABLE_LIMIT) -> list[QueueItem]:
     """Unassigned items waiting in the pools ``user`` belongs to or leads."""
     mine = select(PoolMember.pool_id).where(PoolMember.user_id == user.id)
-    return list(db.session.scalars(
-        select(QueueItem).join(CsmPool, CsmPool.id == QueueItem.pool_id)
-        .where(QueueItem.assignee_id.is_(None), QueueItem.status.in_(OPEN_STATUSES),
-               or_(QueueItem.pool_id.in_(mine), CsmPool.lead_id == user.id))
-        .order_by(case((_breached(now), 0), else_=1), PRIORITY_ORDER, QueueItem.sla_due_at,
-                  QueueItem.id)
-        .limit(limit)
-    ).unique())
+    return list(
+        db.session.scalars(
+            select(QueueItem)
+            .join(CsmPool, CsmPool.id == QueueItem.pool_id)
+            .where(
+                QueueItem.assignee_id.is_(None),
+                QueueItem.status.in_(OPEN_STATUSES),
+                or_(QueueItem.pool_id.in_(mine), CsmPool.lead_id == user.id),
+            )
+            .order_by(
+                case((_breached(now), 0), else_=1),
+                PRIORITY_ORDER,
+                QueueItem.sla_due_at,
+                QueueItem.id,
+            )
+            .limit(limit)
+        ).unique()
+    )

@@ -59,16 +59,25 @@ def preview_condition(condition: Any, *, limit: int = 50, now: datetime) -> Prev
     signals_table = AccountSignals.__table__
     matches = compile_condition(condition)
     count, total, computed_at = db.session.execute(
-        select(func.coalesce(func.sum(case((matches, 1), else_=0)), 0),
-               func.count(), func.max(signals_table.c.computed_at))
-        .select_from(signals_table)
+        select(
+            func.coalesce(func.sum(case((matches, 1), else_=0)), 0),
+            func.count(),
+            func.max(signals_table.c.computed_at),
+        ).select_from(signals_table)
     ).one()
     used = rules.signals_used(condition)
     columns = [signal_column(key).label(f"signal_{index}") for index, key in enumerate(used)]
     result = db.session.execute(
-        select(Account.id, Account.external_id, Account.name, Account.segment,
-               Account.currency, User.name.label("csm_name"), User.email.label("csm_email"),
-               *columns)
+        select(
+            Account.id,
+            Account.external_id,
+            Account.name,
+            Account.segment,
+            Account.currency,
+            User.name.label("csm_name"),
+            User.email.label("csm_email"),
+            *columns,
+        )
         .select_from(signals_table)
         .join(Account, Account.id == signals_table.c.account_id)
         .outerjoin(User, User.id == Account.csm_id)
@@ -81,10 +90,26 @@ def preview_condition(condition: Any, *, limit: int = 50, now: datetime) -> Prev
         values = {key: getattr(row, f"signal_{index}") for index, key in enumerate(used)}
         trace: list[rules.ClauseResult] = []
         rules.evaluate(condition, values, trace)
-        rows.append(PreviewRow(
-            account_id=row.id, external_id=row.external_id, name=row.name, segment=row.segment,
-            currency=row.currency, csm_name=row.csm_name, csm_email=row.csm_email,
-            values=values, clauses=trace))
+        rows.append(
+            PreviewRow(
+                account_id=row.id,
+                external_id=row.external_id,
+                name=row.name,
+                segment=row.segment,
+                currency=row.currency,
+                csm_name=row.csm_name,
+                csm_email=row.csm_email,
+                values=values,
+                clauses=trace,
+            )
+        )
     age = (now - computed_at).total_seconds() / 3600 if computed_at is not None else None
-    return Preview(count=int(count), accounts_with_signals=int(total), signals=used, rows=rows,
-                   limit=limit, signals_computed_at=computed_at, signals_age_hours=age)
+    return Preview(
+        count=int(count),
+        accounts_with_signals=int(total),
+        signals=used,
+        rows=rows,
+        limit=limit,
+        signals_computed_at=computed_at,
+        signals_age_hours=age,
+    )

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
-           timedelta(hours=2), timedelta(hours=6))
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 
 

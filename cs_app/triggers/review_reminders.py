@@ -31,8 +31,10 @@ from cs_app.triggers.touchpoints import assign_message_ids, pending_message_id_p
 
 KIND = "review_due"
 RECIPIENT_KIND = "plan_owner"
-EMAIL_FOOTER = ("\n\nHold the review with the customer and log it on the plan in cs_app; the "
-                "next review date then follows from the plan's cadence.")
+EMAIL_FOOTER = (
+    "\n\nHold the review with the customer and log it on the plan in cs_app; the "
+    "next review date then follows from the plan's cadence."
+)
 
 
 def _iso_day(column):
@@ -49,24 +51,40 @@ def remind_plan_owners(*, now: datetime) -> dict[str, int]:
     today = now.date()
     day = _iso_day(p.next_review_on)
     dedupe_key = literal("plan:") + cast(p.id, String) + literal(":") + day
-    already = exists().where(al.user_id == p.owner_id, al.kind == KIND,
-                             al.dedupe_key == dedupe_key)
+    already = exists().where(al.user_id == p.owner_id, al.kind == KIND, al.dedupe_key == dedupe_key)
     due = (
-        select(p.owner_id, literal(KIND), dedupe_key,
-               func.substr(literal("Plan review due: ") + a.name + literal(" · ") + p.title,
-                           1, 300),
-               literal("The review of “") + p.title + literal("” for ") + a.name
-               + literal(" was due on ") + day + literal("."),
-               p.account_id, literal(now, Alert.__table__.c.created_at.type))
+        select(
+            p.owner_id,
+            literal(KIND),
+            dedupe_key,
+            func.substr(literal("Plan review due: ") + a.name + literal(" · ") + p.title, 1, 300),
+            literal("The review of “")
+            + p.title
+            + literal("” for ")
+            + a.name
+            + literal(" was due on ")
+            + day
+            + literal("."),
+            p.account_id,
+            literal(now, Alert.__table__.c.created_at.type),
+        )
         .join(Account.__table__, a.id == p.account_id)
         .join(User.__table__, and_(u.id == p.owner_id, u.active.is_(True)))
-        .where(p.status == "active", p.next_review_on.is_not(None), p.next_review_on <= today,
-               ~already)
+        .where(
+            p.status == "active", p.next_review_on.is_not(None), p.next_review_on <= today, ~already
+        )
     )
-    created = db.session.execute(
-        insert_ignoring_duplicates().from_select(
-            ["user_id", "kind", "dedupe_key", "title", "body", "account_id", "created_at"], due)
-        .returning(al.id)).scalars().all()
+    created = (
+        db.session.execute(
+            insert_ignoring_duplicates()
+            .from_select(
+                ["user_id", "kind", "dedupe_key", "title", "body", "account_id", "created_at"], due
+            )
+            .returning(al.id)
+        )
+        .scalars()
+        .all()
+    )
     emails = _schedule_emails(list(created), now=now)
     return {"reminded": len(created), "emails": emails}
 
@@ -79,19 +97,51 @@ def _schedule_emails(alert_ids: list[int], *, now: datetime) -> int:
     token = secrets.token_hex(8)
     stamp = literal(now, t.due_at.type)
     rows = (
-        select(al.account_id, literal("email"), literal(RECIPIENT_KIND), al.user_id, u.email,
-               u.name,
-               literal(pending_message_id_prefix(token)) + cast(al.id, String) + literal(">"),
-               stamp, stamp, literal("scheduled"), literal(0), stamp, al.title,
-               literal("Hi ") + u.name + literal(",\n\n") + al.body + literal(EMAIL_FOOTER))
+        select(
+            al.account_id,
+            literal("email"),
+            literal(RECIPIENT_KIND),
+            al.user_id,
+            u.email,
+            u.name,
+            literal(pending_message_id_prefix(token)) + cast(al.id, String) + literal(">"),
+            stamp,
+            stamp,
+            literal("scheduled"),
+            literal(0),
+            stamp,
+            al.title,
+            literal("Hi ") + u.name + literal(",\n\n") + al.body + literal(EMAIL_FOOTER),
+        )
         .join(User.__table__, u.id == al.user_id)
         .where(al.id.in_(alert_ids))
     )
-    made = db.session.execute(
-        insert(Touchpoint.__table__).from_select(
-            ["account_id", "channel", "recipient_kind", "recipient_user_id", "recipient_email",
-             "recipient_name", "message_id", "due_at", "next_attempt_at", "status",
-             "attempts", "created_at", "subject", "body"], rows)
-        .returning(t.id)).scalars().all()
+    made = (
+        db.session.execute(
+            insert(Touchpoint.__table__)
+            .from_select(
+                [
+                    "account_id",
+                    "channel",
+                    "recipient_kind",
+                    "recipient_user_id",
+                    "recipient_email",
+                    "recipient_name",
+                    "message_id",
+                    "due_at",
+                    "next_attempt_at",
+                    "status",
+                    "attempts",
+                    "created_at",
+                    "subject",
+                    "body",
+                ],
+                rows,
+            )
+            .returning(t.id)
+        )
+        .scalars()
+        .all()
+    )
     assign_message_ids(list(made), token)
     return len(made)

@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 STRATEGIES = ("round_robin", "least_loaded", "segment_first")
-STRATEGY_LABELS = {"round_robin": "Round-robin", "least_loaded": "Least loaded",
-                   "segment_first": "Segment first, then least loaded"}
+STRATEGY_LABELS = {
+    "round_robin": "Round-robin",
+    "least_loaded": "Least loaded",
+    "segment_first": "Segment first, then least loaded",
+}
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,13 @@ def _least_loaded(members: Sequence[Member]) -> Member | None:
     return min(candidates, key=lambda m: (m.open_items, m.position))
 
 
-def choose_member(members: Sequence[Member], strategy: str, *, segment: str | None,
-                  last_assigned_user_id: int | None = None) -> int | None:
+def choose_member(
+    members: Sequence[Member],
+    strategy: str,
+    *,
+    segment: str | None,
+    last_assigned_user_id: int | None = None,
+) -> int | None:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown routing strategy {strategy!r}")
     ordered = sorted(members, key=lambda m: m.position)
@@ -66,8 +74,13 @@ class BatchRouting:
     last_assigned_user_id: int | None
 
 
-def route_batch(members: Sequence[Member], strategy: str, segments: Sequence[str | None], *,
-                last_assigned_user_id: int | None = None) -> BatchRouting:
+def route_batch(
+    members: Sequence[Member],
+    strategy: str,
+    segments: Sequence[str | None],
+    *,
+    last_assigned_user_id: int | None = None,
+) -> BatchRouting:
     """Route several items in turn, in memory: each choice sees the items given to the members
     by the choices before it, so a batch never fills anyone past their capacity."""
     current = list(members)
@@ -77,7 +90,9 @@ def route_batch(members: Sequence[Member], strategy: str, segments: Sequence[str
         chosen = choose_member(current, strategy, segment=segment, last_assigned_user_id=last)
         assignees.append(chosen)
         if chosen is not None:
-            current = [replace(m, open_items=m.open_items + 1) if m.user_id == chosen else m
-                       for m in current]
+            current = [
+                replace(m, open_items=m.open_items + 1) if m.user_id == chosen else m
+                for m in current
+            ]
             last = chosen
     return BatchRouting(assignees, last)

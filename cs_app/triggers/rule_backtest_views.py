@@ -24,32 +24,73 @@ from cs_app.triggers.rule_views import bp
 
 DEFAULT_DAYS = 90
 ACCOUNTS_SHOWN = 200
-BAND_LABELS = {"healthy": "Healthy", "at_risk": "At risk", "critical": "Critical",
-               "insufficient_data": "Insufficient data"}
+BAND_LABELS = {
+    "healthy": "Healthy",
+    "at_risk": "At risk",
+    "critical": "Critical",
+    "insufficient_data": "Insufficient data",
+}
 
 
 class BacktestForm(Form):
     days = IntegerField(
-        "Days to replay", default=DEFAULT_DAYS,
-        validators=[InputRequired(f"Enter a number of days from 1 to {MAX_DAYS}."),
-                    NumberRange(1, MAX_DAYS, f"Enter a number of days from 1 to {MAX_DAYS}.")])
+        "Days to replay",
+        default=DEFAULT_DAYS,
+        validators=[
+            InputRequired(f"Enter a number of days from 1 to {MAX_DAYS}."),
+            NumberRange(1, MAX_DAYS, f"Enter a number of days from 1 to {MAX_DAYS}."),
+        ],
+    )
 
 
 def _chart(result: RuleBacktest) -> dict[str, Any]:
     """One point per day of the window (zero on days without firings), weekly ticks."""
     days = [result.start + timedelta(days=offset) for offset in range(result.days)]
-    points = [{"x": index, "y": result.firings_by_day.get(day, 0),
-               "label": f"{day.isoformat()}: {result.firings_by_day.get(day, 0)}"}
-              for index, day in enumerate(days)]
+    points = [
+        {
+            "x": index,
+            "y": result.firings_by_day.get(day, 0),
+            "label": f"{day.isoformat()}: {result.firings_by_day.get(day, 0)}",
+        }
+        for index, day in enumerate(days)
+    ]
     step = max(1, len(days) // 6)
-    ticks = [{"x": index, "label": day.strftime("%b %d")}
-             for index, day in enumerate(days) if index % step == 0]
+    ticks = [
+        {"x": index, "label": day.strftime("%b %d")}
+        for index, day in enumerate(days)
+        if index % step == 0
+    ]
     top = max([p["y"] for p in points] + [1])
-    nice = next(n for n in (4, 8, 20, 40, 80, 200, 400, 800, 2000, 4000, 8000, 20000, 40000,
-                            80000, 200000, 400000, 10**9) if n >= top)
-    return {"series": [{"name": "Firings", "tone": "blue", "points": points}],
-            "x_max": max(1, len(days) - 1), "ticks": ticks, "y_max": nice,
-            "y_ticks": [nice * k / 4 for k in range(5)]}
+    nice = next(
+        n
+        for n in (
+            4,
+            8,
+            20,
+            40,
+            80,
+            200,
+            400,
+            800,
+            2000,
+            4000,
+            8000,
+            20000,
+            40000,
+            80000,
+            200000,
+            400000,
+            10**9,
+        )
+        if n >= top
+    )
+    return {
+        "series": [{"name": "Firings", "tone": "blue", "points": points}],
+        "x_max": max(1, len(days) - 1),
+        "ticks": ticks,
+        "y_max": nice,
+        "y_ticks": [nice * k / 4 for k in range(5)],
+    }
 
 
 def _share(value: float | None) -> str:
@@ -60,12 +101,14 @@ def _view(result: RuleBacktest) -> dict[str, Any]:
     accounts = sorted(result.accounts, key=lambda a: (a.fired_on[0], a.name))
     rates, base = result.outcome_rates(), result.base_rates
     return {
-        "result": result, "chart": _chart(result),
-        "accounts": accounts[:ACCOUNTS_SHOWN], "accounts_hidden": max(
-            0, len(accounts) - ACCOUNTS_SHOWN),
-        "outcomes": [(label, result.outcome_counts()[name], _share(rates[name]),
-                      _share(base.get(name)))
-                     for name, label in (("churned", "Churned"), ("expanded", "Expanded"))],
+        "result": result,
+        "chart": _chart(result),
+        "accounts": accounts[:ACCOUNTS_SHOWN],
+        "accounts_hidden": max(0, len(accounts) - ACCOUNTS_SHOWN),
+        "outcomes": [
+            (label, result.outcome_counts()[name], _share(rates[name]), _share(base.get(name)))
+            for name, label in (("churned", "Churned"), ("expanded", "Expanded"))
+        ],
         "band_moves": result.band_moves(),
         "current_signals": [signal_label(key) for key in result.signals_at_current_value],
         "history_signals": [signal_label(key) for key in result.signals_with_history],
@@ -82,6 +125,12 @@ def backtest(rule_id: int):
     view = None
     if not request.args or form.validate():
         view = _view(backtest_rule(rule, days=form.days.data or DEFAULT_DAYS, now=utcnow()))
-    return render_template("rules/backtest.html", rule=rule, form=form, view=view,
-                           condition=condition_text(rule.condition), once=once_text(rule),
-                           bands=BAND_LABELS)
+    return render_template(
+        "rules/backtest.html",
+        rule=rule,
+        form=form,
+        view=view,
+        condition=condition_text(rule.condition),
+        once=once_text(rule),
+        bands=BAND_LABELS,
+    )

@@ -25,13 +25,31 @@ from cs_app.triggers.models import CHANNELS, PRIORITIES, RECIPIENTS, RULE_KINDS,
 from cs_app.triggers.rules import OPERATORS
 from cs_app.triggers.service import ONCE_POLICIES
 
-FORM_FIELDS = ("name", "description", "kind", "mode", "event_type", "event_properties",
-               "once_policy", "cooldown_days", "condition", "actions")
+FORM_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "mode",
+    "event_type",
+    "event_properties",
+    "once_policy",
+    "cooldown_days",
+    "condition",
+    "actions",
+)
 NEW_CONDITION: dict[str, Any] = {"all": []}
 OPERATOR_LABELS = {
-    "=": "equals", "!=": "does not equal", ">": "greater than", ">=": "at least",
-    "<": "less than", "<=": "at most", "in": "is one of", "not_in": "is none of",
-    "between": "between", "is_null": "has no value", "not_null": "has a value",
+    "=": "equals",
+    "!=": "does not equal",
+    ">": "greater than",
+    ">=": "at least",
+    "<": "less than",
+    "<=": "at most",
+    "in": "is one of",
+    "not_in": "is none of",
+    "between": "between",
+    "is_null": "has no value",
+    "not_null": "has a value",
 }
 NUMBER_SYMBOLS = {"=": "=", "!=": "≠", ">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 OWNER_LABELS = {"owning_csm": "Owning CSM", "pool_assignee": "Pool assignee"}
@@ -49,17 +67,25 @@ def properties_text(properties: dict[str, list[str]] | None) -> str:
 class RuleForm(FlaskForm):
     name = StringField("Name")
     description = TextAreaField("Description")
-    kind = SelectField("Kind", validate_choice=False,
-                       choices=[SelectChoice(k, v) for k, v in RULE_KINDS.items()])
+    kind = SelectField(
+        "Kind", validate_choice=False, choices=[SelectChoice(k, v) for k, v in RULE_KINDS.items()]
+    )
     enabled = BooleanField("Enabled: evaluate this rule and run its actions", default=True)
-    mode = RadioField("When it runs", validate_choice=False, default="scheduled",
-                      choices=[SelectChoice(k, v) for k, v in RULE_MODES.items()])
+    mode = RadioField(
+        "When it runs",
+        validate_choice=False,
+        default="scheduled",
+        choices=[SelectChoice(k, v) for k, v in RULE_MODES.items()],
+    )
     event_type = StringField("Event type")
     event_properties = TextAreaField("Only events with these properties")
     first_event_only = BooleanField("Only the account's first event of this type")
-    once_policy = RadioField("Fires for an account", validate_choice=False,
-                             default="while_open",
-                             choices=[SelectChoice(k, v) for k, v in ONCE_POLICIES.items()])
+    once_policy = RadioField(
+        "Fires for an account",
+        validate_choice=False,
+        default="while_open",
+        choices=[SelectChoice(k, v) for k, v in ONCE_POLICIES.items()],
+    )
     cooldown_days = StringField("Cooldown (days)")
     condition = TextAreaField("Condition (JSON)")
     actions = TextAreaField("Actions (JSON)")
@@ -71,8 +97,7 @@ class RuleForm(FlaskForm):
         self.description.data = rule.description or ""
         self.event_type.data = rule.event_type or ""
         self.event_properties.data = properties_text(rule.event_properties)
-        self.cooldown_days.data = str(rule.cooldown_days) if rule.once_policy == "cooldown" \
-            else ""
+        self.cooldown_days.data = str(rule.cooldown_days) if rule.once_policy == "cooldown" else ""
         self.condition.data = _pretty(rule.condition)
         self.actions.data = _pretty(rule.actions or [])
         self.version.data = str(rule.version)
@@ -111,8 +136,11 @@ def error_paths(error: ValidationError | None) -> dict[str, str]:
     builder's script to mark the row."""
     if error is None:
         return {}
-    return {name: message for name, message in error.fields.items()
-            if name.startswith(("condition.", "actions["))}
+    return {
+        name: message
+        for name, message in error.fields.items()
+        if name.startswith(("condition.", "actions["))
+    }
 
 
 # --- the builder's catalog ------------------------------------------------------------------
@@ -121,16 +149,24 @@ def error_paths(error: ValidationError | None) -> dict[str, str]:
 def builder_catalog(pools: dict[str, str], templates: list[tuple[str, str, str]]) -> dict:
     """Everything the builder's script offers in its selects, as JSON."""
     return {
-        "signals": [{"key": key, "label": s.label, "kind": s.kind,
-                     "categories": list(s.categories), "description": s.description}
-                    for key, s in SIGNALS.items()],
+        "signals": [
+            {
+                "key": key,
+                "label": s.label,
+                "kind": s.kind,
+                "categories": list(s.categories),
+                "description": s.description,
+            }
+            for key, s in SIGNALS.items()
+        ],
         "kinds": [{"kind": kind, "title": title} for kind, title in KIND_TITLES],
         "metric_prefix": METRIC_PREFIX,
         "operators": [{"op": op, "label": OPERATOR_LABELS[op]} for op in OPERATORS],
         "action_types": [{"key": k, "label": v} for k, v in ACTION_TYPES.items()],
         "pools": [{"key": k, "label": v} for k, v in pools.items()],
-        "templates": [{"key": k, "label": name, "channel": channel}
-                      for k, name, channel in templates],
+        "templates": [
+            {"key": k, "label": name, "channel": channel} for k, name, channel in templates
+        ],
         "channels": [{"key": k, "label": v} for k, v in CHANNELS.items()],
         "recipients": [{"key": k, "label": v} for k, v in RECIPIENTS.items()],
         "priorities": [{"key": k, "label": v} for k, v in PRIORITIES.items()],
@@ -164,8 +200,9 @@ def clause_text(signal: str, op: str, value: Any) -> str:
     if op == "not_null":
         return f"{label} has a value"
     if op == "between" and isinstance(value, list) and len(value) == 2:
-        return (f"{label} is between {value_text(signal, value[0])} and "
-                f"{value_text(signal, value[1])}")
+        return (
+            f"{label} is between {value_text(signal, value[0])} and {value_text(signal, value[1])}"
+        )
     if op in ("in", "not_in") and isinstance(value, list):
         listed = ", ".join(value_text(signal, item) for item in value)
         return f"{label} is {'one' if op == 'in' else 'none'} of {listed}"
@@ -194,8 +231,7 @@ def _days(days: int, unit: str = "day") -> str:
     return f"{days} {unit}{'' if days == 1 else 's'}"
 
 
-def action_text(action: dict[str, Any], pools: dict[str, str],
-                templates: dict[str, str]) -> str:
+def action_text(action: dict[str, Any], pools: dict[str, str], templates: dict[str, str]) -> str:
     """One action as a lead would say it."""
     kind = action.get("type")
     if kind == "route_to_pool":
@@ -213,8 +249,10 @@ def action_text(action: dict[str, Any], pools: dict[str, str],
         return f"{channel} “{template}” to the {str(recipient).lower()}, {when}"
     if kind == "create_action":
         owner = OWNER_LABELS.get(action.get("owner"), action.get("owner"))
-        return (f"Create the action “{action.get('title')}” on the active plan, owned by the "
-                f"{str(owner).lower()}, due in {_days(action.get('due_in_days') or 0)}")
+        return (
+            f"Create the action “{action.get('title')}” on the active plan, owned by the "
+            f"{str(owner).lower()}, due in {_days(action.get('due_in_days') or 0)}"
+        )
     if kind == "set_stage":
         return f"Set the lifecycle stage to {str(action.get('stage')).capitalize()}"
     return json.dumps(action)

@@ -38,15 +38,26 @@ from cs_app.triggers.rule_forms import (
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
 EXPIRED = "The form expired before it was sent; send it again."
-STALE = ("Someone saved this rule at the same moment; nothing was saved. Your changes are "
-         "below.")
-RESULT_MARKS = {True: ("true", "✓", "true"), False: ("false", "✗", "false"),
-                None: ("unknown", "?", "unknown (no value)")}
-FIELD_LABELS = {"name": "Name", "description": "Description", "kind": "Kind",
-                "enabled": "Enabled", "mode": "When it runs", "event_type": "Event type",
-                "event_properties": "Event properties", "first_event_only": "First event only",
-                "condition": "Condition", "actions": "Actions", "once_policy": "Fires",
-                "cooldown_days": "Cooldown days"}
+STALE = "Someone saved this rule at the same moment; nothing was saved. Your changes are below."
+RESULT_MARKS = {
+    True: ("true", "✓", "true"),
+    False: ("false", "✗", "false"),
+    None: ("unknown", "?", "unknown (no value)"),
+}
+FIELD_LABELS = {
+    "name": "Name",
+    "description": "Description",
+    "kind": "Kind",
+    "enabled": "Enabled",
+    "mode": "When it runs",
+    "event_type": "Event type",
+    "event_properties": "Event properties",
+    "first_event_only": "First event only",
+    "condition": "Condition",
+    "actions": "Actions",
+    "once_policy": "Fires",
+    "cooldown_days": "Cooldown days",
+}
 
 
 @bp.before_request
@@ -75,8 +86,13 @@ def index():
     filters = service.RuleFilters.from_args(request.args)
     page = service.list_rules(filters, now=utcnow())
     return render_template(
-        "rules/index.html", page=page, filters=filters, kinds=RULE_KINDS,
-        policies=service.ONCE_POLICIES, can_author=current_user.can_edit_everything)
+        "rules/index.html",
+        page=page,
+        filters=filters,
+        kinds=RULE_KINDS,
+        policies=service.ONCE_POLICIES,
+        can_author=current_user.can_edit_everything,
+    )
 
 
 # --- a rule ---------------------------------------------------------------------------------
@@ -96,14 +112,15 @@ def _audit_changes(event) -> list[str]:
         if before.get(key) == after.get(key):
             continue
         if key == "condition":
-            changes.append(f"condition: {condition_text(before.get(key))} → "
-                           f"{condition_text(after.get(key))}")
+            changes.append(
+                f"condition: {condition_text(before.get(key))} → {condition_text(after.get(key))}"
+            )
         elif key == "actions":
-            changes.append(f"actions: {len(before.get(key) or [])} → "
-                           f"{len(after.get(key) or [])} (changed)")
+            changes.append(
+                f"actions: {len(before.get(key) or [])} → {len(after.get(key) or [])} (changed)"
+            )
         else:
-            changes.append(f"{label.lower()}: {_plain(before.get(key))} → "
-                           f"{_plain(after.get(key))}")
+            changes.append(f"{label.lower()}: {_plain(before.get(key))} → {_plain(after.get(key))}")
     return changes or ["no change to the definition"]
 
 
@@ -118,8 +135,10 @@ def _plain(value: Any) -> str:
 
 
 def _firing_view(firing) -> dict[str, Any]:
-    matched = [(signal_label(key), format_signal(key, value, firing.currency))
-               for key, value in (firing.matched or {}).items()]
+    matched = [
+        (signal_label(key), format_signal(key, value, firing.currency))
+        for key, value in (firing.matched or {}).items()
+    ]
     return {"firing": firing, "matched": matched}
 
 
@@ -131,13 +150,19 @@ def show(rule_id: int):
     pools = service.pool_names()
     templates = {key: name for key, name, _ in service.template_choices()}
     return render_template(
-        "rules/show.html", rule=rule, kinds=RULE_KINDS, modes=RULE_MODES,
-        condition=condition_text(rule.condition), once=once_text(rule),
+        "rules/show.html",
+        rule=rule,
+        kinds=RULE_KINDS,
+        modes=RULE_MODES,
+        condition=condition_text(rule.condition),
+        once=once_text(rule),
         actions=[action_text(a, pools, templates) for a in rule.actions or []],
         properties=properties_text(rule.event_properties).splitlines(),
-        firings=firings, firing_rows=[_firing_view(f) for f in firings.rows],
+        firings=firings,
+        firing_rows=[_firing_view(f) for f in firings.rows],
         events=[(e, _audit_changes(e)) for e in audit.events_for(service.AUDIT_ENTITY, rule.id)],
-        can_author=current_user.can_edit_everything)
+        can_author=current_user.can_edit_everything,
+    )
 
 
 # --- the builder ----------------------------------------------------------------------------
@@ -155,9 +180,10 @@ def _clauses(node: Any) -> list[dict[str, Any]]:
 
 
 def _preview_view(preview: Preview, condition: Any) -> dict[str, Any]:
-    clauses = [clause_text(c["signal"], c["op"], c.get("value"))
-               for c in _clauses(json.loads(condition) if isinstance(condition, str)
-                                 else condition)]
+    clauses = [
+        clause_text(c["signal"], c["op"], c.get("value"))
+        for c in _clauses(json.loads(condition) if isinstance(condition, str) else condition)
+    ]
     # the segment has a column of its own
     columns = [key for key in preview.signals if key != "segment"]
     rows = []
@@ -165,52 +191,93 @@ def _preview_view(preview: Preview, condition: Any) -> dict[str, Any]:
         marks = []
         for number, result in enumerate(row.clauses, start=1):
             tone, symbol, word = RESULT_MARKS[result.result]
-            marks.append({"number": number, "tone": tone, "symbol": symbol,
-                          "title": f"{clauses[number - 1]}: {word} "
-                                   f"(value {value_text(result.signal, result.actual)})"})
-        rows.append({"row": row, "marks": marks,
-                     "values": [format_signal(key, row.values[key], row.currency)
-                                for key in columns]})
-    return {"preview": preview, "clauses": clauses, "rows": rows,
-            "columns": [signal_label(key) for key in columns]}
+            marks.append(
+                {
+                    "number": number,
+                    "tone": tone,
+                    "symbol": symbol,
+                    "title": f"{clauses[number - 1]}: {word} "
+                    f"(value {value_text(result.signal, result.actual)})",
+                }
+            )
+        rows.append(
+            {
+                "row": row,
+                "marks": marks,
+                "values": [format_signal(key, row.values[key], row.currency) for key in columns],
+            }
+        )
+    return {
+        "preview": preview,
+        "clauses": clauses,
+        "rows": rows,
+        "columns": [signal_label(key) for key in columns],
+    }
 
 
 def _conflict_rows(rule: Rule, form: RuleForm) -> list[tuple[str, str, str]]:
     """Field, the saved value, the typed value: where the two differ."""
     typed = form.values()
-    saved = {"name": rule.name, "description": rule.description or "", "kind": rule.kind,
-             "enabled": rule.enabled, "mode": rule.mode, "event_type": rule.event_type or "",
-             "event_properties": properties_text(rule.event_properties),
-             "first_event_only": rule.first_event_only, "once_policy": rule.once_policy,
-             "cooldown_days": str(rule.cooldown_days) if rule.once_policy == "cooldown"
-             else ""}
+    saved = {
+        "name": rule.name,
+        "description": rule.description or "",
+        "kind": rule.kind,
+        "enabled": rule.enabled,
+        "mode": rule.mode,
+        "event_type": rule.event_type or "",
+        "event_properties": properties_text(rule.event_properties),
+        "first_event_only": rule.first_event_only,
+        "once_policy": rule.once_policy,
+        "cooldown_days": str(rule.cooldown_days) if rule.once_policy == "cooldown" else "",
+    }
     rows = []
     for key, value in saved.items():
         mine = typed.get(key)
         if (mine.strip() if isinstance(mine, str) else mine) != value:
             rows.append((FIELD_LABELS[key], _plain(value), _plain(mine)))
-    for key, value, words in (("condition", rule.condition, condition_text),
-                              ("actions", rule.actions or [], None)):
+    for key, value, words in (
+        ("condition", rule.condition, condition_text),
+        ("actions", rule.actions or [], None),
+    ):
         try:
             mine = json.loads(typed.get(key) or "null")
         except ValueError:
             mine = typed.get(key)
         if mine != value:
-            shown = (words(value), words(mine)) if words else (
-                f"{len(value)} action(s)", f"{len(mine) if isinstance(mine, list) else '?'} "
-                                           f"action(s)")
+            shown = (
+                (words(value), words(mine))
+                if words
+                else (
+                    f"{len(value)} action(s)",
+                    f"{len(mine) if isinstance(mine, list) else '?'} action(s)",
+                )
+            )
             rows.append((FIELD_LABELS[key], *shown))
     return rows
 
 
-def _render_builder(form: RuleForm, rule: Rule | None, *, status: int = 200,
-                    general: list[str] | None = None, preview: dict | None = None,
-                    error: ValidationError | None = None, conflict: dict | None = None):
+def _render_builder(
+    form: RuleForm,
+    rule: Rule | None,
+    *,
+    status: int = 200,
+    general: list[str] | None = None,
+    preview: dict | None = None,
+    error: ValidationError | None = None,
+    conflict: dict | None = None,
+):
     catalog = builder_catalog(service.pool_names(), service.template_choices())
     return render_template(
-        "rules/form.html", form=form, rule=rule, general=general or [], preview=preview,
-        catalog=catalog, error_paths=error_paths(error), conflict=conflict,
-        channels=CHANNELS, kinds=RULE_KINDS,
+        "rules/form.html",
+        form=form,
+        rule=rule,
+        general=general or [],
+        preview=preview,
+        catalog=catalog,
+        error_paths=error_paths(error),
+        conflict=conflict,
+        channels=CHANNELS,
+        kinds=RULE_KINDS,
     ), status
 
 
@@ -230,8 +297,9 @@ def _builder(rule: Rule | None):
         try:
             result = preview_condition(form.condition.data, now=now)
         except ValidationError as error:
-            return _render_builder(form, rule, status=422, general=form.show_errors(error),
-                                   error=error)
+            return _render_builder(
+                form, rule, status=422, general=form.show_errors(error), error=error
+            )
         return _render_builder(form, rule, preview=_preview_view(result, form.condition.data))
     try:
         if rule is None:
@@ -243,8 +311,7 @@ def _builder(rule: Rule | None):
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
-        return _render_builder(form, rule, status=422, general=form.show_errors(error),
-                               error=error)
+        return _render_builder(form, rule, status=422, general=form.show_errors(error), error=error)
     except (ConflictError, StaleDataError) as error:
         db.session.rollback()
         current = db.session.get(Rule, rule.id)
@@ -252,8 +319,10 @@ def _builder(rule: Rule | None):
             abort(404)
         # saving again now means "I have seen theirs, keep mine"
         form.version.data = str(current.version)
-        conflict = {"message": error.message if isinstance(error, ConflictError) else STALE,
-                    "rows": _conflict_rows(current, form)}
+        conflict = {
+            "message": error.message if isinstance(error, ConflictError) else STALE,
+            "rows": _conflict_rows(current, form),
+        }
         return _render_builder(form, current, status=409, conflict=conflict)
     flash(message, "success")
     return redirect(url_for("rules.show", rule_id=rule.id))
@@ -279,8 +348,11 @@ def _set_enabled(rule_id: int, enabled: bool):
     rule = _rule_or_404(rule_id)
     if service.set_enabled(rule, enabled, user=current_user, now=utcnow()):
         db.session.commit()
-        state = ("enabled: the next evaluation runs it" if enabled
-                 else "disabled: it fires nothing until it is enabled again")
+        state = (
+            "enabled: the next evaluation runs it"
+            if enabled
+            else "disabled: it fires nothing until it is enabled again"
+        )
         flash(f"Rule “{rule.name}” {state}.", "success")
     else:
         flash(f"Rule “{rule.name}” was already {'enabled' if enabled else 'disabled'}.", "info")
@@ -308,8 +380,10 @@ def delete(rule_id: int):
     name = rule.name
     service.delete_rule(rule, user=current_user, now=utcnow())
     db.session.commit()
-    flash(f"Rule “{name}” deleted with its firings. Queue items and touchpoints it made stay.",
-          "success")
+    flash(
+        f"Rule “{name}” deleted with its firings. Queue items and touchpoints it made stay.",
+        "success",
+    )
     return redirect(url_for("rules.index"))
 
 

@@ -35,8 +35,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_value(kind: str, categories: Sequence[str], op: str, value: Any, path: str,
-                 signal: str) -> None:
+def _check_value(
+    kind: str, categories: Sequence[str], op: str, value: Any, path: str, signal: str
+) -> None:
     def one(item: Any) -> None:
         if kind == "number" and not _is_number(item):
             raise ConditionError(path, f"{signal} is a number; {item!r} is not")
@@ -47,7 +48,8 @@ def _check_value(kind: str, categories: Sequence[str], op: str, value: Any, path
                 raise ConditionError(path, f"{signal} is a category; {item!r} is not text")
             if categories and item not in categories:
                 raise ConditionError(
-                    path, f"{item!r} is not a value of {signal} ({', '.join(categories)})")
+                    path, f"{item!r} is not a value of {signal} ({', '.join(categories)})"
+                )
 
     if op in ("is_null", "not_null"):
         if value is not None:
@@ -97,8 +99,10 @@ def _validate(node: Any, signal_info: SignalInfo, path: str, depth: int) -> int:
         children = node[key]
         if not isinstance(children, list) or not children:
             raise ConditionError(path, f"{key} needs a non-empty list")
-        return sum(_validate(child, signal_info, f"{path}.{key}[{index}]", depth + 1)
-                   for index, child in enumerate(children))
+        return sum(
+            _validate(child, signal_info, f"{path}.{key}[{index}]", depth + 1)
+            for index, child in enumerate(children)
+        )
     unknown = set(node) - {"signal", "op", "value"}
     if unknown:
         raise ConditionError(path, f"unknown key(s) {', '.join(sorted(unknown))}")
@@ -152,8 +156,9 @@ def _compare(op: str, actual: Any, value: Any) -> bool | None:
     raise ValueError(op)
 
 
-def evaluate(node: Mapping, signals: Mapping[str, Any],
-             trace: list[ClauseResult] | None = None) -> bool | None:
+def evaluate(
+    node: Mapping, signals: Mapping[str, Any], trace: list[ClauseResult] | None = None
+) -> bool | None:
     """True, False or None (unknown) for one account's signals; ``trace`` collects each
     clause with the value it saw, which is the explanation a CSM reads."""
     if "all" in node:
@@ -200,8 +205,14 @@ class PreviousFiring:
     open: bool
 
 
-def may_fire(policy: str, previous: PreviousFiring | None, *, now: datetime,
-             cooldown_days: int = 0, renewal_date: date | None = None) -> tuple[bool, str]:
+def may_fire(
+    policy: str,
+    previous: PreviousFiring | None,
+    *,
+    now: datetime,
+    cooldown_days: int = 0,
+    renewal_date: date | None = None,
+) -> tuple[bool, str]:
     """Whether a rule may fire again for an account, and why not.
 
     Every policy refuses while the previous firing is still open; then ``cooldown`` waits
@@ -222,8 +233,9 @@ def may_fire(policy: str, previous: PreviousFiring | None, *, now: datetime,
         if renewal_date is None:
             cycle_start = now - timedelta(days=365)
         else:
-            cycle_start = datetime.combine(renewal_date - timedelta(days=365),
-                                           datetime.min.time(), tzinfo=now.tzinfo)
+            cycle_start = datetime.combine(
+                renewal_date - timedelta(days=365), datetime.min.time(), tzinfo=now.tzinfo
+            )
             while cycle_start > now:
                 cycle_start -= timedelta(days=365)
         if previous.fired_at >= cycle_start:

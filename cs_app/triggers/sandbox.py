@@ -54,13 +54,30 @@ NAMES = ("account", "contact", "csm", "recipient", "rule", "signals", "matched",
 NAME_HINT = ", ".join(NAMES)
 
 SAFE_ATTRIBUTES: dict[type, set[str]] = {
-    str: {"upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip", "startswith",
-          "endswith", "split", "splitlines", "replace", "isdigit", "isalpha", "count"},
+    str: {
+        "upper",
+        "lower",
+        "title",
+        "capitalize",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "startswith",
+        "endswith",
+        "split",
+        "splitlines",
+        "replace",
+        "isdigit",
+        "isalpha",
+        "count",
+    },
     dict: {"get", "items", "keys", "values"},
     list: {"count", "index"},
     tuple: {"count", "index"},
     date: {"year", "month", "day", "isoformat", "strftime", "weekday", "isoweekday"},
-    int: set(), float: set(), bool: set(),
+    int: set(),
+    float: set(),
+    bool: set(),
 }
 _PLAIN_TYPES = tuple(SAFE_ATTRIBUTES)
 
@@ -101,12 +118,16 @@ class _Budget:
     def spend(self) -> None:
         self.fuel -= 1
         if self.fuel < 0:
-            raise SandboxLimit(f"the template does too much work (more than {FUEL:,} "
-                               f"operations); simplify its loops")
+            raise SandboxLimit(
+                f"the template does too much work (more than {FUEL:,} "
+                f"operations); simplify its loops"
+            )
         self.ticks += 1
         if self.ticks & 255 == 0 and time.monotonic() > self.deadline:
-            raise SandboxLimit(f"the template took longer than {TIME_LIMIT_SECONDS:g} s to "
-                               f"render; simplify its loops")
+            raise SandboxLimit(
+                f"the template took longer than {TIME_LIMIT_SECONDS:g} s to "
+                f"render; simplify its loops"
+            )
 
 
 _budget: ContextVar[_Budget | None] = ContextVar("touchpoint_template_budget", default=None)
@@ -190,7 +211,7 @@ def _precheck_join(*args: Any, **kwargs: Any) -> None:
         return
     items = list(values[0]) if isinstance(values[0], (list, tuple, str)) else []
     separator = str(values[1]) if len(values) > 1 else str(kwargs.get("d", ""))
-    total = sum(len(str(item)) for item in items[:MAX_TEXT + 1])
+    total = sum(len(str(item)) for item in items[: MAX_TEXT + 1])
     if total + len(separator) * max(len(items) - 1, 0) > MAX_TEXT:
         raise SandboxLimit(f"join would make text longer than {MAX_TEXT:,} characters")
 
@@ -203,11 +224,45 @@ def _precheck_indent(*args: Any, **kwargs: Any) -> None:
         raise SandboxLimit("indent() is limited to 100 characters")
 
 
-SAFE_FILTERS = ("abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape",
-                "filesizeformat", "first", "float", "int", "last", "length", "list", "lower",
-                "map", "max", "min", "reject", "rejectattr", "reverse", "round", "select",
-                "selectattr", "sort", "string", "striptags", "sum", "title", "trim",
-                "truncate", "unique", "upper", "urlencode", "wordcount", "wordwrap")
+SAFE_FILTERS = (
+    "abs",
+    "capitalize",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "filesizeformat",
+    "first",
+    "float",
+    "int",
+    "last",
+    "length",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "reject",
+    "rejectattr",
+    "reverse",
+    "round",
+    "select",
+    "selectattr",
+    "sort",
+    "string",
+    "striptags",
+    "sum",
+    "title",
+    "trim",
+    "truncate",
+    "unique",
+    "upper",
+    "urlencode",
+    "wordcount",
+    "wordwrap",
+)
 PRECHECKS = {"replace": _precheck_replace, "join": _precheck_join, "indent": _precheck_indent}
 
 
@@ -241,21 +296,33 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self, *, html: bool) -> None:
-        super().__init__(autoescape=html, undefined=_ClearUndefined, keep_trailing_newline=True,
-                         finalize=_blank_none, auto_reload=False, cache_size=0)
+        super().__init__(
+            autoescape=html,
+            undefined=_ClearUndefined,
+            keep_trailing_newline=True,
+            finalize=_blank_none,
+            auto_reload=False,
+            cache_size=0,
+        )
         self.filters = {name: _guard_filter(self.filters[name]) for name in SAFE_FILTERS}
         base = ImmutableSandboxedEnvironment().filters
         for name, precheck in PRECHECKS.items():
             self.filters[name] = _guard_filter(base[name], precheck)
-        self.globals = {"range": _limited_range, "dict": dict, LOOP_GUARD: _loop_items,
-                        CONCAT_GUARD: _guarded_concat(markup_join if html else str_join)}
+        self.globals = {
+            "range": _limited_range,
+            "dict": dict,
+            LOOP_GUARD: _loop_items,
+            CONCAT_GUARD: _guarded_concat(markup_join if html else str_join),
+        }
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr.startswith("_"):
             return False
         if isinstance(obj, _PLAIN_TYPES):
-            return any(isinstance(obj, kind) and attr in allowed
-                       for kind, allowed in SAFE_ATTRIBUTES.items())
+            return any(
+                isinstance(obj, kind) and attr in allowed
+                for kind, allowed in SAFE_ATTRIBUTES.items()
+            )
         return super().is_safe_attribute(obj, attr, value)
 
     def wrap_str_format(self, value: Any) -> None:
@@ -277,18 +344,22 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _spend()
-        if (isinstance(__obj, types.BuiltinMethodType) and isinstance(__obj.__self__, str)
-                and __obj.__name__ == "replace" and len(args) >= 2
-                and _replace_size(__obj.__self__, *args[:3]) > MAX_TEXT):
-            raise SandboxLimit(f"replace() would make text longer than {MAX_TEXT:,} "
-                               f"characters")
+        if (
+            isinstance(__obj, types.BuiltinMethodType)
+            and isinstance(__obj.__self__, str)
+            and __obj.__name__ == "replace"
+            and len(args) >= 2
+            and _replace_size(__obj.__self__, *args[:3]) > MAX_TEXT
+        ):
+            raise SandboxLimit(f"replace() would make text longer than {MAX_TEXT:,} characters")
         return _check_size(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         _spend()
         if operator == "%" and isinstance(left, str):
-            raise SandboxLimit("the % formatting of text is not available in templates; join "
-                               "values with ~")
+            raise SandboxLimit(
+                "the % formatting of text is not available in templates; join values with ~"
+            )
         if operator == "**" and isinstance(left, (int, float)) and isinstance(right, int):
             bits = max(abs(int(left)), 2).bit_length() * abs(right)
             if bits > MAX_NUMBER_BITS:
@@ -298,8 +369,10 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
             if isinstance(times, int) and (_size(sequence) or isinstance(sequence, str)):
                 limit = MAX_TEXT if isinstance(sequence, str) else MAX_ITEMS
                 if _size(sequence) * times > limit:
-                    raise SandboxLimit(f"repeating that would make more than {limit:,} "
-                                       f"{'characters' if limit == MAX_TEXT else 'items'}")
+                    raise SandboxLimit(
+                        f"repeating that would make more than {limit:,} "
+                        f"{'characters' if limit == MAX_TEXT else 'items'}"
+                    )
         if operator == "+" and _size(left) + _size(right) > MAX_TEXT:
             raise SandboxLimit(f"text longer than {MAX_TEXT:,} characters is not allowed")
         return super().call_binop(context, operator, left, right)
@@ -321,11 +394,18 @@ _ENVIRONMENTS = {False: _TouchpointSandbox(html=False), True: _TouchpointSandbox
 def _guard_tree(tree: nodes.Template) -> nodes.Template:
     """Route every loop and every ``~`` of the parsed template through the budget guards."""
     for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Call(nodes.Name(LOOP_GUARD, "load"), [loop.iter], [], None, None,
-                               lineno=loop.lineno)
+        loop.iter = nodes.Call(
+            nodes.Name(LOOP_GUARD, "load"), [loop.iter], [], None, None, lineno=loop.lineno
+        )
     for concat in list(tree.find_all(nodes.Concat)):
-        call = nodes.Call(nodes.Name(CONCAT_GUARD, "load"), list(concat.nodes), [], None, None,
-                          lineno=concat.lineno)
+        call = nodes.Call(
+            nodes.Name(CONCAT_GUARD, "load"),
+            list(concat.nodes),
+            [],
+            None,
+            None,
+            lineno=concat.lineno,
+        )
         _replace_node(tree, concat, call)
     return tree
 
@@ -344,14 +424,22 @@ def _replace_node(tree: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
 
 def _underscored_names(tree: nodes.Template, source: str) -> list[tuple[int, str]]:
     """Attribute and constant item names starting with ``_``, in reading order."""
-    found = [(node.lineno, node.attr) for node in tree.find_all(nodes.Getattr)
-             if node.attr.startswith("_")]
-    found += [(node.lineno, node.arg.value) for node in tree.find_all(nodes.Getitem)
-              if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str)
-              and node.arg.value.startswith("_")]
+    found = [
+        (node.lineno, node.attr)
+        for node in tree.find_all(nodes.Getattr)
+        if node.attr.startswith("_")
+    ]
+    found += [
+        (node.lineno, node.arg.value)
+        for node in tree.find_all(nodes.Getitem)
+        if isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+        and node.arg.value.startswith("_")
+    ]
     lines = source.splitlines() or [""]
-    return sorted(found, key=lambda item: (item[0], lines[min(item[0], len(lines)) - 1]
-                                           .find(item[1])))
+    return sorted(
+        found, key=lambda item: (item[0], lines[min(item[0], len(lines)) - 1].find(item[1]))
+    )
 
 
 @lru_cache(maxsize=512)
@@ -366,22 +454,24 @@ def _compiled(source: str, field: str, html: bool):
     blocked = _underscored_names(tree, source)
     if blocked:
         line, name = blocked[0]
-        raise TemplateProblem(field, f"{name!r} cannot be used: names starting with _ are "
-                                     f"blocked in templates", line)
+        raise TemplateProblem(
+            field, f"{name!r} cannot be used: names starting with _ are blocked in templates", line
+        )
     try:
         code = environment.compile(_guard_tree(tree), name=field, filename=filename)
     except TemplateSyntaxError as error:  # e.g. a filter that is not on the allow-list
         raise TemplateProblem(field, _syntax_message(error), error.lineno) from None
-    return environment.template_class.from_code(environment, code,
-                                                environment.make_globals(None))
+    return environment.template_class.from_code(environment, code, environment.make_globals(None))
 
 
 def _syntax_message(error: TemplateSyntaxError) -> str:
     message = error.message or "syntax error"
     match = re.match(r"No filter named '([^']+)'", message)
     if match:
-        return (f"there is no filter {match.group(1)!r} in templates; available: "
-                f"{', '.join(sorted(set(SAFE_FILTERS) | set(PRECHECKS)))}")
+        return (
+            f"there is no filter {match.group(1)!r} in templates; available: "
+            f"{', '.join(sorted(set(SAFE_FILTERS) | set(PRECHECKS)))}"
+        )
     return message
 
 
@@ -395,8 +485,9 @@ def _template_line(error: BaseException, field: str) -> int | None:
     return line
 
 
-def render(source: str, context: Mapping[str, Any], *, field: str = "body",
-           html: bool = False) -> str:
+def render(
+    source: str, context: Mapping[str, Any], *, field: str = "body", html: bool = False
+) -> str:
     """``source`` rendered with ``context``; raises ``TemplateProblem``."""
     template = _compiled(source, field, html)
     token = _budget.set(_Budget())
@@ -406,25 +497,30 @@ def render(source: str, context: Mapping[str, Any], *, field: str = "body",
         for piece in template.generate(dict(context)):
             length += len(piece)
             if length > MAX_TEXT:
-                raise TemplateProblem(field, f"the rendered text is longer than {MAX_TEXT:,} "
-                                             f"characters")
+                raise TemplateProblem(
+                    field, f"the rendered text is longer than {MAX_TEXT:,} characters"
+                )
             pieces.append(piece)
     except TemplateProblem:
         raise
     except SecurityError as error:
-        raise TemplateProblem(field, _security_message(error),
-                              _template_line(error, field)) from None
+        raise TemplateProblem(
+            field, _security_message(error), _template_line(error, field)
+        ) from None
     except UndefinedError as error:
         raise TemplateProblem(field, str(error), _template_line(error, field)) from None
     except RecursionError as error:
-        raise TemplateProblem(field, "the template calls itself too deeply",
-                              _template_line(error, field)) from None
+        raise TemplateProblem(
+            field, "the template calls itself too deeply", _template_line(error, field)
+        ) from None
     except MemoryError as error:
-        raise TemplateProblem(field, "the template needs too much memory",
-                              _template_line(error, field)) from None
+        raise TemplateProblem(
+            field, "the template needs too much memory", _template_line(error, field)
+        ) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as error:
-        raise TemplateProblem(field, f"{type(error).__name__}: {error}",
-                              _template_line(error, field)) from None
+        raise TemplateProblem(
+            field, f"{type(error).__name__}: {error}", _template_line(error, field)
+        ) from None
     finally:
         _budget.reset(token)
     return "".join(pieces)
@@ -442,16 +538,16 @@ def _html_paragraphs(text: str) -> str:
     return "\n".join(f"<p>{part.replace(chr(10), '<br>' + chr(10))}</p>" for part in paragraphs)
 
 
-def render_message(subject: str, body: str, context: Mapping[str, Any], *,
-                   html: bool = False) -> RenderedMessage:
+def render_message(
+    subject: str, body: str, context: Mapping[str, Any], *, html: bool = False
+) -> RenderedMessage:
     """Subject (one line, at most 300 characters) and body; with ``html`` also the body as
     HTML paragraphs whose every value is escaped."""
     rendered_subject = " ".join(render(subject, context, field="subject").split())
     if len(rendered_subject) > MAX_SUBJECT:
-        rendered_subject = rendered_subject[:MAX_SUBJECT - 1].rstrip() + "…"
+        rendered_subject = rendered_subject[: MAX_SUBJECT - 1].rstrip() + "…"
     rendered_body = render(body, context, field="body")
-    body_html = _html_paragraphs(render(body, context, field="body", html=True)) if html \
-        else None
+    body_html = _html_paragraphs(render(body, context, field="body", html=True)) if html else None
     return RenderedMessage(rendered_subject, rendered_body, body_html)
 
 
@@ -460,8 +556,10 @@ def validate_template(subject: str, body: str) -> dict[str, str]:
     their line, blocked names, unknown fields and sandbox violations found by rendering it
     against ``SAMPLE_CONTEXT``."""
     problems: dict[str, str] = {}
-    for field, source, limit in (("subject", subject, MAX_SUBJECT_SOURCE),
-                                 ("body", body, MAX_BODY_SOURCE)):
+    for field, source, limit in (
+        ("subject", subject, MAX_SUBJECT_SOURCE),
+        ("body", body, MAX_BODY_SOURCE),
+    ):
         if not (source or "").strip():
             problems[field] = f"Write the {field}."
         elif len(source) > limit:
@@ -501,12 +599,17 @@ def _person(person: Mapping[str, Any] | None, *keys: str) -> dict[str, Any]:
     return values
 
 
-def build_context(*, account: Mapping[str, Any], contact: Mapping[str, Any] | None = None,
-                  csm: Mapping[str, Any] | None = None,
-                  recipient: Mapping[str, Any] | None = None,
-                  rule: Mapping[str, Any] | None = None,
-                  signals: Mapping[str, Any] | None = None,
-                  matched: Mapping[str, Any] | None = None, today: date) -> dict[str, Any]:
+def build_context(
+    *,
+    account: Mapping[str, Any],
+    contact: Mapping[str, Any] | None = None,
+    csm: Mapping[str, Any] | None = None,
+    recipient: Mapping[str, Any] | None = None,
+    rule: Mapping[str, Any] | None = None,
+    signals: Mapping[str, Any] | None = None,
+    matched: Mapping[str, Any] | None = None,
+    today: date,
+) -> dict[str, Any]:
     """The names a template sees. ``account`` holds the account's columns (``arr_minor``,
     ``currency``, ``renewal_date``...), ``contact`` the customer contact (the recipient, or the
     account's primary contact), ``csm`` the owning CSM (or whoever handles a pooled account),
@@ -518,17 +621,21 @@ def build_context(*, account: Mapping[str, Any], contact: Mapping[str, Any] | No
         csm_values.update(name="the Customer Success team", first_name="the team")
     return {
         "account": {
-            "name": account.get("name") or "", "external_id": account.get("external_id") or "",
+            "name": account.get("name") or "",
+            "external_id": account.get("external_id") or "",
             "segment": account.get("segment") or "",
             "lifecycle_stage": account.get("lifecycle_stage") or "",
             "engagement_model": account.get("engagement_model") or "",
-            "domain": account.get("domain") or "", "industry": account.get("industry") or "",
+            "domain": account.get("domain") or "",
+            "industry": account.get("industry") or "",
             "product_plan": account.get("product_plan") or "",
-            "renewal_date": renewal, "contract_start": account.get("contract_start"),
+            "renewal_date": renewal,
+            "contract_start": account.get("contract_start"),
             "days_to_renewal": (renewal - today).days if renewal else None,
             "trial_ends_on": account.get("trial_ends_on"),
             "arr": format_money(account.get("arr_minor"), account.get("currency")),
-            "arr_minor": account.get("arr_minor"), "currency": account.get("currency") or "",
+            "arr_minor": account.get("arr_minor"),
+            "currency": account.get("currency") or "",
             "seats_purchased": account.get("seats_purchased"),
             "csm_name": csm_values["name"],
         },
@@ -552,12 +659,22 @@ def _sample_signal(key: str) -> Any:
 
 
 SAMPLE_CONTEXT = build_context(
-    account={"name": "Acme Corp", "external_id": "ACME-001", "segment": "Mid-Market",
-             "lifecycle_stage": "adoption", "engagement_model": "hybrid",
-             "domain": "acme.example", "industry": "Software", "product_plan": "Team",
-             "renewal_date": date(2027, 1, 15), "contract_start": date(2026, 1, 15),
-             "trial_ends_on": None, "arr_minor": 2_400_000, "currency": "USD",
-             "seats_purchased": 50},
+    account={
+        "name": "Acme Corp",
+        "external_id": "ACME-001",
+        "segment": "Mid-Market",
+        "lifecycle_stage": "adoption",
+        "engagement_model": "hybrid",
+        "domain": "acme.example",
+        "industry": "Software",
+        "product_plan": "Team",
+        "renewal_date": date(2027, 1, 15),
+        "contract_start": date(2026, 1, 15),
+        "trial_ends_on": None,
+        "arr_minor": 2_400_000,
+        "currency": "USD",
+        "seats_purchased": 50,
+    },
     contact={"name": "Dana Smith", "email": "dana@acme.example", "title": "Head of Operations"},
     csm={"name": "Casey Miller", "email": "casey@vendor.example"},
     recipient={"name": "Dana Smith", "email": "dana@acme.example"},

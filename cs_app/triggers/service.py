@@ -53,16 +53,27 @@ MAX_DESCRIPTION = 5000
 MAX_COOLDOWN_DAYS = 3650
 MAX_PROPERTY_FILTERS = 10
 FIRING_WINDOW_DAYS = 30
-DEFINITION_KEYS = ("name", "description", "kind", "enabled", "mode", "event_type",
-                   "event_properties", "first_event_only", "condition", "actions",
-                   "once_policy", "cooldown_days")
+DEFINITION_KEYS = (
+    "name",
+    "description",
+    "kind",
+    "enabled",
+    "mode",
+    "event_type",
+    "event_properties",
+    "first_event_only",
+    "condition",
+    "actions",
+    "once_policy",
+    "cooldown_days",
+)
 
 
 def signal_info(key: str) -> tuple[str, tuple[str, ...]] | None:
     """What ``rules.validate_condition`` needs of a signal: its kind and categories. Any
     well-formed ``metric.<key>`` is a number (the metric may not have arrived yet)."""
     if key.startswith(METRIC_PREFIX):
-        return (NUMBER, ()) if METRIC_KEY.match(key[len(METRIC_PREFIX):]) else None
+        return (NUMBER, ()) if METRIC_KEY.match(key[len(METRIC_PREFIX) :]) else None
     signal = SIGNALS.get(key)
     return (signal.kind, signal.categories) if signal else None
 
@@ -96,8 +107,9 @@ def _flag(value: Any, name: str, errors: dict[str, str], default: bool) -> bool:
     return value
 
 
-def _whole_number(value: Any, name: str, errors: dict[str, str], *, low: int,
-                  high: int, message: str) -> int | None:
+def _whole_number(
+    value: Any, name: str, errors: dict[str, str], *, low: int, high: int, message: str
+) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -120,8 +132,10 @@ def _check_condition(condition: Any, errors: dict[str, str]) -> Any:
     if "condition" in errors:
         return condition
     if condition is None:
-        errors["condition"] = ('condition: a rule needs a condition, e.g. {"all": [{"signal": '
-                               '"days_since_last_login", "op": ">", "value": 14}]}')
+        errors["condition"] = (
+            'condition: a rule needs a condition, e.g. {"all": [{"signal": '
+            '"days_since_last_login", "op": ">", "value": 14}]}'
+        )
         return condition
     try:
         rules.validate_condition(condition, signal_info)
@@ -136,12 +150,16 @@ def _check_actions(value: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
     actions = _json_value(value, "actions", errors)
     if "actions" in errors:
         return []
-    templates = dict(db.session.execute(
-        select(TouchpointTemplate.key, TouchpointTemplate.channel)).all())
+    templates = dict(
+        db.session.execute(select(TouchpointTemplate.key, TouchpointTemplate.channel)).all()
+    )
     try:
         return action_rules.validate_actions(
-            actions, pools=set(db.session.scalars(select(CsmPool.key))), templates=templates,
-            stages=LIFECYCLE_STAGES)
+            actions,
+            pools=set(db.session.scalars(select(CsmPool.key))),
+            templates=templates,
+            stages=LIFECYCLE_STAGES,
+        )
     except action_rules.ActionError as error:
         errors["actions"] = str(error)
         if error.path != "actions":
@@ -161,8 +179,9 @@ def _event_properties(value: Any, errors: dict[str, str]) -> dict[str, list[str]
                 continue
             key, sign, values = line.partition("=")
             if not sign or not key.strip():
-                errors["event_properties"] = (f"Line {number}: write key=value1,value2, e.g. "
-                                              f"severity=high,urgent.")
+                errors["event_properties"] = (
+                    f"Line {number}: write key=value1,value2, e.g. severity=high,urgent."
+                )
                 return None
             parsed[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
         value = parsed
@@ -176,10 +195,17 @@ def _event_properties(value: Any, errors: dict[str, str]) -> dict[str, list[str]
     for key, values in value.items():
         if isinstance(values, str):
             values = [values]
-        if (not key or len(key) > 60 or not isinstance(values, list) or not values
-                or not all(isinstance(v, str) and v.strip() for v in values)):
-            errors["event_properties"] = (f"Property {key!r}: list the values it may have, "
-                                          f"e.g. {key or 'severity'}=high,urgent.")
+        if (
+            not key
+            or len(key) > 60
+            or not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) and v.strip() for v in values)
+        ):
+            errors["event_properties"] = (
+                f"Property {key!r}: list the values it may have, "
+                f"e.g. {key or 'severity'}=high,urgent."
+            )
             return None
         cleaned[key] = [v.strip() for v in values]
     return cleaned or None
@@ -205,20 +231,28 @@ def validate_rule_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     if mode not in RULE_MODES:
         errors["mode"] = "Choose when the rule runs: scheduled or event."
     clean: dict[str, Any] = {
-        "name": name, "description": description, "kind": kind,
-        "enabled": _flag(data.get("enabled"), "enabled", errors, True), "mode": mode,
-        "event_type": None, "event_properties": None, "first_event_only": False,
+        "name": name,
+        "description": description,
+        "kind": kind,
+        "enabled": _flag(data.get("enabled"), "enabled", errors, True),
+        "mode": mode,
+        "event_type": None,
+        "event_properties": None,
+        "first_event_only": False,
     }
     if mode == "event":
         event_type = _text(data.get("event_type"))
         if not EVENT_TYPE.match(event_type):
-            errors["event_type"] = ("Name the event type the rule waits for, e.g. "
-                                    "feature_used or support_ticket (lower case, digits, "
-                                    "_ . -).")
+            errors["event_type"] = (
+                "Name the event type the rule waits for, e.g. "
+                "feature_used or support_ticket (lower case, digits, "
+                "_ . -)."
+            )
         clean["event_type"] = event_type
         clean["event_properties"] = _event_properties(data.get("event_properties"), errors)
-        clean["first_event_only"] = _flag(data.get("first_event_only"), "first_event_only",
-                                          errors, False)
+        clean["first_event_only"] = _flag(
+            data.get("first_event_only"), "first_event_only", errors, False
+        )
     policy = data.get("once_policy") or "while_open"
     if policy not in ONCE_POLICIES:
         errors["once_policy"] = f"Choose a once-only policy: {', '.join(ONCE_POLICIES)}."
@@ -226,10 +260,16 @@ def validate_rule_payload(data: Mapping[str, Any]) -> dict[str, Any]:
     clean["cooldown_days"] = 0
     if policy == "cooldown":
         clean["cooldown_days"] = _whole_number(
-            data.get("cooldown_days"), "cooldown_days", errors, low=1, high=MAX_COOLDOWN_DAYS,
-            message=f"Enter the cooldown in whole days, 1 to {MAX_COOLDOWN_DAYS}.")
-    clean["condition"] = _check_condition(_json_value(data.get("condition"), "condition",
-                                                      errors), errors)
+            data.get("cooldown_days"),
+            "cooldown_days",
+            errors,
+            low=1,
+            high=MAX_COOLDOWN_DAYS,
+            message=f"Enter the cooldown in whole days, 1 to {MAX_COOLDOWN_DAYS}.",
+        )
+    clean["condition"] = _check_condition(
+        _json_value(data.get("condition"), "condition", errors), errors
+    )
     clean["actions"] = _check_actions(data.get("actions"), errors)
     if errors:
         first = errors.get("condition") or errors.get("actions") or next(iter(errors.values()))
@@ -261,19 +301,28 @@ def _check_key(key: Any) -> str | None:
     if key is None or key == "":
         return None
     if not isinstance(key, str) or not RULE_KEY.match(key):
-        raise ValidationError("The rule was not saved: the key is not a valid slug.", {
-            "key": "A key is 2–80 lower-case letters, digits and dashes."})
+        raise ValidationError(
+            "The rule was not saved: the key is not a valid slug.",
+            {"key": "A key is 2–80 lower-case letters, digits and dashes."},
+        )
     if db.session.scalar(select(Rule.id).where(Rule.key == key)) is not None:
-        raise ValidationError("The rule was not saved: the key is taken.",
-                              {"key": f"Another rule has the key {key!r}."})
+        raise ValidationError(
+            "The rule was not saved: the key is taken.",
+            {"key": f"Another rule has the key {key!r}."},
+        )
     return key
 
 
 def create_rule(data: Mapping[str, Any], *, user, now: datetime) -> Rule:
     _require_author(user)
     clean = validate_rule_payload(data)
-    rule = Rule(key=_check_key(data.get("key")), created_at=now, updated_at=now,
-                created_by_id=user.id if user else None, **clean)
+    rule = Rule(
+        key=_check_key(data.get("key")),
+        created_at=now,
+        updated_at=now,
+        created_by_id=user.id if user else None,
+        **clean,
+    )
     db.session.add(rule)
     db.session.flush()
     audit.record(AUDIT_ENTITY, rule.id, "created", user=user, now=now, after=definition(rule))
@@ -290,8 +339,11 @@ def update_rule(rule: Rule, data: Mapping[str, Any], *, user, now: datetime) -> 
         raise ConflictError(
             f"Someone saved this rule since you opened it (you started from version "
             f"{expected}; it is now at version {rule.version}). Nothing was saved.",
-            {"version": f"The rule is at version {rule.version}; read it again and reapply "
-                        f"your change."})
+            {
+                "version": f"The rule is at version {rule.version}; read it again and reapply "
+                f"your change."
+            },
+        )
     clean = validate_rule_payload(data)
     before = definition(rule)
     if clean == before:
@@ -300,8 +352,9 @@ def update_rule(rule: Rule, data: Mapping[str, Any], *, user, now: datetime) -> 
         setattr(rule, key, value)
     rule.updated_at = now
     db.session.flush()
-    audit.record(AUDIT_ENTITY, rule.id, "updated", user=user, now=now, before=before,
-                 after=definition(rule))
+    audit.record(
+        AUDIT_ENTITY, rule.id, "updated", user=user, now=now, before=before, after=definition(rule)
+    )
     return rule
 
 
@@ -313,8 +366,15 @@ def set_enabled(rule: Rule, enabled: bool, *, user, now: datetime) -> bool:
     rule.enabled = enabled
     rule.updated_at = now
     db.session.flush()
-    audit.record(AUDIT_ENTITY, rule.id, "enabled" if enabled else "disabled", user=user,
-                 now=now, before={"enabled": not enabled}, after={"enabled": enabled})
+    audit.record(
+        AUDIT_ENTITY,
+        rule.id,
+        "enabled" if enabled else "disabled",
+        user=user,
+        now=now,
+        before={"enabled": not enabled},
+        after={"enabled": enabled},
+    )
     return True
 
 
@@ -350,12 +410,14 @@ class RuleFilters:
         enabled = args.get("enabled", "")
         sort = args.get("sort", "name")
         page = args.get("page", "1")
-        return cls(kind=kind if kind in RULE_KINDS else "",
-                   enabled=enabled if enabled in ("yes", "no") else "",
-                   q=(args.get("q") or "").strip()[:200],
-                   sort=sort if sort in SORTS else "name",
-                   direction="desc" if args.get("dir") == "desc" else "asc",
-                   page=max(1, int(page)) if str(page).isdigit() and len(page) < 7 else 1)
+        return cls(
+            kind=kind if kind in RULE_KINDS else "",
+            enabled=enabled if enabled in ("yes", "no") else "",
+            q=(args.get("q") or "").strip()[:200],
+            sort=sort if sort in SORTS else "name",
+            direction="desc" if args.get("dir") == "desc" else "asc",
+            page=max(1, int(page)) if str(page).isdigit() and len(page) < 7 else 1,
+        )
 
     @property
     def filtering(self) -> bool:
@@ -363,8 +425,9 @@ class RuleFilters:
 
     def link_args(self) -> dict[str, str]:
         """Arguments kept by sort headers and the pager."""
-        args = {name: getattr(self, name) for name in ("kind", "enabled", "q")
-                if getattr(self, name)}
+        args = {
+            name: getattr(self, name) for name in ("kind", "enabled", "q") if getattr(self, name)
+        }
         return {**args, "sort": self.sort, "dir": self.direction}
 
 
@@ -400,9 +463,11 @@ def _firing_counts(now: datetime):
     """Per rule: firings in the last 30 days and firings still open, in one grouped pass."""
     since = now - timedelta(days=FIRING_WINDOW_DAYS)
     return (
-        select(RuleFiring.rule_id,
-               func.sum(case((RuleFiring.fired_at >= since, 1), else_=0)).label("recent"),
-               func.sum(case((RuleFiring.status == "open", 1), else_=0)).label("open"))
+        select(
+            RuleFiring.rule_id,
+            func.sum(case((RuleFiring.fired_at >= since, 1), else_=0)).label("recent"),
+            func.sum(case((RuleFiring.status == "open", 1), else_=0)).label("open"),
+        )
         .group_by(RuleFiring.rule_id)
         .subquery()
     )
@@ -422,22 +487,40 @@ def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Pa
     counts = _firing_counts(now)
     recent = func.coalesce(counts.c.recent, 0)
     still_open = func.coalesce(counts.c.open, 0)
-    columns = {"name": func.lower(Rule.name), "kind": Rule.kind, "mode": Rule.mode,
-               "enabled": Rule.enabled, "firings": recent, "open": still_open,
-               "updated": Rule.updated_at}
+    columns = {
+        "name": func.lower(Rule.name),
+        "kind": Rule.kind,
+        "mode": Rule.mode,
+        "enabled": Rule.enabled,
+        "firings": recent,
+        "open": still_open,
+        "updated": Rule.updated_at,
+    }
     order = columns[filters.sort]
     order = order.desc() if filters.direction == "desc" else order.asc()
     total = db.session.scalar(select(func.count(Rule.id)).where(*conditions)) or 0
     pages = max(1, ceil(total / per_page))
     page = min(filters.page, pages)
     rows = db.session.execute(
-        select(Rule.id, Rule.key, Rule.name, Rule.kind, Rule.mode, Rule.event_type,
-               Rule.enabled, Rule.once_policy, Rule.cooldown_days, Rule.updated_at,
-               recent.label("firings_30d"), still_open.label("open_firings"))
+        select(
+            Rule.id,
+            Rule.key,
+            Rule.name,
+            Rule.kind,
+            Rule.mode,
+            Rule.event_type,
+            Rule.enabled,
+            Rule.once_policy,
+            Rule.cooldown_days,
+            Rule.updated_at,
+            recent.label("firings_30d"),
+            still_open.label("open_firings"),
+        )
         .outerjoin(counts, counts.c.rule_id == Rule.id)
         .where(*conditions)
         .order_by(order, func.lower(Rule.name), Rule.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return Page([RuleRow(**row._mapping) for row in rows], total, page, per_page)
 
@@ -456,24 +539,35 @@ class FiringRow:
 
 def rule_firings(rule: Rule, *, page: int, per_page: int = 25) -> Page:
     """A page of the rule's firings, newest first, with their accounts: two statements."""
-    total = db.session.scalar(
-        select(func.count(RuleFiring.id)).where(RuleFiring.rule_id == rule.id)) or 0
+    total = (
+        db.session.scalar(select(func.count(RuleFiring.id)).where(RuleFiring.rule_id == rule.id))
+        or 0
+    )
     pages = max(1, ceil(total / per_page))
     page = min(max(1, page), pages)
     rows = db.session.execute(
-        select(RuleFiring.id, RuleFiring.fired_at, RuleFiring.status, RuleFiring.trigger,
-               RuleFiring.matched, Account.external_id, Account.name.label("account_name"),
-               Account.currency)
+        select(
+            RuleFiring.id,
+            RuleFiring.fired_at,
+            RuleFiring.status,
+            RuleFiring.trigger,
+            RuleFiring.matched,
+            Account.external_id,
+            Account.name.label("account_name"),
+            Account.currency,
+        )
         .join(Account, Account.id == RuleFiring.account_id)
         .where(RuleFiring.rule_id == rule.id)
         .order_by(RuleFiring.fired_at.desc(), RuleFiring.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return Page([FiringRow(**row._mapping) for row in rows], total, page, per_page)
 
 
-def find_rules(*, kind: str | None, enabled: bool | None, page: int,
-               per_page: int) -> tuple[list[Rule], int]:
+def find_rules(
+    *, kind: str | None, enabled: bool | None, page: int, per_page: int
+) -> tuple[list[Rule], int]:
     """A page of rules by name, and how many match: the API's list."""
     conditions = []
     if kind is not None:
@@ -482,18 +576,26 @@ def find_rules(*, kind: str | None, enabled: bool | None, page: int,
         conditions.append(Rule.enabled == enabled)
     total = db.session.scalar(select(func.count(Rule.id)).where(*conditions)) or 0
     found = db.session.scalars(
-        select(Rule).where(*conditions).order_by(func.lower(Rule.name), Rule.id)
-        .limit(per_page).offset((page - 1) * per_page))
+        select(Rule)
+        .where(*conditions)
+        .order_by(func.lower(Rule.name), Rule.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return list(found), total
 
 
 def pool_names() -> dict[str, str]:
-    return dict(db.session.execute(
-        select(CsmPool.key, CsmPool.name).order_by(CsmPool.name)).all())
+    return dict(db.session.execute(select(CsmPool.key, CsmPool.name).order_by(CsmPool.name)).all())
 
 
 def template_choices() -> list[tuple[str, str, str]]:
     """(key, name, channel) of every touchpoint template, by name."""
-    return [tuple(row) for row in db.session.execute(
-        select(TouchpointTemplate.key, TouchpointTemplate.name, TouchpointTemplate.channel)
-        .order_by(TouchpointTemplate.name))]
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            select(
+                TouchpointTemplate.key, TouchpointTemplate.name, TouchpointTemplate.channel
+            ).order_by(TouchpointTemplate.name)
+        )
+    ]

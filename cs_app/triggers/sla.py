@@ -28,12 +28,18 @@ OPEN_STATUSES = ("open", "claimed")
 
 def flag_sla_breaches(*, now: datetime) -> dict[str, int]:
     items = QueueItem.__table__
-    flagged = db.session.execute(
-        update(items)
-        .where(items.c.status.in_(OPEN_STATUSES), items.c.sla_due_at < now,
-               items.c.breached_at.is_(None))
-        .values(breached_at=now)
-    ).rowcount or 0
+    flagged = (
+        db.session.execute(
+            update(items)
+            .where(
+                items.c.status.in_(OPEN_STATUSES),
+                items.c.sla_due_at < now,
+                items.c.breached_at.is_(None),
+            )
+            .values(breached_at=now)
+        ).rowcount
+        or 0
+    )
     alerts = _alert_breaches(now) if flagged else 0
     return {"breached": flagged, "alerts": alerts}
 
@@ -47,12 +53,14 @@ def _alert_breaches(now: datetime) -> int:
         base.add_columns(pools.c.lead_id.label("user_id"))
         .join(pools, pools.c.id == items.c.pool_id)
         .where(just_flagged, pools.c.lead_id.is_not(None)),
-        base.add_columns(items.c.assignee_id.label("user_id"))
-        .where(just_flagged, items.c.assignee_id.is_not(None)),
+        base.add_columns(items.c.assignee_id.label("user_id")).where(
+            just_flagged, items.c.assignee_id.is_not(None)
+        ),
         base.add_columns(User.__table__.c.id.label("user_id"))
         .join(pools, pools.c.id == items.c.pool_id)
-        .join(User.__table__, and_(User.__table__.c.role == "lead",
-                                   User.__table__.c.active.is_(True)))
+        .join(
+            User.__table__, and_(User.__table__.c.role == "lead", User.__table__.c.active.is_(True))
+        )
         .where(just_flagged, pools.c.lead_id.is_(None)),
     ).subquery("recipients")
     accounts = Account.__table__
@@ -61,7 +69,10 @@ def _alert_breaches(now: datetime) -> int:
             recipients.c.user_id,
             literal("sla_breach"),
             literal("queue_item:") + cast(items.c.id, String),
-            literal("SLA breached: ") + accounts.c.name + literal(" (") + pools.c.name
+            literal("SLA breached: ")
+            + accounts.c.name
+            + literal(" (")
+            + pools.c.name
             + literal(")"),
             items.c.title,
             items.c.account_id,
@@ -74,7 +85,21 @@ def _alert_breaches(now: datetime) -> int:
         .join(accounts, accounts.c.id == items.c.account_id)
         .where(recipients.c.user_id.is_not(None))
     )
-    created = db.session.execute(insert_ignoring_duplicates().from_select(
-        ["user_id", "kind", "dedupe_key", "title", "body", "account_id", "queue_item_id",
-         "created_at"], rows).returning(Alert.__table__.c.id)).all()
+    created = db.session.execute(
+        insert_ignoring_duplicates()
+        .from_select(
+            [
+                "user_id",
+                "kind",
+                "dedupe_key",
+                "title",
+                "body",
+                "account_id",
+                "queue_item_id",
+                "created_at",
+            ],
+            rows,
+        )
+        .returning(Alert.__table__.c.id)
+    ).all()
     return len(created)

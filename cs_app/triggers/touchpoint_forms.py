@@ -25,8 +25,9 @@ CHANNEL_HINTS = {
 class TouchpointTemplateForm(FlaskForm):
     key = StringField("Key")
     name = StringField("Name")
-    channel = SelectField("Channel", validate_choice=False,
-                          choices=[SelectChoice(k, v) for k, v in CHANNELS.items()])
+    channel = SelectField(
+        "Channel", validate_choice=False, choices=[SelectChoice(k, v) for k, v in CHANNELS.items()]
+    )
     subject = StringField("Subject")
     body = TextAreaField("Body")
     version = HiddenField()
@@ -51,8 +52,10 @@ class TouchpointTemplateForm(FlaskForm):
 
 
 def preview_choices(accounts: list[tuple[int, str, str]]) -> list[SelectChoice]:
-    return [SelectChoice(str(account_id), f"{name} ({external_id})")
-            for account_id, name, external_id in accounts]
+    return [
+        SelectChoice(str(account_id), f"{name} ({external_id})")
+        for account_id, name, external_id in accounts
+    ]
 
 
 def list_filters(args: Any) -> TouchpointFilters:
@@ -64,4 +67,5 @@ def list_filters(args: Any) -> TouchpointFilters:
         status=status if status in TOUCHPOINT_STATUSES else "",
         channel=channel if channel in CHANNELS else "",
         account=(args.get("account") or "").strip()[:200],
-        direction=direction if direction in ("asc", "desc") else "desc")
+        direction=direction if direction in ("asc", "desc") else "desc",
+    )

@@ -54,16 +54,23 @@ def rules_sending(key: str) -> list[tuple[str, str]]:
 
 def _clean(data: dict[str, Any], template: TouchpointTemplate | None) -> dict[str, Any]:
     problems: dict[str, str] = {}
-    clean = {name: (data.get(name) or "").strip() if name in ("key", "name", "channel")
-             else (data.get(name) or "") for name in FIELDS}
+    clean = {
+        name: (data.get(name) or "").strip()
+        if name in ("key", "name", "channel")
+        else (data.get(name) or "")
+        for name in FIELDS
+    }
     if template is None:
         if not clean["key"]:
             problems["key"] = "Give the template a key, e.g. renewal-reminder."
         elif not KEY_PATTERN.match(clean["key"]):
-            problems["key"] = ("Use lowercase letters, digits, hyphens and underscores (at most "
-                               "80), starting with a letter or digit.")
-        elif db.session.scalar(select(TouchpointTemplate.id)
-                               .where(TouchpointTemplate.key == clean["key"])):
+            problems["key"] = (
+                "Use lowercase letters, digits, hyphens and underscores (at most "
+                "80), starting with a letter or digit."
+            )
+        elif db.session.scalar(
+            select(TouchpointTemplate.id).where(TouchpointTemplate.key == clean["key"])
+        ):
             problems["key"] = f"Another template already has the key {clean['key']!r}."
     else:
         clean["key"] = template.key
@@ -74,15 +81,22 @@ def _clean(data: dict[str, Any], template: TouchpointTemplate | None) -> dict[st
     if clean["channel"] not in CHANNELS:
         problems["channel"] = "Choose a channel: " + ", ".join(CHANNELS.values()) + "."
     elif template is not None and clean["channel"] != template.channel:
-        senders = [name for name, channel in rules_sending(template.key)
-                   if channel != clean["channel"]]
+        senders = [
+            name for name, channel in rules_sending(template.key) if channel != clean["channel"]
+        ]
         if senders:
-            problems["channel"] = (f"Rules send this template as {CHANNELS[template.channel]}: "
-                                   f"{', '.join(senders)}. Change those rules first.")
+            problems["channel"] = (
+                f"Rules send this template as {CHANNELS[template.channel]}: "
+                f"{', '.join(senders)}. Change those rules first."
+            )
     problems.update(sandbox.validate_template(clean["subject"], clean["body"]))
     if problems:
-        raise ValidationError("The template was not saved: " + "; ".join(
-            problem.rstrip(".") for problem in problems.values()) + ".", problems)
+        raise ValidationError(
+            "The template was not saved: "
+            + "; ".join(problem.rstrip(".") for problem in problems.values())
+            + ".",
+            problems,
+        )
     return clean
 
 
@@ -91,21 +105,26 @@ def create_template(data: dict[str, Any], *, user, now: datetime) -> TouchpointT
     template = TouchpointTemplate(**clean, updated_at=now, updated_by_id=user.id if user else None)
     db.session.add(template)
     db.session.flush()
-    audit.record("touchpoint_template", template.id, "created", user=user, now=now,
-                 after=as_dict(template))
+    audit.record(
+        "touchpoint_template", template.id, "created", user=user, now=now, after=as_dict(template)
+    )
     return template
 
 
-def update_template(template: TouchpointTemplate, data: dict[str, Any], *, user,
-                    now: datetime, version: int | None) -> TouchpointTemplate:
+def update_template(
+    template: TouchpointTemplate, data: dict[str, Any], *, user, now: datetime, version: int | None
+) -> TouchpointTemplate:
     """Change the template; ``version`` is the one the editor read (None skips the check)."""
     if version is not None and version != template.version:
         raise ConflictError(
             "Someone saved this template since you opened it; nothing was saved. Your text "
             "is still in the form: compare it with the current template (open it in another "
             "tab), then save again.",
-            {"version": f"You edited version {version}; the template is at version "
-                        f"{template.version}."})
+            {
+                "version": f"You edited version {version}; the template is at version "
+                f"{template.version}."
+            },
+        )
     clean = _clean(data, template)
     before = as_dict(template)
     if clean == before:
@@ -117,10 +136,19 @@ def update_template(template: TouchpointTemplate, data: dict[str, Any], *, user,
         db.session.flush()
     except StaleDataError as error:
         db.session.rollback()
-        raise ConflictError("Someone saved this template at the same moment; nothing was "
-                            "saved. Reload it and apply your change again.") from error
-    audit.record("touchpoint_template", template.id, "updated", user=user, now=now,
-                 before=before, after=as_dict(template))
+        raise ConflictError(
+            "Someone saved this template at the same moment; nothing was "
+            "saved. Reload it and apply your change again."
+        ) from error
+    audit.record(
+        "touchpoint_template",
+        template.id,
+        "updated",
+        user=user,
+        now=now,
+        before=before,
+        after=as_dict(template),
+    )
     return template
 
 
@@ -135,24 +163,39 @@ class TemplateSummary:
 
 def list_templates() -> list[TemplateSummary]:
     """Every template with its touchpoint counts: three queries."""
-    templates = list(db.session.scalars(select(TouchpointTemplate)
-                                        .order_by(TouchpointTemplate.name)))
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(
-        {t.updated_by_id for t in templates if t.updated_by_id} or {-1}))).all())
+    templates = list(
+        db.session.scalars(select(TouchpointTemplate).order_by(TouchpointTemplate.name))
+    )
+    names = dict(
+        db.session.execute(
+            select(User.id, User.name).where(
+                User.id.in_({t.updated_by_id for t in templates if t.updated_by_id} or {-1})
+            )
+        ).all()
+    )
     counts: dict[tuple[int, str], int] = {
-        (template_id, status): count for template_id, status, count in db.session.execute(
+        (template_id, status): count
+        for template_id, status, count in db.session.execute(
             select(Touchpoint.template_id, Touchpoint.status, func.count(Touchpoint.id))
             .where(Touchpoint.template_id.is_not(None))
-            .group_by(Touchpoint.template_id, Touchpoint.status))}
-    return [TemplateSummary(
-        template=t, updated_by=names.get(t.updated_by_id),
-        scheduled=counts.get((t.id, "scheduled"), 0), sent=counts.get((t.id, "sent"), 0),
-        attention=counts.get((t.id, "failed"), 0) + counts.get((t.id, "dead"), 0))
-        for t in templates]
+            .group_by(Touchpoint.template_id, Touchpoint.status)
+        )
+    }
+    return [
+        TemplateSummary(
+            template=t,
+            updated_by=names.get(t.updated_by_id),
+            scheduled=counts.get((t.id, "scheduled"), 0),
+            sent=counts.get((t.id, "sent"), 0),
+            attention=counts.get((t.id, "failed"), 0) + counts.get((t.id, "dead"), 0),
+        )
+        for t in templates
+    ]
 
 
-def preview(subject: str, body: str, account: Account, *, now: datetime,
-            html: bool = False) -> sandbox.RenderedMessage:
+def preview(
+    subject: str, body: str, account: Account, *, now: datetime, html: bool = False
+) -> sandbox.RenderedMessage:
     """Subject and body as ``account``'s primary contact would get them now; a template that
     does not render raises ``ValidationError`` with the problem by field."""
     problems: dict[str, str] = {}

@@ -36,8 +36,12 @@ bp = Blueprint("touchpoints", __name__)
 
 EXPIRED = "The form expired before it was sent; send it again."
 PREVIEW_ACCOUNTS = 300
-PAGE_CONTEXT = {"channels": CHANNELS, "statuses": TOUCHPOINT_STATUSES,
-                "recipients": service.RECIPIENT_LABELS, "max_attempts": MAX_ATTEMPTS}
+PAGE_CONTEXT = {
+    "channels": CHANNELS,
+    "statuses": TOUCHPOINT_STATUSES,
+    "recipients": service.RECIPIENT_LABELS,
+    "max_attempts": MAX_ATTEMPTS,
+}
 
 
 @bp.before_request
@@ -76,11 +80,18 @@ def _safe_next(default: str) -> str:
 def index():
     filters = list_filters(request.args)
     page_number = request.args.get("page", "1")
-    page = service.touchpoint_page(filters, page=int(page_number) if page_number.isdigit()
-                                   else 1, with_counts=True)
+    page = service.touchpoint_page(
+        filters, page=int(page_number) if page_number.isdigit() else 1, with_counts=True
+    )
     actionable = {tp.id for tp in page.items if can_edit_account(current_user, tp.account)}
-    return render_template("touchpoints/index.html", page=page, filters=filters,
-                           actionable=actionable, now=utcnow(), **PAGE_CONTEXT)
+    return render_template(
+        "touchpoints/index.html",
+        page=page,
+        filters=filters,
+        actionable=actionable,
+        now=utcnow(),
+        **PAGE_CONTEXT,
+    )
 
 
 @bp.route("/touchpoints/<int:touchpoint_id>")
@@ -98,9 +109,15 @@ def show(touchpoint_id: int):
         except TemplateProblem as error:
             problem = error.message
     return render_template(
-        "touchpoints/show.html", touchpoint=touchpoint, rendered=rendered, problem=problem,
-        history=audit.events_for("touchpoint", touchpoint.id), now=now,
-        can_act=can_edit_account(current_user, touchpoint.account), **PAGE_CONTEXT)
+        "touchpoints/show.html",
+        touchpoint=touchpoint,
+        rendered=rendered,
+        problem=problem,
+        history=audit.events_for("touchpoint", touchpoint.id),
+        now=now,
+        can_act=can_edit_account(current_user, touchpoint.account),
+        **PAGE_CONTEXT,
+    )
 
 
 def _act(touchpoint_id: int, action, done: str):
@@ -115,21 +132,32 @@ def _act(touchpoint_id: int, action, done: str):
         flash(error.message, "error")
         return redirect(back)
     db.session.commit()
-    flash(done.format(who=touchpoint.recipient_name or touchpoint.recipient_email or "nobody",
-                      account=touchpoint.account.name), "success")
+    flash(
+        done.format(
+            who=touchpoint.recipient_name or touchpoint.recipient_email or "nobody",
+            account=touchpoint.account.name,
+        ),
+        "success",
+    )
     return redirect(back)
 
 
 @bp.route("/touchpoints/<int:touchpoint_id>/retry", methods=["POST"])
 def retry(touchpoint_id: int):
-    return _act(touchpoint_id, service.retry_touchpoint,
-                "The touchpoint to {who} at {account} will be sent again within a minute.")
+    return _act(
+        touchpoint_id,
+        service.retry_touchpoint,
+        "The touchpoint to {who} at {account} will be sent again within a minute.",
+    )
 
 
 @bp.route("/touchpoints/<int:touchpoint_id>/cancel", methods=["POST"])
 def cancel(touchpoint_id: int):
-    return _act(touchpoint_id, service.cancel_touchpoint,
-                "The touchpoint to {who} at {account} is cancelled; it will not be sent.")
+    return _act(
+        touchpoint_id,
+        service.cancel_touchpoint,
+        "The touchpoint to {who} at {account} is cancelled; it will not be sent.",
+    )
 
 
 # --- templates ------------------------------------------------------------------------------
@@ -137,15 +165,20 @@ def cancel(touchpoint_id: int):
 
 @bp.route("/touchpoint-templates")
 def templates_index():
-    return render_template("touchpoints/templates.html",
-                           summaries=templates_service.list_templates(),
-                           can_manage=can_manage_templates(current_user), **PAGE_CONTEXT)
+    return render_template(
+        "touchpoints/templates.html",
+        summaries=templates_service.list_templates(),
+        can_manage=can_manage_templates(current_user),
+        **PAGE_CONTEXT,
+    )
 
 
 def _preview_accounts() -> tuple[list, int]:
     accounts = db.session.execute(
         select(Account.id, Account.name, Account.external_id)
-        .order_by(Account.name, Account.external_id).limit(PREVIEW_ACCOUNTS)).all()
+        .order_by(Account.name, Account.external_id)
+        .limit(PREVIEW_ACCOUNTS)
+    ).all()
     total = db.session.scalar(select(func.count(Account.id))) or 0
     return [tuple(row) for row in accounts], int(total)
 
@@ -173,8 +206,9 @@ def _preview(form: TouchpointTemplateForm, choices: list):
         return None, 422
     form.preview_account.data = str(account.id)
     try:
-        message = templates_service.preview(form.subject.data or "", form.body.data or "",
-                                            account, now=utcnow())
+        message = templates_service.preview(
+            form.subject.data or "", form.body.data or "", account, now=utcnow()
+        )
     except ValidationError as error:
         form.show_errors(error)
         return None, 422
@@ -185,10 +219,15 @@ def _render_editor(form, template, preview, accounts, status=200):
     choices, total = accounts
     form.preview_account.choices = preview_choices(choices)
     return render_template(
-        "touchpoints/template_form.html", form=form, template=template, preview=preview,
-        more_accounts=max(total - len(choices), 0), channel_hints=CHANNEL_HINTS,
+        "touchpoints/template_form.html",
+        form=form,
+        template=template,
+        preview=preview,
+        more_accounts=max(total - len(choices), 0),
+        channel_hints=CHANNEL_HINTS,
         rules=templates_service.rules_sending(template.key) if template else [],
-        **PAGE_CONTEXT), status
+        **PAGE_CONTEXT,
+    ), status
 
 
 def _editor(template: TouchpointTemplate | None):
@@ -215,19 +254,28 @@ def _editor(template: TouchpointTemplate | None):
         return _render_editor(form, template, preview, accounts, status)
     try:
         if template is None:
-            template = templates_service.create_template(form.values(), user=current_user,
-                                                         now=utcnow())
+            template = templates_service.create_template(
+                form.values(), user=current_user, now=utcnow()
+            )
             done = "created"
         else:
-            templates_service.update_template(template, form.values(), user=current_user,
-                                              now=utcnow(), version=form.version_read())
+            templates_service.update_template(
+                template,
+                form.values(),
+                user=current_user,
+                now=utcnow(),
+                version=form.version_read(),
+            )
             done = "saved"
     except (ValidationError, ConflictError) as error:
         db.session.rollback()
         form.show_errors(error)
-        form.form_errors.insert(0, error.message if isinstance(error, ConflictError) else
-                                "The template was not saved: fix the marked fields; what you "
-                                "typed is kept.")
+        form.form_errors.insert(
+            0,
+            error.message
+            if isinstance(error, ConflictError)
+            else "The template was not saved: fix the marked fields; what you typed is kept.",
+        )
         return _render_editor(form, template, None, accounts, error.status)
     db.session.commit()
     flash(f"Template “{template.name}” {done}.", "success")
@@ -252,15 +300,22 @@ def template_show(tp_template_id: int):
     preview, preview_error = None, problem
     if account is not None:
         try:
-            preview = templates_service.preview(template.subject, template.body, account,
-                                                now=utcnow())
+            preview = templates_service.preview(
+                template.subject, template.body, account, now=utcnow()
+            )
         except ValidationError as error:
             preview_error = " ".join(error.fields.values()) or error.message
     return render_template(
-        "touchpoints/template_show.html", template=template, account=account,
-        preview=preview, preview_error=preview_error, choices=preview_choices(choices),
+        "touchpoints/template_show.html",
+        template=template,
+        account=account,
+        preview=preview,
+        preview_error=preview_error,
+        choices=preview_choices(choices),
         typed_external_id=request.args.get("preview_external_id", ""),
         more_accounts=max(total - len(choices), 0),
         rules=templates_service.rules_sending(template.key),
         history=audit.events_for("touchpoint_template", template.id),
-        can_manage=can_manage_templates(current_user), **PAGE_CONTEXT)
+        can_manage=can_manage_templates(current_user),
+        **PAGE_CONTEXT,
+    )

@@ -17,8 +17,12 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 PASSWORD = "e2e-password"
@@ -40,12 +44,19 @@ def live_server(e2e_database, tmp_path_factory):
     """Base URL of a running ``cs-app serve`` (migrated, no demo data)."""
     port = _free_port()
     instance = tmp_path_factory.mktemp("e2e-instance")
-    env = {**os.environ, "CS_APP_INSTANCE_PATH": str(instance), "DATABASE_URL": e2e_database,
-           "CS_APP_SECRET_KEY": "e2e-secret"}
+    env = {
+        **os.environ,
+        "CS_APP_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": e2e_database,
+        "CS_APP_SECRET_KEY": "e2e-secret",
+    }
     log = open(instance / "server.log", "w")  # noqa: SIM115 (closed at teardown)
     process = subprocess.Popen(
         [sys.executable, "-m", "cs_app.cli", "serve", "--port", str(port), "--no-demo"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -69,8 +80,13 @@ def seed_app(live_server, e2e_database):
     """An app object on the live server's database, for arranging test data."""
     from cs_app import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": e2e_database, "SECRET_KEY": "e2e-secret",
-                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": e2e_database,
+            "SECRET_KEY": "e2e-secret",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        }
+    )
     yield app
     from cs_app.extensions import db
 

@@ -35,24 +35,48 @@ def health_world(seed_app):
 
     with seed_app.app_context():
         now = utcnow()
-        lead = create_user("lena.e2e@example.com", role="lead", name="Lena Lead",
-                           password=PASSWORD, now=now)
-        db.session.add(Account(
-            external_id="E2E-HEALTH", name="Northwind Traders", segment="SMB",
-            engagement_model="low-touch", arr_minor=1_800_000, currency="USD",
-            contract_start=date(2026, 3, 1), renewal_date=date(2027, 3, 1),
-            lifecycle_stage="adoption"))
+        lead = create_user(
+            "lena.e2e@example.com", role="lead", name="Lena Lead", password=PASSWORD, now=now
+        )
+        db.session.add(
+            Account(
+                external_id="E2E-HEALTH",
+                name="Northwind Traders",
+                segment="SMB",
+                engagement_model="low-touch",
+                arr_minor=1_800_000,
+                currency="USD",
+                contract_start=date(2026, 3, 1),
+                renewal_date=date(2027, 3, 1),
+                lifecycle_stage="adoption",
+            )
+        )
         db.session.commit()
         email = lead.email
         hours = [now - timedelta(hours=h) for h in (2, 26, 50)]
         ingest_events(
-            [{"id": f"e2e-health-login-{i}", "account": "E2E-HEALTH", "type": "login",
-              "at": at.isoformat(), "user": "ana@northwind.example"}
-             for i, at in enumerate(hours)]
-            + [{"id": "e2e-health-feature", "account": "E2E-HEALTH", "type": "feature_used",
-                "at": hours[0].isoformat(), "user": "ana@northwind.example",
-                "properties": {"feature": "reports"}}],
-            now=now)
+            [
+                {
+                    "id": f"e2e-health-login-{i}",
+                    "account": "E2E-HEALTH",
+                    "type": "login",
+                    "at": at.isoformat(),
+                    "user": "ana@northwind.example",
+                }
+                for i, at in enumerate(hours)
+            ]
+            + [
+                {
+                    "id": "e2e-health-feature",
+                    "account": "E2E-HEALTH",
+                    "type": "feature_used",
+                    "at": hours[0].isoformat(),
+                    "user": "ana@northwind.example",
+                    "properties": {"feature": "reports"},
+                }
+            ],
+            now=now,
+        )
         db.session.commit()
     _recompute(seed_app)
     return {"lead": email}
@@ -63,7 +87,8 @@ def _measure_row(page, key: str) -> str:
 
 
 def test_lead_reweights_a_scorecard_and_the_account_explains_the_new_score(
-        page, live_server, seed_app, health_world):
+    page, live_server, seed_app, health_world
+):
     sign_in(page, live_server, health_world["lead"])
     page.goto(f"{live_server}/accounts/E2E-HEALTH")
     health = page.locator("#health")
@@ -104,8 +129,10 @@ def test_lead_reweights_a_scorecard_and_the_account_explains_the_new_score(
     health = page.locator("#health")
     assert "version 2" in health.inner_text()
     assert health.locator(".health-score .badge").inner_text() == "Healthy"
-    login_row, feature_row = (_measure_row(page, "login_frequency"),
-                              _measure_row(page, "feature_adoption"))
+    login_row, feature_row = (
+        _measure_row(page, "login_frequency"),
+        _measure_row(page, "feature_adoption"),
+    )
     assert "Login frequency" in login_row and "40 %" in login_row
     assert "Feature adoption" in feature_row and "10 %" in feature_row
     rows = page.locator("#health tr.measure").all_inner_texts()

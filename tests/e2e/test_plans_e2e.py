@@ -21,22 +21,46 @@ def people(seed_app):
 
     with seed_app.app_context():
         now = utcnow()
-        csm = create_user("casey.e2e@example.com", role="csm", name="Casey Morgan",
-                          password=PASSWORD, now=now)
-        viewer = create_user("vic.e2e@example.com", role="viewer", name="Vic Viewer",
-                             password=PASSWORD, now=now)
-        account = Account(external_id="E2E-ACME", name="Acme Logistics", segment="Enterprise",
-                          engagement_model="high-touch", arr_minor=18_500_000, currency="USD",
-                          contract_start=date(2026, 9, 1), renewal_date=date(2027, 9, 1),
-                          lifecycle_stage="onboarding", csm_id=csm.id)
+        csm = create_user(
+            "casey.e2e@example.com", role="csm", name="Casey Morgan", password=PASSWORD, now=now
+        )
+        viewer = create_user(
+            "vic.e2e@example.com", role="viewer", name="Vic Viewer", password=PASSWORD, now=now
+        )
+        account = Account(
+            external_id="E2E-ACME",
+            name="Acme Logistics",
+            segment="Enterprise",
+            engagement_model="high-touch",
+            arr_minor=18_500_000,
+            currency="USD",
+            contract_start=date(2026, 9, 1),
+            renewal_date=date(2027, 9, 1),
+            lifecycle_stage="onboarding",
+            csm_id=csm.id,
+        )
         db.session.add(account)
         db.session.flush()
-        db.session.add_all([
-            Contact(account_id=account.id, name="Sarah Chen", role="executive_sponsor",
-                    influence="decision_maker", engagement="high", status="active"),
-            Contact(account_id=account.id, name="Priya Nair", role="technical_admin",
-                    influence="influencer", engagement="medium", status="active"),
-        ])
+        db.session.add_all(
+            [
+                Contact(
+                    account_id=account.id,
+                    name="Sarah Chen",
+                    role="executive_sponsor",
+                    influence="decision_maker",
+                    engagement="high",
+                    status="active",
+                ),
+                Contact(
+                    account_id=account.id,
+                    name="Priya Nair",
+                    role="technical_admin",
+                    influence="influencer",
+                    engagement="medium",
+                    status="active",
+                ),
+            ]
+        )
         db.session.commit()
         return {"csm": csm.email, "viewer": viewer.email}
 

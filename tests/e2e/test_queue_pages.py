@@ -29,46 +29,91 @@ def queue_world(seed_app):
 
     with seed_app.app_context():
         now = utcnow()
-        lead = create_user("lena.queue@example.com", role="lead", name="Lena Lead",
-                           password=PASSWORD, now=now)
-        casey = create_user("casey.queue@example.com", role="csm", name="Casey Quinn",
-                            password=PASSWORD, now=now)
-        tom = create_user("tom.queue@example.com", role="csm", name="Tom Away",
-                          password=PASSWORD, now=now)
-        pool = pools.create_pool({
-            "name": "SMB rescue desk", "key": "smb-rescue", "strategy": "segment_first",
-            "lead": lead.id, "default_sla_hours": 24,
-            "description": "Pooled SMB accounts whose usage dropped.",
-            "members": [{"user": casey.id, "capacity": 4, "segments": ["SMB"]},
-                        {"user": tom.id, "capacity": 4, "segments": ["SMB"], "away": True}],
-        }, user=lead, now=now)
-        rule = Rule(name="Usage dropped 40 % in 30 days", kind="risk", enabled=True,
-                    mode="scheduled", condition={"all": []}, actions=[],
-                    once_policy="while_open", cooldown_days=0, created_at=now,
-                    updated_at=now)
+        lead = create_user(
+            "lena.queue@example.com", role="lead", name="Lena Lead", password=PASSWORD, now=now
+        )
+        casey = create_user(
+            "casey.queue@example.com", role="csm", name="Casey Quinn", password=PASSWORD, now=now
+        )
+        tom = create_user(
+            "tom.queue@example.com", role="csm", name="Tom Away", password=PASSWORD, now=now
+        )
+        pool = pools.create_pool(
+            {
+                "name": "SMB rescue desk",
+                "key": "smb-rescue",
+                "strategy": "segment_first",
+                "lead": lead.id,
+                "default_sla_hours": 24,
+                "description": "Pooled SMB accounts whose usage dropped.",
+                "members": [
+                    {"user": casey.id, "capacity": 4, "segments": ["SMB"]},
+                    {"user": tom.id, "capacity": 4, "segments": ["SMB"], "away": True},
+                ],
+            },
+            user=lead,
+            now=now,
+        )
+        rule = Rule(
+            name="Usage dropped 40 % in 30 days",
+            kind="risk",
+            enabled=True,
+            mode="scheduled",
+            condition={"all": []},
+            actions=[],
+            once_policy="while_open",
+            cooldown_days=0,
+            created_at=now,
+            updated_at=now,
+        )
         db.session.add(rule)
-        names = ["Northwind Traders", "Bluebird Bakery", "Copperleaf Dental",
-                 "Driftwood Surf Co", "Elmstreet Books", "Foxglove Florists"]
+        names = [
+            "Northwind Traders",
+            "Bluebird Bakery",
+            "Copperleaf Dental",
+            "Driftwood Surf Co",
+            "Elmstreet Books",
+            "Foxglove Florists",
+        ]
         firings = []
         for index, name in enumerate(names):
             account = Account(
-                external_id=f"E2E-Q{index}", name=name, segment="SMB",
-                engagement_model="low-touch", arr_minor=(6 + index) * 100_000,
-                currency="USD", contract_start=date(2026, 2, 1),
-                renewal_date=date(2027, 2, 1), lifecycle_stage="adoption")
+                external_id=f"E2E-Q{index}",
+                name=name,
+                segment="SMB",
+                engagement_model="low-touch",
+                arr_minor=(6 + index) * 100_000,
+                currency="USD",
+                contract_start=date(2026, 2, 1),
+                renewal_date=date(2027, 2, 1),
+                lifecycle_stage="adoption",
+            )
             db.session.add(account)
             db.session.flush()
-            matched = {"usage_change_pct": -40 - index * 7, "days_since_last_login": 9 + index,
-                       "seat_utilization_pct": 35 + index}
-            firing = RuleFiring(rule_id=rule.id, account_id=account.id, fired_at=now,
-                                status="open", trigger="schedule", matched=matched)
+            matched = {
+                "usage_change_pct": -40 - index * 7,
+                "days_since_last_login": 9 + index,
+                "seat_utilization_pct": 35 + index,
+            }
+            firing = RuleFiring(
+                rule_id=rule.id,
+                account_id=account.id,
+                fired_at=now,
+                status="open",
+                trigger="schedule",
+                matched=matched,
+            )
             db.session.add(firing)
             db.session.flush()
-            firings.append(FiringRef(firing.id, rule.id, rule.name, account.id, "SMB",
-                                     matched))
+            firings.append(FiringRef(firing.id, rule.id, rule.name, account.id, "SMB", matched))
         # Casey holds 4 at most: the last two wait unassigned and Lena is alerted
-        items = pools.route_firings(firings, pool_key="smb-rescue", priority="normal",
-                                    sla_hours=24, now=now - timedelta(hours=2))
+        items = pools.route_firings(
+            firings,
+            pool_key="smb-rescue",
+            priority="normal",
+            sla_hours=24,
+            now=now - timedelta(hours=2),
+        )
         late = items[firings[0].firing_id]
         late.sla_due_at = now - timedelta(hours=1)
         late.priority = "high"
@@ -76,8 +121,7 @@ def queue_world(seed_app):
         flag_sla_breaches(now=now)
         db.session.commit()
         assert db.session.query(QueueItem).filter(QueueItem.assignee_id.is_(None)).count() == 2
-        return {"pool_id": pool.id, "late_id": late.id, "casey": casey.email,
-                "lead": lead.email}
+        return {"pool_id": pool.id, "late_id": late.id, "casey": casey.email, "lead": lead.email}
 
 
 def test_a_csm_claims_and_resolves_from_the_queue(page, live_server, queue_world):

@@ -26,24 +26,42 @@ def rule_world(seed_app):
 
     with seed_app.app_context():
         now = utcnow()
-        lead = create_user("rita.rules@example.com", role="lead", name="Rita Rules",
-                           password=PASSWORD, now=now)
-        csm = create_user("carl.csm@example.com", role="csm", name="Carl CSM",
-                          password=PASSWORD, now=now)
-        accounts = (("E2E-RULE-QUIET", "Quietly Corp", "Enterprise", 9_600_000, csm, 21, 45),
-                    ("E2E-RULE-DORMANT", "Dormant Ltd", "SMB", 1_200_000, None, 33, 20),
-                    ("E2E-RULE-BUSY", "Busy Inc", "Mid-Market", 4_000_000, None, 0, 30))
+        lead = create_user(
+            "rita.rules@example.com", role="lead", name="Rita Rules", password=PASSWORD, now=now
+        )
+        csm = create_user(
+            "carl.csm@example.com", role="csm", name="Carl CSM", password=PASSWORD, now=now
+        )
+        accounts = (
+            ("E2E-RULE-QUIET", "Quietly Corp", "Enterprise", 9_600_000, csm, 21, 45),
+            ("E2E-RULE-DORMANT", "Dormant Ltd", "SMB", 1_200_000, None, 33, 20),
+            ("E2E-RULE-BUSY", "Busy Inc", "Mid-Market", 4_000_000, None, 0, 30),
+        )
         events = []
         for external_id, name, segment, arr, owner, idle_days, renewal_days in accounts:
-            db.session.add(Account(
-                external_id=external_id, name=name, segment=segment, arr_minor=arr,
-                currency="USD", engagement_model="hybrid", csm=owner,
-                contract_start=now.date() - timedelta(days=320),
-                renewal_date=now.date() + timedelta(days=renewal_days),
-                lifecycle_stage="adoption"))
-            events.append({"id": f"{external_id}-login", "account": external_id,
-                           "type": "login", "user": "someone@customer.example",
-                           "at": (now - timedelta(days=idle_days, hours=1)).isoformat()})
+            db.session.add(
+                Account(
+                    external_id=external_id,
+                    name=name,
+                    segment=segment,
+                    arr_minor=arr,
+                    currency="USD",
+                    engagement_model="hybrid",
+                    csm=owner,
+                    contract_start=now.date() - timedelta(days=320),
+                    renewal_date=now.date() + timedelta(days=renewal_days),
+                    lifecycle_stage="adoption",
+                )
+            )
+            events.append(
+                {
+                    "id": f"{external_id}-login",
+                    "account": external_id,
+                    "type": "login",
+                    "user": "someone@customer.example",
+                    "at": (now - timedelta(days=idle_days, hours=1)).isoformat(),
+                }
+            )
         db.session.commit()
         ingest_events(events, now=now)
         db.session.commit()
@@ -107,9 +125,11 @@ def test_lead_builds_previews_and_saves_a_rule(page, live_server, rule_world):
     page.wait_for_url(re.compile(r".*/rules/\d+$"))
     assert "Rule “Quiet before renewal” created." in page.inner_text(".flashes")
     assert page.inner_text("#condition-text") == (
-        "Days since last login > 14 AND Days to renewal ≤ 90")
+        "Days since last login > 14 AND Days to renewal ≤ 90"
+    )
     assert "Route to the “CSM Pool” pool, high priority, SLA 24 hours" in page.inner_text(
-        "#action-words")
+        "#action-words"
+    )
     assert "Rita Rules" in page.inner_text("#audit")
     screenshot(page, "rule-page")
 
@@ -129,7 +149,8 @@ def test_a_bad_clause_is_marked_on_its_row(page, live_server, rule_world):
     page.click("button[value=save]")
     page.wait_for_selector(".condition-error")
     assert "condition.all[0]: in needs a non-empty list of values" in page.inner_text(
-        ".condition-error")
+        ".condition-error"
+    )
     assert _clause(page, 0).get_attribute("class").split().count("has-error") == 1
     assert "in needs a non-empty list" in _clause(page, 0).locator(".row-error").inner_text()
     assert page.input_value("#name") == "Broken on purpose"
@@ -137,8 +158,9 @@ def test_a_bad_clause_is_marked_on_its_row(page, live_server, rule_world):
 
 
 def test_the_builder_works_without_javascript(browser, live_server, rule_world):
-    context = browser.new_context(viewport={"width": 1360, "height": 900},
-                                  java_script_enabled=False)
+    context = browser.new_context(
+        viewport={"width": 1360, "height": 900}, java_script_enabled=False
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
@@ -147,8 +169,11 @@ def test_the_builder_works_without_javascript(browser, live_server, rule_world):
         assert page.locator("#condition").is_visible()  # the JSON is edited directly
         page.fill("#name", "Dormant SMB accounts")
         page.select_option("#kind", "renewal")
-        page.fill("#condition", '{"all": [{"signal": "segment", "op": "=", "value": "SMB"}, '
-                                '{"signal": "days_since_last_login", "op": ">=", "value": 30}]}')
+        page.fill(
+            "#condition",
+            '{"all": [{"signal": "segment", "op": "=", "value": "SMB"}, '
+            '{"signal": "days_since_last_login", "op": ">=", "value": 30}]}',
+        )
         page.fill("#actions", '[{"type": "set_stage", "stage": "renewal"}]')
         page.click("button[value=preview]")
         page.wait_for_selector("#preview")
@@ -158,7 +183,8 @@ def test_the_builder_works_without_javascript(browser, live_server, rule_world):
         page.click("button[value=save]")
         page.wait_for_url(re.compile(r".*/rules/\d+$"))
         assert page.inner_text("#condition-text") == (
-            "Segment is SMB AND Days since last login ≥ 30")
+            "Segment is SMB AND Days since last login ≥ 30"
+        )
         assert "Set the lifecycle stage to Renewal" in page.inner_text("#action-words")
     finally:
         context.close()
@@ -186,17 +212,27 @@ def test_nested_groups_and_the_json_view_stay_in_step(page, live_server, rule_wo
     inner.nth(1).locator("select.clause-op").select_option("between")
     inner.nth(1).locator("input[aria-label=From]").fill("80")
     inner.nth(1).locator("input[aria-label=To]").fill("100")
-    expected = {"all": [
-        {"signal": "health_band", "op": "=", "value": "critical"},
-        {"not": {"any": [
-            {"signal": "segment", "op": "in", "value": ["SMB", "Enterprise"]},
-            {"signal": "metric.quota_used_pct", "op": "between", "value": [80, 100]}]}}]}
+    expected = {
+        "all": [
+            {"signal": "health_band", "op": "=", "value": "critical"},
+            {
+                "not": {
+                    "any": [
+                        {"signal": "segment", "op": "in", "value": ["SMB", "Enterprise"]},
+                        {"signal": "metric.quota_used_pct", "op": "between", "value": [80, 100]},
+                    ]
+                }
+            },
+        ]
+    }
     assert json.loads(page.input_value("#condition")) == expected
 
     page.click("[data-json-toggle=condition]")
     assert page.locator("#condition").is_visible()
-    page.fill("#condition", json.dumps({"any": [
-        {"signal": "champion_departed", "op": "=", "value": True}]}))
+    page.fill(
+        "#condition",
+        json.dumps({"any": [{"signal": "champion_departed", "op": "=", "value": True}]}),
+    )
     page.click("[data-json-toggle=condition]")
     assert page.locator("#condition").is_hidden()
     assert page.locator("#condition-section .group-kind").first.input_value() == "any"

@@ -31,30 +31,59 @@ def flow_world(seed_app, e2e_database):
 
     with seed_app.app_context():
         now = utcnow()
-        lead = create_user("fiona.flow@example.com", role="lead", name="Fiona Flow",
-                           password=PASSWORD, now=now)
-        csm = create_user("pete.pool@example.com", role="csm", name="Pete Pool",
-                          password=PASSWORD, now=now)
-        for external_id, name in (("E2E-FLOW-UNHAPPY", "Grumbling Goods"),
-                                  ("E2E-FLOW-HAPPY", "Cheerful Chairs")):
-            db.session.add(Account(
-                external_id=external_id, name=name, segment="SMB", arr_minor=1_500_000,
-                currency="USD", engagement_model="low-touch",
-                contract_start=now.date() - timedelta(days=200),
-                renewal_date=now.date() + timedelta(days=165), lifecycle_stage="adoption"))
-        pool = CsmPool(key="e2e-detractors", name="Detractor desk", strategy="least_loaded",
-                       default_sla_hours=24, lead_id=lead.id)
-        pool.members.append(PoolMember(user_id=csm.id, position=0, capacity=5,
-                                       segments=["SMB"]))
+        lead = create_user(
+            "fiona.flow@example.com", role="lead", name="Fiona Flow", password=PASSWORD, now=now
+        )
+        csm = create_user(
+            "pete.pool@example.com", role="csm", name="Pete Pool", password=PASSWORD, now=now
+        )
+        for external_id, name in (
+            ("E2E-FLOW-UNHAPPY", "Grumbling Goods"),
+            ("E2E-FLOW-HAPPY", "Cheerful Chairs"),
+        ):
+            db.session.add(
+                Account(
+                    external_id=external_id,
+                    name=name,
+                    segment="SMB",
+                    arr_minor=1_500_000,
+                    currency="USD",
+                    engagement_model="low-touch",
+                    contract_start=now.date() - timedelta(days=200),
+                    renewal_date=now.date() + timedelta(days=165),
+                    lifecycle_stage="adoption",
+                )
+            )
+        pool = CsmPool(
+            key="e2e-detractors",
+            name="Detractor desk",
+            strategy="least_loaded",
+            default_sla_hours=24,
+            lead_id=lead.id,
+        )
+        pool.members.append(PoolMember(user_id=csm.id, position=0, capacity=5, segments=["SMB"]))
         db.session.add(pool)
         db.session.commit()
         stamp = (now - timedelta(hours=2)).isoformat()
-        ingest_events([
-            {"id": "e2e-flow-nps-1", "account": "E2E-FLOW-UNHAPPY", "type": "nps_response",
-             "at": stamp, "properties": {"score": 2}},
-            {"id": "e2e-flow-nps-2", "account": "E2E-FLOW-HAPPY", "type": "nps_response",
-             "at": stamp, "properties": {"score": 10}},
-        ], now=now)
+        ingest_events(
+            [
+                {
+                    "id": "e2e-flow-nps-1",
+                    "account": "E2E-FLOW-UNHAPPY",
+                    "type": "nps_response",
+                    "at": stamp,
+                    "properties": {"score": 2},
+                },
+                {
+                    "id": "e2e-flow-nps-2",
+                    "account": "E2E-FLOW-HAPPY",
+                    "type": "nps_response",
+                    "at": stamp,
+                    "properties": {"score": 10},
+                },
+            ],
+            now=now,
+        )
         db.session.commit()
         recompute(now=utcnow())
         db.session.commit()
@@ -65,13 +94,17 @@ def _run_job(name: str, database: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "cs_app.cli", "jobs", "run", name],
         env={**os.environ, "DATABASE_URL": database, "CS_APP_SECRET_KEY": "e2e-secret"},
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 def test_a_rule_built_in_the_browser_routes_an_account_that_a_csm_resolves(
-        page, browser, live_server, flow_world):
+    page, browser, live_server, flow_world
+):
     sign_in(page, live_server, flow_world["lead"])
     page.goto(f"{live_server}/rules/new")
     page.fill("#name", "Detractor rescue")

@@ -72,8 +72,12 @@ def migrated_app(url: str) -> Iterator:
     from cs_app.config import TestConfig
     from cs_app.extensions import db
 
-    app = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
-                      "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app(
+        {
+            **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+            "SQLALCHEMY_DATABASE_URI": url,
+        }
+    )
     with app.app_context():
         upgrade()
     try:
@@ -97,28 +101,60 @@ def seed_touchpoints(app, count: int) -> list[tuple[int, str]]:
     now = utcnow()
     with app.app_context():
         csm = User(email="casey@vendor.example", name="Casey Miller", role="csm")
-        account = Account(external_id="CRASH-1", name="Acme Corp", segment="SMB",
-                          renewal_date=date(2027, 1, 15), csm=csm)
-        template = TouchpointTemplate(key="crash-test", name="Crash test", channel="email",
-                                      subject="Hello {{ account.name }}",
-                                      body="Hi {{ contact.first_name }}.")
+        account = Account(
+            external_id="CRASH-1",
+            name="Acme Corp",
+            segment="SMB",
+            renewal_date=date(2027, 1, 15),
+            csm=csm,
+        )
+        template = TouchpointTemplate(
+            key="crash-test",
+            name="Crash test",
+            channel="email",
+            subject="Hello {{ account.name }}",
+            body="Hi {{ contact.first_name }}.",
+        )
         db.session.add_all([csm, account, template])
         db.session.flush()
-        contacts = [{"account_id": account.id, "name": f"Contact {n}",
-                     "email": f"contact{n}@acme.example", "role": "champion",
-                     "status": "active"} for n in range(count)]
+        contacts = [
+            {
+                "account_id": account.id,
+                "name": f"Contact {n}",
+                "email": f"contact{n}@acme.example",
+                "role": "champion",
+                "status": "active",
+            }
+            for n in range(count)
+        ]
         contact_ids = db.session.scalars(
-            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contacts).all()
-        db.session.execute(insert(Touchpoint), [
-            {"account_id": account.id, "template_id": template.id, "channel": "email",
-             "recipient_kind": "primary_contact", "recipient_contact_id": contact_id,
-             "recipient_email": f"contact{n}@acme.example", "recipient_name": f"Contact {n}",
-             "message_id": f"<tp-seed-{n}.{os.getpid()}@example.test>", "due_at": now,
-             "next_attempt_at": now, "status": "scheduled", "attempts": 0, "created_at": now}
-            for n, contact_id in enumerate(contact_ids)])
+            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contacts
+        ).all()
+        db.session.execute(
+            insert(Touchpoint),
+            [
+                {
+                    "account_id": account.id,
+                    "template_id": template.id,
+                    "channel": "email",
+                    "recipient_kind": "primary_contact",
+                    "recipient_contact_id": contact_id,
+                    "recipient_email": f"contact{n}@acme.example",
+                    "recipient_name": f"Contact {n}",
+                    "message_id": f"<tp-seed-{n}.{os.getpid()}@example.test>",
+                    "due_at": now,
+                    "next_attempt_at": now,
+                    "status": "scheduled",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for n, contact_id in enumerate(contact_ids)
+            ],
+        )
         db.session.commit()
-        rows = db.session.execute(select(Touchpoint.id, Touchpoint.message_id)
-                                  .order_by(Touchpoint.id)).all()
+        rows = db.session.execute(
+            select(Touchpoint.id, Touchpoint.message_id).order_by(Touchpoint.id)
+        ).all()
         return [tuple(row) for row in rows]
 
 
@@ -135,14 +171,28 @@ def statuses(app) -> dict[str, str]:
         return result
 
 
-def start_worker(url: str, smtp_port: int, tmp_path: Path, name: str, *,
-                 now: datetime | None = None, until_idle: bool = False,
-                 ready: Path | None = None, gate: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "CS_APP_SMTP_HOST": "127.0.0.1",
-           "CS_APP_SMTP_PORT": str(smtp_port), "CS_APP_MAIL_FROM": MAIL_FROM,
-           "CS_APP_SECRET_KEY": "worker-secret", "PGAPPNAME": name,
-           "CS_APP_INSTANCE_PATH": str(tmp_path / f"instance-{name}"),
-           "PYTHONUNBUFFERED": "1"}
+def start_worker(
+    url: str,
+    smtp_port: int,
+    tmp_path: Path,
+    name: str,
+    *,
+    now: datetime | None = None,
+    until_idle: bool = False,
+    ready: Path | None = None,
+    gate: Path | None = None,
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CS_APP_SMTP_HOST": "127.0.0.1",
+        "CS_APP_SMTP_PORT": str(smtp_port),
+        "CS_APP_MAIL_FROM": MAIL_FROM,
+        "CS_APP_SECRET_KEY": "worker-secret",
+        "PGAPPNAME": name,
+        "CS_APP_INSTANCE_PATH": str(tmp_path / f"instance-{name}"),
+        "PYTHONUNBUFFERED": "1",
+    }
     command = [sys.executable, "-m", "tests.integration.delivery_worker"]
     if now is not None:
         command += ["--now", now.astimezone(UTC).isoformat()]
@@ -153,8 +203,9 @@ def start_worker(url: str, smtp_port: int, tmp_path: Path, name: str, *,
     if gate is not None:
         command += ["--gate", str(gate)]
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (the process writes to it)
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     process.log_path = tmp_path / f"{name}.log"
     log.close()
     return process
@@ -172,8 +223,9 @@ def finish(process: subprocess.Popen, timeout: float = 180) -> str:
     except subprocess.TimeoutExpired as error:
         process.kill()
         process.wait()
-        raise AssertionError(f"the worker did not finish in {timeout} s:\n{output(process)}"
-                             ) from error
+        raise AssertionError(
+            f"the worker did not finish in {timeout} s:\n{output(process)}"
+        ) from error
     assert process.returncode == 0, output(process)
     return output(process)
 

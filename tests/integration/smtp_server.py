@@ -57,7 +57,8 @@ class MailSink:
             await asyncio.sleep(self.delay)
         if self.before_accept is not None:
             answer = await asyncio.get_running_loop().run_in_executor(
-                None, self.before_accept, message)
+                None, self.before_accept, message
+            )
             if answer:
                 return answer
         with self.lock:
@@ -65,8 +66,7 @@ class MailSink:
                 self.refused += 1
                 self.arrived.notify_all()
                 return self.fail_with
-            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
-                                          message))
+            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), message))
             self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
@@ -78,8 +78,10 @@ class MailSink:
         """Block until at least ``count`` messages were accepted; all of them."""
         with self.arrived:
             if not self.arrived.wait_for(lambda: len(self.received) >= count, timeout):
-                raise AssertionError(f"the SMTP server got {len(self.received)} messages in "
-                                     f"{timeout} s, expected {count}")
+                raise AssertionError(
+                    f"the SMTP server got {len(self.received)} messages in "
+                    f"{timeout} s, expected {count}"
+                )
             return list(self.received)
 
 

@@ -23,8 +23,13 @@ def admin(app, login):
 
 
 def new_user_form(**changes) -> dict[str, str]:
-    values = {"email": "new.person@example.com", "name": "New Person", "role": "csm",
-              "password": "long-enough-1", "active": "y"}
+    values = {
+        "email": "new.person@example.com",
+        "name": "New Person",
+        "role": "csm",
+        "password": "long-enough-1",
+        "active": "y",
+    }
     values.update(changes)
     return {f"new-{k}": v for k, v in values.items() if v is not None}
 
@@ -58,8 +63,10 @@ def test_user_administration_is_for_admins_only(client, login, role, now):
     assert client.get("/admin/users").status_code == 403
     assert client.post("/admin/users", data=new_user_form()).status_code == 403
     assert client.get(f"/admin/users/{other.id}").status_code == 403
-    assert client.post(f"/admin/users/{other.id}",
-                       data=edit_form(other, role="admin")).status_code == 403
+    assert (
+        client.post(f"/admin/users/{other.id}", data=edit_form(other, role="admin")).status_code
+        == 403
+    )
     assert client.post(f"/admin/users/{other.id}/tokens/{record.id}/revoke").status_code == 403
     db.session.expire_all()
     assert db.session.get(User, other.id).role == "csm"
@@ -76,8 +83,16 @@ def test_admin_lists_users(client, admin):
     UserFactory(name="Gone Person", active=False)
     db.session.commit()
     html = client.get("/admin/users").get_data(as_text=True)
-    for text in ("Ada Admin", "Casey CSM", "casey@example.com", "CSM", "Away", "Inactive",
-                 "Gone Person", "(you)"):
+    for text in (
+        "Ada Admin",
+        "Casey CSM",
+        "casey@example.com",
+        "CSM",
+        "Away",
+        "Inactive",
+        "Gone Person",
+        "(you)",
+    ):
         assert text in html, text
     assert '<option selected value="csm">CSM</option>' in html  # never admin by default
 
@@ -90,19 +105,23 @@ def test_admin_creates_a_user_who_can_then_sign_in(client, admin):
     assert (user.name, user.role, user.active, user.away) == ("New Person", "lead", True, True)
     assert user.password_hash != "long-enough-1"
     client.post("/logout")
-    response = client.post("/login", data={"email": "new.person@example.com",
-                                           "password": "long-enough-1"})
+    response = client.post(
+        "/login", data={"email": "new.person@example.com", "password": "long-enough-1"}
+    )
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"email": "not-an-email"}, "email", "Enter an email address like name@example.com."),
-    ({"email": ""}, "email", "Enter an email address."),
-    ({"name": ""}, "name", "Enter the person&#39;s name."),
-    ({"password": "short"}, "password", "Use at least 8 characters."),
-    ({"password": None}, "password", "Set a first password (at least 8 characters)."),
-    ({"role": "emperor"}, "role", "Not a valid choice."),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"email": "not-an-email"}, "email", "Enter an email address like name@example.com."),
+        ({"email": ""}, "email", "Enter an email address."),
+        ({"name": ""}, "name", "Enter the person&#39;s name."),
+        ({"password": "short"}, "password", "Use at least 8 characters."),
+        ({"password": None}, "password", "Set a first password (at least 8 characters)."),
+        ({"role": "emperor"}, "role", "Not a valid choice."),
+    ],
+)
 def test_create_user_refusals(client, admin, changes, field, message):
     response = client.post("/admin/users", data=new_user_form(**changes))
     html = response.get_data(as_text=True)
@@ -118,8 +137,9 @@ def test_create_user_refuses_an_existing_email(client, admin):
     db.session.commit()
     response = client.post("/admin/users", data=new_user_form(email="New.Person@example.com"))
     assert response.status_code == 422
-    assert "A user with the email New.Person@example.com already exists." in \
-        response.get_data(as_text=True)
+    assert "A user with the email New.Person@example.com already exists." in response.get_data(
+        as_text=True
+    )
     assert 'value="New Person"' in response.get_data(as_text=True)
 
 
@@ -127,8 +147,12 @@ def test_admin_edits_name_role_flags_and_password(client, admin):
     user = UserFactory(name="Old Name", role="csm")
     db.session.commit()
     old_hash = user.password_hash
-    response = client.post(f"/admin/users/{user.id}", data=edit_form(
-        user, name="New Name", role="lead", active=None, away="y", password="brand-new-pass"))
+    response = client.post(
+        f"/admin/users/{user.id}",
+        data=edit_form(
+            user, name="New Name", role="lead", active=None, away="y", password="brand-new-pass"
+        ),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     user = db.session.get(User, user.id)
@@ -145,11 +169,14 @@ def test_an_empty_password_keeps_the_old_one(client, admin):
     assert db.session.get(User, user.id).password_hash == old_hash
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"name": ""}, "name", "Enter the person&#39;s name."),
-    ({"password": "short"}, "password", "Use at least 8 characters."),
-    ({"role": "emperor"}, "role", "Not a valid choice."),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"name": ""}, "name", "Enter the person&#39;s name."),
+        ({"password": "short"}, "password", "Use at least 8 characters."),
+        ({"role": "emperor"}, "role", "Not a valid choice."),
+    ],
+)
 def test_edit_user_refusals(client, admin, changes, field, message):
     user = UserFactory(name="Kept Name")
     db.session.commit()
@@ -166,15 +193,17 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(client, admin):
     assert 'id="role-error">This is the last active admin' in response.get_data(as_text=True)
     response = client.post(f"/admin/users/{admin.id}", data=edit_form(admin, active=None))
     assert response.status_code == 422
-    assert 'id="active-error">This is the last active admin' in \
-        response.get_data(as_text=True)
+    assert 'id="active-error">This is the last active admin' in response.get_data(as_text=True)
     db.session.expire_all()
     assert (db.session.get(User, admin.id).role, db.session.get(User, admin.id).active) == (
-        "admin", True)
+        "admin",
+        True,
+    )
 
 
 def test_an_admin_cannot_deactivate_themselves_but_may_step_down_if_another_admin_exists(
-        client, admin):
+    client, admin
+):
     UserFactory(role="admin")
     db.session.commit()
     response = client.post(f"/admin/users/{admin.id}", data=edit_form(admin, active=None))

@@ -97,14 +97,17 @@ def test_wrong_method_is_json_405(app, client, api_token):
     assert_error(client.delete(ACCOUNTS, headers=headers), 405, "method_not_allowed")
 
 
-@pytest.mark.parametrize("body, message_part", [
-    (b"{not json", "not valid JSON"),
-    (b"", "Send a JSON object"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b'"a string"', "must be a JSON object"),
-    (b'{"name": NaN}', "not valid JSON"),
-    (b"\xff\xfe\x00", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, message_part",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "Send a JSON object"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'"a string"', "must be a JSON object"),
+        (b'{"name": NaN}', "not valid JSON"),
+        (b"\xff\xfe\x00", "not valid JSON"),
+    ],
+)
 def test_body_that_is_not_a_json_object_is_400(app, client, api_token, body, message_part):
     AccountFactory(external_id="ACME")
     headers = {**api_token(UserFactory(role="lead")), "Content-Type": "application/json"}
@@ -116,8 +119,9 @@ def test_body_that_is_not_a_json_object_is_400(app, client, api_token, body, mes
 def test_unknown_body_key_is_422_naming_the_key(app, client, api_token):
     AccountFactory(external_id="ACME")
     headers = api_token(UserFactory(role="lead"))
-    response = client.put(f"{ACCOUNTS}/ACME", json={"name": "Acme", "nmae": "typo"},
-                          headers=headers)
+    response = client.put(
+        f"{ACCOUNTS}/ACME", json={"name": "Acme", "nmae": "typo"}, headers=headers
+    )
     error = assert_error(response, 422, "validation_error")
     assert list(error["fields"]) == ["nmae"]
     assert "nmae" in error["message"] and "nmae" in error["fields"]["nmae"]
@@ -126,9 +130,11 @@ def test_unknown_body_key_is_422_naming_the_key(app, client, api_token):
 def test_a_refused_write_leaves_nothing_behind(app, client, api_token):
     account = AccountFactory(external_id="ACME", name="Acme")
     headers = api_token(UserFactory(role="lead"))
-    response = client.put(f"{ACCOUNTS}/ACME", json={"name": "Renamed",
-                                                    "csm_email": "nobody@example.com"},
-                          headers=headers)
+    response = client.put(
+        f"{ACCOUNTS}/ACME",
+        json={"name": "Renamed", "csm_email": "nobody@example.com"},
+        headers=headers,
+    )
     assert assert_error(response, 422, "validation_error")["fields"] == {
         "csm_email": "No user has the email nobody@example.com."
     }

@@ -30,8 +30,9 @@ def document(client):
 
 
 def test_every_api_route_is_described(app, document):
-    described = {(path, method) for path, operations in document["paths"].items()
-                 for method in operations}
+    described = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
     routes = api_routes(app)
     assert len(routes) >= 29  # the routes of this release; later ones add more
     assert routes == described
@@ -39,19 +40,27 @@ def test_every_api_route_is_described(app, document):
 
 def test_spec_endpoints_are_all_there(document):
     expected = {
-        ("/accounts", "get"), ("/accounts/{external_id}", "get"),
-        ("/accounts/{external_id}", "put"), ("/accounts/{external_id}/contacts", "post"),
+        ("/accounts", "get"),
+        ("/accounts/{external_id}", "get"),
+        ("/accounts/{external_id}", "put"),
+        ("/accounts/{external_id}/contacts", "post"),
         ("/accounts/{external_id}/contacts/{contact_id}", "patch"),
-        ("/accounts/{external_id}/plans", "get"), ("/accounts/{external_id}/plans", "post"),
-        ("/plans/{plan_id}", "get"), ("/plans/{plan_id}", "patch"),
-        ("/plans/{plan_id}/history", "get"), ("/openapi.json", "get"),
+        ("/accounts/{external_id}/plans", "get"),
+        ("/accounts/{external_id}/plans", "post"),
+        ("/plans/{plan_id}", "get"),
+        ("/plans/{plan_id}", "patch"),
+        ("/plans/{plan_id}/history", "get"),
+        ("/openapi.json", "get"),
     }
     for component in ("outcomes", "milestones", "stakeholders", "risks", "actions", "reviews"):
-        expected |= {(f"/plans/{{plan_id}}/{component}", "post"),
-                     (f"/plans/{{plan_id}}/{component}/{{item_id}}", "patch"),
-                     (f"/plans/{{plan_id}}/{component}/{{item_id}}", "delete")}
-    described = {(path, method) for path, operations in document["paths"].items()
-                 for method in operations}
+        expected |= {
+            (f"/plans/{{plan_id}}/{component}", "post"),
+            (f"/plans/{{plan_id}}/{component}/{{item_id}}", "patch"),
+            (f"/plans/{{plan_id}}/{component}/{{item_id}}", "delete"),
+        }
+    described = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
     assert expected <= described
 
 
@@ -63,7 +72,8 @@ def test_document_is_valid_openapi_3_1(document):
 
 def test_bearer_auth_everywhere_but_the_document_itself(document):
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer",
+        "type": "http",
+        "scheme": "bearer",
         "description": document["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
     assert document["security"] == [{"bearerAuth": []}]
@@ -80,14 +90,20 @@ def test_errors_share_one_schema(document):
     schemas = document["components"]["schemas"]
     error = schemas["ErrorBody"]
     assert set(error["required"]) == {"code", "message", "fields"}
-    for name in ("BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
-                 "ValidationFailed"):
+    for name in (
+        "BadRequest",
+        "Unauthorized",
+        "Forbidden",
+        "NotFound",
+        "Conflict",
+        "ValidationFailed",
+    ):
         response = document["components"]["responses"][name]
         assert response["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/ErrorResponse"}
+            "$ref": "#/components/schemas/ErrorResponse"
+        }
     put_account = document["paths"]["/accounts/{external_id}"]["put"]
-    assert {"200", "201", "400", "401", "403", "404", "409", "422"} <= set(
-        put_account["responses"])
+    assert {"200", "201", "400", "401", "403", "404", "409", "422"} <= set(put_account["responses"])
     plan_patch = document["paths"]["/plans/{plan_id}"]["patch"]
     assert "409" in plan_patch["responses"]
 
@@ -101,22 +117,35 @@ def test_request_bodies_come_from_the_pydantic_models(document):
     assert "version" in schemas["PlanUpdate"]["required"]
     operation = document["paths"]["/plans/{plan_id}/actions"]["post"]
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ActionCreate"}
+        "$ref": "#/components/schemas/ActionCreate"
+    }
     assert operation["responses"]["201"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ActionOut"}
+        "$ref": "#/components/schemas/ActionOut"
+    }
     delete = document["paths"]["/plans/{plan_id}/actions/{item_id}"]["delete"]
     assert "content" not in delete["responses"]["204"]
 
 
 def test_list_parameters_are_documented(document):
     parameters = {p["name"]: p for p in document["paths"]["/accounts"]["get"]["parameters"]}
-    assert set(parameters) == {"segment", "csm", "stage", "engagement_model", "q", "band",
-                               "page", "per_page"}
+    assert set(parameters) == {
+        "segment",
+        "csm",
+        "stage",
+        "engagement_model",
+        "q",
+        "band",
+        "page",
+        "per_page",
+    }
     assert parameters["per_page"]["schema"]["maximum"] == 200
     assert all(p["in"] == "query" for p in parameters.values())
     path_parameter = document["paths"]["/plans/{plan_id}"]["get"]["parameters"][0]
     assert (path_parameter["name"], path_parameter["in"], path_parameter["required"]) == (
-        "plan_id", "path", True)
+        "plan_id",
+        "path",
+        True,
+    )
 
 
 def test_every_referenced_schema_exists(document):

@@ -42,13 +42,25 @@ def ok(response, model, status: int = 200) -> dict:
 def team(app):
     lead = UserFactory(role="lead", email="lena@example.com")
     pool = PoolFactory(lead=lead, key="rescue", name="Rescue")
-    ana = PoolMemberFactory(pool=pool, position=0, capacity=2, segments=["SMB"],
-                            user=UserFactory(email="ana@example.com", name="Ana")).user
-    bo = PoolMemberFactory(pool=pool, position=1, capacity=1,
-                           user=UserFactory(email="bo@example.com", name="Bo")).user
+    ana = PoolMemberFactory(
+        pool=pool,
+        position=0,
+        capacity=2,
+        segments=["SMB"],
+        user=UserFactory(email="ana@example.com", name="Ana"),
+    ).user
+    bo = PoolMemberFactory(
+        pool=pool, position=1, capacity=1, user=UserFactory(email="bo@example.com", name="Bo")
+    ).user
     db.session.commit()
-    return {"pool": pool, "lead": lead, "ana": ana, "bo": bo,
-            "cy": UserFactory(email="cy@example.com"), "viewer": UserFactory(role="viewer")}
+    return {
+        "pool": pool,
+        "lead": lead,
+        "ana": ana,
+        "bo": bo,
+        "cy": UserFactory(email="cy@example.com"),
+        "viewer": UserFactory(role="viewer"),
+    }
 
 
 def new_item(team, **values) -> QueueItem:
@@ -68,34 +80,57 @@ def test_list_and_read_pools_with_loads(client, api_token, team):
     body = ok(client.get(POOLS, headers=headers), PoolList)
     rescue = next(p for p in body["items"] if p["key"] == "rescue")
     assert rescue["lead"] == {"user_email": "lena@example.com", "name": team["lead"].name}
-    assert [(m["user_email"], m["open_items"], m["capacity"], m["segments"])
-            for m in rescue["members"]] == [("ana@example.com", 1, 2, ["SMB"]),
-                                            ("bo@example.com", 0, 1, [])]
+    assert [
+        (m["user_email"], m["open_items"], m["capacity"], m["segments"]) for m in rescue["members"]
+    ] == [("ana@example.com", 1, 2, ["SMB"]), ("bo@example.com", 0, 1, [])]
     assert (rescue["open_items"], rescue["unassigned"], rescue["breached"]) == (2, 1, 1)
     assert ok(client.get(f"{POOLS}/{team['pool'].id}", headers=headers), PoolOut) == rescue
     assert_error(client.get(f"{POOLS}/999999", headers=headers), 404, "not_found")
 
 
 def test_a_lead_creates_a_pool(client, api_token, team):
-    response = client.post(POOLS, headers=api_token(team["lead"]), json={
-        "name": "Renewal desk", "strategy": "round_robin", "lead_email": "LENA@example.com",
-        "default_sla_hours": 48,
-        "members": [{"user_email": "ana@example.com", "capacity": 5,
-                     "segments": ["Enterprise"]},
-                    {"user_email": "bo@example.com", "away": True}]})
+    response = client.post(
+        POOLS,
+        headers=api_token(team["lead"]),
+        json={
+            "name": "Renewal desk",
+            "strategy": "round_robin",
+            "lead_email": "LENA@example.com",
+            "default_sla_hours": 48,
+            "members": [
+                {"user_email": "ana@example.com", "capacity": 5, "segments": ["Enterprise"]},
+                {"user_email": "bo@example.com", "away": True},
+            ],
+        },
+    )
     body = ok(response, PoolOut, 201)
     assert response.headers["Location"].endswith(f"{POOLS}/{body['id']}")
     assert (body["key"], body["strategy"], body["default_sla_hours"]) == (
-        "renewal-desk", "round_robin", 48)
+        "renewal-desk",
+        "round_robin",
+        48,
+    )
     assert [(m["user_email"], m["capacity"], m["away"]) for m in body["members"]] == [
-        ("ana@example.com", 5, False), ("bo@example.com", 20, True)]
+        ("ana@example.com", 5, False),
+        ("bo@example.com", 20, True),
+    ]
 
 
 def test_a_refused_pool_names_the_keys_sent(client, api_token, team):
-    response = client.post(POOLS, headers=api_token(team["lead"]), json={
-        "name": "Desk", "key": "rescue", "lead_email": "ghost@example.com",
-        "members": [{"user_email": "nobody@example.com"}, {"user_email": "ana@example.com"},
-                    {"user_email": "ana@example.com"}]})
+    response = client.post(
+        POOLS,
+        headers=api_token(team["lead"]),
+        json={
+            "name": "Desk",
+            "key": "rescue",
+            "lead_email": "ghost@example.com",
+            "members": [
+                {"user_email": "nobody@example.com"},
+                {"user_email": "ana@example.com"},
+                {"user_email": "ana@example.com"},
+            ],
+        },
+    )
     fields = assert_error(response, 422, "validation_error")["fields"]
     assert fields == {
         "key": "The key 'rescue' is taken by another pool; choose another.",
@@ -106,9 +141,15 @@ def test_a_refused_pool_names_the_keys_sent(client, api_token, team):
 
 
 def test_a_malformed_pool_is_refused_by_the_schema(client, api_token, team):
-    response = client.post(POOLS, headers=api_token(team["lead"]), json={
-        "strategy": "lottery", "members": [{"capacity": 0, "segments": ["Startup"]}],
-        "colour": "blue"})
+    response = client.post(
+        POOLS,
+        headers=api_token(team["lead"]),
+        json={
+            "strategy": "lottery",
+            "members": [{"capacity": 0, "segments": ["Startup"]}],
+            "colour": "blue",
+        },
+    )
     fields = assert_error(response, 422, "validation_error")["fields"]
     assert fields["name"] == "Give the pool a name."
     assert "strategy" in fields and "colour" in fields
@@ -118,23 +159,41 @@ def test_a_malformed_pool_is_refused_by_the_schema(client, api_token, team):
 
 def test_only_leads_and_admins_change_pools(client, api_token, team):
     for user in (team["ana"], team["viewer"]):
-        assert_error(client.post(POOLS, headers=api_token(user), json={"name": "Mine"}),
-                     403, "forbidden")
-        assert_error(client.put(f"{POOLS}/{team['pool'].id}", headers=api_token(user),
-                                json={"name": "Mine"}), 403, "forbidden")
+        assert_error(
+            client.post(POOLS, headers=api_token(user), json={"name": "Mine"}), 403, "forbidden"
+        )
+        assert_error(
+            client.put(
+                f"{POOLS}/{team['pool'].id}", headers=api_token(user), json={"name": "Mine"}
+            ),
+            403,
+            "forbidden",
+        )
     assert db.session.scalar(select(CsmPool).where(CsmPool.name == "Mine")) is None
 
 
 def test_put_replaces_the_definition_and_the_key_stays(client, api_token, team):
     headers = api_token(UserFactory(role="admin"))
     url = f"{POOLS}/{team['pool'].id}"
-    body = ok(client.put(url, headers=headers, json={
-        "name": "Rescue team", "strategy": "segment_first",
-        "members": [{"user_email": "bo@example.com", "capacity": 3}]}), PoolOut)
+    body = ok(
+        client.put(
+            url,
+            headers=headers,
+            json={
+                "name": "Rescue team",
+                "strategy": "segment_first",
+                "members": [{"user_email": "bo@example.com", "capacity": 3}],
+            },
+        ),
+        PoolOut,
+    )
     assert (body["name"], body["key"], body["lead"]) == ("Rescue team", "rescue", None)
     assert [m["user_email"] for m in body["members"]] == ["bo@example.com"]
-    fields = assert_error(client.put(url, headers=headers, json={"name": "X", "key": "other"}),
-                          422, "validation_error")["fields"]
+    fields = assert_error(
+        client.put(url, headers=headers, json={"name": "X", "key": "other"}),
+        422,
+        "validation_error",
+    )["fields"]
     assert "stays 'rescue'" in fields["key"]
 
 
@@ -142,8 +201,10 @@ def test_put_replaces_the_definition_and_the_key_stays(client, api_token, team):
 
 
 def test_the_queue_filters_and_pages(client, api_token, team):
-    items = [new_item(team, assignee=team["ana"], sla_due_at=utcnow() + timedelta(hours=h))
-             for h in (3, 1, 2)]
+    items = [
+        new_item(team, assignee=team["ana"], sla_due_at=utcnow() + timedelta(hours=h))
+        for h in (3, 1, 2)
+    ]
     done = new_item(team, assignee=team["bo"], status="resolved", outcome="saved")
     headers = api_token(team["viewer"])
     url = f"{POOLS}/{team['pool'].id}/queue"
@@ -153,14 +214,14 @@ def test_the_queue_filters_and_pages(client, api_token, team):
     assert body["counts"]["all"] == 4 and body["counts"]["resolved"] == 1
     second = ok(client.get(f"{url}?per_page=2&page=2", headers=headers), QueuePageOut)
     assert [i["id"] for i in second["items"]] == [items[0].id]
-    assert ok(client.get(f"{url}?per_page=2&page=3", headers=headers),
-              QueuePageOut)["items"] == []
+    assert ok(client.get(f"{url}?per_page=2&page=3", headers=headers), QueuePageOut)["items"] == []
     resolved = ok(client.get(f"{url}?status=resolved", headers=headers), QueuePageOut)
     assert [i["id"] for i in resolved["items"]] == [done.id]
     assert resolved["items"][0]["outcome"] == "saved"
     assert resolved["items"][0]["assignee"]["user_email"] == "bo@example.com"
-    fields = assert_error(client.get(f"{url}?status=lost&colour=1", headers=headers), 422,
-                          "validation_error")["fields"]
+    fields = assert_error(
+        client.get(f"{url}?status=lost&colour=1", headers=headers), 422, "validation_error"
+    )["fields"]
     assert set(fields) == {"status", "colour"}
 
 
@@ -170,18 +231,30 @@ def test_claim_reassign_resolve(client, api_token, team):
     url = f"/api/v1/queue/{item.id}"
     read = item.version
     claimed = ok(client.post(f"{url}/claim", headers=api_token(team["ana"])), QueueItemOut)
-    assert (claimed["status"], claimed["assignee"]["user_email"]) == ("claimed",
-                                                                       "ana@example.com")
+    assert (claimed["status"], claimed["assignee"]["user_email"]) == ("claimed", "ana@example.com")
     assert claimed["reason"] == {"usage_30d": 3} and claimed["version"] == read + 1
-    moved = ok(client.post(f"{url}/reassign", headers=api_token(team["ana"]),
-                           json={"user_email": "BO@example.com",
-                                 "version": claimed["version"]}), QueueItemOut)
+    moved = ok(
+        client.post(
+            f"{url}/reassign",
+            headers=api_token(team["ana"]),
+            json={"user_email": "BO@example.com", "version": claimed["version"]},
+        ),
+        QueueItemOut,
+    )
     assert (moved["status"], moved["assignee"]["user_email"]) == ("open", "bo@example.com")
-    resolved = ok(client.post(f"{url}/resolve", headers=api_token(team["bo"]),
-                              json={"outcome": "no_action", "notes": "Already renewed"}),
-                  QueueItemOut)
+    resolved = ok(
+        client.post(
+            f"{url}/resolve",
+            headers=api_token(team["bo"]),
+            json={"outcome": "no_action", "notes": "Already renewed"},
+        ),
+        QueueItemOut,
+    )
     assert (resolved["status"], resolved["outcome"], resolved["notes"]) == (
-        "resolved", "no_action", "Already renewed")
+        "resolved",
+        "no_action",
+        "Already renewed",
+    )
     assert resolved["resolved_by"]["user_email"] == "bo@example.com"
     db.session.expire_all()
     assert db.session.get(RuleFiring, firing.id).status == "closed"
@@ -191,46 +264,92 @@ def test_queue_refusals(client, api_token, team):
     item = new_item(team, assignee=team["ana"])
     url = f"/api/v1/queue/{item.id}"
     assert_error(client.post(f"{url}/claim", headers=api_token(team["cy"])), 403, "forbidden")
-    assert_error(client.post(f"{url}/claim", headers=api_token(team["viewer"]), json={}),
-                 403, "forbidden")
+    assert_error(
+        client.post(f"{url}/claim", headers=api_token(team["viewer"]), json={}), 403, "forbidden"
+    )
     assert_error(client.post(f"{url}/claim", headers=api_token(team["bo"])), 409, "conflict")
-    assert_error(client.post(f"{url}/claim", headers=api_token(team["ana"]),
-                             json={"version": item.version + 5}), 409, "conflict")
-    assert_error(client.post(f"{url}/reassign", headers=api_token(team["bo"]),
-                             json={"user_email": "bo@example.com"}), 403, "forbidden")
-    fields = assert_error(client.post(f"{url}/reassign", headers=api_token(team["ana"]),
-                                      json={"user_email": "cy@example.com"}),
-                          422, "validation_error")["fields"]
+    assert_error(
+        client.post(
+            f"{url}/claim", headers=api_token(team["ana"]), json={"version": item.version + 5}
+        ),
+        409,
+        "conflict",
+    )
+    assert_error(
+        client.post(
+            f"{url}/reassign", headers=api_token(team["bo"]), json={"user_email": "bo@example.com"}
+        ),
+        403,
+        "forbidden",
+    )
+    fields = assert_error(
+        client.post(
+            f"{url}/reassign", headers=api_token(team["ana"]), json={"user_email": "cy@example.com"}
+        ),
+        422,
+        "validation_error",
+    )["fields"]
     assert fields == {"user_email": f"{team['cy'].name} is not a member of Rescue."}
-    fields = assert_error(client.post(f"{url}/reassign", headers=api_token(team["ana"]),
-                                      json={"user_email": "ghost@example.com"}),
-                          422, "validation_error")["fields"]
+    fields = assert_error(
+        client.post(
+            f"{url}/reassign",
+            headers=api_token(team["ana"]),
+            json={"user_email": "ghost@example.com"},
+        ),
+        422,
+        "validation_error",
+    )["fields"]
     assert fields == {"user_email": "No user with the email ghost@example.com."}
-    fields = assert_error(client.post(f"{url}/resolve", headers=api_token(team["ana"]),
-                                      json={"notes": "x"}), 422, "validation_error")["fields"]
+    fields = assert_error(
+        client.post(f"{url}/resolve", headers=api_token(team["ana"]), json={"notes": "x"}),
+        422,
+        "validation_error",
+    )["fields"]
     assert fields == {"outcome": "Choose an outcome: saved, churned, expanded or no action."}
-    assert "outcome" in assert_error(client.post(
-        f"{url}/resolve", headers=api_token(team["ana"]), json={"outcome": "won"}),
-        422, "validation_error")["fields"]
-    assert_error(client.post(f"{url}/resolve", headers=api_token(team["ana"]),
-                             json={"outcome": "saved", "version": item.version - 1}),
-                 409, "conflict")
-    ok(client.post(f"{url}/resolve", headers=api_token(team["ana"]),
-                   json={"outcome": "saved"}), QueueItemOut)
-    error = assert_error(client.post(f"{url}/resolve", headers=api_token(team["lead"]),
-                                     json={"outcome": "churned"}), 409, "conflict")
+    assert (
+        "outcome"
+        in assert_error(
+            client.post(f"{url}/resolve", headers=api_token(team["ana"]), json={"outcome": "won"}),
+            422,
+            "validation_error",
+        )["fields"]
+    )
+    assert_error(
+        client.post(
+            f"{url}/resolve",
+            headers=api_token(team["ana"]),
+            json={"outcome": "saved", "version": item.version - 1},
+        ),
+        409,
+        "conflict",
+    )
+    ok(
+        client.post(f"{url}/resolve", headers=api_token(team["ana"]), json={"outcome": "saved"}),
+        QueueItemOut,
+    )
+    error = assert_error(
+        client.post(f"{url}/resolve", headers=api_token(team["lead"]), json={"outcome": "churned"}),
+        409,
+        "conflict",
+    )
     assert "already resolved" in error["message"]
-    assert_error(client.post("/api/v1/queue/999999/claim", headers=api_token(team["ana"])),
-                 404, "not_found")
+    assert_error(
+        client.post("/api/v1/queue/999999/claim", headers=api_token(team["ana"])), 404, "not_found"
+    )
 
 
 def test_the_routes_are_documented_under_pools(client):
     document = client.get("/api/v1/openapi.json").get_json()
-    paths = {("/pools", "get"), ("/pools", "post"), ("/pools/{pool_id}", "get"),
-             ("/pools/{pool_id}", "put"), ("/pools/{pool_id}/queue", "get"),
-             ("/queue/{queue_item_id}/claim", "post"),
-             ("/queue/{queue_item_id}/resolve", "post"),
-             ("/queue/{queue_item_id}/reassign", "post")}
+    paths = {
+        ("/pools", "get"),
+        ("/pools", "post"),
+        ("/pools/{pool_id}", "get"),
+        ("/pools/{pool_id}", "put"),
+        ("/pools/{pool_id}/queue", "get"),
+        ("/queue/{queue_item_id}/claim", "post"),
+        ("/queue/{queue_item_id}/resolve", "post"),
+        ("/queue/{queue_item_id}/reassign", "post"),
+    }
     for path, method in paths:
         operation = document["paths"][path][method]
         assert operation["tags"] == ["Pools"], path

@@ -42,8 +42,9 @@ def test_sign_in_follows_a_local_next_but_not_another_site(client, user):
     response = sign_in(client, user.email, TEST_PASSWORD, query_string={"next": "/accounts"})
     assert response.headers["Location"] == "/accounts"
     client.post("/logout")
-    response = sign_in(client, user.email, TEST_PASSWORD,
-                       query_string={"next": "https://evil.example/"})
+    response = sign_in(
+        client, user.email, TEST_PASSWORD, query_string={"next": "https://evil.example/"}
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -60,8 +61,7 @@ def test_a_wrong_password_is_refused_with_401_and_the_email_is_kept(client, user
 def test_an_unknown_email_gets_the_same_answer(client, app):
     response = sign_in(client, "nobody@example.com", "whatever-pass")
     assert response.status_code == 401
-    assert "That email and password do not match an active user." in \
-        response.get_data(as_text=True)
+    assert "That email and password do not match an active user." in response.get_data(as_text=True)
 
 
 def test_empty_fields_are_named(client, app):
@@ -94,8 +94,9 @@ def test_repeated_failures_block_the_address_even_for_the_right_password(client,
     response = sign_in(client, user.email, TEST_PASSWORD)
     html = response.get_data(as_text=True)
     assert response.status_code == 429
-    assert re.search(r"Too many failed sign-ins for this address\. Try again in \d+ seconds\.",
-                     html)
+    assert re.search(
+        r"Too many failed sign-ins for this address\. Try again in \d+ seconds\.", html
+    )
     assert 'value="casey@example.com"' in html
     assert client.get("/").status_code == 302
     # once the wait is over the right password works and the slate is wiped clean
@@ -146,8 +147,9 @@ def test_a_post_without_the_csrf_token_is_refused(client, user, csrf_on):
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": user.email, "password": TEST_PASSWORD,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302
     # signed in, every form still needs the token
     assert client.post("/logout").status_code == 400
@@ -198,8 +200,18 @@ def run_cli(app, *args, input=None):
 
 
 def test_cli_creates_a_user_with_a_hashed_password(app):
-    result = run_cli(app, "users", "create", "Lena@Example.com", "--role", "lead",
-                     "--name", "Lena Lead", "--password", "long-enough-1")
+    result = run_cli(
+        app,
+        "users",
+        "create",
+        "Lena@Example.com",
+        "--role",
+        "lead",
+        "--name",
+        "Lena Lead",
+        "--password",
+        "long-enough-1",
+    )
     assert result.exit_code == 0, result.output
     assert "Created lead lena@example.com (Lena Lead)." in result.output
     user = find_user("lena@example.com")
@@ -208,31 +220,45 @@ def test_cli_creates_a_user_with_a_hashed_password(app):
 
 
 def test_cli_reads_the_password_from_input_when_not_given(app, client):
-    result = run_cli(app, "users", "create", "pat@example.com", "--role", "csm",
-                     input="typed-password\n")
+    result = run_cli(
+        app, "users", "create", "pat@example.com", "--role", "csm", input="typed-password\n"
+    )
     assert result.exit_code == 0, result.output
     assert "typed-password" not in result.output
     assert sign_in(client, "pat@example.com", "typed-password").status_code == 302
 
 
-@pytest.mark.parametrize("args, message", [
-    (["taken@example.com", "--role", "csm", "--password", "long-enough-1"],
-     "A user with the email taken@example.com already exists."),
-    (["not-an-email", "--role", "csm", "--password", "long-enough-1"],
-     "Enter an email address like name@example.com."),
-    (["short@example.com", "--role", "csm", "--password", "short"],
-     "Use at least 8 characters."),
-    (["role@example.com", "--role", "emperor", "--password", "long-enough-1"],
-     "Invalid value for '--role'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["taken@example.com", "--role", "csm", "--password", "long-enough-1"],
+            "A user with the email taken@example.com already exists.",
+        ),
+        (
+            ["not-an-email", "--role", "csm", "--password", "long-enough-1"],
+            "Enter an email address like name@example.com.",
+        ),
+        (
+            ["short@example.com", "--role", "csm", "--password", "short"],
+            "Use at least 8 characters.",
+        ),
+        (
+            ["role@example.com", "--role", "emperor", "--password", "long-enough-1"],
+            "Invalid value for '--role'",
+        ),
+    ],
+)
 def test_cli_create_refusals(app, args, message):
     UserFactory(email="taken@example.com")
     db.session.commit()
     result = run_cli(app, "users", "create", *args)
     assert result.exit_code != 0
     assert message in result.output
-    assert db.session.scalar(select(User.id).where(User.email == args[0])) is None or \
-        args[0] == "taken@example.com"
+    assert (
+        db.session.scalar(select(User.id).where(User.email == args[0])) is None
+        or args[0] == "taken@example.com"
+    )
 
 
 def test_cli_prints_a_token_as_its_last_line(app, now, user):

@@ -31,21 +31,32 @@ def cli(app):
 
 
 def test_users_create_makes_a_user_who_can_sign_in(cli, client):
-    result = cli("users", "create", "Nina@Example.com", "--role", "csm", "--name", "Nina Ng",
-                 "--password", "long-enough-1")
+    result = cli(
+        "users",
+        "create",
+        "Nina@Example.com",
+        "--role",
+        "csm",
+        "--name",
+        "Nina Ng",
+        "--password",
+        "long-enough-1",
+    )
     assert result.exit_code == 0, result.output
     assert "Created csm nina@example.com (Nina Ng)." in result.output
     db.session.expire_all()
     user = find_user("nina@example.com")
     assert (user.role, user.name) == ("csm", "Nina Ng")
-    response = client.post("/login", data={"email": "nina@example.com",
-                                           "password": "long-enough-1"})
+    response = client.post(
+        "/login", data={"email": "nina@example.com", "password": "long-enough-1"}
+    )
     assert response.status_code == 302
 
 
 def test_users_create_reads_the_password_from_standard_input(cli):
-    result = cli("users", "create", "piped@example.com", "--role", "viewer",
-                 input="piped-password\n")
+    result = cli(
+        "users", "create", "piped@example.com", "--role", "viewer", input="piped-password\n"
+    )
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert find_user("piped@example.com").role == "viewer"
@@ -53,31 +64,31 @@ def test_users_create_reads_the_password_from_standard_input(cli):
 
 def test_users_create_refuses_a_duplicate_email(cli):
     UserFactory(email="taken@example.com")
-    result = cli("users", "create", "TAKEN@example.com", "--role", "csm", "--password",
-                 "long-enough-1")
+    result = cli(
+        "users", "create", "TAKEN@example.com", "--role", "csm", "--password", "long-enough-1"
+    )
     assert result.exit_code == 1
     assert "A user with the email TAKEN@example.com already exists." in result.output
 
 
 def test_users_create_refuses_an_unknown_role(cli):
-    result = cli("users", "create", "boss@example.com", "--role", "boss", "--password",
-                 "long-enough-1")
+    result = cli(
+        "users", "create", "boss@example.com", "--role", "boss", "--password", "long-enough-1"
+    )
     assert result.exit_code == 2
     assert "Invalid value for '--role'" in result.output
     assert find_user("boss@example.com") is None
 
 
 def test_users_create_refuses_a_short_password(cli):
-    result = cli("users", "create", "short@example.com", "--role", "csm", "--password",
-                 "short")
+    result = cli("users", "create", "short@example.com", "--role", "csm", "--password", "short")
     assert result.exit_code == 1
     assert "Use at least 8 characters." in result.output
     assert find_user("short@example.com") is None
 
 
 def test_users_create_refuses_a_malformed_email(cli):
-    result = cli("users", "create", "not-an-email", "--role", "csm", "--password",
-                 "long-enough-1")
+    result = cli("users", "create", "not-an-email", "--role", "csm", "--password", "long-enough-1")
     assert result.exit_code == 1
     assert "Enter an email address like name@example.com." in result.output
 
@@ -118,13 +129,21 @@ def cs_app_command() -> list[str]:
 
 def start_server(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "CS_APP_INSTANCE_PATH": str(tmp_path / "instance"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}", "PYTHONUNBUFFERED": "1",
-           "PYTHONIOENCODING": "utf-8"}
+    env = {
+        **os.environ,
+        "CS_APP_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
     process = subprocess.Popen(
         [*cs_app_command(), "serve", "--port", str(port), "--threads", "2", *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        encoding="utf-8", errors="replace",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        encoding="utf-8",
+        errors="replace",
     )
     return process, port
 

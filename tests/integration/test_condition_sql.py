@@ -17,8 +17,10 @@ from cs_app.triggers.rules import matches, validate_condition
 from tests.factories import AccountFactory
 
 NUMBERS = ["logins_30d", "days_to_renewal", "usage_change_pct", "metric.quota_used_pct"]
-CATEGORIES = {"nps_category": ["promoter", "passive", "detractor"],
-              "segment": ["SMB", "Mid-Market", "Enterprise"]}
+CATEGORIES = {
+    "nps_category": ["promoter", "passive", "detractor"],
+    "segment": ["SMB", "Mid-Market", "Enterprise"],
+}
 BOOLEANS = ["champion_departed", "plan_review_overdue"]
 
 
@@ -33,8 +35,9 @@ def random_clause(rng):
     kind = rng.choice(["number", "category", "boolean"])
     if kind == "number":
         signal = rng.choice(NUMBERS)
-        op = rng.choice(["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "is_null",
-                         "not_null"])
+        op = rng.choice(
+            ["=", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "is_null", "not_null"]
+        )
         if op in ("in", "not_in"):
             return {"signal": signal, "op": op, "value": rng.sample(range(-5, 40), 3)}
         if op == "between":
@@ -51,8 +54,11 @@ def random_clause(rng):
         if op == "is_null":
             return {"signal": signal, "op": op}
         return {"signal": signal, "op": op, "value": rng.choice(CATEGORIES[signal])}
-    return {"signal": rng.choice(BOOLEANS), "op": rng.choice(["=", "!="]),
-            "value": rng.choice([True, False])}
+    return {
+        "signal": rng.choice(BOOLEANS),
+        "op": rng.choice(["=", "!="]),
+        "value": rng.choice([True, False]),
+    }
 
 
 def random_tree(rng, depth=0):
@@ -67,8 +73,9 @@ def random_tree(rng, depth=0):
 @pytest.mark.parametrize("seed", [7, 8])
 def test_sql_and_python_agree(app, now, seed):
     rng = random.Random(seed)
-    accounts = [AccountFactory(segment=rng.choice(["SMB", "Mid-Market", "Enterprise"]))
-                for _ in range(30)]
+    accounts = [
+        AccountFactory(segment=rng.choice(["SMB", "Mid-Market", "Enterprise"])) for _ in range(30)
+    ]
     compute_signals(now=now)
     rows = {}
     for account in accounts:
@@ -81,12 +88,20 @@ def test_sql_and_python_agree(app, now, seed):
         signals.plan_review_overdue = rng.choice([True, False])
         quota = rng.choice([None, 79.0, 80.0, 100.0])
         if quota is not None:
-            db.session.add(MetricValue(account_id=account.id, metric_key="quota_used_pct",
-                                       measured_on=date(2026, 11, 20), value=quota))
+            db.session.add(
+                MetricValue(
+                    account_id=account.id,
+                    metric_key="quota_used_pct",
+                    measured_on=date(2026, 11, 20),
+                    value=quota,
+                )
+            )
         rows[account.id] = {
-            "logins_30d": signals.logins_30d, "days_to_renewal": signals.days_to_renewal,
+            "logins_30d": signals.logins_30d,
+            "days_to_renewal": signals.days_to_renewal,
             "usage_change_pct": signals.usage_change_pct,
-            "nps_category": signals.nps_category, "segment": account.segment,
+            "nps_category": signals.nps_category,
+            "segment": account.segment,
             "champion_departed": signals.champion_departed,
             "plan_review_overdue": signals.plan_review_overdue,
             "metric.quota_used_pct": quota,
@@ -95,8 +110,8 @@ def test_sql_and_python_agree(app, now, seed):
     for _ in range(60):
         tree = {"all": [random_tree(rng)]}
         validate_condition(tree, signal_info)
-        in_sql = set(db.session.scalars(
-            select(AccountSignals.account_id).where(compile_condition(tree))))
-        in_python = {account_id for account_id, values in rows.items()
-                     if matches(tree, values)}
+        in_sql = set(
+            db.session.scalars(select(AccountSignals.account_id).where(compile_condition(tree)))
+        )
+        in_python = {account_id for account_id, values in rows.items() if matches(tree, values)}
         assert in_sql == in_python, tree

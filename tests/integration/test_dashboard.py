@@ -31,9 +31,19 @@ USD = "USD"
 
 
 def snapshot(account, day, band, score, coverage=1.0):
-    db.session.add(HealthSnapshot(
-        account_id=account.id, day=day, band=band, score=score, coverage=coverage,
-        computed_band=band, computed_score=score, overridden=False, measures=[]))
+    db.session.add(
+        HealthSnapshot(
+            account_id=account.id,
+            day=day,
+            band=band,
+            score=score,
+            coverage=coverage,
+            computed_band=band,
+            computed_score=score,
+            overridden=False,
+            measures=[],
+        )
+    )
 
 
 def build_portfolio(now):
@@ -65,20 +75,33 @@ def build_portfolio(now):
         "A7": (ben, "SMB", "low-touch", 200_000, USD, 120),
     }
     accounts = {
-        key: AccountFactory(external_id=key, name=f"Account {key}", csm=csm, segment=segment,
-                            engagement_model=model, arr_minor=arr, currency=currency,
-                            renewal_date=today + timedelta(days=days),
-                            created_at=now - timedelta(days=365),
-                            lifecycle_stage="churned" if key == "A6" else "adoption")
+        key: AccountFactory(
+            external_id=key,
+            name=f"Account {key}",
+            csm=csm,
+            segment=segment,
+            engagement_model=model,
+            arr_minor=arr,
+            currency=currency,
+            renewal_date=today + timedelta(days=days),
+            created_at=now - timedelta(days=365),
+            lifecycle_stage="churned" if key == "A6" else "adoption",
+        )
         for key, (csm, segment, model, arr, currency, days) in spec.items()
     }
     history = {
-        "A1": [(month_ago, "healthy", 85), (today - timedelta(days=1), "critical", 30),
-               (today, "healthy", 80)],
+        "A1": [
+            (month_ago, "healthy", 85),
+            (today - timedelta(days=1), "critical", 30),
+            (today, "healthy", 80),
+        ],
         "A2": [(month_ago, "healthy", 75), (today, "at_risk", 55)],
         "A3": [(month_ago, "at_risk", 50), (today, "critical", 20)],
-        "A4": [(today - timedelta(days=100), "healthy", 90), (month_ago, "critical", 25),
-               (today, "critical", 30)],
+        "A4": [
+            (today - timedelta(days=100), "healthy", 90),
+            (month_ago, "critical", 25),
+            (today, "critical", 30),
+        ],
         "A6": [(month_ago, "healthy", 90), (today, "critical", 10)],
         "A7": [(month_ago, "healthy", 72), (today, "insufficient_data", None)],
     }
@@ -86,21 +109,32 @@ def build_portfolio(now):
         for day, band, score in rows:
             snapshot(accounts[key], day, band, score)
     # A1: an active plan, review 10 days overdue, two overdue open actions (one blocked)
-    plan_a1 = PlanFactory(account=accounts["A1"], owner=ana, status="active",
-                          next_review_on=today - timedelta(days=10), title="A1 plan")
+    plan_a1 = PlanFactory(
+        account=accounts["A1"],
+        owner=ana,
+        status="active",
+        next_review_on=today - timedelta(days=10),
+        title="A1 plan",
+    )
     for status in ("open", "blocked", "done"):
         ActionFactory(plan=plan_a1, status=status, due_date=today - timedelta(days=3))
     ActionFactory(plan=plan_a1, status="open", due_date=today + timedelta(days=3))
     # A2: a draft plan: neither coverage nor stale, its overdue action does not count
-    plan_a2 = PlanFactory(account=accounts["A2"], owner=ana, status="draft",
-                          next_review_on=today - timedelta(days=20))
+    plan_a2 = PlanFactory(
+        account=accounts["A2"], owner=ana, status="draft", next_review_on=today - timedelta(days=20)
+    )
     ActionFactory(plan=plan_a2, status="open", due_date=today - timedelta(days=3))
     # A3: active, review in 5 days
-    PlanFactory(account=accounts["A3"], owner=ben, status="active",
-                next_review_on=today + timedelta(days=5))
+    PlanFactory(
+        account=accounts["A3"], owner=ben, status="active", next_review_on=today + timedelta(days=5)
+    )
     # A6 (churned): an active stale plan with an overdue action, left out of everything
-    plan_a6 = PlanFactory(account=accounts["A6"], owner=ana, status="active",
-                          next_review_on=today - timedelta(days=40))
+    plan_a6 = PlanFactory(
+        account=accounts["A6"],
+        owner=ana,
+        status="active",
+        next_review_on=today - timedelta(days=40),
+    )
     ActionFactory(plan=plan_a6, status="open", due_date=today - timedelta(days=9))
     db.session.flush()
     compute_signals(now=now)
@@ -123,8 +157,13 @@ def everything():
 def test_accounts_and_arr_by_band(world):
     summary = queries.band_summary(everything())
     counts = {row.band: row.accounts for row in summary.rows}
-    assert counts == {"healthy": 1, "at_risk": 1, "critical": 2, "insufficient_data": 1,
-                      "not_scored": 1}
+    assert counts == {
+        "healthy": 1,
+        "at_risk": 1,
+        "critical": 2,
+        "insufficient_data": 1,
+        "not_scored": 1,
+    }
     assert summary.accounts == 6 and summary.scored == 5
     assert summary.row("critical").arr == {"EUR": 3_000_000, "USD": 1_000_000}
     assert summary.row("not_scored").arr == {"USD": 500_000}
@@ -144,10 +183,14 @@ def test_renewals_in_30_60_90_days_with_their_band(world, now):
     assert windows[90].by_band == {"critical": 1}
     assert windows[90].at_risk_arr == {"EUR": 3_000_000}
     assert result.total == 3 and result.at_risk_accounts == 2
-    assert [(line.external_id, line.band, line.days_to_renewal, line.window, line.csm_name)
-            for line in result.items] == [
-        ("A1", "healthy", 10, 30, "Ana Lopez"), ("A2", "at_risk", 45, 60, "Ana Lopez"),
-        ("A3", "critical", 80, 90, "Ben Carter")]
+    assert [
+        (line.external_id, line.band, line.days_to_renewal, line.window, line.csm_name)
+        for line in result.items
+    ] == [
+        ("A1", "healthy", 10, 30, "Ana Lopez"),
+        ("A2", "at_risk", 45, 60, "Ana Lopez"),
+        ("A3", "critical", 80, 90, "Ben Carter"),
+    ]
 
 
 def test_health_trend_counts_each_account_once_a_week_with_its_latest_snapshot(world, now):
@@ -156,8 +199,12 @@ def test_health_trend_counts_each_account_once_a_week_with_its_latest_snapshot(w
     assert trend.weeks[-1].start == now.date() - timedelta(days=now.date().weekday())
     assert all(week.start.weekday() == 0 for week in trend.weeks)
     # this week: A1's healthy snapshot of today replaces its critical one of yesterday
-    assert trend.weeks[-1].counts == {"healthy": 1, "at_risk": 1, "critical": 2,
-                                      "insufficient_data": 1}
+    assert trend.weeks[-1].counts == {
+        "healthy": 1,
+        "at_risk": 1,
+        "critical": 2,
+        "insufficient_data": 1,
+    }
     month_ago = now.date() - timedelta(days=30)
     week = next(w for w in trend.weeks if w.start <= month_ago < w.start + timedelta(days=7))
     assert week.counts == {"healthy": 3, "at_risk": 1, "critical": 1}
@@ -168,7 +215,9 @@ def test_health_trend_counts_each_account_once_a_week_with_its_latest_snapshot(w
 def test_band_movements_list_who_got_worse_biggest_drop_first(world, now):
     moves = queries.band_movements(everything(), now.date())
     assert [(m.external_id, m.band_before, m.band_now, m.score_change) for m in moves.items] == [
-        ("A3", "at_risk", "critical", -30), ("A2", "healthy", "at_risk", -20)]
+        ("A3", "at_risk", "critical", -30),
+        ("A2", "healthy", "at_risk", -20),
+    ]
     assert moves.worse == 2 and moves.better == 0 and moves.compared == 5
     assert moves.count("healthy", "insufficient_data") == 1  # not "worse": just unknown
     assert moves.count("critical", "critical") == 1
@@ -193,10 +242,22 @@ def test_csm_workload(world, now):
     rows = {row.name: row for row in workload.rows}
     assert list(rows) == ["Ana Lopez", "Ben Carter", "Unassigned (pooled)"]
     ana, ben, pooled = rows.values()
-    assert (ana.accounts, ana.arr, ana.at_risk, ana.critical, ana.overdue_actions,
-            ana.stale_plans) == (2, {"USD": 15_000_000}, 1, 0, 2, 1)
-    assert (ben.accounts, ben.arr, ben.at_risk, ben.critical, ben.overdue_actions,
-            ben.stale_plans) == (3, {"EUR": 3_000_000, "USD": 1_200_000}, 0, 2, 0, 0)
+    assert (
+        ana.accounts,
+        ana.arr,
+        ana.at_risk,
+        ana.critical,
+        ana.overdue_actions,
+        ana.stale_plans,
+    ) == (2, {"USD": 15_000_000}, 1, 0, 2, 1)
+    assert (
+        ben.accounts,
+        ben.arr,
+        ben.at_risk,
+        ben.critical,
+        ben.overdue_actions,
+        ben.stale_plans,
+    ) == (3, {"EUR": 3_000_000, "USD": 1_200_000}, 0, 2, 0, 0)
     assert (pooled.accounts, pooled.filter_value) == (1, "none")
     assert workload.currencies == ["EUR", "USD"] and workload.max_accounts == 3
 
@@ -207,18 +268,37 @@ def _routing_world(world, now):
     a = world["accounts"]
     risk, expansion = RuleFactory(kind="risk"), RuleFactory(kind="expansion")
     RuleFiringFactory(rule=risk, account=a["A2"], fired_at=now)
-    RuleFiringFactory(rule=risk, account=a["A3"], fired_at=now - timedelta(days=14),
-                      status="closed")
+    RuleFiringFactory(
+        rule=risk, account=a["A3"], fired_at=now - timedelta(days=14), status="closed"
+    )
     RuleFiringFactory(rule=expansion, account=a["A1"], fired_at=now)
     RuleFiringFactory(rule=risk, account=a["A6"], fired_at=now)  # churned: out of scope
     pool = PoolFactory()
-    QueueItemFactory(pool=pool, account=a["A2"], assignee=world["ana"],
-                     sla_due_at=now - timedelta(hours=2), breached_at=now - timedelta(hours=1))
-    QueueItemFactory(pool=pool, account=a["A1"], assignee=world["ana"], status="resolved",
-                     outcome="saved", sla_due_at=now - timedelta(days=2),
-                     resolved_at=now - timedelta(days=1))
-    QueueItemFactory(pool=pool, account=a["A3"], assignee=world["ben"], status="resolved",
-                     outcome="saved", sla_due_at=now, resolved_at=now - timedelta(hours=3))
+    QueueItemFactory(
+        pool=pool,
+        account=a["A2"],
+        assignee=world["ana"],
+        sla_due_at=now - timedelta(hours=2),
+        breached_at=now - timedelta(hours=1),
+    )
+    QueueItemFactory(
+        pool=pool,
+        account=a["A1"],
+        assignee=world["ana"],
+        status="resolved",
+        outcome="saved",
+        sla_due_at=now - timedelta(days=2),
+        resolved_at=now - timedelta(days=1),
+    )
+    QueueItemFactory(
+        pool=pool,
+        account=a["A3"],
+        assignee=world["ben"],
+        status="resolved",
+        outcome="saved",
+        sla_due_at=now,
+        resolved_at=now - timedelta(hours=3),
+    )
     QueueItemFactory(pool=pool, account=a["A4"], assignee=None, sla_due_at=now + timedelta(1))
     db.session.flush()
 
@@ -235,8 +315,9 @@ def test_routing_sla_attainment_and_the_queue_now(world, now):
     routing = routing_queries.routing_summary(everything(), queries.trend_weeks(now.date()))
     assert (routing.resolved, routing.attainment) == (2, 0.5)
     assert (routing.open_items, routing.unassigned, routing.breached) == (2, 1, 1)
-    smb = routing_queries.routing_summary(DashboardFilters(segment="SMB"),
-                                          queries.trend_weeks(now.date()))
+    smb = routing_queries.routing_summary(
+        DashboardFilters(segment="SMB"), queries.trend_weeks(now.date())
+    )
     assert (smb.resolved, smb.open_items, smb.unassigned) == (0, 1, 1)
 
 
@@ -250,11 +331,15 @@ def test_csm_workload_counts_open_queue_items_and_breaches(world, now):
 def test_plan_coverage_and_stale_plans(world, now):
     coverage = queries.plan_coverage(everything(), now.date())
     assert [(r.segment, r.accounts, r.covered) for r in coverage.segments] == [
-        ("SMB", 3, 0), ("Mid-Market", 2, 1), ("Enterprise", 1, 1)]
+        ("SMB", 3, 0),
+        ("Mid-Market", 2, 1),
+        ("Enterprise", 1, 1),
+    ]
     assert (coverage.accounts, coverage.covered, coverage.uncovered_total) == (6, 2, 4)
     assert coverage.share == pytest.approx(2 / 6)
     assert [(p.title, p.days_overdue, p.band, p.account_external_id) for p in coverage.stale] == [
-        ("A1 plan", 10, "healthy", "A1")]
+        ("A1 plan", 10, "healthy", "A1")
+    ]
     assert coverage.stale_total == 1
     assert [a.external_id for a in coverage.uncovered] == ["A2", "A4", "A5", "A7"]
 
@@ -262,12 +347,15 @@ def test_plan_coverage_and_stale_plans(world, now):
 # --- filters -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    ({"segment": "SMB"}, {"A4", "A5", "A7"}),
-    ({"engagement": "hybrid"}, {"A2", "A3"}),
-    ({"csm": "none"}, {"A5"}),
-    ({"segment": "Mid-Market", "engagement": "hybrid"}, {"A2", "A3"}),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"segment": "SMB"}, {"A4", "A5", "A7"}),
+        ({"engagement": "hybrid"}, {"A2", "A3"}),
+        ({"csm": "none"}, {"A5"}),
+        ({"segment": "Mid-Market", "engagement": "hybrid"}, {"A2", "A3"}),
+    ],
+)
 def test_filters_narrow_every_widget(world, now, args, expected):
     filters = DashboardFilters.from_args(args)
     today = now.date()
@@ -285,13 +373,16 @@ def test_filters_narrow_every_widget(world, now, args, expected):
 def test_the_csm_filter(world, now):
     filters = DashboardFilters.from_args({"csm": str(world["ana"].id)})
     assert {r.band: r.accounts for r in queries.band_summary(filters).rows if r.accounts} == {
-        "healthy": 1, "at_risk": 1}
+        "healthy": 1,
+        "at_risk": 1,
+    }
     assert [r.name for r in queries.csm_workload(filters, now.date()).rows] == ["Ana Lopez"]
 
 
 def test_unknown_filter_values_are_dropped():
-    filters = DashboardFilters.from_args({"segment": "Huge", "engagement": "telepathy",
-                                          "csm": "'; drop table users"})
+    filters = DashboardFilters.from_args(
+        {"segment": "Huge", "engagement": "telepathy", "csm": "'; drop table users"}
+    )
     assert filters == DashboardFilters() and not filters.filtering
     assert DashboardFilters.from_args({"csm": "9" * 40}).csm == ""
     assert DashboardFilters.from_args({"csm": str(2**31)}).csm == ""
@@ -315,8 +406,12 @@ def section(html: str, section_id: str) -> str:
 
 
 def kpi(html: str, label: str) -> str:
-    match = re.search(rf'<div class="kpi-label">{re.escape(label)}</div>\s*'
-                      r'<div class="kpi-value">(.*?)</div>', html, re.S)
+    match = re.search(
+        rf'<div class="kpi-label">{re.escape(label)}</div>\s*'
+        r'<div class="kpi-value">(.*?)</div>',
+        html,
+        re.S,
+    )
     assert match, f"no figure {label}"
     return match.group(1).strip()
 
@@ -336,8 +431,9 @@ def test_a_viewer_reads_the_whole_dashboard(client, login, live_world):
     assert re.search(r"Not scored</span></td>\s*<td class=\"num\">1 <span class=\"share\">", bands)
     assert 'id="chart-bands"' in bands and 'id="chart-arr-usd"' in bands
     renewals = section(html, "renewals")
-    assert renewals.index("Account A1") < renewals.index("Account A2") < renewals.index(
-        "Account A3")
+    assert (
+        renewals.index("Account A1") < renewals.index("Account A2") < renewals.index("Account A3")
+    )
     assert "Account A4" not in renewals and "Account A6" not in renewals
     movements = section(html, "movements")
     assert movements.index("Account A3") < movements.index("Account A2")
@@ -354,17 +450,27 @@ def test_a_viewer_reads_the_whole_dashboard(client, login, live_world):
 def test_every_chart_links_its_csv_with_the_filters(client, login, live_world):
     login(UserFactory(role="lead"))
     html = client.get("/dashboard?segment=SMB&engagement=low-touch").get_data(as_text=True)
-    for widget in ("bands", "renewals", "trend", "movements", "workload", "coverage",
-                   "stale-plans"):
-        assert re.search(rf'href="/dashboard/{widget}\.csv\?(segment=SMB&amp;'
-                         rf'engagement=low-touch|engagement=low-touch&amp;segment=SMB)"', html)
+    for widget in (
+        "bands",
+        "renewals",
+        "trend",
+        "movements",
+        "workload",
+        "coverage",
+        "stale-plans",
+    ):
+        assert re.search(
+            rf'href="/dashboard/{widget}\.csv\?(segment=SMB&amp;'
+            rf'engagement=low-touch|engagement=low-touch&amp;segment=SMB)"',
+            html,
+        )
 
 
 def test_filters_narrow_the_page(client, login, live_world):
     login(UserFactory(role="csm"))
     html = client.get("/dashboard?segment=Mid-Market").get_data(as_text=True)
     assert kpi(html, "Accounts") == "2"
-    assert 'selected>Mid-Market</option>' in html
+    assert "selected>Mid-Market</option>" in html
     assert "Account A1" not in section(html, "renewals")
     ana = live_world["ana"]
     html = client.get(f"/dashboard?csm={ana.id}").get_data(as_text=True)
@@ -406,14 +512,15 @@ def test_nothing_scored_yet_says_how_to_score(client, login, app):
     assert "Health has not been scored yet" in html
     assert "cs-app jobs run recompute-health" in html and "daily at 02:00 UTC" in html
     assert 'href="/admin/jobs"' in html
-    assert re.search(r"Not scored</span></td>\s*<td class=\"num\">1 <span class=\"share\">",
-                     section(html, "bands"))
+    assert re.search(
+        r"Not scored</span></td>\s*<td class=\"num\">1 <span class=\"share\">",
+        section(html, "bands"),
+    )
     assert "No health snapshots yet" in section(html, "trend")
     assert "nothing has been scored yet" in section(html, "movements")
 
 
-def test_the_page_costs_the_same_statements_at_any_size(client, login, live_world,
-                                                        count_queries):
+def test_the_page_costs_the_same_statements_at_any_size(client, login, live_world, count_queries):
     login(UserFactory(role="lead"))
     db.session.expire_all()
     with count_queries() as small:
@@ -421,13 +528,15 @@ def test_the_page_costs_the_same_statements_at_any_size(client, login, live_worl
     today = utcnow().date()
     more_csms = [UserFactory(name=f"Extra CSM {n}") for n in range(4)]
     for index in range(30):
-        account = AccountFactory(csm=more_csms[index % 4], segment="SMB",
-                                 renewal_date=today + timedelta(days=index * 3))
+        account = AccountFactory(
+            csm=more_csms[index % 4], segment="SMB", renewal_date=today + timedelta(days=index * 3)
+        )
         snapshot(account, today - timedelta(days=35), "healthy", 90)
         snapshot(account, today - timedelta(days=14), "at_risk", 60)
         snapshot(account, today, "critical", 20 + index)
-        plan = PlanFactory(account=account, owner=account.csm,
-                           next_review_on=today - timedelta(days=2))
+        plan = PlanFactory(
+            account=account, owner=account.csm, next_review_on=today - timedelta(days=2)
+        )
         ActionFactory(plan=plan, due_date=today - timedelta(days=1))
     db.session.flush()
     compute_signals(now=utcnow())
@@ -448,7 +557,7 @@ def download(client, path):
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.mimetype == "text/csv"
     disposition = response.headers["Content-Disposition"]
-    assert disposition.startswith("attachment; filename=\"dashboard-")
+    assert disposition.startswith('attachment; filename="dashboard-')
     return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
 
 
@@ -457,7 +566,8 @@ def test_csv_of_bands(client, login, live_world):
     response = client.get("/dashboard/bands.csv")
     today = utcnow().date().isoformat()
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="dashboard-bands-{today}.csv"')
+        f'attachment; filename="dashboard-bands-{today}.csv"'
+    )
     rows = download(client, "/dashboard/bands.csv")
     assert rows[0] == ["band", "label", "accounts", "share_pct", "arr_eur", "arr_usd"]
     assert rows[1:] == [
@@ -472,19 +582,36 @@ def test_csv_of_bands(client, login, live_world):
 def test_csv_of_renewals_keeps_the_filters(client, login, live_world):
     login(UserFactory(role="viewer"))
     rows = download(client, "/dashboard/renewals.csv?segment=Mid-Market")
-    assert rows[0] == ["external_id", "account", "renewal_date", "days_to_renewal",
-                       "window_days", "arr", "currency", "band", "health_score", "csm"]
+    assert rows[0] == [
+        "external_id",
+        "account",
+        "renewal_date",
+        "days_to_renewal",
+        "window_days",
+        "arr",
+        "currency",
+        "band",
+        "health_score",
+        "csm",
+    ]
     assert [(r[0], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows[1:]] == [
         ("A2", "45", "60", "50000.00", "USD", "at_risk", "55.0", "Ana Lopez"),
-        ("A3", "80", "90", "30000.00", "EUR", "critical", "20.0", "Ben Carter")]
+        ("A3", "80", "90", "30000.00", "EUR", "critical", "20.0", "Ben Carter"),
+    ]
 
 
 def test_csv_of_rule_firings_and_routing(client, login, live_world):
     _routing_world(live_world, utcnow())
     login(UserFactory(role="viewer"))
     firings = download(client, "/dashboard/firings.csv")
-    assert firings[0] == ["week_start", "risk_firings", "expansion_firings", "lifecycle_firings",
-                          "renewal_firings", "total"]
+    assert firings[0] == [
+        "week_start",
+        "risk_firings",
+        "expansion_firings",
+        "lifecycle_firings",
+        "renewal_firings",
+        "total",
+    ]
     assert len(firings) == 13 and firings[-1][1:] == ["1", "1", "0", "0", "2"]
     routing = download(client, "/dashboard/routing.csv")
     assert routing[0] == ["week_start", "resolved", "resolved_within_sla", "sla_attainment_pct"]
@@ -495,33 +622,56 @@ def test_csv_of_rule_firings_and_routing(client, login, live_world):
 def test_csv_of_trend_movements_workload_coverage_and_stale_plans(client, login, live_world):
     login(UserFactory(role="csm"))
     trend = download(client, "/dashboard/trend.csv")
-    assert trend[0] == ["week_start", "healthy", "at_risk", "critical", "insufficient_data",
-                        "total"]
+    assert trend[0] == [
+        "week_start",
+        "healthy",
+        "at_risk",
+        "critical",
+        "insufficient_data",
+        "total",
+    ]
     assert len(trend) == 13 and trend[-1][1:] == ["1", "1", "2", "1", "5"]
     movements = download(client, "/dashboard/movements.csv")
     assert [(r[0], r[3], r[5], r[7]) for r in movements[1:]] == [
-        ("A3", "at_risk", "critical", "-30.0"), ("A2", "healthy", "at_risk", "-20.0")]
+        ("A3", "at_risk", "critical", "-30.0"),
+        ("A2", "healthy", "at_risk", "-20.0"),
+    ]
     workload = download(client, "/dashboard/workload.csv")
-    assert workload[0] == ["csm", "accounts", "arr_eur", "arr_usd", "at_risk", "critical",
-                           "overdue_actions", "plans_review_overdue", "open_queue_items",
-                           "sla_breaches"]
+    assert workload[0] == [
+        "csm",
+        "accounts",
+        "arr_eur",
+        "arr_usd",
+        "at_risk",
+        "critical",
+        "overdue_actions",
+        "plans_review_overdue",
+        "open_queue_items",
+        "sla_breaches",
+    ]
     assert workload[1] == ["Ana Lopez", "2", "0.00", "150000.00", "1", "0", "2", "1", "0", "0"]
     assert workload[3][0] == "Unassigned (pooled)"
     coverage = download(client, "/dashboard/coverage.csv")
-    assert coverage[1:] == [["SMB", "3", "0", "3", "0.0"], ["Mid-Market", "2", "1", "1", "50.0"],
-                            ["Enterprise", "1", "1", "0", "100.0"],
-                            ["All", "6", "2", "4", "33.3"]]
+    assert coverage[1:] == [
+        ["SMB", "3", "0", "3", "0.0"],
+        ["Mid-Market", "2", "1", "1", "50.0"],
+        ["Enterprise", "1", "1", "0", "100.0"],
+        ["All", "6", "2", "4", "33.3"],
+    ]
     stale = download(client, "/dashboard/stale-plans.csv")
     assert [(r[1], r[2], r[6], r[7]) for r in stale[1:]] == [("A1 plan", "A1", "10", "healthy")]
 
 
 def test_csv_cells_never_run_as_spreadsheet_formulas(client, login, live_world):
-    AccountFactory(name="=HYPERLINK(\"http://evil\")", segment="SMB",
-                   renewal_date=utcnow().date() + timedelta(days=3))
+    AccountFactory(
+        name='=HYPERLINK("http://evil")',
+        segment="SMB",
+        renewal_date=utcnow().date() + timedelta(days=3),
+    )
     db.session.commit()
     login(UserFactory(role="viewer"))
     rows = download(client, "/dashboard/renewals.csv")
-    assert "'=HYPERLINK(\"http://evil\")" in [row[1] for row in rows]
+    assert '\'=HYPERLINK("http://evil")' in [row[1] for row in rows]
 
 
 def test_csv_of_an_unknown_widget_is_not_found(client, login, app):
@@ -551,8 +701,11 @@ def test_an_account_missed_by_the_last_run_counts_with_its_earlier_snapshot(app,
     db.session.flush()
     trend = queries.health_trend(everything(), today)
     assert trend.weeks[-1].counts == {"critical": 1, "healthy": 1}
-    previous = next(w for w in trend.weeks if w.start <= today - timedelta(days=30) < w.start
-                    + timedelta(days=7))
+    previous = next(
+        w
+        for w in trend.weeks
+        if w.start <= today - timedelta(days=30) < w.start + timedelta(days=7)
+    )
     assert previous.counts == {"healthy": 2}
     moves = queries.band_movements(everything(), today)
     assert moves.count("healthy", "healthy") == 1 and moves.count("healthy", "critical") == 1

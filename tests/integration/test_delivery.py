@@ -47,18 +47,27 @@ def mail(app, monkeypatch):
 def world(app):
     csm = UserFactory(name="Casey Miller", email="casey@vendor.example")
     account = AccountFactory(name="Acme Corp", external_id="ACME", csm=csm)
-    contact = ContactFactory(account=account, name="Dana Smith", email="dana@acme.example",
-                             role="champion")
+    contact = ContactFactory(
+        account=account, name="Dana Smith", email="dana@acme.example", role="champion"
+    )
     return {"csm": csm, "account": account, "contact": contact}
 
 
-def _schedule(world, now, *, channel="email", subject="Hello {{ account.name }}",
-              body="Hi {{ contact.first_name }},\n\nThis is {{ csm.name }}.", to="contact"):
+def _schedule(
+    world,
+    now,
+    *,
+    channel="email",
+    subject="Hello {{ account.name }}",
+    body="Hi {{ contact.first_name }},\n\nThis is {{ csm.name }}.",
+    to="contact",
+):
     template = TouchpointTemplateFactory(channel=channel, subject=subject, body=body)
     person = {"contact": world["contact"]} if to == "contact" else {"recipient_user": world["csm"]}
     kind = "primary_contact" if to == "contact" else "owning_csm"
-    touchpoint = schedule_touchpoint(world["account"], template=template, recipient_kind=kind,
-                                     now=now, channel=channel, **person)
+    touchpoint = schedule_touchpoint(
+        world["account"], template=template, recipient_kind=kind, now=now, channel=channel, **person
+    )
     db.session.commit()
     return touchpoint
 
@@ -79,8 +88,9 @@ def _alerts(user=None, kind=None) -> list[Alert]:
 
 def test_email_goes_out_over_smtp_with_its_headers_and_message_id(app, mail, world, now):
     touchpoint = _schedule(world, now)
-    assert re.fullmatch(rf"<tp-{touchpoint.id}\.[0-9a-f]{{16}}@example\.test>",
-                        touchpoint.message_id)
+    assert re.fullmatch(
+        rf"<tp-{touchpoint.id}\.[0-9a-f]{{16}}@example\.test>", touchpoint.message_id
+    )
 
     counts = deliver_due_touchpoints(now=now)
 
@@ -117,10 +127,12 @@ def test_a_touchpoint_not_yet_due_waits(app, mail, world, now):
     assert deliver_due_touchpoints(now=now + timedelta(days=2))["sent"] == 1
 
 
-@pytest.mark.parametrize("answer", ["451 4.3.0 Mailbox busy, try again later",
-                                    "554 5.7.1 Transaction failed"])
+@pytest.mark.parametrize(
+    "answer", ["451 4.3.0 Mailbox busy, try again later", "554 5.7.1 Transaction failed"]
+)
 def test_a_refusing_server_is_retried_with_the_backoff_then_dead_and_alerted(
-        app, mail, world, now, answer):
+    app, mail, world, now, answer
+):
     touchpoint = _schedule(world, now)
     mail.fail_with = answer
     at = now
@@ -133,8 +145,9 @@ def test_a_refusing_server_is_retried_with_the_backoff_then_dead_and_alerted(
         expected = at + BACKOFF[attempt - 1]
         assert expected <= row.next_attempt_at < expected + timedelta(seconds=30)
         # not due a moment before its time
-        assert deliver_due_touchpoints(now=row.next_attempt_at - timedelta(seconds=30))[
-            "claimed"] == 0
+        assert (
+            deliver_due_touchpoints(now=row.next_attempt_at - timedelta(seconds=30))["claimed"] == 0
+        )
         at = row.next_attempt_at
     assert _alerts(kind="dead_touchpoint") == []
 
@@ -202,11 +215,15 @@ def webhook(app, monkeypatch):
         yield receiver
 
 
-def test_in_app_goes_to_the_webhook_signed_and_carrying_the_message_id(app, webhook, world,
-                                                                       now):
+def test_in_app_goes_to_the_webhook_signed_and_carrying_the_message_id(app, webhook, world, now):
     world["account"].name = "Acme <Labs>"
-    touchpoint = _schedule(world, now, channel="in_app", subject="Welcome back",
-                           body="Hi {{ contact.first_name }} at {{ account.name }}.")
+    touchpoint = _schedule(
+        world,
+        now,
+        channel="in_app",
+        subject="Welcome back",
+        body="Hi {{ contact.first_name }} at {{ account.name }}.",
+    )
 
     assert deliver_due_touchpoints(now=now)["sent"] == 1
 
@@ -219,15 +236,19 @@ def test_in_app_goes_to_the_webhook_signed_and_carrying_the_message_id(app, webh
     assert payload["id"] == touchpoint.message_id
     assert payload["touchpoint_id"] == touchpoint.id
     assert payload["account"] == {"external_id": "ACME", "name": "Acme <Labs>"}
-    assert payload["recipient"] == {"kind": "primary_contact", "email": "dana@acme.example",
-                                    "name": "Dana Smith"}
+    assert payload["recipient"] == {
+        "kind": "primary_contact",
+        "email": "dana@acme.example",
+        "name": "Dana Smith",
+    }
     assert (payload["subject"], payload["body"]) == ("Welcome back", "Hi Dana at Acme <Labs>.")
     assert payload["body_html"] == "<p>Hi Dana at Acme &lt;Labs&gt;.</p>"
     assert _reload(touchpoint).status == "sent"
 
 
-def test_a_signature_made_with_another_secret_is_refused_by_the_receiver(app, webhook, world,
-                                                                        now, monkeypatch):
+def test_a_signature_made_with_another_secret_is_refused_by_the_receiver(
+    app, webhook, world, now, monkeypatch
+):
     monkeypatch.setitem(app.config, "WEBHOOK_SECRET", "not-the-shared-secret")
     touchpoint = _schedule(world, now, channel="in_app")
     assert deliver_due_touchpoints(now=now)["retrying"] == 1
@@ -248,8 +269,9 @@ def test_a_webhook_answering_500_is_retried_with_the_same_id(app, webhook, world
     assert _reload(touchpoint).attempts == 2
 
 
-def test_in_app_without_a_configured_webhook_fails_and_says_what_to_set(app, world, now,
-                                                                        monkeypatch):
+def test_in_app_without_a_configured_webhook_fails_and_says_what_to_set(
+    app, world, now, monkeypatch
+):
     monkeypatch.setitem(app.config, "WEBHOOK_URL", None)
     touchpoint = _schedule(world, now, channel="in_app")
     assert deliver_due_touchpoints(now=now)["failed"] == 1
@@ -262,9 +284,14 @@ def test_in_app_without_a_configured_webhook_fails_and_says_what_to_set(app, wor
 
 
 def test_an_internal_alert_creates_an_alert_and_mails_the_csm(app, mail, world, now):
-    touchpoint = _schedule(world, now, channel="internal_alert", to="csm",
-                           subject="Risk alert: {{ account.name }}",
-                           body="Usage dropped at {{ account.name }}; call {{ contact.name }}.")
+    touchpoint = _schedule(
+        world,
+        now,
+        channel="internal_alert",
+        to="csm",
+        subject="Risk alert: {{ account.name }}",
+        body="Usage dropped at {{ account.name }}; call {{ contact.name }}.",
+    )
     assert deliver_due_touchpoints(now=now)["sent"] == 1
 
     [alert] = _alerts(user=world["csm"], kind="internal_alert")
@@ -289,9 +316,13 @@ def test_an_internal_alert_shows_at_once_even_while_its_mail_is_retried(app, mai
 
 
 def test_a_call_task_is_an_alert_for_the_csm_and_no_mail(app, mail, world, now):
-    touchpoint = _schedule(world, now, channel="call_task",
-                           subject="Call {{ contact.name }} at {{ account.name }}",
-                           body="Call {{ contact.name }} ({{ contact.email }}).")
+    touchpoint = _schedule(
+        world,
+        now,
+        channel="call_task",
+        subject="Call {{ contact.name }} at {{ account.name }}",
+        body="Call {{ contact.name }} ({{ contact.email }}).",
+    )
     assert deliver_due_touchpoints(now=now)["sent"] == 1
     [alert] = _alerts(user=world["csm"], kind="call_task")
     assert alert.title == "Call Dana Smith at Acme Corp"
@@ -308,21 +339,25 @@ def test_a_call_task_on_an_account_nobody_handles_fails(app, mail, world, now):
     assert "Nobody handles this account" in _reload(touchpoint).last_error
 
 
-def test_a_call_task_for_the_pool_assignee_waits_for_the_item_and_follows_it(
-        app, mail, world, now):
+def test_a_call_task_for_the_pool_assignee_waits_for_the_item_and_follows_it(app, mail, world, now):
     """Routed to nobody (the pool was full), the item's call task is scheduled anyway, retried
     until someone takes the item, and reaches whoever holds it when it is sent."""
     pool = PoolFactory()
     world["account"].csm = None
     rule = RuleFactory(name="Rescue")
     firing = RuleFiringFactory(rule=rule, account=world["account"])
-    item = QueueItemFactory(pool=pool, account=world["account"], firing_id=firing.id,
-                            assignee=None)
+    item = QueueItemFactory(pool=pool, account=world["account"], firing_id=firing.id, assignee=None)
     template = TouchpointTemplateFactory(channel="call_task", subject="Call {{ account.name }}")
-    action = {"type": "schedule_touchpoint", "channel": "call_task", "template": template.key,
-              "recipient": "pool_assignee", "delay_days": 0}
-    counts = schedule_for_firings([firing.id], action=action, queue_items={firing.id: item},
-                                  now=now)
+    action = {
+        "type": "schedule_touchpoint",
+        "channel": "call_task",
+        "template": template.key,
+        "recipient": "pool_assignee",
+        "delay_days": 0,
+    }
+    counts = schedule_for_firings(
+        [firing.id], action=action, queue_items={firing.id: item}, now=now
+    )
     db.session.commit()
     assert counts == {"scheduled": 1, "skipped_no_recipient": 0}
     assert deliver_due_touchpoints(now=now)["retrying"] == 1
@@ -340,8 +375,7 @@ def test_a_call_task_for_the_pool_assignee_waits_for_the_item_and_follows_it(
 # --- claims ---------------------------------------------------------------------------------
 
 
-def test_a_row_claimed_by_another_worker_is_left_alone_until_its_lease_ends(app, mail, world,
-                                                                          now):
+def test_a_row_claimed_by_another_worker_is_left_alone_until_its_lease_ends(app, mail, world, now):
     touchpoint = _schedule(world, now)
     touchpoint.claimed_by, touchpoint.claimed_until = "other:1", now + timedelta(minutes=5)
     db.session.commit()
@@ -367,8 +401,9 @@ def test_a_claim_takes_only_due_unclaimed_rows_and_sets_the_lease(app, world, no
     assert (row.claimed_by, row.claimed_until) == ("w1", now + timedelta(minutes=5))
 
 
-def test_a_run_stops_at_its_limit_and_leaves_the_rest_for_the_next(app, mail, world, now,
-                                                                  monkeypatch):
+def test_a_run_stops_at_its_limit_and_leaves_the_rest_for_the_next(
+    app, mail, world, now, monkeypatch
+):
     monkeypatch.setitem(app.config, "DELIVERY_BATCH_SIZE", 2)
     for _ in range(5):
         _schedule(world, now)

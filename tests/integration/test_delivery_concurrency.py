@@ -31,13 +31,15 @@ from tests.integration.smtp_server import smtp_server
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgres"),
     reason="needs PostgreSQL (CS_APP_TEST_DATABASE_URL): SQLite serialises all writers, so two "
-           "workers there cannot race")
+    "workers there cannot race",
+)
 
 TOUCHPOINTS = 1000
 
 
-def test_two_workers_at_once_send_each_of_1000_touchpoints_exactly_once(throwaway_database,
-                                                                         tmp_path):
+def test_two_workers_at_once_send_each_of_1000_touchpoints_exactly_once(
+    throwaway_database, tmp_path
+):
     url = throwaway_database()
     with migrated_app(url) as app:
         seeded = seed_touchpoints(app, TOUCHPOINTS)
@@ -47,11 +49,15 @@ def test_two_workers_at_once_send_each_of_1000_touchpoints_exactly_once(throwawa
 
         with smtp_server() as (sink, port):
             sink.delay = 0.002  # a little latency, as a real server has: runs overlap longer
-            workers = [start_worker(url, port, tmp_path, name, until_idle=True, ready=flag,
-                                    gate=gate)
-                       for name, flag in zip(("worker-a", "worker-b"), ready, strict=True)]
-            wait_until(lambda: all(flag.exists() for flag in ready), timeout=90,
-                       message="the workers did not start")
+            workers = [
+                start_worker(url, port, tmp_path, name, until_idle=True, ready=flag, gate=gate)
+                for name, flag in zip(("worker-a", "worker-b"), ready, strict=True)
+            ]
+            wait_until(
+                lambda: all(flag.exists() for flag in ready),
+                timeout=90,
+                message="the workers did not start",
+            )
             gate.touch()  # both begin claiming at the same instant
             for worker in workers:
                 finish(worker, timeout=300)
@@ -73,8 +79,7 @@ def test_two_workers_at_once_send_each_of_1000_touchpoints_exactly_once(throwawa
     assert attempts == {1}
 
 
-def test_a_claim_passes_over_rows_another_worker_is_claiming_without_waiting(
-        throwaway_database):
+def test_a_claim_passes_over_rows_another_worker_is_claiming_without_waiting(throwaway_database):
     url = throwaway_database()
     with migrated_app(url) as app:
         ids = [touchpoint_id for touchpoint_id, _ in seed_touchpoints(app, 5)]
@@ -82,12 +87,13 @@ def test_a_claim_passes_over_rows_another_worker_is_claiming_without_waiting(
         with other.connect() as connection:
             # another worker, mid-claim, holds the first two rows
             connection.execute(text("SET lock_timeout = '5s'"))
-            connection.execute(text("SELECT id FROM touchpoints WHERE id IN (:a, :b) "
-                                    "FOR UPDATE"), {"a": ids[0], "b": ids[1]})
+            connection.execute(
+                text("SELECT id FROM touchpoints WHERE id IN (:a, :b) FOR UPDATE"),
+                {"a": ids[0], "b": ids[1]},
+            )
             with app.app_context():
                 db.session.execute(text("SET lock_timeout = '2s'"))  # a wait would fail
-                claimed = claim_due("me", clock=utcnow(), lease=timedelta(minutes=5),
-                                    limit=10)
+                claimed = claim_due("me", clock=utcnow(), lease=timedelta(minutes=5), limit=10)
                 db.session.remove()
             connection.rollback()
         other.dispose()

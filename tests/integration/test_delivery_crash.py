@@ -70,16 +70,20 @@ class Hold:
 
 def _claims(app) -> dict[int, tuple[str, str | None]]:
     with app.app_context():
-        rows = db.session.execute(select(Touchpoint.id, Touchpoint.status,
-                                         Touchpoint.claimed_by)).all()
+        rows = db.session.execute(
+            select(Touchpoint.id, Touchpoint.status, Touchpoint.claimed_by)
+        ).all()
         db.session.remove()
     return {row.id: (row.status, row.claimed_by) for row in rows}
 
 
 def _restart_after_the_lease(url, port, tmp_path) -> None:
     """A new worker, its clock past the dead worker's lease, until nothing is left."""
-    finish(start_worker(url, port, tmp_path, "restarted", now=utcnow() + PAST_THE_LEASE,
-                        until_idle=True))
+    finish(
+        start_worker(
+            url, port, tmp_path, "restarted", now=utcnow() + PAST_THE_LEASE, until_idle=True
+        )
+    )
 
 
 def _assert_all_sent_once_except(app, seeded, received: Counter, twice: set[str]) -> None:
@@ -130,29 +134,42 @@ class LockOnAccept:
             return None
         self.message_id = message["Message-ID"]
         if self.url.get_backend_name() == "sqlite":
-            self.connection = sqlite3.connect(self.url.database, timeout=30,
-                                              isolation_level=None, check_same_thread=False)
+            self.connection = sqlite3.connect(
+                self.url.database, timeout=30, isolation_level=None, check_same_thread=False
+            )
             self.connection.execute("BEGIN IMMEDIATE")
         else:
             self.engine = create_engine(self.url)
             self.connection = self.engine.connect()
-            self.connection.execute(text("SELECT id FROM touchpoints WHERE message_id = :m "
-                                         "FOR UPDATE"), {"m": self.message_id})
+            self.connection.execute(
+                text("SELECT id FROM touchpoints WHERE message_id = :m FOR UPDATE"),
+                {"m": self.message_id},
+            )
         self.accepted.set()
         return None  # accepted: the server has the message now
 
     def worker_blocked(self, name: str) -> bool:
         """PostgreSQL: the worker's connection is waiting for our lock."""
-        return bool(self.connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
-            "AND wait_event_type = 'Lock'"), {"name": name}).scalar())
+        return bool(
+            self.connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+                    "AND wait_event_type = 'Lock'"
+                ),
+                {"name": name},
+            ).scalar()
+        )
 
     def end_dead_sessions(self, name: str) -> None:
         """PostgreSQL: the killed worker's backend would notice its client is gone at its next
         read; end it now so no zombie holds a row lock when the next worker claims."""
-        self.connection.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = :name"), {"name": name})
+        self.connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name"
+            ),
+            {"name": name},
+        )
 
     def release(self) -> None:
         if self.connection is None:
@@ -168,7 +185,8 @@ class LockOnAccept:
 
 
 def test_b_a_worker_killed_between_the_servers_accept_and_its_commit_sends_that_one_again(
-        database, tmp_path):
+    database, tmp_path
+):
     url, app, seeded = database
     postgres = make_url(url).get_backend_name() == "postgresql"
     with smtp_server() as (sink, port):
@@ -179,8 +197,11 @@ def test_b_a_worker_killed_between_the_servers_accept_and_its_commit_sends_that_
             assert lock.accepted.wait(HOLD_TIMEOUT), "the worker never sent a message"
             sink.wait_for(1)
             if postgres:  # see it stuck on our lock, so the kill falls before its commit
-                wait_until(lambda: lock.worker_blocked("committer"), timeout=30,
-                           message="the worker's UPDATE never waited for the row lock")
+                wait_until(
+                    lambda: lock.worker_blocked("committer"),
+                    timeout=30,
+                    message="the worker's UPDATE never waited for the row lock",
+                )
             kill(worker)
             if postgres:
                 lock.end_dead_sessions("committer")

@@ -77,58 +77,203 @@ def snapshot() -> dict[str, list[tuple]]:
 
     return {
         "users": rows(User, lambda u: (u.email, u.name, u.role, u.away)),
-        "accounts": rows(Account, lambda a: (
-            a.external_id, a.name, a.domain, a.industry, a.employees, a.segment,
-            a.engagement_model, a.arr_minor, a.currency, a.contract_start, a.renewal_date,
-            emails.get(a.csm_id), a.lifecycle_stage, a.stage_entered_on, a.product_plan,
-            a.seats_purchased, a.primary_use_case, a.trial_ends_on)),
-        "stages": rows(LifecycleStageEntry, lambda e: (ext[e.account_id], e.stage,
-                                                       e.entered_on)),
-        "contacts": rows(Contact, lambda c: (ext[c.account_id], c.name, c.title, c.email,
-                                             c.role, c.influence, c.engagement,
-                                             c.last_contact_on, c.status)),
-        "plans": rows(Plan, lambda p: (plan_keys[p.id], p.plan_type, p.status,
-                                       emails[p.owner_id], p.review_cadence, p.last_reviewed_on,
-                                       p.next_review_on, p.template_key, p.version,
-                                       p.created_at, p.updated_at)),
-        "outcomes": rows(Outcome, lambda o: (outcomes[o.id], o.metric, o.unit, o.baseline,
-                                             o.target, o.current_value, o.target_date,
-                                             o.status)),
-        "measurements": rows(OutcomeMeasurement, lambda m: (outcomes[m.outcome_id],
-                                                            m.measured_on, m.value)),
-        "milestones": rows(Milestone, lambda m: (plan_keys[m.plan_id], m.phase, m.title,
-                                                 m.target_date, m.status, m.completed_on,
-                                                 owner(m))),
-        "risks": rows(Risk, lambda r: (plan_keys[r.plan_id], r.title, r.category,
-                                       r.likelihood, r.impact, r.status, owner(r))),
-        "actions": rows(ActionItem, lambda a: (plan_keys[a.plan_id], a.title, a.due_date,
-                                               a.status, a.completed_on, owner(a))),
-        "stakeholders": rows(Stakeholder, lambda s: (plan_keys[s.plan_id], s.role,
-                                                     contacts.get(s.contact_id),
-                                                     emails.get(s.user_id))),
-        "reviews": rows(Review, lambda r: (plan_keys[r.plan_id], r.held_on, r.attendees,
-                                           r.notes)),
-        "history": rows(PlanChange, lambda c: (plan_keys[c.plan_id], c.changed_at,
-                                               c.component, c.action, c.field, c.old_value,
-                                               c.new_value, emails.get(c.user_id))),
-        "events": rows(UsageEvent, lambda e: (e.event_id, ext[e.account_id], e.event_type,
-                                              e.occurred_at, e.user_ref, e.properties,
-                                              e.received_at)),
-        "metrics": rows(MetricValue, lambda m: (ext[m.account_id], m.metric_key,
-                                                m.measured_on, m.value)),
-        "health": rows(HealthSnapshot, lambda h: (
-            ext[h.account_id], h.day, h.scorecard_version_id, h.score, h.band, h.coverage,
-            h.computed_score, h.computed_band, h.overridden, h.measures, h.computed_at)),
-        "overrides": rows(HealthOverride, lambda o: (ext[o.account_id], o.band, o.score,
-                                                     o.reason, o.expires_at, o.created_at,
-                                                     emails.get(o.created_by_id),
-                                                     o.cleared_at)),
-        "signals": rows(AccountSignals, lambda s: (ext[s.account_id], s.computed_at,
-                                                   s.days_since_last_login, s.logins_30d,
-                                                   s.features_used_30d, s.health_score,
-                                                   s.health_band, s.health_change_30d)),
-        "audit": rows(AuditEvent, lambda e: (e.at, emails.get(e.user_id), e.entity_type,
-                                             e.entity_id, e.action, e.before, e.after)),
+        "accounts": rows(
+            Account,
+            lambda a: (
+                a.external_id,
+                a.name,
+                a.domain,
+                a.industry,
+                a.employees,
+                a.segment,
+                a.engagement_model,
+                a.arr_minor,
+                a.currency,
+                a.contract_start,
+                a.renewal_date,
+                emails.get(a.csm_id),
+                a.lifecycle_stage,
+                a.stage_entered_on,
+                a.product_plan,
+                a.seats_purchased,
+                a.primary_use_case,
+                a.trial_ends_on,
+            ),
+        ),
+        "stages": rows(LifecycleStageEntry, lambda e: (ext[e.account_id], e.stage, e.entered_on)),
+        "contacts": rows(
+            Contact,
+            lambda c: (
+                ext[c.account_id],
+                c.name,
+                c.title,
+                c.email,
+                c.role,
+                c.influence,
+                c.engagement,
+                c.last_contact_on,
+                c.status,
+            ),
+        ),
+        "plans": rows(
+            Plan,
+            lambda p: (
+                plan_keys[p.id],
+                p.plan_type,
+                p.status,
+                emails[p.owner_id],
+                p.review_cadence,
+                p.last_reviewed_on,
+                p.next_review_on,
+                p.template_key,
+                p.version,
+                p.created_at,
+                p.updated_at,
+            ),
+        ),
+        "outcomes": rows(
+            Outcome,
+            lambda o: (
+                outcomes[o.id],
+                o.metric,
+                o.unit,
+                o.baseline,
+                o.target,
+                o.current_value,
+                o.target_date,
+                o.status,
+            ),
+        ),
+        "measurements": rows(
+            OutcomeMeasurement, lambda m: (outcomes[m.outcome_id], m.measured_on, m.value)
+        ),
+        "milestones": rows(
+            Milestone,
+            lambda m: (
+                plan_keys[m.plan_id],
+                m.phase,
+                m.title,
+                m.target_date,
+                m.status,
+                m.completed_on,
+                owner(m),
+            ),
+        ),
+        "risks": rows(
+            Risk,
+            lambda r: (
+                plan_keys[r.plan_id],
+                r.title,
+                r.category,
+                r.likelihood,
+                r.impact,
+                r.status,
+                owner(r),
+            ),
+        ),
+        "actions": rows(
+            ActionItem,
+            lambda a: (
+                plan_keys[a.plan_id],
+                a.title,
+                a.due_date,
+                a.status,
+                a.completed_on,
+                owner(a),
+            ),
+        ),
+        "stakeholders": rows(
+            Stakeholder,
+            lambda s: (
+                plan_keys[s.plan_id],
+                s.role,
+                contacts.get(s.contact_id),
+                emails.get(s.user_id),
+            ),
+        ),
+        "reviews": rows(Review, lambda r: (plan_keys[r.plan_id], r.held_on, r.attendees, r.notes)),
+        "history": rows(
+            PlanChange,
+            lambda c: (
+                plan_keys[c.plan_id],
+                c.changed_at,
+                c.component,
+                c.action,
+                c.field,
+                c.old_value,
+                c.new_value,
+                emails.get(c.user_id),
+            ),
+        ),
+        "events": rows(
+            UsageEvent,
+            lambda e: (
+                e.event_id,
+                ext[e.account_id],
+                e.event_type,
+                e.occurred_at,
+                e.user_ref,
+                e.properties,
+                e.received_at,
+            ),
+        ),
+        "metrics": rows(
+            MetricValue, lambda m: (ext[m.account_id], m.metric_key, m.measured_on, m.value)
+        ),
+        "health": rows(
+            HealthSnapshot,
+            lambda h: (
+                ext[h.account_id],
+                h.day,
+                h.scorecard_version_id,
+                h.score,
+                h.band,
+                h.coverage,
+                h.computed_score,
+                h.computed_band,
+                h.overridden,
+                h.measures,
+                h.computed_at,
+            ),
+        ),
+        "overrides": rows(
+            HealthOverride,
+            lambda o: (
+                ext[o.account_id],
+                o.band,
+                o.score,
+                o.reason,
+                o.expires_at,
+                o.created_at,
+                emails.get(o.created_by_id),
+                o.cleared_at,
+            ),
+        ),
+        "signals": rows(
+            AccountSignals,
+            lambda s: (
+                ext[s.account_id],
+                s.computed_at,
+                s.days_since_last_login,
+                s.logins_30d,
+                s.features_used_30d,
+                s.health_score,
+                s.health_band,
+                s.health_change_30d,
+            ),
+        ),
+        "audit": rows(
+            AuditEvent,
+            lambda e: (
+                e.at,
+                emails.get(e.user_id),
+                e.entity_type,
+                e.entity_id,
+                e.action,
+                e.before,
+                e.after,
+            ),
+        ),
     }
 
 
@@ -155,8 +300,13 @@ def demo(migrated_app):
             db.session.expunge_all()
             messages: list[str] = []
             created = load_demo(NOW, echo=messages.append)
-            yield {"first": first, "first_created": first_created, "second": snapshot(),
-                   "created": created, "messages": messages}
+            yield {
+                "first": first,
+                "first_created": first_created,
+                "second": snapshot(),
+                "created": created,
+                "messages": messages,
+            }
         finally:
             db.session.remove()
             transaction.rollback()
@@ -183,22 +333,30 @@ def test_loading_again_adds_nothing(demo):
 def test_techcorp_is_the_seed_guides_enterprise_example(demo):
     now = NOW
     techcorp = account("CRM-10001")
-    assert (techcorp.name, techcorp.industry, techcorp.employees) == ("TechCorp Inc.",
-                                                                      "B2B SaaS", 500)
+    assert (techcorp.name, techcorp.industry, techcorp.employees) == (
+        "TechCorp Inc.",
+        "B2B SaaS",
+        500,
+    )
     assert (techcorp.arr_minor, techcorp.currency) == (8_500_000, "USD")
     assert (techcorp.segment, techcorp.engagement_model) == ("Enterprise", "high-touch")
     sponsor = next(c for c in techcorp.contacts if c.role == "executive_sponsor")
     assert sponsor.title == "VP of Customer Experience"
 
     plan = only_plan(techcorp)
-    assert (plan.template_key, plan.status, plan.plan_type) == ("enterprise-high-touch",
-                                                               "active", "high-touch")
+    assert (plan.template_key, plan.status, plan.plan_type) == (
+        "enterprise-high-touch",
+        "active",
+        "high-touch",
+    )
     outcomes = {o.title: o for o in plan.outcomes}
     start = techcorp.contract_start
-    for title, baseline, target, months in (("Average resolution time", 18, 8, 6),
-                                            ("Tool consolidation", 3, 1, 3),
-                                            ("Agent satisfaction (internal)", 62, 80, 6),
-                                            ("Customer effort score", 4.2, 3.0, 9)):
+    for title, baseline, target, months in (
+        ("Average resolution time", 18, 8, 6),
+        ("Tool consolidation", 3, 1, 3),
+        ("Agent satisfaction (internal)", 62, 80, 6),
+        ("Customer effort score", 4.2, 3.0, 9),
+    ):
         outcome = outcomes[title]
         assert (outcome.baseline, outcome.target) == (baseline, target)
         assert outcome.target_date == start + timedelta(days=30 * months)
@@ -207,11 +365,13 @@ def test_techcorp_is_the_seed_guides_enterprise_example(demo):
     assert resolution.current_value == 13.2
 
     milestones = [m.title for m in plan.milestones]
-    for month_title in ("Data migration from legacy systems complete",
-                        "Support team trained, soft launch with 25% ticket volume",
-                        "Full cutover, legacy systems deprecated",
-                        "Automation workflows deployed for the top 5 ticket categories",
-                        "Resolution time target achieved, expansion discussion initiated"):
+    for month_title in (
+        "Data migration from legacy systems complete",
+        "Support team trained, soft launch with 25% ticket volume",
+        "Full cutover, legacy systems deprecated",
+        "Automation workflows deployed for the top 5 ticket categories",
+        "Resolution time target achieved, expansion discussion initiated",
+    ):
         assert month_title in milestones
     assert len(plan.reviews) == 3
     assert plan.next_review_on > now.date()
@@ -223,7 +383,10 @@ def test_growthstack_is_the_seed_guides_hybrid_example(demo):
     now = NOW
     growthstack = account("CRM-10002")
     assert (growthstack.name, growthstack.industry, growthstack.employees) == (
-        "GrowthStack Marketing", "Marketing Services", 45)
+        "GrowthStack Marketing",
+        "Marketing Services",
+        45,
+    )
     assert growthstack.arr_minor == 2_400_000
     assert (growthstack.segment, growthstack.engagement_model) == ("Mid-Market", "hybrid")
     primary = next(c for c in growthstack.contacts if c.role == "champion")
@@ -262,10 +425,18 @@ def test_the_portfolio_covers_every_segment_model_stage_and_plan_state(demo):
     assert {p.status for p in plans} == set(PLAN_STATUSES)
     assert any(p.plan_type == "joint" for p in plans)
     assert db.session.scalar(select(func.count(Review.id))) > len(plans)
-    flags = Counter(flag.key for p in plans
-                    for flag in plan_insights(p, today=today, dark_after_days=30).flags)
-    for key in ("review_overdue", "overdue_actions", "overdue_milestones", "severe_risks",
-                "single_threaded", "gone_dark", "departed"):
+    flags = Counter(
+        flag.key for p in plans for flag in plan_insights(p, today=today, dark_after_days=30).flags
+    )
+    for key in (
+        "review_overdue",
+        "overdue_actions",
+        "overdue_milestones",
+        "severe_risks",
+        "single_threaded",
+        "gone_dark",
+        "departed",
+    ):
         assert flags[key] > 0, key
 
 
@@ -295,17 +466,20 @@ def test_demo_email_addresses_pass_the_forms_email_check(demo):
 
 def todays_snapshots() -> dict[str, HealthSnapshot]:
     rows = db.session.execute(
-        select(Account.external_id, HealthSnapshot).join(HealthSnapshot,
-                                                         HealthSnapshot.account_id == Account.id)
-        .where(HealthSnapshot.day == NOW.date())).all()
+        select(Account.external_id, HealthSnapshot)
+        .join(HealthSnapshot, HealthSnapshot.account_id == Account.id)
+        .where(HealthSnapshot.day == NOW.date())
+    ).all()
     return dict(rows)
 
 
 def snapshot_on_or_before(acct: Account, day) -> HealthSnapshot | None:
     return db.session.scalar(
-        select(HealthSnapshot).where(HealthSnapshot.account_id == acct.id,
-                                     HealthSnapshot.day <= day)
-        .order_by(HealthSnapshot.day.desc()).limit(1))
+        select(HealthSnapshot)
+        .where(HealthSnapshot.account_id == acct.id, HealthSnapshot.day <= day)
+        .order_by(HealthSnapshot.day.desc())
+        .limit(1)
+    )
 
 
 def test_every_account_is_scored_today_with_90_days_of_history(demo):
@@ -320,8 +494,11 @@ def test_every_account_is_scored_today_with_90_days_of_history(demo):
     for back in range(0, 36):  # daily for the last 35 days: what-changed finds 7 and 30 days
         assert NOW.date() - timedelta(days=back) in days, back
     techcorp = account("CRM-10001")
-    history = list(db.session.scalars(select(HealthSnapshot.day).where(
-        HealthSnapshot.account_id == techcorp.id)))
+    history = list(
+        db.session.scalars(
+            select(HealthSnapshot.day).where(HealthSnapshot.account_id == techcorp.id)
+        )
+    )
     assert len(history) >= 50
     # the replay never scored an account before it was signed
     assert min(history) >= techcorp.contract_start
@@ -358,18 +535,36 @@ def test_the_usage_data_tells_each_accounts_story(demo):
     events = db.session.scalar(select(func.count(UsageEvent.id)))
     assert 1_000 <= events <= 10_000
     kinds = Counter(db.session.scalars(select(UsageEvent.event_type)))
-    for kind in ("login", "feature_used", "support_ticket", "nps_response", "seat_added",
-                 "feature_gate_hit", "upgrade_viewed"):
+    for kind in (
+        "login",
+        "feature_used",
+        "support_ticket",
+        "nps_response",
+        "seat_added",
+        "feature_gate_hit",
+        "upgrade_viewed",
+    ):
         assert kinds[kind] > 0, kind
-    assert db.session.scalar(select(func.count()).where(
-        ~UsageEvent.event_id.like("demo-CRM-%") & ~UsageEvent.event_id.like("demo-journey-%")
-    )) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).where(
+                ~UsageEvent.event_id.like("demo-CRM-%")
+                & ~UsageEvent.event_id.like("demo-journey-%")
+            )
+        )
+        == 0
+    )
     assert db.session.scalar(select(func.max(UsageEvent.occurred_at))) <= NOW
 
-    signals = {a.external_id: (a, db.session.get(AccountSignals, a.id))
-               for a in db.session.scalars(select(Account))}
-    gone_dark = [e for e, (a, s) in signals.items()
-                 if a.lifecycle_stage != "churned" and (s.days_since_last_login or 0) >= 30]
+    signals = {
+        a.external_id: (a, db.session.get(AccountSignals, a.id))
+        for a in db.session.scalars(select(Account))
+    }
+    gone_dark = [
+        e
+        for e, (a, s) in signals.items()
+        if a.lifecycle_stage != "churned" and (s.days_since_last_login or 0) >= 30
+    ]
     assert gone_dark
     assert any(s.nps_category == "detractor" for _, s in signals.values())
     assert any(s.support_sentiment == "negative" for _, s in signals.values())
@@ -380,12 +575,20 @@ def test_the_usage_data_tells_each_accounts_story(demo):
     trials = sorted(s.trial_days_left for a, s in signals.values() if a.trial_ends_on)
     assert trials == [0, 1, 3]  # the three trial-ending rules each have their account
     assert all(a.segment == "SMB" for a, _ in signals.values() if a.trial_ends_on)
-    assert all(s.seats_used is not None for a, s in signals.values()
-               if a.lifecycle_stage not in ("churned", "onboarding"))
+    assert all(
+        s.seats_used is not None
+        for a, s in signals.values()
+        if a.lifecycle_stage not in ("churned", "onboarding")
+    )
 
     mid_market = {a.id for a, _ in signals.values() if a.segment == "Mid-Market"}
-    fresh = set(db.session.scalars(select(MetricValue.account_id).distinct().where(
-        MetricValue.metric_key == "pipeline_freshness_days")))
+    fresh = set(
+        db.session.scalars(
+            select(MetricValue.account_id)
+            .distinct()
+            .where(MetricValue.metric_key == "pipeline_freshness_days")
+        )
+    )
     assert fresh and fresh <= mid_market and len(fresh) >= len(mid_market) - 1
     # the Mid-Market scorecard's pipeline measure has data today for live accounts
     growthstack = todays_snapshots()["CRM-10002"]
@@ -396,7 +599,7 @@ def test_the_usage_data_tells_each_accounts_story(demo):
 def test_past_snapshots_only_saw_what_had_happened_by_then(demo):
     """The history is replayed day by day, so no snapshot reads a later login or contact
     (which would show as a negative 'days since')."""
-    for measures, in db.session.execute(select(HealthSnapshot.measures)):
+    for (measures,) in db.session.execute(select(HealthSnapshot.measures)):
         for measure in measures:
             value = measure["value"]
             if measure["signal"].startswith("days_since") and value is not None:
@@ -407,18 +610,23 @@ def test_past_snapshots_only_saw_what_had_happened_by_then(demo):
 def test_churned_and_expanded_accounts_have_history_before_the_outcome(demo):
     today = NOW.date()
     outcomes = {stage: [] for stage in ("churned", "expansion")}
-    for entry in db.session.scalars(select(LifecycleStageEntry).where(
-            LifecycleStageEntry.stage.in_(list(outcomes)))):
+    for entry in db.session.scalars(
+        select(LifecycleStageEntry).where(LifecycleStageEntry.stage.in_(list(outcomes)))
+    ):
         outcomes[entry.stage].append(entry)
     assert len(outcomes["churned"]) >= 2 and len(outcomes["expansion"]) >= 2
     for stage, worry in (("churned", {"at_risk", "critical"}), ("expansion", {"healthy"})):
         for entry in outcomes[stage]:
             assert 10 <= (today - entry.entered_on).days <= 60, entry.entered_on
             before = db.session.scalar(
-                select(HealthSnapshot).where(
+                select(HealthSnapshot)
+                .where(
                     HealthSnapshot.account_id == entry.account_id,
-                    HealthSnapshot.day <= entry.entered_on - timedelta(days=30))
-                .order_by(HealthSnapshot.day.desc()).limit(1))
+                    HealthSnapshot.day <= entry.entered_on - timedelta(days=30),
+                )
+                .order_by(HealthSnapshot.day.desc())
+                .limit(1)
+            )
             assert before is not None and before.band in worry, (stage, before and before.band)
     card = db.session.scalar(select(Scorecard).where(Scorecard.key == "health-indicators"))
     result = backtest(card.current_version, now=NOW)
@@ -437,14 +645,28 @@ def test_the_lead_has_one_active_override_with_a_reason(demo):
     assert active_override(acct, NOW) == override
     today = todays_snapshots()[acct.external_id]
     assert today.overridden and today.band == override.band != today.computed_band
-    assert db.session.scalar(select(func.count()).where(
-        AuditEvent.entity_id == acct.external_id, AuditEvent.action == "override_set")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).where(
+                AuditEvent.entity_id == acct.external_id, AuditEvent.action == "override_set"
+            )
+        )
+        == 1
+    )
 
 
 def test_loading_again_replays_no_history_and_adds_no_override(demo):
-    counts = {model: db.session.scalar(select(func.count()).select_from(model))
-              for model in (UsageEvent, MetricValue, HealthSnapshot, HealthOverride,
-                            LifecycleStageEntry, AuditEvent)}
+    counts = {
+        model: db.session.scalar(select(func.count()).select_from(model))
+        for model in (
+            UsageEvent,
+            MetricValue,
+            HealthSnapshot,
+            HealthOverride,
+            LifecycleStageEntry,
+            AuditEvent,
+        )
+    }
     again = db.session.begin_nested()
     assert load_demo(NOW + timedelta(hours=2), echo=quiet) == {}
     for model, count in counts.items():
@@ -455,13 +677,21 @@ def test_loading_again_replays_no_history_and_adds_no_override(demo):
 def test_every_shipped_rule_has_fired_on_a_demo_account(demo):
     """Each default rule — journey triggers, human touchpoints, upgrade triggers — fired on an
     account built for it, and the demo's pools hold the routed accounts."""
-    fired = dict(db.session.execute(
-        select(Rule.key, func.count(RuleFiring.id)).join(RuleFiring, RuleFiring.rule_id == Rule.id)
-        .where(Rule.key.is_not(None)).group_by(Rule.key)).all())
+    fired = dict(
+        db.session.execute(
+            select(Rule.key, func.count(RuleFiring.id))
+            .join(RuleFiring, RuleFiring.rule_id == Rule.id)
+            .where(Rule.key.is_not(None))
+            .group_by(Rule.key)
+        ).all()
+    )
     assert set(fired) == {rule["key"] for rule in BUILTIN_RULES}
     first_feature = db.session.scalar(
-        select(Account.external_id).join(RuleFiring, RuleFiring.account_id == Account.id)
-        .join(Rule, Rule.id == RuleFiring.rule_id).where(Rule.key == "journey-first-feature"))
+        select(Account.external_id)
+        .join(RuleFiring, RuleFiring.account_id == Account.id)
+        .join(Rule, Rule.id == RuleFiring.rule_id)
+        .where(Rule.key == "journey-first-feature")
+    )
     assert first_feature == "CRM-20001"
     assert db.session.scalar(select(func.count(QueueItem.id))) > 0
     assert db.session.scalar(select(func.count(Touchpoint.id))) > 0

@@ -32,18 +32,20 @@ def test_weights_must_sum_to_100(app):
     values["measures"][0]["weight"] = 20
     with pytest.raises(ValidationError) as refused:
         service.validate_scorecard(values)
-    assert refused.value.fields["weights"] == (
-        "The weights add up to 95; they must add up to 100.")
+    assert refused.value.fields["weights"] == ("The weights add up to 95; they must add up to 100.")
 
 
-@pytest.mark.parametrize(("change", "field", "text"), [
-    ({"signal": "logins_per_fortnight"}, "measures.0.signal", "unknown signal"),
-    ({"weight": -5}, "measures.0.weight", "above 0"),
-    ({"healthy": None}, "measures.0.healthy", "both the healthy and the critical"),
-    ({"higher_is_better": True}, "measures.0.healthy", "better side"),
-    ({"key": "Login Frequency"}, "measures.0.key", "lowercase"),
-    ({"freshness_days": 0}, "measures.0.freshness_days", "whole number"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"signal": "logins_per_fortnight"}, "measures.0.signal", "unknown signal"),
+        ({"weight": -5}, "measures.0.weight", "above 0"),
+        ({"healthy": None}, "measures.0.healthy", "both the healthy and the critical"),
+        ({"higher_is_better": True}, "measures.0.healthy", "better side"),
+        ({"key": "Login Frequency"}, "measures.0.key", "lowercase"),
+        ({"freshness_days": 0}, "measures.0.freshness_days", "whole number"),
+    ],
+)
 def test_measure_refusals_name_the_measure_and_field(app, change, field, text):
     values = definition()
     values["measures"][0].update(change)
@@ -82,9 +84,19 @@ def test_saving_makes_a_new_version_and_an_audit_event(app, now):
 def test_what_if_counts_bands_without_saving(app, now):
     for n in range(3):
         AccountFactory(external_id=f"W{n}", segment="SMB")
-    ingest_events([{"id": f"w{n}-{k}", "account": f"W{n}", "type": "login",
-                    "at": (now - timedelta(days=1)).isoformat()} for n in range(3)
-                   for k in range(2)], now=now)
+    ingest_events(
+        [
+            {
+                "id": f"w{n}-{k}",
+                "account": f"W{n}",
+                "type": "login",
+                "at": (now - timedelta(days=1)).isoformat(),
+            }
+            for n in range(3)
+            for k in range(2)
+        ],
+        now=now,
+    )
     recompute(now=now)
     values = definition()
     for measure, weight in zip(values["measures"], (70, 10, 10, 10), strict=True):
@@ -101,8 +113,12 @@ def test_override_needs_reason_and_future_expiry(app, now):
     account = AccountFactory()
     lead = UserFactory(role="lead")
     with pytest.raises(ValidationError) as refused:
-        service.set_override(account, {"band": "purple", "reason": "", "expires_on": "2026-01-01"},
-                             user=lead, now=now)
+        service.set_override(
+            account,
+            {"band": "purple", "reason": "", "expires_on": "2026-01-01"},
+            user=lead,
+            now=now,
+        )
     assert set(refused.value.fields) == {"band", "reason", "expires_on"}
 
 
@@ -110,28 +126,49 @@ def test_override_shows_beside_the_computed_score_and_is_audited(app, now):
     account = AccountFactory(segment="SMB")
     lead = UserFactory(role="lead")
     recompute(now=now)
-    service.set_override(account, {"band": "critical", "reason": "Sponsor resigned today",
-                                   "expires_on": "2026-12-31"}, user=lead, now=now)
+    service.set_override(
+        account,
+        {"band": "critical", "reason": "Sponsor resigned today", "expires_on": "2026-12-31"},
+        user=lead,
+        now=now,
+    )
     health = service.account_health(account, now=now)
     payload = service.health_json(health)
     assert payload["band"] == "critical" and payload["computed_band"] == "insufficient_data"
     assert payload["override"]["reason"] == "Sponsor resigned today"
     recompute(now=now)
     assert service.health_json(service.account_health(account, now=now))["band"] == "critical"
-    assert db.session.scalar(select(AuditEvent.action).where(
-        AuditEvent.entity_type == "account_health")) == "override_set"
+    assert (
+        db.session.scalar(
+            select(AuditEvent.action).where(AuditEvent.entity_type == "account_health")
+        )
+        == "override_set"
+    )
 
 
 def test_what_changed_against_7_and_30_days_and_drop_alert(app, now):
     account = AccountFactory(segment="SMB")
     measures = [{"key": "login_frequency", "score": 100.0}, {"key": "nps", "score": 50.0}]
-    for days_ago, scores, total in ((30, (100.0, 100.0), 90.0), (7, (100.0, 50.0), 80.0),
-                                    (0, (40.0, 50.0), 60.0)):
-        db.session.add(HealthSnapshot(
-            account_id=account.id, day=now.date() - timedelta(days=days_ago), score=total,
-            band="healthy", coverage=1.0, computed_score=total, computed_band="healthy",
-            measures=[dict(m, score=s, weight=50, value=None, stale=0, points_lost=0)
-                      for m, s in zip(measures, scores, strict=True)]))
+    for days_ago, scores, total in (
+        (30, (100.0, 100.0), 90.0),
+        (7, (100.0, 50.0), 80.0),
+        (0, (40.0, 50.0), 60.0),
+    ):
+        db.session.add(
+            HealthSnapshot(
+                account_id=account.id,
+                day=now.date() - timedelta(days=days_ago),
+                score=total,
+                band="healthy",
+                coverage=1.0,
+                computed_score=total,
+                computed_band="healthy",
+                measures=[
+                    dict(m, score=s, weight=50, value=None, stale=0, points_lost=0)
+                    for m, s in zip(measures, scores, strict=True)
+                ],
+            )
+        )
     db.session.flush()
     health = service.account_health(account, now=now)
     changes = {m.key: (m.change_7d, m.change_30d) for m in health.measures}

@@ -53,8 +53,14 @@ def section(html: str, element_id: str) -> str:
 
 
 def event(n, account, kind, at, **properties):
-    return {"id": f"{account}-{kind}-{n}", "account": account, "type": kind,
-            "at": at.isoformat(), "user": "u1", "properties": properties or None}
+    return {
+        "id": f"{account}-{kind}-{n}",
+        "account": account,
+        "type": kind,
+        "at": at.isoformat(),
+        "user": "u1",
+        "properties": properties or None,
+    }
 
 
 @pytest.fixture
@@ -63,11 +69,14 @@ def slipping_account(app, clock):
     logins and features stopped, the NPS went stale, support sentiment was never recorded."""
     account = AccountFactory(external_id="ACME", name="Acme Logistics", segment="SMB")
     month_ago = clock - timedelta(days=31)
-    ingest_events([event(0, "ACME", "login", month_ago),
-                   *(event(i, "ACME", "feature_used", month_ago, feature=f"f{i}")
-                     for i in range(3)),
-                   event(0, "ACME", "nps_response", clock - timedelta(days=200), score=10)],
-                  now=month_ago)
+    ingest_events(
+        [
+            event(0, "ACME", "login", month_ago),
+            *(event(i, "ACME", "feature_used", month_ago, feature=f"f{i}") for i in range(3)),
+            event(0, "ACME", "nps_response", clock - timedelta(days=200), score=10),
+        ],
+        now=month_ago,
+    )
     recompute(now=clock - timedelta(days=30))
     recompute(now=clock - timedelta(days=7))
     recompute(now=clock)
@@ -91,13 +100,15 @@ def test_health_card_explains_the_score_and_what_changed(client, lead, slipping_
     # the two measures that cost points first; those without data last
     assert rows[:2] == ["login_frequency", "feature_adoption"]
     assert set(rows[2:]) == {"support_sentiment", "nps"}
-    login_row = text_of(re.search(r'id="measure-login_frequency".*?</tr>', card_html,
-                                  re.S).group(0))
+    login_row = text_of(
+        re.search(r'id="measure-login_frequency".*?</tr>', card_html, re.S).group(0)
+    )
     assert "Login frequency" in login_row and "31" in login_row and "50.0" in login_row
     # 24 days without a login a week ago scored 26.1; a day without one a month ago, 100
     assert "25 %" in login_row and login_row.split()[-4:] == ["▼", "26.1", "▼", "100"]
-    assert "no data" in text_of(re.search(r'id="measure-support_sentiment".*?</tr>',
-                                          card_html, re.S).group(0))
+    assert "no data" in text_of(
+        re.search(r'id="measure-support_sentiment".*?</tr>', card_html, re.S).group(0)
+    )
     assert "stale: older than 180 days" in text
     assert "No data: Support sentiment." in text
     assert "Stale: NPS response (older than 180 days)" in text
@@ -105,16 +116,16 @@ def test_health_card_explains_the_score_and_what_changed(client, lead, slipping_
 
 def test_what_changed_compares_with_7_and_30_days(client, lead, slipping_account):
     card_html = section(client.get("/accounts/ACME").get_data(as_text=True), "health")
-    features = text_of(re.search(r'id="measure-feature_adoption".*?</tr>', card_html,
-                                 re.S).group(0))
+    features = text_of(
+        re.search(r'id="measure-feature_adoption".*?</tr>', card_html, re.S).group(0)
+    )
     # the features used 31 days ago counted 7 and 30 days ago, not today
     assert features.split()[-4:] == ["▼", "100", "▼", "100"]
     nps = text_of(re.search(r'id="measure-nps".*?</tr>', card_html, re.S).group(0))
     assert nps.split()[-2:] == ["—", "—"]  # stale now: nothing to compare
 
 
-def test_trend_marks_the_day_the_scorecard_version_changed(client, lead, slipping_account,
-                                                             clock):
+def test_trend_marks_the_day_the_scorecard_version_changed(client, lead, slipping_account, clock):
     values = service.scorecard_as_dict(card())
     values["measures"][0]["weight"], values["measures"][1]["weight"] = 40, 10
     service.save_version(card(), values, user=lead, now=clock - timedelta(days=3))
@@ -134,11 +145,14 @@ def test_insufficient_data_is_never_a_confident_colour(client, lead, clock):
     card_html = section(client.get("/accounts/QUIET").get_data(as_text=True), "health")
     assert 'class="health-score band-insufficient_data"' in card_html
     assert "badge-band-insufficient_data" in card_html
-    assert not re.search(r"badge-band-(healthy|at_risk|critical)\"", card_html.split(
-        "Why this score")[0])
+    assert not re.search(
+        r"badge-band-(healthy|at_risk|critical)\"", card_html.split("Why this score")[0]
+    )
     assert 'aria-label="Health score">—<' in card_html
-    assert ("Insufficient data. Only 0 % of the scorecard's weight had fresh data; a band "
-            "needs at least 50 %.") in text_of(card_html)
+    assert (
+        "Insufficient data. Only 0 % of the scorecard's weight had fresh data; a band "
+        "needs at least 50 %."
+    ) in text_of(card_html)
 
 
 def test_an_account_never_scored_says_how_to_score_it(client, lead):
@@ -146,8 +160,10 @@ def test_an_account_never_scored_says_how_to_score_it(client, lead):
     db.session.commit()
     html = client.get("/accounts/NEW").get_data(as_text=True)
     assert "Not scored yet." in text_of(section(html, "health"))
-    assert ("Signals not computed yet — run <code>cs-app jobs run recompute-health</code>."
-            in section(html, "signals"))
+    assert (
+        "Signals not computed yet — run <code>cs-app jobs run recompute-health</code>."
+        in section(html, "signals")
+    )
 
 
 def test_signals_panel_lists_every_signal_with_its_value(client, lead, slipping_account):
@@ -164,18 +180,28 @@ def test_signals_panel_lists_every_signal_with_its_value(client, lead, slipping_
 
 
 def override_form(clock, **changes):
-    values = {"band": "critical", "score": "",
-              "reason": "Executive sponsor resigned; renewal at risk.",
-              "expires_on": (clock.date() + timedelta(days=40)).isoformat()}
+    values = {
+        "band": "critical",
+        "score": "",
+        "reason": "Executive sponsor resigned; renewal at risk.",
+        "expires_on": (clock.date() + timedelta(days=40)).isoformat(),
+    }
     values.update(changes)
     return {f"override-{name}": value for name, value in values.items()}
 
 
 def test_override_shows_beside_the_computed_score(client, lead, clock):
     AccountFactory(external_id="OVR", segment="SMB")
-    ingest_events([event(0, "OVR", "login", clock - timedelta(hours=2)),
-                   *(event(i, "OVR", "feature_used", clock - timedelta(hours=2), feature=f"f{i}")
-                     for i in range(3))], now=clock)
+    ingest_events(
+        [
+            event(0, "OVR", "login", clock - timedelta(hours=2)),
+            *(
+                event(i, "OVR", "feature_used", clock - timedelta(hours=2), feature=f"f{i}")
+                for i in range(3)
+            ),
+        ],
+        now=clock,
+    )
     recompute(now=clock)
     db.session.commit()
     response = client.post("/accounts/OVR/health/override", data=override_form(clock))
@@ -185,11 +211,17 @@ def test_override_shows_beside_the_computed_score(client, lead, clock):
     page = client.get("/accounts/OVR").get_data(as_text=True)
     text = text_of(section(page, "health"))
     assert f"Health overridden to Critical until {until}." in text_of(page)
-    assert (f"Critical (override by Lena Lead, until {until}: Executive sponsor resigned; "
-            f"renewal at risk.) · computed 100 Healthy") in text
+    assert (
+        f"Critical (override by Lena Lead, until {until}: Executive sponsor resigned; "
+        f"renewal at risk.) · computed 100 Healthy"
+    ) in text
     db.session.expire_all()
-    assert db.session.scalar(select(AuditEvent.action).where(
-        AuditEvent.entity_type == "account_health")) == "override_set"
+    assert (
+        db.session.scalar(
+            select(AuditEvent.action).where(AuditEvent.entity_type == "account_health")
+        )
+        == "override_set"
+    )
 
     response = client.post("/accounts/OVR/health/override/clear")
     assert response.status_code == 302
@@ -201,26 +233,36 @@ def test_override_shows_beside_the_computed_score(client, lead, clock):
 def test_override_with_a_score_only(client, lead, clock):
     AccountFactory(external_id="OVS", segment="SMB")
     db.session.commit()
-    response = client.post("/accounts/OVS/health/override",
-                           data=override_form(clock, band="", score="35"))
+    response = client.post(
+        "/accounts/OVS/health/override", data=override_form(clock, band="", score="35")
+    )
     assert response.status_code == 302
     db.session.expire_all()
     override = db.session.scalar(select(HealthOverride))
     assert (override.band, override.score) == (None, 35.0)
-    assert "score 35" in text_of(section(client.get("/accounts/OVS").get_data(as_text=True),
-                                         "health"))
+    assert "score 35" in text_of(
+        section(client.get("/accounts/OVS").get_data(as_text=True), "health")
+    )
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"reason": ""}, "reason", "Say why (at least a few words): the next person will ask."),
-    ({"expires_on": "2020-01-01"}, "expires_on", "The override must end after today."),
-    ({"expires_on": "next week"}, "expires_on", "Give the date the override ends (YYYY-MM-DD)."),
-    ({"band": "purple"}, "band", "Band must be healthy, at_risk or critical."),
-    ({"band": "", "score": ""}, "band", "Override the band, the score or both."),
-    ({"score": "140"}, "score", "Score must be a number from 0 to 100."),
-])
-def test_override_refusals_are_shown_next_to_the_field(client, lead, clock, changes, field,
-                                                        message):
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"reason": ""}, "reason", "Say why (at least a few words): the next person will ask."),
+        ({"expires_on": "2020-01-01"}, "expires_on", "The override must end after today."),
+        (
+            {"expires_on": "next week"},
+            "expires_on",
+            "Give the date the override ends (YYYY-MM-DD).",
+        ),
+        ({"band": "purple"}, "band", "Band must be healthy, at_risk or critical."),
+        ({"band": "", "score": ""}, "band", "Override the band, the score or both."),
+        ({"score": "140"}, "score", "Score must be a number from 0 to 100."),
+    ],
+)
+def test_override_refusals_are_shown_next_to_the_field(
+    client, lead, clock, changes, field, message
+):
     AccountFactory(external_id="BAD", segment="SMB")
     db.session.commit()
     data = override_form(clock, **{"reason": "Sponsor left the company", **changes})
@@ -244,8 +286,9 @@ def test_viewers_and_other_csms_may_not_override(app, client, login, clock, role
     AccountFactory(external_id="OWNED", csm=owner)
     db.session.commit()
     login(user)
-    assert client.post("/accounts/OWNED/health/override",
-                       data=override_form(clock)).status_code == 403
+    assert (
+        client.post("/accounts/OWNED/health/override", data=override_form(clock)).status_code == 403
+    )
     assert client.post("/accounts/OWNED/health/override/clear").status_code == 403
     page = client.get("/accounts/OWNED").get_data(as_text=True)
     assert "health-override" not in page and "Clear override" not in page
@@ -256,8 +299,9 @@ def test_the_accounts_csm_may_override(app, client, login, clock):
     AccountFactory(external_id="MINE", csm=owner, segment="SMB")
     db.session.commit()
     login(owner)
-    assert client.post("/accounts/MINE/health/override",
-                       data=override_form(clock)).status_code == 302
+    assert (
+        client.post("/accounts/MINE/health/override", data=override_form(clock)).status_code == 302
+    )
     assert "override by Casey Owner" in client.get("/accounts/MINE").get_data(as_text=True)
 
 
@@ -271,14 +315,23 @@ def test_account_page_queries_do_not_grow_with_history(client, lead, count_queri
     db.session.expire_all()
     with count_queries() as one_day:
         assert client.get("/accounts/HIST").status_code == 200
-    snapshot = db.session.scalar(select(HealthSnapshot).where(
-        HealthSnapshot.account_id == account.id))
+    snapshot = db.session.scalar(
+        select(HealthSnapshot).where(HealthSnapshot.account_id == account.id)
+    )
     for days_ago in range(1, 80):
-        db.session.add(HealthSnapshot(
-            account_id=account.id, day=snapshot.day - timedelta(days=days_ago),
-            scorecard_version_id=snapshot.scorecard_version_id, score=50.0 + days_ago % 20,
-            band="at_risk", coverage=1.0, computed_score=50.0, computed_band="at_risk",
-            measures=snapshot.measures))
+        db.session.add(
+            HealthSnapshot(
+                account_id=account.id,
+                day=snapshot.day - timedelta(days=days_ago),
+                scorecard_version_id=snapshot.scorecard_version_id,
+                score=50.0 + days_ago % 20,
+                band="at_risk",
+                coverage=1.0,
+                computed_score=50.0,
+                computed_band="at_risk",
+                measures=snapshot.measures,
+            )
+        )
     db.session.commit()
     db.session.expire_all()
     with count_queries() as eighty_days:
@@ -292,13 +345,20 @@ def test_account_page_queries_do_not_grow_with_history(client, lead, count_queri
 
 
 def test_accounts_list_has_a_band_column_and_filter(client, lead, count_queries, clock):
-    bands = {"HEALTHY": ("healthy", 82.0), "RISKY": ("at_risk", 55.0),
-             "THIN": ("insufficient_data", None), "UNSCORED": (None, None)}
+    bands = {
+        "HEALTHY": ("healthy", 82.0),
+        "RISKY": ("at_risk", 55.0),
+        "THIN": ("insufficient_data", None),
+        "UNSCORED": (None, None),
+    }
     for external_id, (band, score) in bands.items():
         account = AccountFactory(external_id=external_id, name=f"{external_id.title()} Co")
         if band:
-            db.session.add(AccountSignals(account_id=account.id, computed_at=clock,
-                                          health_band=band, health_score=score))
+            db.session.add(
+                AccountSignals(
+                    account_id=account.id, computed_at=clock, health_band=band, health_score=score
+                )
+            )
     db.session.commit()
     db.session.expire_all()
     with count_queries() as counter:
@@ -309,8 +369,10 @@ def test_accounts_list_has_a_band_column_and_filter(client, lead, count_queries,
     assert "Not scored" in text
 
     def names(query):
-        return re.findall(r'class="account-name">([^<]+)</a>',
-                          client.get(f"/accounts?{query}").get_data(as_text=True))
+        return re.findall(
+            r'class="account-name">([^<]+)</a>',
+            client.get(f"/accounts?{query}").get_data(as_text=True),
+        )
 
     assert names("band=healthy") == ["Healthy Co"]
     assert names("band=at_risk") == ["Risky Co"]
@@ -318,11 +380,11 @@ def test_accounts_list_has_a_band_column_and_filter(client, lead, count_queries,
     assert names("band=none") == ["Unscored Co"]
     assert names("band=purple") == ["Healthy Co", "Risky Co", "Thin Co", "Unscored Co"]
     # never scored (no score either way) last, then by name in the same direction
-    assert names("sort=health&dir=desc") == ["Healthy Co", "Risky Co", "Unscored Co",
-                                             "Thin Co"]
+    assert names("sort=health&dir=desc") == ["Healthy Co", "Risky Co", "Unscored Co", "Thin Co"]
     assert names("sort=health") == ["Risky Co", "Healthy Co", "Thin Co", "Unscored Co"]
     assert '<option value="at_risk" selected>At risk</option>' in client.get(
-        "/accounts?band=at_risk").get_data(as_text=True)
+        "/accounts?band=at_risk"
+    ).get_data(as_text=True)
 
 
 # --- scorecards -----------------------------------------------------------------------------
@@ -332,26 +394,35 @@ def editor_form(scorecard: Scorecard | None = None, action="save", **changes):
     """The scorecard editor as the page fills it in, with ``changes`` typed over it;
     ``m0_weight="40"`` changes the first measure's weight."""
     definition = service.scorecard_as_dict(scorecard or card())
-    data = {"name": definition["name"], "segment": definition["segment"] or "",
-            "healthy_min": f"{definition['healthy_min']:g}",
-            "at_risk_min": f"{definition['at_risk_min']:g}",
-            "coverage_floor": f"{definition['coverage_floor'] * 100:g}", "note": "",
-            "action": action}
+    data = {
+        "name": definition["name"],
+        "segment": definition["segment"] or "",
+        "healthy_min": f"{definition['healthy_min']:g}",
+        "at_risk_min": f"{definition['at_risk_min']:g}",
+        "coverage_floor": f"{definition['coverage_floor'] * 100:g}",
+        "note": "",
+        "action": action,
+    }
     for i, m in enumerate(definition["measures"]):
         metric = m["signal"].startswith("metric.")
-        data.update({
-            f"m-{i}-key": m["key"], f"m-{i}-label": m["label"],
-            f"m-{i}-signal": "" if metric else m["signal"],
-            f"m-{i}-metric": m["signal"][7:] if metric else "",
-            f"m-{i}-weight": f"{m['weight']:g}",
-            f"m-{i}-direction": "higher" if m["higher_is_better"] else "lower",
-            f"m-{i}-healthy": "" if m["healthy"] is None else f"{m['healthy']:g}",
-            f"m-{i}-critical": "" if m["critical"] is None else f"{m['critical']:g}",
-            f"m-{i}-categories": ", ".join(f"{k}={v}" for k, v in (m["categories"] or {})
-                                           .items()),
-            f"m-{i}-freshness_days": "" if m["freshness_days"] is None
-            else str(m["freshness_days"]),
-        })
+        data.update(
+            {
+                f"m-{i}-key": m["key"],
+                f"m-{i}-label": m["label"],
+                f"m-{i}-signal": "" if metric else m["signal"],
+                f"m-{i}-metric": m["signal"][7:] if metric else "",
+                f"m-{i}-weight": f"{m['weight']:g}",
+                f"m-{i}-direction": "higher" if m["higher_is_better"] else "lower",
+                f"m-{i}-healthy": "" if m["healthy"] is None else f"{m['healthy']:g}",
+                f"m-{i}-critical": "" if m["critical"] is None else f"{m['critical']:g}",
+                f"m-{i}-categories": ", ".join(
+                    f"{k}={v}" for k, v in (m["categories"] or {}).items()
+                ),
+                f"m-{i}-freshness_days": ""
+                if m["freshness_days"] is None
+                else str(m["freshness_days"]),
+            }
+        )
     for blank in range(len(definition["measures"]), len(definition["measures"]) + 3):
         data.update({f"m-{blank}-{name}": "" for name in ("key", "label", "signal", "weight")})
         data[f"m-{blank}-direction"] = "higher"
@@ -361,8 +432,7 @@ def editor_form(scorecard: Scorecard | None = None, action="save", **changes):
     return data
 
 
-def test_scorecard_list_reads_in_a_fixed_number_of_queries(client, lead, count_queries,
-                                                           clock):
+def test_scorecard_list_reads_in_a_fixed_number_of_queries(client, lead, count_queries, clock):
     db.session.expire_all()
     with count_queries() as two:
         html = client.get("/scorecards").get_data(as_text=True)
@@ -382,8 +452,12 @@ def test_scorecard_list_reads_in_a_fixed_number_of_queries(client, lead, count_q
 
 
 def test_scorecard_page_shows_measures_versions_and_audit_log(client, lead, clock):
-    service.save_version(card(), editor_values(m0_weight=40, m1_weight=10, note="Logins matter"),
-                         user=lead, now=clock)
+    service.save_version(
+        card(),
+        editor_values(m0_weight=40, m1_weight=10, note="Logins matter"),
+        user=lead,
+        now=clock,
+    )
     db.session.commit()
     html = client.get(f"/scorecards/{card().id}").get_data(as_text=True)
     text = text_of(html)
@@ -412,8 +486,12 @@ def test_editing_a_scorecard_saves_a_new_version(client, lead):
     scorecard_id = card().id
     form = client.get(f"/scorecards/{scorecard_id}/edit").get_data(as_text=True)
     assert 'value="login_frequency"' in form and "Total weight" in form
-    data = editor_form(m0_weight="40", m1_weight="10", note="Logins weigh more",
-                       m2_categories="positive=healthy, neutral=at risk, negative=critical")
+    data = editor_form(
+        m0_weight="40",
+        m1_weight="10",
+        note="Logins weigh more",
+        m2_categories="positive=healthy, neutral=at risk, negative=critical",
+    )
     response = client.post(f"/scorecards/{scorecard_id}/edit", data=data)
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/scorecards/{scorecard_id}")
@@ -421,21 +499,37 @@ def test_editing_a_scorecard_saves_a_new_version(client, lead):
     version = card().current_version
     assert version.number == 2 and version.note == "Logins weigh more"
     assert [m.weight for m in version.measures] == [40, 10, 25, 25]
-    assert version.measures[2].categories == {"positive": "healthy", "neutral": "at_risk",
-                                              "negative": "critical"}
+    assert version.measures[2].categories == {
+        "positive": "healthy",
+        "neutral": "at_risk",
+        "negative": "critical",
+    }
     assert "Saved version 2 of “Health Indicators”." in client.get(
-        f"/scorecards/{scorecard_id}").get_data(as_text=True)
+        f"/scorecards/{scorecard_id}"
+    ).get_data(as_text=True)
 
 
 def test_a_measure_is_added_in_a_blank_row_and_removed_with_its_box(client, lead):
-    data = editor_form(m0_remove="1", m1_weight="25", m4_key="logins", m4_label="Logins",
-                       m4_signal="logins_30d", m4_weight="25", m4_healthy="20",
-                       m4_critical="2", m4_direction="higher")
+    data = editor_form(
+        m0_remove="1",
+        m1_weight="25",
+        m4_key="logins",
+        m4_label="Logins",
+        m4_signal="logins_30d",
+        m4_weight="25",
+        m4_healthy="20",
+        m4_critical="2",
+        m4_direction="higher",
+    )
     response = client.post(f"/scorecards/{card().id}/edit", data=data)
     assert response.status_code == 302, text_of(response.get_data(as_text=True))[:800]
     db.session.expire_all()
     assert [m.key for m in card().current_version.measures] == [
-        "feature_adoption", "support_sentiment", "nps", "logins"]
+        "feature_adoption",
+        "support_sentiment",
+        "nps",
+        "logins",
+    ]
 
 
 def test_weights_off_100_are_refused_next_to_the_total_with_everything_kept(client, lead):
@@ -443,9 +537,11 @@ def test_weights_off_100_are_refused_next_to_the_total_with_everything_kept(clie
     response = client.post(f"/scorecards/{card().id}/edit", data=data)
     assert response.status_code == 422
     html = unescape(response.get_data(as_text=True))
-    assert ('<p class="field-error weights-error" id="weights-error" role="alert">'
-            'The weights add up to 95; they must add up to 100.</p>') in html
-    assert re.search(r'data-weight-sum>95<', html)
+    assert (
+        '<p class="field-error weights-error" id="weights-error" role="alert">'
+        "The weights add up to 95; they must add up to 100.</p>"
+    ) in html
+    assert re.search(r"data-weight-sum>95<", html)
     assert 'name="m-0-weight" value="20"' in html
     assert 'value="Health Indicators (draft)"' in html and 'value="Try 20"' in html
     db.session.expire_all()
@@ -460,18 +556,26 @@ def test_an_unknown_signal_is_named_next_to_its_row(client, lead):
     error = re.search(r'<p class="field-error" id="m-1-signal-error">([^<]+)</p>', html)
     assert error and unescape(error.group(1)) == (
         "Unknown signal 'logins_per_fortnight'; use a signal from the catalog or "
-        "metric.<metric key>.")
+        "metric.<metric key>."
+    )
     assert '<option value="logins_per_fortnight" selected>logins_per_fortnight (unknown)' in html
 
 
 def test_row_errors_land_on_the_right_row_past_blank_rows(client, lead):
-    data = editor_form(m0_remove="1", m1_weight="50", m5_key="late", m5_label="Late",
-                       m5_signal="logins_30d", m5_weight="0")
+    data = editor_form(
+        m0_remove="1",
+        m1_weight="50",
+        m5_key="late",
+        m5_label="Late",
+        m5_signal="logins_30d",
+        m5_weight="0",
+    )
     response = client.post(f"/scorecards/{card().id}/edit", data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert ('<p class="field-error" id="m-5-weight-error">The weight must be a number '
-            'above 0.</p>') in html
+    assert (
+        '<p class="field-error" id="m-5-weight-error">The weight must be a number above 0.</p>'
+    ) in html
     assert 'id="m-5-healthy-error"' in html  # a number signal needs both thresholds
 
 
@@ -481,19 +585,29 @@ def test_band_limits_and_coverage_floor_refusals(client, lead):
     assert response.status_code == 422
     html = unescape(response.get_data(as_text=True))
     assert "Band limits must satisfy 0 ≤ at-risk minimum < healthy minimum ≤ 100." in html
-    assert '<p class="field-error" id="coverage_floor-error">Enter a percentage above 0 and ' \
-           'at most 100.</p>' in html
+    assert (
+        '<p class="field-error" id="coverage_floor-error">Enter a percentage above 0 and '
+        "at most 100.</p>" in html
+    )
 
 
 def test_what_if_preview_shows_band_movement_and_saves_nothing(client, lead, clock):
     for n in range(3):
         AccountFactory(external_id=f"W{n}", segment="SMB")
-    ingest_events([event(k, f"W{n}", "login", clock - timedelta(days=1))
-                   for n in range(3) for k in range(2)], now=clock)
+    ingest_events(
+        [event(k, f"W{n}", "login", clock - timedelta(days=1)) for n in range(3) for k in range(2)],
+        now=clock,
+    )
     recompute(now=clock)
     db.session.commit()
-    data = editor_form(action="preview", m0_weight="70", m1_weight="10", m2_weight="10",
-                       m3_weight="10", note="Logins above all")
+    data = editor_form(
+        action="preview",
+        m0_weight="70",
+        m1_weight="10",
+        m2_weight="10",
+        m3_weight="10",
+        note="Logins above all",
+    )
     response = client.post(f"/scorecards/{card().id}/edit", data=data)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -518,7 +632,8 @@ def test_a_lead_creates_a_scorecard(client, lead):
     assert created.segment == "Enterprise" and created.current_version.number == 1
     assert response.headers["Location"].endswith(f"/scorecards/{created.id}")
     assert "Created the scorecard “Enterprise health”." in client.get(
-        response.headers["Location"]).get_data(as_text=True)
+        response.headers["Location"]
+    ).get_data(as_text=True)
 
 
 def test_a_new_scorecard_needs_a_free_key(client, lead):
@@ -533,8 +648,12 @@ def test_only_leads_and_admins_edit_scorecards(app, client, login, role):
     login(UserFactory(role=role))
     scorecard_id = card().id
     assert client.get(f"/scorecards/{scorecard_id}/edit").status_code == 403
-    assert client.post(f"/scorecards/{scorecard_id}/edit",
-                       data=editor_form(m0_weight="40", m1_weight="10")).status_code == 403
+    assert (
+        client.post(
+            f"/scorecards/{scorecard_id}/edit", data=editor_form(m0_weight="40", m1_weight="10")
+        ).status_code
+        == 403
+    )
     assert client.get("/scorecards/new").status_code == 403
     assert client.post("/scorecards/new", data=editor_form(name="Mine")).status_code == 403
     html = client.get(f"/scorecards/{scorecard_id}").get_data(as_text=True)
@@ -551,14 +670,20 @@ def test_unknown_scorecard_is_404(client, lead):
 
 
 def test_backtest_compares_current_and_previous_version(client, lead, clock):
-    service.save_version(card(), editor_values(m0_weight=40, m1_weight=10), user=lead,
-                         now=clock)
+    service.save_version(card(), editor_values(m0_weight=40, m1_weight=10), user=lead, now=clock)
     db.session.commit()
     html = client.get(f"/scorecards/{card().id}/backtest").get_data(as_text=True)
     assert 'id="backtest-v2"' in html and 'id="backtest-v1"' in html
     text = text_of(html)
-    for phrase in ("churn caught", "false alarms", "expansions healthy", "Churned", "Expanded",
-                   "Retained", "No account churned or expanded in the last 180 days"):
+    for phrase in (
+        "churn caught",
+        "false alarms",
+        "expansions healthy",
+        "Churned",
+        "Expanded",
+        "Retained",
+        "No account churned or expanded in the last 180 days",
+    ):
         assert phrase in text
     single = client.get(f"/scorecards/{card().id}/backtest?a=1&b=none&window=365&lead=60")
     html = single.get_data(as_text=True)
@@ -569,8 +694,13 @@ def test_backtest_compares_current_and_previous_version(client, lead, clock):
 def test_backtest_warns_about_signals_without_history(client, lead, clock):
     AccountFactory(external_id="OLD", segment="SMB")
     recompute(now=clock - timedelta(days=40))
-    values = editor_values(m3_signal="logins_30d", m3_categories=None, m3_healthy=20,
-                           m3_critical=2, m3_higher_is_better=True)
+    values = editor_values(
+        m3_signal="logins_30d",
+        m3_categories=None,
+        m3_healthy=20,
+        m3_critical=2,
+        m3_higher_is_better=True,
+    )
     service.save_version(card(), values, user=lead, now=clock)
     db.session.commit()
     html = client.get(f"/scorecards/{card().id}/backtest").get_data(as_text=True)
@@ -579,8 +709,13 @@ def test_backtest_warns_about_signals_without_history(client, lead, clock):
 
 def test_versions_are_kept_when_a_version_is_saved(app, lead, clock):
     """The editor's save goes through the service: older versions stay for history."""
-    service.save_version(card(), editor_values(m0_weight=40, m1_weight=10), user=lead,
-                         now=clock)
+    service.save_version(card(), editor_values(m0_weight=40, m1_weight=10), user=lead, now=clock)
     db.session.flush()
-    assert db.session.scalar(select(func.count(ScorecardVersion.id)).where(
-        ScorecardVersion.scorecard_id == card().id)) == 2
+    assert (
+        db.session.scalar(
+            select(func.count(ScorecardVersion.id)).where(
+                ScorecardVersion.scorecard_id == card().id
+            )
+        )
+        == 2
+    )

@@ -1,4 +1,4 @@
-""""My work" on the home page: a CSM's own accounts, reviews, actions, milestones and renewals;
+""" "My work" on the home page: a CSM's own accounts, reviews, actions, milestones and renewals;
 the whole portfolio for leads, admins and viewers who own no accounts."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def today():
 
 def section(html: str, section_id: str) -> str:
     start = html.index(f'id="{section_id}"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_home_requires_sign_in(client):
@@ -39,31 +39,64 @@ def test_home_requires_sign_in(client):
 def test_a_csm_sees_their_own_work_only(client, login, today):
     me = UserFactory(name="Casey CSM")
     other = UserFactory(name="Olga Other")
-    mine = AccountFactory(name="Mine Renewing", csm_id=me.id, arr_minor=5_000_000,
-                          renewal_date=today + timedelta(days=30), lifecycle_stage="renewal")
+    mine = AccountFactory(
+        name="Mine Renewing",
+        csm_id=me.id,
+        arr_minor=5_000_000,
+        renewal_date=today + timedelta(days=30),
+        lifecycle_stage="renewal",
+    )
     AccountFactory(name="Mine Later", csm_id=me.id, renewal_date=today + timedelta(days=200))
-    theirs = AccountFactory(name="Theirs Renewing", csm_id=other.id,
-                            renewal_date=today + timedelta(days=10))
-    my_plan = PlanFactory(account=mine, owner=me, title="Mine plan",
-                          next_review_on=today - timedelta(days=3))
+    theirs = AccountFactory(
+        name="Theirs Renewing", csm_id=other.id, renewal_date=today + timedelta(days=10)
+    )
+    my_plan = PlanFactory(
+        account=mine, owner=me, title="Mine plan", next_review_on=today - timedelta(days=3)
+    )
     PlanFactory(account=theirs, owner=other, title="Their plan", next_review_on=today)
-    PlanFactory(account=mine, owner=me, title="Reviewed later plan",
-                next_review_on=today + timedelta(days=30))
-    ActionFactory(plan=my_plan, owner_user=me, title="Overdue action",
-                  due_date=today - timedelta(days=2))
-    ActionFactory(plan=my_plan, owner_user=me, title="Upcoming action",
-                  due_date=today + timedelta(days=10))
-    ActionFactory(plan=my_plan, owner_user=me, title="Far action",
-                  due_date=today + timedelta(days=30))
-    ActionFactory(plan=my_plan, owner_user=me, title="Done action", status="done",
-                  due_date=today - timedelta(days=5))
+    PlanFactory(
+        account=mine,
+        owner=me,
+        title="Reviewed later plan",
+        next_review_on=today + timedelta(days=30),
+    )
+    ActionFactory(
+        plan=my_plan, owner_user=me, title="Overdue action", due_date=today - timedelta(days=2)
+    )
+    ActionFactory(
+        plan=my_plan, owner_user=me, title="Upcoming action", due_date=today + timedelta(days=10)
+    )
+    ActionFactory(
+        plan=my_plan, owner_user=me, title="Far action", due_date=today + timedelta(days=30)
+    )
+    ActionFactory(
+        plan=my_plan,
+        owner_user=me,
+        title="Done action",
+        status="done",
+        due_date=today - timedelta(days=5),
+    )
     contact = ContactFactory(account=mine)
-    ActionFactory(plan=my_plan, owner_user=None, owner_contact=contact,
-                  title="Customer action", due_date=today)
-    MilestoneFactory(plan=my_plan, owner_user=me, title="Overdue milestone",
-                     target_date=today - timedelta(days=1))
-    MilestoneFactory(plan=my_plan, owner_user=me, title="Done milestone", status="done",
-                     target_date=today - timedelta(days=1))
+    ActionFactory(
+        plan=my_plan,
+        owner_user=None,
+        owner_contact=contact,
+        title="Customer action",
+        due_date=today,
+    )
+    MilestoneFactory(
+        plan=my_plan,
+        owner_user=me,
+        title="Overdue milestone",
+        target_date=today - timedelta(days=1),
+    )
+    MilestoneFactory(
+        plan=my_plan,
+        owner_user=me,
+        title="Done milestone",
+        status="done",
+        target_date=today - timedelta(days=1),
+    )
     db.session.commit()
     login(me)
 
@@ -86,21 +119,28 @@ def test_a_csm_sees_their_own_work_only(client, login, today):
     assert accounts.index("Mine Renewing") < accounts.index("Mine Later")
     assert "Theirs Renewing" not in accounts
     assert "$50,000" in accounts
-    assert f'/accounts?csm={me.id}' in html
+    assert f"/accounts?csm={me.id}" in html
 
 
 def test_plans_on_my_accounts_count_even_when_someone_else_owns_them(app, today):
     me = UserFactory()
     colleague = UserFactory()
     account = AccountFactory(csm_id=me.id)
-    PlanFactory(account=account, owner=colleague, title="Colleague's plan on my account",
-                next_review_on=today + timedelta(days=2))
+    PlanFactory(
+        account=account,
+        owner=colleague,
+        title="Colleague's plan on my account",
+        next_review_on=today + timedelta(days=2),
+    )
     PlanFactory(owner=me, title="My plan on another account", next_review_on=today)
-    PlanFactory(account=account, owner=me, title="Archived", status="archived",
-                next_review_on=today)
+    PlanFactory(
+        account=account, owner=me, title="Archived", status="archived", next_review_on=today
+    )
     work = my_work(me, today=today, now=utcnow())
     assert sorted(p.title for p in work.plans_due.items) == [
-        "Colleague's plan on my account", "My plan on another account"]
+        "Colleague's plan on my account",
+        "My plan on another account",
+    ]
     assert (work.plans_due.total, work.plans_due.overdue) == (2, 0)
 
 
@@ -129,11 +169,13 @@ def test_accounts_without_an_active_plan_are_counted(client, login, today):
 def test_a_lead_who_owns_no_accounts_sees_the_whole_portfolio(client, login, today):
     lead = UserFactory(role="lead", name="Lena Lead")
     casey = UserFactory(name="Casey CSM")
-    account = AccountFactory(name="Casey's account", csm_id=casey.id,
-                             renewal_date=today + timedelta(days=20))
+    account = AccountFactory(
+        name="Casey's account", csm_id=casey.id, renewal_date=today + timedelta(days=20)
+    )
     AccountFactory(name="Pooled account", renewal_date=today + timedelta(days=40))
-    plan = PlanFactory(account=account, owner=casey, title="Casey's plan",
-                       next_review_on=today - timedelta(days=1))
+    plan = PlanFactory(
+        account=account, owner=casey, title="Casey's plan", next_review_on=today - timedelta(days=1)
+    )
     ActionFactory(plan=plan, owner_user=casey, title="Casey's action", due_date=today)
     db.session.commit()
     login(lead)
@@ -192,16 +234,18 @@ def test_empty_sections_suggest_a_next_step(client, login):
 def test_renewal_arr_is_summed_per_currency(app, today):
     me = UserFactory()
     for arr, currency in ((1_000_00, "USD"), (2_000_00, "USD"), (500_00, "EUR")):
-        AccountFactory(csm_id=me.id, arr_minor=arr, currency=currency,
-                       renewal_date=today + timedelta(days=5))
+        AccountFactory(
+            csm_id=me.id, arr_minor=arr, currency=currency, renewal_date=today + timedelta(days=5)
+        )
     work = my_work(me, today=today, now=utcnow())
     assert work.renewal_arr_by_currency == [("EUR", 500_00), ("USD", 3_000_00)]
     assert work.arr_by_currency == [("EUR", 500_00), ("USD", 3_000_00)]
     assert work.renewals.total == 3
 
 
-def test_the_number_of_queries_does_not_grow_with_the_portfolio(client, login,
-                                                               count_queries, today):
+def test_the_number_of_queries_does_not_grow_with_the_portfolio(
+    client, login, count_queries, today
+):
     me = UserFactory()
 
     def add_accounts(count: int) -> None:

@@ -20,23 +20,62 @@ from tests.factories import AccountFactory, ContactFactory, UserFactory
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
 ACCOUNT_OPTIONS = [
-    "--map", "account_id=external_id", "--map", "account_name=name",
-    "--map", "signup_date=contract_start", "--map", "renewal=renewal_date",
-    "--map", "plan_tier=segment", "--map", "seats=seats_purchased", "--map", "arr_usd=arr",
-    "--map", "churn_flag=lifecycle_stage",
-    "--value", "segment:Basic=SMB", "--value", "segment:Pro=Mid-Market",
-    "--value", "lifecycle_stage:TRUE=churned", "--value", "lifecycle_stage:FALSE=",
-    "--default", "currency=USD",
+    "--map",
+    "account_id=external_id",
+    "--map",
+    "account_name=name",
+    "--map",
+    "signup_date=contract_start",
+    "--map",
+    "renewal=renewal_date",
+    "--map",
+    "plan_tier=segment",
+    "--map",
+    "seats=seats_purchased",
+    "--map",
+    "arr_usd=arr",
+    "--map",
+    "churn_flag=lifecycle_stage",
+    "--value",
+    "segment:Basic=SMB",
+    "--value",
+    "segment:Pro=Mid-Market",
+    "--value",
+    "lifecycle_stage:TRUE=churned",
+    "--value",
+    "lifecycle_stage:FALSE=",
+    "--default",
+    "currency=USD",
 ]
-CONTACT_OPTIONS = ["--map", "Account ID=account", "--map", "Full Name=name",
-                   "--map", "Job Title=title", "--map", "Last Contacted=last_contact_on"]
+CONTACT_OPTIONS = [
+    "--map",
+    "Account ID=account",
+    "--map",
+    "Full Name=name",
+    "--map",
+    "Job Title=title",
+    "--map",
+    "Last Contacted=last_contact_on",
+]
 TICKET_OPTIONS = [
-    "--map", "ticket_id=id", "--map", "account_id=account", "--map", "submitted_at=at",
-    "--default", "type=support_ticket", "--map", "priority=properties.severity",
-    "--value", "properties.severity:medium=normal",
-    "--map", "closed_at=properties.closed_at:datetime",
-    "--map", "satisfaction_score=properties.satisfaction",
-    "--map", "escalation_flag=properties.escalated:bool",
+    "--map",
+    "ticket_id=id",
+    "--map",
+    "account_id=account",
+    "--map",
+    "submitted_at=at",
+    "--default",
+    "type=support_ticket",
+    "--map",
+    "priority=properties.severity",
+    "--value",
+    "properties.severity:medium=normal",
+    "--map",
+    "closed_at=properties.closed_at:datetime",
+    "--map",
+    "satisfaction_score=properties.satisfaction",
+    "--map",
+    "escalation_flag=properties.escalated:bool",
 ]
 
 
@@ -85,24 +124,43 @@ def test_accounts_import_keeps_good_rows_and_reports_bad_ones_by_line(cli):
     assert summary_line(output, "refused:") == "refused:      3 rows"
     assert summary_line(output, "blank rows:") == "blank rows:   1 skipped"
     assert "Columns ignored: country, is_trial" in output
-    assert ("line 6: renewal_date '13/45/2024' (column renewal) is not a date "
-            "(expected M/D/YYYY or YYYY-MM-DD)") in output
-    assert ("line 7: segment 'Platinum' (column plan_tier): Choose a segment: SMB, Mid-Market, "
-            "Enterprise.") in output
+    assert (
+        "line 6: renewal_date '13/45/2024' (column renewal) is not a date "
+        "(expected M/D/YYYY or YYYY-MM-DD)"
+    ) in output
+    assert (
+        "line 7: segment 'Platinum' (column plan_tier): Choose a segment: SMB, Mid-Market, "
+        "Enterprise."
+    ) in output
     assert "line 8: seats_purchased 'abc' (column seats) is not a whole number" in output
 
     acme = account("A-001")
     assert (acme.name, acme.industry, acme.segment, acme.arr_minor, acme.currency) == (
-        "Acme Analytics", "EdTech", "SMB", 3343250, "USD")
+        "Acme Analytics",
+        "EdTech",
+        "SMB",
+        3343250,
+        "USD",
+    )
     assert (acme.contract_start, acme.renewal_date, acme.seats_purchased) == (
-        date(2024, 10, 16), date(2025, 10, 16), 9)
+        date(2024, 10, 16),
+        date(2025, 10, 16),
+        9,
+    )
     assert acme.lifecycle_stage == "onboarding"
     bolt = account("A-002")
-    assert (bolt.segment, bolt.lifecycle_stage, bolt.renewal_date) == ("Mid-Market", "churned",
-                                                                       None)
+    assert (bolt.segment, bolt.lifecycle_stage, bolt.renewal_date) == (
+        "Mid-Market",
+        "churned",
+        None,
+    )
     cobalt = account("A-003")
     assert (cobalt.segment, cobalt.industry, cobalt.contract_start, cobalt.seats_purchased) == (
-        "Enterprise", None, date(2024, 8, 27), None)
+        "Enterprise",
+        None,
+        date(2024, 8, 27),
+        None,
+    )
     assert account("A-007").arr_minor == 100000
     assert [account(x) for x in ("A-004", "A-005", "A-006")] == [None, None, None]
     assert count(LifecycleStageEntry) == 4
@@ -111,16 +169,23 @@ def test_accounts_import_keeps_good_rows_and_reports_bad_ones_by_line(cli):
 def test_reimporting_accounts_counts_duplicates_and_updates_what_changed(cli):
     cli("accounts", "accounts.csv", *ACCOUNT_OPTIONS)
     again = cli("accounts", "accounts.csv", *ACCOUNT_OPTIONS)
-    assert summary_line(again.output, "imported:") == "imported:     0 accounts (created 0, " \
-                                                      "updated 0)"
+    assert (
+        summary_line(again.output, "imported:") == "imported:     0 accounts (created 0, updated 0)"
+    )
     assert summary_line(again.output, "duplicates:").startswith("duplicates:   4 ")
-    changed = cli("accounts", "accounts.csv", *ACCOUNT_OPTIONS, "--value",
-                  "segment:basic=Enterprise")  # exact "Basic" wins over a case-insensitive one
+    changed = cli(
+        "accounts", "accounts.csv", *ACCOUNT_OPTIONS, "--value", "segment:basic=Enterprise"
+    )  # exact "Basic" wins over a case-insensitive one
     assert summary_line(changed.output, "imported:").startswith("imported:     0 accounts")
-    upgraded = cli("accounts", "accounts.csv", *[o.replace("Basic=SMB", "Basic=Enterprise")
-                                                 for o in ACCOUNT_OPTIONS])
-    assert summary_line(upgraded.output, "imported:") == "imported:     2 accounts (created 0, " \
-                                                         "updated 2)"
+    upgraded = cli(
+        "accounts",
+        "accounts.csv",
+        *[o.replace("Basic=SMB", "Basic=Enterprise") for o in ACCOUNT_OPTIONS],
+    )
+    assert (
+        summary_line(upgraded.output, "imported:") == "imported:     2 accounts (created 0, "
+        "updated 2)"
+    )
     assert summary_line(upgraded.output, "duplicates:").startswith("duplicates:   2 ")
     assert account("A-001").segment == account("A-007").segment == "Enterprise"
     assert count(Account) == 4
@@ -128,17 +193,23 @@ def test_reimporting_accounts_counts_duplicates_and_updates_what_changed(cli):
 
 def test_an_account_repeated_in_one_file_is_created_once_then_updated(cli, tmp_path):
     path = tmp_path / "repeats.csv"
-    path.write_bytes(b"external_id,name,segment\r\nR-1,First,SMB\r\nR-2,Bad,Tiny\r\n"
-                     b"R-1,Second,SMB\r\nR-2,Good,enterprise\r\nR-1,Second,SMB\r\n")
+    path.write_bytes(
+        b"external_id,name,segment\r\nR-1,First,SMB\r\nR-2,Bad,Tiny\r\n"
+        b"R-1,Second,SMB\r\nR-2,Good,enterprise\r\nR-1,Second,SMB\r\n"
+    )
     result = cli("accounts", path)
     assert result.exit_code == 0, result.output
-    assert summary_line(result.output, "imported:") == "imported:     3 accounts (created 2, " \
-                                                       "updated 1)"
+    assert (
+        summary_line(result.output, "imported:") == "imported:     3 accounts (created 2, "
+        "updated 1)"
+    )
     assert summary_line(result.output, "duplicates:").startswith("duplicates:   1 ")
-    assert "line 3: segment 'Tiny': Choose a segment: SMB, Mid-Market, Enterprise." in \
-        result.output
+    assert "line 3: segment 'Tiny': Choose a segment: SMB, Mid-Market, Enterprise." in result.output
     assert (account("R-1").name, account("R-2").name, account("R-2").segment) == (
-        "Second", "Good", "Enterprise")
+        "Second",
+        "Good",
+        "Enterprise",
+    )
     assert count(LifecycleStageEntry) == 2
 
 
@@ -146,8 +217,10 @@ def test_an_empty_value_keeps_what_is_stored(cli):
     AccountFactory(external_id="A-003", name="Old name", industry="Robotics")
     db.session.commit()
     result = cli("accounts", "accounts.csv", *ACCOUNT_OPTIONS)
-    assert summary_line(result.output, "imported:") == "imported:     4 accounts (created 3, " \
-                                                       "updated 1)"
+    assert (
+        summary_line(result.output, "imported:") == "imported:     4 accounts (created 3, "
+        "updated 1)"
+    )
     cobalt = account("A-003")
     assert (cobalt.name, cobalt.industry) == ("Cobalt Labs", "Robotics")
 
@@ -156,14 +229,24 @@ def test_owner_by_email_and_trial_end_are_imported(cli, tmp_path):
     csm = UserFactory(email="nina@vendor.example", role="csm")
     db.session.commit()
     path = tmp_path / "crm.csv"
-    path.write_bytes(b"Account,Name,Owner,Trial ends\r\nC-1,Cee,NINA@vendor.example,12/31/2026\r\n"
-                     b"C-2,Dee,nobody@vendor.example,\r\n")
-    options = ["--map", "Account=external_id", "--map", "Owner=csm_email",
-               "--map", "Trial ends=trial_ends_on"]
+    path.write_bytes(
+        b"Account,Name,Owner,Trial ends\r\nC-1,Cee,NINA@vendor.example,12/31/2026\r\n"
+        b"C-2,Dee,nobody@vendor.example,\r\n"
+    )
+    options = [
+        "--map",
+        "Account=external_id",
+        "--map",
+        "Owner=csm_email",
+        "--map",
+        "Trial ends=trial_ends_on",
+    ]
     result = cli("accounts", path, *options)
     assert result.exit_code == 0, result.output
-    assert ("line 3: csm_email 'nobody@vendor.example' (column Owner): No user has the email "
-            "nobody@vendor.example.") in result.output
+    assert (
+        "line 3: csm_email 'nobody@vendor.example' (column Owner): No user has the email "
+        "nobody@vendor.example."
+    ) in result.output
     created = account("C-1")
     assert (created.csm_id, created.trial_ends_on) == (csm.id, date(2026, 12, 31))
     again = cli("accounts", path, *options)
@@ -172,22 +255,27 @@ def test_owner_by_email_and_trial_end_are_imported(cli, tmp_path):
 
 def test_a_day_first_date_format(cli, tmp_path):
     path = tmp_path / "eu.csv"
-    path.write_bytes(b"external_id,name,contract_start\r\nE-1,Euro,3/4/2024\r\n"
-                     b"E-2,Iso,2024-05-06\r\nE-3,Bad,4/13/2024\r\n")
+    path.write_bytes(
+        b"external_id,name,contract_start\r\nE-1,Euro,3/4/2024\r\n"
+        b"E-2,Iso,2024-05-06\r\nE-3,Bad,4/13/2024\r\n"
+    )
     result = cli("accounts", path, "--date-format", "D/M/YYYY")
     assert result.exit_code == 0, result.output
     assert account("E-1").contract_start == date(2024, 4, 3)
     assert account("E-2").contract_start == date(2024, 5, 6)
-    assert ("line 4: contract_start '4/13/2024' is not a date (expected D/M/YYYY or "
-            "YYYY-MM-DD)") in result.output
+    assert (
+        "line 4: contract_start '4/13/2024' is not a date (expected D/M/YYYY or YYYY-MM-DD)"
+    ) in result.output
 
 
 def test_the_default_month_first_reading_hints_at_day_first_files(cli, tmp_path):
     path = tmp_path / "eu.csv"
     path.write_bytes(b"external_id,name,contract_start\r\nE-1,Euro,13/4/2024\r\n")
     result = cli("accounts", path)
-    assert ("line 2: contract_start '13/4/2024' is not a date (expected M/D/YYYY or "
-            "YYYY-MM-DD; for day-first dates give --date-format D/M/YYYY)") in result.output
+    assert (
+        "line 2: contract_start '13/4/2024' is not a date (expected M/D/YYYY or "
+        "YYYY-MM-DD; for day-first dates give --date-format D/M/YYYY)"
+    ) in result.output
     assert account("E-1") is None
 
 
@@ -196,19 +284,29 @@ def test_the_default_month_first_reading_hints_at_day_first_files(cli, tmp_path)
 
 def test_contacts_import_matches_by_email_and_refuses_bad_rows(cli):
     two_accounts()
-    ContactFactory(account=account("A-001"), name="Dana Diaz", email="DANA@acme.example",
-                   title="Director")
+    ContactFactory(
+        account=account("A-001"), name="Dana Diaz", email="DANA@acme.example", title="Director"
+    )
     db.session.commit()
     result = cli("contacts", "contacts.csv", *CONTACT_OPTIONS)
     assert result.exit_code == 0, result.output
-    assert summary_line(result.output, "imported:") == "imported:     3 contacts (created 2, " \
-                                                       "updated 1)"
+    assert (
+        summary_line(result.output, "imported:") == "imported:     3 contacts (created 2, "
+        "updated 1)"
+    )
     assert "line 5: no account has the external_id 'A-999'" in result.output
-    assert ("line 6: email 'not-an-email': Enter an email address like name@example.com."
-            in result.output)
+    assert (
+        "line 6: email 'not-an-email': Enter an email address like name@example.com."
+        in result.output
+    )
     dana = db.session.scalar(select(Contact).where(Contact.name == "Dana Diaz"))
     assert (dana.title, dana.role, dana.influence, dana.engagement, dana.last_contact_on) == (
-        "VP Operations", "executive_sponsor", "decision_maker", "high", date(2024, 9, 30))
+        "VP Operations",
+        "executive_sponsor",
+        "decision_maker",
+        "high",
+        date(2024, 9, 30),
+    )
     fay = db.session.scalar(select(Contact).where(Contact.name == "Fay Lin"))
     assert (fay.status, fay.role, fay.last_contact_on) == ("departed", "billing", None)
     assert count(Contact) == 3
@@ -227,17 +325,22 @@ def test_ticket_events_import_and_a_reimport_counts_duplicates(cli):
     assert summary_line(result.output, "imported:") == "imported:     3 events"
     assert summary_line(result.output, "refused:") == "refused:      3 rows"
     assert "line 5: no account has the external_id 'A-404'" in result.output
-    assert ("line 6: at '10/32/2024' (column submitted_at) is not a date and time"
-            in result.output)
-    assert ("line 7: properties.severity 'critical' (column priority) must be one of low, "
-            "normal, high, urgent (translate values with --value properties.severity:FROM=TO)"
-            in result.output)
+    assert "line 6: at '10/32/2024' (column submitted_at) is not a date and time" in result.output
+    assert (
+        "line 7: properties.severity 'critical' (column priority) must be one of low, "
+        "normal, high, urgent (translate values with --value properties.severity:FROM=TO)"
+        in result.output
+    )
     assert "Columns ignored: resolution_time_hours, first_response_time_minutes" in result.output
     ticket = db.session.scalar(select(UsageEvent).where(UsageEvent.event_id == "T-002"))
     assert ticket.event_type == "support_ticket"
     assert ticket.occurred_at == datetime(2024, 7, 8, tzinfo=UTC)
-    assert ticket.properties == {"severity": "normal", "closed_at": "2024-07-09T03:00:00+00:00",
-                                 "satisfaction": 4, "escalated": True}
+    assert ticket.properties == {
+        "severity": "normal",
+        "closed_at": "2024-07-09T03:00:00+00:00",
+        "satisfaction": 4,
+        "escalated": True,
+    }
     first = db.session.scalar(select(UsageEvent).where(UsageEvent.event_id == "T-001"))
     assert "satisfaction" not in first.properties  # empty = missing
 
@@ -254,25 +357,40 @@ def test_small_batches_give_the_same_result(cli):
     assert result.exit_code == 0, result.output
     assert "events: 6/6 rows (100%)" in result.output
     assert summary_line(result.output, "imported:") == "imported:     3 events"
-    assert "line 7: properties.severity 'critical' (column priority) must be one of" in \
-        result.output
+    assert (
+        "line 7: properties.severity 'critical' (column priority) must be one of" in result.output
+    )
     assert count(UsageEvent) == 3
 
 
 def test_feature_usage_loads_through_a_subscription_lookup(cli):
     two_accounts()
-    result = cli("events", "feature_usage.csv", "--map", "usage_id=id",
-                 "--map", "subscription_id=account",
-                 "--lookup", f"account={FIXTURES / 'subscriptions.csv'}:subscription_id:"
-                             f"account_id",
-                 "--map", "usage_date=at", "--default", "type=feature_used",
-                 "--map", "feature_name=properties.feature",
-                 "--map", "usage_count=properties.count",
-                 "--map", "is_beta_feature=properties.beta:bool")
+    result = cli(
+        "events",
+        "feature_usage.csv",
+        "--map",
+        "usage_id=id",
+        "--map",
+        "subscription_id=account",
+        "--lookup",
+        f"account={FIXTURES / 'subscriptions.csv'}:subscription_id:account_id",
+        "--map",
+        "usage_date=at",
+        "--default",
+        "type=feature_used",
+        "--map",
+        "feature_name=properties.feature",
+        "--map",
+        "usage_count=properties.count",
+        "--map",
+        "is_beta_feature=properties.beta:bool",
+    )
     assert result.exit_code == 0, result.output
     assert summary_line(result.output, "imported:") == "imported:     2 events"
-    assert ("line 4: account 'S-999' (column subscription_id) is not found in "
-            "subscriptions.csv (column subscription_id)") in result.output
+    assert (
+        "line 4: account 'S-999' (column subscription_id) is not found in "
+        "subscriptions.csv (column subscription_id)"
+    ) in result.output
     used = db.session.scalar(select(UsageEvent).where(UsageEvent.event_id == "U-002"))
     assert used.account_id == account("A-002").id
     assert used.properties == {"feature": "feature_5", "count": 9, "beta": True}
@@ -283,52 +401,91 @@ def test_feature_usage_loads_through_a_subscription_lookup(cli):
 
 def test_metrics_one_value_per_row(cli):
     two_accounts()
-    result = cli("metrics", "metrics_long.csv", "--map", "metric=key", "--map", "amount=value",
-                 "--map", "day=date")
+    result = cli(
+        "metrics",
+        "metrics_long.csv",
+        "--map",
+        "metric=key",
+        "--map",
+        "amount=value",
+        "--map",
+        "day=date",
+    )
     assert result.exit_code == 0, result.output
     assert summary_line(result.output, "imported:") == "imported:     2 metric values"
     assert "line 4: value 'many' (column amount) is not a number" in result.output
-    assert "line 5: key 'Seats Used' (column metric) is required: lowercase letters" in \
-        result.output
-    values = {(m.metric_key, m.measured_on): m.value
-              for m in db.session.scalars(select(MetricValue))}
-    assert values == {("seats_used", date(2024, 11, 1)): 12.0,
-                      ("quota_used_pct", date(2024, 11, 1)): 81.5}
+    assert (
+        "line 5: key 'Seats Used' (column metric) is required: lowercase letters" in result.output
+    )
+    values = {
+        (m.metric_key, m.measured_on): m.value for m in db.session.scalars(select(MetricValue))
+    }
+    assert values == {
+        ("seats_used", date(2024, 11, 1)): 12.0,
+        ("quota_used_pct", date(2024, 11, 1)): 81.5,
+    }
 
 
 def test_wide_metrics_turn_columns_into_keys(cli):
     two_accounts()
-    result = cli("metrics", "subscriptions.csv", "--map", "account_id=account",
-                 "--map", "start_date=date", "--metric-columns", "mrr_amount=mrr,seats")
+    result = cli(
+        "metrics",
+        "subscriptions.csv",
+        "--map",
+        "account_id=account",
+        "--map",
+        "start_date=date",
+        "--metric-columns",
+        "mrr_amount=mrr,seats",
+    )
     assert result.exit_code == 0, result.output
     assert summary_line(result.output, "imported:") == "imported:     5 metric values"
-    rows = db.session.execute(select(MetricValue.metric_key, MetricValue.measured_on,
-                                     MetricValue.value)).all()
+    rows = db.session.execute(
+        select(MetricValue.metric_key, MetricValue.measured_on, MetricValue.value)
+    ).all()
     assert sorted(rows) == [
-        ("mrr", date(2023, 12, 23), 2786.0), ("mrr", date(2024, 6, 11), 833.0),
+        ("mrr", date(2023, 12, 23), 2786.0),
+        ("mrr", date(2024, 6, 11), 833.0),
         ("mrr", date(2024, 6, 12), 0.0),
-        ("seats", date(2023, 12, 23), 14.0), ("seats", date(2024, 6, 11), 17.0),
+        ("seats", date(2023, 12, 23), 14.0),
+        ("seats", date(2024, 6, 11), 17.0),
     ]
 
 
 # --- unusable input: exit code 2, nothing written -------------------------------------------
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--map", "account_id=external_idx"],
-     "accounts have no field 'external_idx'. Fields: external_id, name,"),
-    (["--map", "acct=external_id"], "the file has no column 'acct'; its columns are: "
-                                    "account_id, account_name"),
-    (["--map", "account_name=name"], "accounts need external_id, but nothing feeds it: map a "
-                                     "column (--map COLUMN=external_id)"),
-    (["--map", "account_id=external_id", "--value", "segment=SMB"], "write FIELD:FROM=TO"),
-    (["--map", "account_id=external_id", "--date-format", "D/M/YY"],
-     "--date-format: use four-digit years"),
-    (["--map", "account_id=external_id", "--timezone", "Mars/Olympus"],
-     "--timezone: unknown zone 'Mars/Olympus'"),
-    (["--map", "account_id=external_id", "--lookup", "name=nowhere.csv:a:b"],
-     "there is no file nowhere.csv"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (
+            ["--map", "account_id=external_idx"],
+            "accounts have no field 'external_idx'. Fields: external_id, name,",
+        ),
+        (
+            ["--map", "acct=external_id"],
+            "the file has no column 'acct'; its columns are: account_id, account_name",
+        ),
+        (
+            ["--map", "account_name=name"],
+            "accounts need external_id, but nothing feeds it: map a "
+            "column (--map COLUMN=external_id)",
+        ),
+        (["--map", "account_id=external_id", "--value", "segment=SMB"], "write FIELD:FROM=TO"),
+        (
+            ["--map", "account_id=external_id", "--date-format", "D/M/YY"],
+            "--date-format: use four-digit years",
+        ),
+        (
+            ["--map", "account_id=external_id", "--timezone", "Mars/Olympus"],
+            "--timezone: unknown zone 'Mars/Olympus'",
+        ),
+        (
+            ["--map", "account_id=external_id", "--lookup", "name=nowhere.csv:a:b"],
+            "there is no file nowhere.csv",
+        ),
+    ],
+)
 def test_unusable_options_exit_2_and_write_nothing(cli, options, message):
     result = cli("accounts", "accounts.csv", *options)
     assert result.exit_code == 2, result.output
@@ -342,13 +499,19 @@ def test_a_required_event_field_left_unmapped_is_named(cli):
     assert "events need type and at, but nothing feeds them" in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("file, options, message", [
-    ("empty.csv", [], "empty.csv is empty: it needs a header line"),
-    ("latin1.csv", ["--map", "account_id=external_id"],
-     "is not utf-8-sig text (invalid continuation byte); give the export's encoding, e.g. "
-     "--encoding cp1252"),
-    ("no-such-file.csv", [], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "file, options, message",
+    [
+        ("empty.csv", [], "empty.csv is empty: it needs a header line"),
+        (
+            "latin1.csv",
+            ["--map", "account_id=external_id"],
+            "is not utf-8-sig text (invalid continuation byte); give the export's encoding, e.g. "
+            "--encoding cp1252",
+        ),
+        ("no-such-file.csv", [], "does not exist"),
+    ],
+)
 def test_unusable_files_exit_2(cli, file, options, message):
     result = cli("accounts", file, *options)
     assert result.exit_code == 2
@@ -362,8 +525,16 @@ def test_an_unknown_kind_exits_2(cli):
 
 
 def test_the_encoding_option_reads_a_legacy_export(cli):
-    result = cli("accounts", "latin1.csv", "--map", "account_id=external_id",
-                 "--map", "account_name=name", "--encoding", "cp1252")
+    result = cli(
+        "accounts",
+        "latin1.csv",
+        "--map",
+        "account_id=external_id",
+        "--map",
+        "account_name=name",
+        "--encoding",
+        "cp1252",
+    )
     assert result.exit_code == 0, result.output
     assert account("A-1").name == "Café Müller"
 
@@ -376,8 +547,10 @@ def test_a_dry_run_reports_everything_and_writes_nothing(cli):
     result = cli("accounts", "accounts.csv", *ACCOUNT_OPTIONS, "--dry-run")
     assert result.exit_code == 0, result.output
     assert "Dry run of accounts from accounts.csv: nothing was written." in result.output
-    assert summary_line(result.output, "imported:") == "imported:     4 accounts (created 2, " \
-                                                       "updated 2)"
+    assert (
+        summary_line(result.output, "imported:") == "imported:     4 accounts (created 2, "
+        "updated 2)"
+    )
     assert "line 6: renewal_date '13/45/2024'" in result.output
     assert count(Account) == 2
     assert account("A-001").segment == "Mid-Market"  # the factory's, untouched
@@ -395,8 +568,9 @@ def test_the_report_holds_each_refused_row_with_line_reason_and_values(cli, tmp_
         rows = list(csv.reader(handle))
     assert rows[0][:4] == ["line", "reason", "account_id", "account_name"]
     assert [(r[0], r[2]) for r in rows[1:]] == [("6", "A-004"), ("7", "A-005"), ("8", "A-006")]
-    assert rows[1][1] == ("renewal_date '13/45/2024' (column renewal) is not a date "
-                          "(expected M/D/YYYY or YYYY-MM-DD)")
+    assert rows[1][1] == (
+        "renewal_date '13/45/2024' (column renewal) is not a date (expected M/D/YYYY or YYYY-MM-DD)"
+    )
     assert rows[1][7] == "13/45/2024"  # the row as the file has it, ready to fix
     assert len(rows[1]) == 2 + 11
 
@@ -433,6 +607,8 @@ def test_a_database_failure_stops_the_import_and_keeps_earlier_batches(cli, monk
     monkeypatch.setattr(importers, "ingest_events", ingest_failing_on_t003)
     result = cli("events", "tickets.csv", *TICKET_OPTIONS, "--batch-size", "2")
     assert result.exit_code == 1
-    assert ("The database failed on the batch starting at line 4 (server closed the "
-            "connection); the 2 rows before it were processed and are kept.") in result.output
+    assert (
+        "The database failed on the batch starting at line 4 (server closed the "
+        "connection); the 2 rows before it were processed and are kept."
+    ) in result.output
     assert set(db.session.scalars(select(UsageEvent.event_id))) == {"T-001", "T-002"}

@@ -49,8 +49,17 @@ def test_lease_has_one_holder_until_it_expires(app, now):
 
 def test_ingestion_queues_accounts_for_the_catch_up_recompute(app, now):
     account = AccountFactory(external_id="Q1", segment="SMB")
-    ingest_events([{"id": "q", "account": "Q1", "type": "login",
-                    "at": (now - timedelta(hours=1)).isoformat()}], now=now)
+    ingest_events(
+        [
+            {
+                "id": "q",
+                "account": "Q1",
+                "type": "login",
+                "at": (now - timedelta(hours=1)).isoformat(),
+            }
+        ],
+        now=now,
+    )
     assert db.session.get(PendingRecompute, account.id) is not None
     run = run_job("recompute-pending-health", trigger="cli", now=now)
     assert run.counts == {"signals": 1, "snapshots": 1}

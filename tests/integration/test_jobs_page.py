@@ -25,9 +25,16 @@ def job_row(html: str, name: str) -> str:
 
 def add_run(name, *, minutes_ago, status="succeeded", counts=None, error=None, trigger="schedule"):
     started = utcnow() - timedelta(minutes=minutes_ago)
-    run = JobRun(job_name=name, trigger=trigger, started_at=started, status=status,
-                 finished_at=started + timedelta(seconds=2), counts=counts, error=error,
-                 worker="web-1:42")
+    run = JobRun(
+        job_name=name,
+        trigger=trigger,
+        started_at=started,
+        status=status,
+        finished_at=started + timedelta(seconds=2),
+        counts=counts,
+        error=error,
+        worker="web-1:42",
+    )
     db.session.add(run)
     db.session.commit()
     return run
@@ -35,8 +42,9 @@ def add_run(name, *, minutes_ago, status="succeeded", counts=None, error=None, t
 
 def runs_of(name: str) -> list[JobRun]:
     db.session.expire_all()
-    return list(db.session.scalars(select(JobRun).where(JobRun.job_name == name)
-                                   .order_by(JobRun.id)))
+    return list(
+        db.session.scalars(select(JobRun).where(JobRun.job_name == name).order_by(JobRun.id))
+    )
 
 
 def test_a_lead_sees_every_job_with_its_schedule_and_last_runs(client, login, app):
@@ -70,8 +78,11 @@ def test_an_admin_runs_a_job_now(client, login, app):
     page = client.get("/admin/jobs").get_data(as_text=True)
     assert re.search(r"recompute-health finished in \d+\.\d s: signals 1, snapshots 1\.", page)
     [run] = runs_of("recompute-health")
-    assert (run.trigger, run.status, run.counts) == ("ui", "succeeded",
-                                                     {"signals": 1, "snapshots": 1})
+    assert (run.trigger, run.status, run.counts) == (
+        "ui",
+        "succeeded",
+        {"signals": 1, "snapshots": 1},
+    )
     assert db.session.scalar(select(func.count(HealthSnapshot.id))) == 1
 
 
@@ -118,8 +129,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, app):
 def test_the_scheduler_lease_tells_whether_jobs_will_run(client, login, app):
     login(UserFactory(role="lead"))
     assert "No scheduler has run yet" in client.get("/admin/jobs").get_data(as_text=True)
-    lease = SchedulerLease(name="scheduler", holder="web-1:42:abcd",
-                           expires_at=utcnow() + timedelta(seconds=60))
+    lease = SchedulerLease(
+        name="scheduler", holder="web-1:42:abcd", expires_at=utcnow() + timedelta(seconds=60)
+    )
     db.session.add(lease)
     db.session.commit()
     html = client.get("/admin/jobs").get_data(as_text=True)
@@ -149,15 +161,17 @@ def test_recent_runs_newest_first_at_a_constant_cost(client, login, app, count_q
     with count_queries() as many:
         html = client.get("/admin/jobs").get_data(as_text=True)
     assert few.count == many.count, many.statements
-    log = html[html.index('id="recent-runs"'):]
+    log = html[html.index('id="recent-runs"') :]
     assert log.index("recompute-health") < log.index("recompute-pending-health")
     assert log.count('<tr class="run-') == 42
 
 
 def test_schedules_in_words():
     assert describe_schedule(Job("a", "m:f", "cron", {"hour": 2, "minute": 0})) == (
-        "daily at 02:00 UTC")
+        "daily at 02:00 UTC"
+    )
     assert describe_schedule(Job("b", "m:f", "interval", {"minutes": 1})) == "every minute"
     assert describe_schedule(Job("c", "m:f", "interval", {"hours": 6})) == "every 6 hours"
     assert describe_schedule(Job("d", "m:f", "cron", {"day_of_week": "mon", "hour": 7})) == (
-        "cron day_of_week=mon, hour=7")
+        "cron day_of_week=mon, hour=7"
+    )

@@ -41,8 +41,9 @@ def schema_differences() -> list:
     """What ``cs-app db check`` would report (with the app's autogenerate filter, which leaves
     out the indexes only PostgreSQL gets)."""
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={
-            "compare_type": True, "include_object": for_this_dialect})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": for_this_dialect}
+        )
         return compare_metadata(context, db.metadata)
 
 
@@ -56,8 +57,9 @@ def test_upgrade_downgrade_to_base_and_upgrade_again(fresh_app):
     assert application_tables() == tables
     with db.engine.connect() as connection:
         templates = connection.execute(text("SELECT key FROM plan_templates WHERE built_in"))
-        assert {"enterprise-high-touch", "scaled-low-touch", "hybrid-mid-market",
-                "joint"} <= set(templates.scalars())
+        assert {"enterprise-high-touch", "scaled-low-touch", "hybrid-mid-market", "joint"} <= set(
+            templates.scalars()
+        )
 
 
 def test_models_match_the_migrations(fresh_app):

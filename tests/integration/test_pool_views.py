@@ -45,21 +45,33 @@ def field_error(html: str, field_id: str) -> str:
 def team(app):
     lead = UserFactory(role="lead", name="Lena Lead")
     pool = PoolFactory(lead=lead, name="Rescue desk", key="rescue")
-    ana = PoolMemberFactory(pool=pool, position=0, capacity=3, segments=["SMB"],
-                            user=UserFactory(name="Ana Member")).user
-    bo = PoolMemberFactory(pool=pool, position=1, capacity=1,
-                           user=UserFactory(name="Bo Member")).user
+    ana = PoolMemberFactory(
+        pool=pool, position=0, capacity=3, segments=["SMB"], user=UserFactory(name="Ana Member")
+    ).user
+    bo = PoolMemberFactory(
+        pool=pool, position=1, capacity=1, user=UserFactory(name="Bo Member")
+    ).user
     db.session.commit()
-    return {"pool": pool, "lead": lead, "ana": ana, "bo": bo,
-            "cy": UserFactory(name="Cy Outsider"), "viewer": UserFactory(role="viewer")}
+    return {
+        "pool": pool,
+        "lead": lead,
+        "ana": ana,
+        "bo": bo,
+        "cy": UserFactory(name="Cy Outsider"),
+        "viewer": UserFactory(role="viewer"),
+    }
 
 
 def item_for(team, **values) -> QueueItem:
     account = AccountFactory(name=values.pop("account_name", "Acme Corp"))
     values.setdefault("sla_due_at", utcnow() + timedelta(hours=6))
-    item = QueueItemFactory(pool=team["pool"], account=account, title="Login drop",
-                            reason={"days_since_last_login": 21, "seat_utilization_pct": 42.5},
-                            **values)
+    item = QueueItemFactory(
+        pool=team["pool"],
+        account=account,
+        title="Login drop",
+        reason={"days_since_last_login": 21, "seat_utilization_pct": 42.5},
+        **values,
+    )
     db.session.commit()
     return item
 
@@ -77,8 +89,9 @@ def test_the_pools_list_shows_members_loads_and_counts(client, login, team, coun
     with count_queries() as counter:
         html = client.get("/pools").get_data(as_text=True)
     assert counter.count <= 8, counter.statements
-    row = re.search(r"<tr>\s*<td>\s*<a class=\"pool-name\"[^>]*>Rescue desk.*?</tr>", html,
-                    re.S).group(0)
+    row = re.search(
+        r"<tr>\s*<td>\s*<a class=\"pool-name\"[^>]*>Rescue desk.*?</tr>", html, re.S
+    ).group(0)
     text = text_of(row)
     assert "Ana Member 1/3" in text and "Bo Member 0/1 Away" in text
     assert "Least loaded" in text and "Lead: Lena Lead" in text
@@ -101,8 +114,14 @@ def test_the_empty_list_says_what_to_do(client, login, app):
 
 
 def member_form(rows: list[dict], **fields) -> dict:
-    data = {"name": "Renewal desk", "strategy": "round_robin", "lead": "",
-            "default_sla_hours": "24", "action": "save", **fields}
+    data = {
+        "name": "Renewal desk",
+        "strategy": "round_robin",
+        "lead": "",
+        "default_sla_hours": "24",
+        "action": "save",
+        **fields,
+    }
     for index, row in enumerate(rows):
         for name, value in row.items():
             data[f"m-{index}-{name}"] = value
@@ -113,25 +132,42 @@ def test_a_lead_creates_a_pool_from_the_form(client, login, team):
     login(team["lead"])
     html = client.get("/pools/new").get_data(as_text=True)
     assert html.count('name="m-0-user"') == 1 and 'name="m-2-user"' in html  # blank rows
-    response = client.post("/pools/new", data=member_form([
-        {"user": str(team["ana"].id), "capacity": "4", "segments": ["SMB", "Enterprise"]},
-        {"user": str(team["bo"].id), "capacity": "2", "away": "1"},
-        {"user": "", "capacity": "20"},  # a blank row is skipped
-    ], lead=str(team["lead"].id), key="renewals"))
+    response = client.post(
+        "/pools/new",
+        data=member_form(
+            [
+                {"user": str(team["ana"].id), "capacity": "4", "segments": ["SMB", "Enterprise"]},
+                {"user": str(team["bo"].id), "capacity": "2", "away": "1"},
+                {"user": "", "capacity": "20"},  # a blank row is skipped
+            ],
+            lead=str(team["lead"].id),
+            key="renewals",
+        ),
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     pool = db.session.scalar(select(CsmPool).where(CsmPool.key == "renewals"))
     assert response.headers["Location"].endswith(f"/pools/{pool.id}")
     assert [(m.user_id, m.capacity, m.segments, m.away) for m in pool.members] == [
-        (team["ana"].id, 4, ["SMB", "Enterprise"], False), (team["bo"].id, 2, [], True)]
+        (team["ana"].id, 4, ["SMB", "Enterprise"], False),
+        (team["bo"].id, 2, [], True),
+    ]
     assert pool.lead_id == team["lead"].id and pool.strategy == "round_robin"
 
 
 def test_refusals_sit_beside_their_fields_and_keep_what_was_typed(client, login, team):
     login(team["lead"])
-    response = client.post("/pools/new", data=member_form([
-        {"user": str(team["ana"].id), "capacity": "0", "segments": ["SMB"]},
-        {"user": str(team["ana"].id), "capacity": "3", "away": "1"},
-    ], name="", default_sla_hours="soon", description="Kept description"))
+    response = client.post(
+        "/pools/new",
+        data=member_form(
+            [
+                {"user": str(team["ana"].id), "capacity": "0", "segments": ["SMB"]},
+                {"user": str(team["ana"].id), "capacity": "3", "away": "1"},
+            ],
+            name="",
+            default_sla_hours="soon",
+            description="Kept description",
+        ),
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert field_error(html, "name") == "Give the pool a name."
@@ -149,8 +185,10 @@ def test_refusals_sit_beside_their_fields_and_keep_what_was_typed(client, login,
 def test_more_rows_keeps_what_was_typed_and_saves_nothing(client, login, team):
     login(team["lead"])
     before = db.session.scalars(select(CsmPool.id)).all()
-    response = client.post("/pools/new", data=member_form(
-        [{"user": str(team["ana"].id), "capacity": "7"}], action="add_rows"))
+    response = client.post(
+        "/pools/new",
+        data=member_form([{"user": str(team["ana"].id), "capacity": "7"}], action="add_rows"),
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'name="m-6-user"' in html and re.search(r'name="m-0-capacity" value="7"', html)
@@ -163,15 +201,23 @@ def test_editing_removes_a_ticked_member_and_keeps_the_key(client, login, team):
     html = client.get(f"/pools/{pool.id}/edit").get_data(as_text=True)
     assert "<code>rescue</code>" in html and 'name="key"' not in html
     assert re.search(rf'<option value="{team["bo"].id}" selected>', html)
-    response = client.post(f"/pools/{pool.id}/edit", data=member_form([
-        {"user": str(team["ana"].id), "capacity": "3", "segments": ["SMB"]},
-        {"user": str(team["bo"].id), "capacity": "1", "remove": "1"},
-    ], name="Rescue desk", key="hacked"))
+    response = client.post(
+        f"/pools/{pool.id}/edit",
+        data=member_form(
+            [
+                {"user": str(team["ana"].id), "capacity": "3", "segments": ["SMB"]},
+                {"user": str(team["bo"].id), "capacity": "1", "remove": "1"},
+            ],
+            name="Rescue desk",
+            key="hacked",
+        ),
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.scalar(select(CsmPool.key).where(CsmPool.id == pool.id)) == "rescue"
-    assert db.session.scalars(select(PoolMember.user_id).where(
-        PoolMember.pool_id == pool.id)).all() == [team["ana"].id]
+    assert db.session.scalars(
+        select(PoolMember.user_id).where(PoolMember.pool_id == pool.id)
+    ).all() == [team["ana"].id]
 
 
 def test_only_leads_and_admins_edit_pools(client, login, team):
@@ -185,8 +231,13 @@ def test_only_leads_and_admins_edit_pools(client, login, team):
 
 
 def test_the_pool_page_shows_items_with_reasons_and_breaches(client, login, team):
-    late = item_for(team, assignee=team["ana"], account_name="Late Co",
-                    sla_due_at=utcnow() - timedelta(hours=3), priority="high")
+    late = item_for(
+        team,
+        assignee=team["ana"],
+        account_name="Late Co",
+        sla_due_at=utcnow() - timedelta(hours=3),
+        priority="high",
+    )
     item_for(team, assignee=None, account_name="Waiting Co")
     login(team["bo"])
     html = client.get(f"/pools/{team['pool'].id}").get_data(as_text=True)
@@ -206,21 +257,21 @@ def test_the_pool_page_shows_items_with_reasons_and_breaches(client, login, team
 def test_the_pool_page_filters_and_sorts(client, login, team):
     item_for(team, assignee=team["ana"], account_name="Open Co")
     item_for(team, assignee=team["bo"], account_name="Claimed Co", status="claimed")
-    item_for(team, assignee=team["bo"], account_name="Done Co", status="resolved",
-             outcome="saved")
+    item_for(team, assignee=team["bo"], account_name="Done Co", status="resolved", outcome="saved")
     login(team["viewer"])
     pool_id = team["pool"].id
     claimed = text_of(client.get(f"/pools/{pool_id}?status=claimed").get_data(as_text=True))
     assert "Claimed Co" in claimed and "Open Co" not in claimed
-    resolved = text_of(client.get(f"/pools/{pool_id}?status=resolved&sort=priority")
-                       .get_data(as_text=True))
+    resolved = text_of(
+        client.get(f"/pools/{pool_id}?status=resolved&sort=priority").get_data(as_text=True)
+    )
     assert "Done Co" in resolved and "Saved" in resolved
     assert "Open and claimed 2" in resolved and "Resolved 1" in resolved
-    unassigned = text_of(client.get(f"/pools/{pool_id}?status=unassigned")
-                         .get_data(as_text=True))
+    unassigned = text_of(client.get(f"/pools/{pool_id}?status=unassigned").get_data(as_text=True))
     assert "No item waits for an assignee" in unassigned
-    assert "Claim" not in text_of(client.get(f"/pools/{pool_id}").get_data(as_text=True)
-                                  ).replace("Claimed", "")  # viewers read only
+    assert "Claim" not in text_of(client.get(f"/pools/{pool_id}").get_data(as_text=True)).replace(
+        "Claimed", ""
+    )  # viewers read only
 
 
 def test_an_empty_pool_says_how_items_arrive(client, login, team):
@@ -233,8 +284,7 @@ def test_claim_from_the_pool_page_returns_there(client, login, team):
     item = item_for(team, assignee=None)
     login(team["bo"])
     back = f"/pools/{team['pool'].id}?status=unassigned"
-    response = client.post(f"/queue/{item.id}/claim",
-                           data={"version": item.version, "next": back})
+    response = client.post(f"/queue/{item.id}/claim", data={"version": item.version, "next": back})
     assert response.status_code == 302 and response.headers["Location"] == back
     db.session.expire_all()
     item = db.session.get(QueueItem, item.id)
@@ -253,8 +303,10 @@ def test_an_outsider_and_a_viewer_get_403(client, login, team):
     for user in (team["cy"], team["viewer"]):
         login(user)
         for action in ("claim", "reassign", "resolve"):
-            assert client.post(f"/queue/{item.id}/{action}",
-                               data={"outcome": "saved"}).status_code == 403
+            assert (
+                client.post(f"/queue/{item.id}/{action}", data={"outcome": "saved"}).status_code
+                == 403
+            )
         client.post("/logout")
     db.session.expire_all()
     assert db.session.get(QueueItem, item.id).status == "open"
@@ -286,44 +338,50 @@ def test_the_item_page_shows_the_item_and_what_i_may_do(client, login, team):
 def test_resolving_without_an_outcome_is_refused_beside_the_field(client, login, team):
     item = item_for(team, assignee=team["ana"])
     login(team["ana"])
-    response = client.post(f"/queue/{item.id}/resolve",
-                           data={"outcome": "", "notes": "Spoke to the champion",
-                                 "version": item.version})
+    response = client.post(
+        f"/queue/{item.id}/resolve",
+        data={"outcome": "", "notes": "Spoke to the champion", "version": item.version},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert field_error(html, "outcome") == ("Choose an outcome: saved, churned, expanded or no "
-                                            "action.")
+    assert field_error(html, "outcome") == (
+        "Choose an outcome: saved, churned, expanded or no action."
+    )
     assert "Spoke to the champion</textarea>" in html
 
 
 def test_resolving_with_a_stale_version_keeps_the_notes(client, login, team):
     item = item_for(team, assignee=team["ana"])
     login(team["ana"])
-    response = client.post(f"/queue/{item.id}/resolve",
-                           data={"outcome": "saved", "notes": "My notes",
-                                 "version": item.version - 1})
+    response = client.post(
+        f"/queue/{item.id}/resolve",
+        data={"outcome": "saved", "notes": "My notes", "version": item.version - 1},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "Someone changed this item since you opened it" in html
     assert "My notes</textarea>" in html
-    assert re.search(rf'name="version"[^>]*value="{item.version}"', html) or \
-        re.search(rf'value="{item.version}"[^>]*name="version"', html)
+    assert re.search(rf'name="version"[^>]*value="{item.version}"', html) or re.search(
+        rf'value="{item.version}"[^>]*name="version"', html
+    )
 
 
 def test_resolving_closes_the_item_and_its_firing(client, login, team):
     firing = RuleFiringFactory()
     item = item_for(team, assignee=team["ana"], firing_id=firing.id)
     login(team["ana"])
-    response = client.post(f"/queue/{item.id}/resolve",
-                           data={"outcome": "expanded", "notes": "Upsold seats",
-                                 "version": item.version})
+    response = client.post(
+        f"/queue/{item.id}/resolve",
+        data={"outcome": "expanded", "notes": "Upsold seats", "version": item.version},
+    )
     assert response.status_code == 302
     page = text_of(client.get(f"/queue/{item.id}").get_data(as_text=True))
     assert "Expanded" in page and "Upsold seats" in page and "resolved it: Expanded" in page
     db.session.expire_all()
     assert db.session.get(type(firing), firing.id).status == "closed"
-    second = client.post(f"/queue/{item.id}/resolve",
-                         data={"outcome": "saved", "version": item.version + 1})
+    second = client.post(
+        f"/queue/{item.id}/resolve", data={"outcome": "saved", "version": item.version + 1}
+    )
     assert second.status_code in (403, 409)
 
 
@@ -331,18 +389,23 @@ def test_reassigning_to_a_full_member_is_refused_beside_the_select(client, login
     item_for(team, assignee=team["bo"])  # Bo is full (1 of 1)
     item = item_for(team, assignee=team["ana"])
     login(team["ana"])
-    response = client.post(f"/queue/{item.id}/reassign",
-                           data={"assignee": str(team["bo"].id), "version": item.version})
+    response = client.post(
+        f"/queue/{item.id}/reassign", data={"assignee": str(team["bo"].id), "version": item.version}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert field_error(html, "assignee").startswith("Bo Member is full (1 of 1 open items)")
-    assert re.search(rf'<option selected value="{team["bo"].id}"|<option value="'
-                     rf'{team["bo"].id}" selected', html)
+    assert re.search(
+        rf'<option selected value="{team["bo"].id}"|<option value="'
+        rf'{team["bo"].id}" selected',
+        html,
+    )
     client.post("/logout")
     login(team["lead"])
-    response = client.post(f"/queue/{item.id}/reassign",
-                           data={"assignee": str(team["bo"].id), "force": "y",
-                                 "version": item.version})
+    response = client.post(
+        f"/queue/{item.id}/reassign",
+        data={"assignee": str(team["bo"].id), "force": "y", "version": item.version},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(QueueItem, item.id).assignee_id == team["bo"].id
@@ -352,10 +415,15 @@ def test_reassigning_to_a_full_member_is_refused_beside_the_select(client, login
 
 
 def test_my_queue_lists_my_items_breached_first_and_the_claimable_tab(client, login, team):
-    item_for(team, assignee=team["ana"], account_name="Later Co",
-             sla_due_at=utcnow() + timedelta(hours=2))
-    item_for(team, assignee=team["ana"], account_name="Late Co",
-             sla_due_at=utcnow() - timedelta(hours=2))
+    item_for(
+        team,
+        assignee=team["ana"],
+        account_name="Later Co",
+        sla_due_at=utcnow() + timedelta(hours=2),
+    )
+    item_for(
+        team, assignee=team["ana"], account_name="Late Co", sla_due_at=utcnow() - timedelta(hours=2)
+    )
     item_for(team, assignee=team["bo"], account_name="Bo Co")
     item_for(team, assignee=None, account_name="Free Co")
     login(team["ana"])
@@ -380,8 +448,9 @@ def test_an_empty_queue_says_what_to_do(client, login, team):
 def test_alerts_unread_first_mark_read_and_the_badge(client, login, team):
     now = utcnow()
     ana = team["ana"]
-    old_read = AlertFactory(user=ana, title="Old and read", read_at=now,
-                            created_at=now - timedelta(days=1))
+    old_read = AlertFactory(
+        user=ana, title="Old and read", read_at=now, created_at=now - timedelta(days=1)
+    )
     older = AlertFactory(user=ana, title="Older unread", created_at=now - timedelta(days=2))
     newer = AlertFactory(user=ana, title="Newer unread", created_at=now - timedelta(hours=1))
     AlertFactory(user=team["bo"], title="Not mine")
@@ -423,8 +492,9 @@ def test_no_alerts_says_what_will_appear(client, login, team):
 
 
 def test_home_shows_my_queue_and_unread_alerts(client, login, team):
-    item_for(team, assignee=team["ana"], account_name="Late Co",
-             sla_due_at=utcnow() - timedelta(hours=2))
+    item_for(
+        team, assignee=team["ana"], account_name="Late Co", sla_due_at=utcnow() - timedelta(hours=2)
+    )
     item_for(team, assignee=team["ana"], account_name="Fine Co")
     AlertFactory(user=team["ana"], title="Rescue desk: SLA breached")
     db.session.commit()
@@ -437,8 +507,7 @@ def test_home_shows_my_queue_and_unread_alerts(client, login, team):
     assert re.search(r'class="alert-count"[^>]*>1<', html)
 
 
-def test_home_queue_costs_the_same_statements_at_any_size(client, login, team,
-                                                          count_queries):
+def test_home_queue_costs_the_same_statements_at_any_size(client, login, team, count_queries):
     login(team["ana"])
     item_for(team, assignee=team["ana"])
     db.session.expire_all()
@@ -453,8 +522,11 @@ def test_home_queue_costs_the_same_statements_at_any_size(client, login, team,
         html = client.get("/").get_data(as_text=True)
     assert small.count == large.count, large.statements
     assert "and 6 more" in section(html, "my-queue")
-    assert not [s for s in large.statements if "FROM alerts" in s and "count(" in s.lower()
-                and "OVER" not in s.upper()]  # the badge reuses the section's count
+    assert not [
+        s
+        for s in large.statements
+        if "FROM alerts" in s and "count(" in s.lower() and "OVER" not in s.upper()
+    ]  # the badge reuses the section's count
 
 
 def test_a_lead_who_can_no_longer_lead_is_shown_and_refused_by_name(client, login, team):
@@ -464,9 +536,14 @@ def test_a_lead_who_can_no_longer_lead_is_shown_and_refused_by_name(client, logi
     login(admin)
     pool_id = team["pool"].id
     html = client.get(f"/pools/{pool_id}/edit").get_data(as_text=True)
-    assert re.search(rf'<option selected value="{team["lead"].id}">Lena Lead \(can no longer '
-                     rf'lead\)|<option value="{team["lead"].id}" selected>Lena Lead', html)
-    response = client.post(f"/pools/{pool_id}/edit", data=member_form(
-        [], name="Rescue desk", lead=str(team["lead"].id)))
+    assert re.search(
+        rf'<option selected value="{team["lead"].id}">Lena Lead \(can no longer '
+        rf'lead\)|<option value="{team["lead"].id}" selected>Lena Lead',
+        html,
+    )
+    response = client.post(
+        f"/pools/{pool_id}/edit",
+        data=member_form([], name="Rescue desk", lead=str(team["lead"].id)),
+    )
     assert response.status_code == 422
     assert field_error(response.get_data(as_text=True), "lead") == "Lena Lead is deactivated."

@@ -32,20 +32,26 @@ STRATEGIES = ("round_robin", "least_loaded", "segment_first")
 def fire(rule=None, *, segment="Mid-Market", matched=None) -> FiringRef:
     rule = rule or RuleFactory(name="Login drop")
     account = AccountFactory(segment=segment)
-    firing = RuleFiringFactory(rule=rule, account=account,
-                               matched=matched or {"days_since_last_login": 21})
+    firing = RuleFiringFactory(
+        rule=rule, account=account, matched=matched or {"days_since_last_login": 21}
+    )
     return FiringRef(firing.id, rule.id, rule.name, account.id, segment, firing.matched)
 
 
 def route(firings, pool, now, *, priority="normal", sla_hours=None):
-    return pools.route_firings(firings, pool_key=pool.key, priority=priority,
-                               sla_hours=sla_hours, now=now)
+    return pools.route_firings(
+        firings, pool_key=pool.key, priority=priority, sla_hours=sla_hours, now=now
+    )
 
 
 def open_items(pool, user) -> int:
-    return db.session.scalar(select(func.count(QueueItem.id)).where(
-        QueueItem.pool_id == pool.id, QueueItem.assignee_id == user.id,
-        QueueItem.status.in_(("open", "claimed"))))
+    return db.session.scalar(
+        select(func.count(QueueItem.id)).where(
+            QueueItem.pool_id == pool.id,
+            QueueItem.assignee_id == user.id,
+            QueueItem.status.in_(("open", "claimed")),
+        )
+    )
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -53,19 +59,30 @@ def open_items(pool, user) -> int:
 
 def test_create_pool_with_members_by_email_or_id_is_audited(app, now):
     lead, ana, bo = UserFactory(role="lead"), UserFactory(), UserFactory()
-    pool = pools.create_pool({
-        "name": "Renewal desk", "strategy": "round_robin", "lead": lead.email.upper(),
-        "default_sla_hours": "48",
-        "members": [{"user": ana.email, "capacity": 5, "segments": ["Enterprise", "SMB"]},
-                    {"user": bo.id, "capacity": "3", "away": True}],
-    }, user=lead, now=now)
+    pool = pools.create_pool(
+        {
+            "name": "Renewal desk",
+            "strategy": "round_robin",
+            "lead": lead.email.upper(),
+            "default_sla_hours": "48",
+            "members": [
+                {"user": ana.email, "capacity": 5, "segments": ["Enterprise", "SMB"]},
+                {"user": bo.id, "capacity": "3", "away": True},
+            ],
+        },
+        user=lead,
+        now=now,
+    )
     assert pool.key == "renewal-desk" and pool.lead_id == lead.id
     assert pool.default_sla_hours == 48 and pool.strategy == "round_robin"
     members = [(m.user_id, m.position, m.capacity, m.segments, m.away) for m in pool.members]
     # segments are kept in the catalogue's order
     assert members == [(ana.id, 0, 5, ["SMB", "Enterprise"], False), (bo.id, 1, 3, [], True)]
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "pool",
-                                                       AuditEvent.entity_id == str(pool.id)))
+    event = db.session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "pool", AuditEvent.entity_id == str(pool.id)
+        )
+    )
     assert event.action == "created" and event.user_id == lead.id
     assert [m["user_email"] for m in event.after["members"]] == [ana.email, bo.email]
 
@@ -75,13 +92,24 @@ def test_every_bad_field_is_named(app, now):
     ana = UserFactory()
     PoolFactory(key="taken")
     with pytest.raises(ValidationError) as refused:
-        pools.create_pool({
-            "name": "", "key": "taken", "strategy": "lottery", "default_sla_hours": 0,
-            "lead": "nobody@example.com",
-            "members": [{"user": viewer.email}, {"user": gone.id, "capacity": 2},
-                        {"user": ana.email, "capacity": 0, "segments": ["Startup"]},
-                        {"user": ana.email}, {"user": ""}],
-        }, user=None, now=now)
+        pools.create_pool(
+            {
+                "name": "",
+                "key": "taken",
+                "strategy": "lottery",
+                "default_sla_hours": 0,
+                "lead": "nobody@example.com",
+                "members": [
+                    {"user": viewer.email},
+                    {"user": gone.id, "capacity": 2},
+                    {"user": ana.email, "capacity": 0, "segments": ["Startup"]},
+                    {"user": ana.email},
+                    {"user": ""},
+                ],
+            },
+            user=None,
+            now=now,
+        )
     fields = refused.value.fields
     assert fields["name"] == "Give the pool a name."
     assert "taken" in fields["key"]
@@ -103,22 +131,38 @@ def test_a_bad_key_is_refused(app, now):
 
 
 def test_update_keeps_member_rows_removes_the_left_out_and_audits(app, now):
-    lead, ana, bo, cy = (UserFactory(role="lead"), UserFactory(), UserFactory(),
-                         UserFactory())
-    pool = pools.create_pool({"name": "Pool A", "members": [
-        {"user": ana.id, "capacity": 2}, {"user": bo.id, "capacity": 2}]}, user=lead, now=now)
+    lead, ana, bo, cy = (UserFactory(role="lead"), UserFactory(), UserFactory(), UserFactory())
+    pool = pools.create_pool(
+        {
+            "name": "Pool A",
+            "members": [{"user": ana.id, "capacity": 2}, {"user": bo.id, "capacity": 2}],
+        },
+        user=lead,
+        now=now,
+    )
     ana_row = pool.members[0].id
-    pools.update_pool(pool, {"name": "Pool A", "strategy": "segment_first", "members": [
-        {"user": cy.id, "capacity": 4}, {"user": ana.id, "capacity": 6, "away": True}]},
-        user=lead, now=now + timedelta(minutes=1))
+    pools.update_pool(
+        pool,
+        {
+            "name": "Pool A",
+            "strategy": "segment_first",
+            "members": [
+                {"user": cy.id, "capacity": 4},
+                {"user": ana.id, "capacity": 6, "away": True},
+            ],
+        },
+        user=lead,
+        now=now + timedelta(minutes=1),
+    )
     db.session.expire_all()
-    rows = db.session.scalars(select(PoolMember).where(PoolMember.pool_id == pool.id)
-                              .order_by(PoolMember.position)).all()
-    assert [(r.user_id, r.capacity, r.away) for r in rows] == [(cy.id, 4, False),
-                                                                (ana.id, 6, True)]
+    rows = db.session.scalars(
+        select(PoolMember).where(PoolMember.pool_id == pool.id).order_by(PoolMember.position)
+    ).all()
+    assert [(r.user_id, r.capacity, r.away) for r in rows] == [(cy.id, 4, False), (ana.id, 6, True)]
     assert rows[1].id == ana_row  # the same membership, changed in place
-    event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.entity_type == "pool", AuditEvent.action == "updated")).one()
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "pool", AuditEvent.action == "updated")
+    ).one()
     assert event.before["strategy"] == "least_loaded"
     assert event.after["strategy"] == "segment_first"
 
@@ -133,8 +177,14 @@ def test_the_key_cannot_change(app, now):
 def test_saving_without_a_change_writes_no_audit_event(app, now):
     pool = pools.create_pool({"name": "Quiet"}, user=None, now=now)
     pools.update_pool(pool, {"name": "Quiet"}, user=None, now=now)
-    assert db.session.scalar(select(func.count(AuditEvent.id)).where(
-        AuditEvent.entity_type == "pool", AuditEvent.action == "updated")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEvent.id)).where(
+                AuditEvent.entity_type == "pool", AuditEvent.action == "updated"
+            )
+        )
+        == 0
+    )
 
 
 # --- routing --------------------------------------------------------------------------------
@@ -146,7 +196,11 @@ def test_items_carry_the_firing_rule_reason_priority_and_sla(app, now):
     firing = fire(matched={"days_since_last_login": 21, "segment": "Mid-Market"})
     item = route([firing], pool, now, priority="high", sla_hours=4)[firing.firing_id]
     assert (item.pool_id, item.account_id, item.rule_id, item.firing_id) == (
-        pool.id, firing.account_id, firing.rule_id, firing.firing_id)
+        pool.id,
+        firing.account_id,
+        firing.rule_id,
+        firing.firing_id,
+    )
     assert item.title == "Login drop"
     assert item.reason == {"days_since_last_login": 21, "segment": "Mid-Market"}
     assert (item.priority, item.status, item.assignee_id) == ("high", "open", ana.id)
@@ -157,8 +211,9 @@ def test_items_carry_the_firing_rule_reason_priority_and_sla(app, now):
 
 def test_an_unknown_pool_is_refused(app, now):
     with pytest.raises(NotFoundError, match="no-such-pool"):
-        pools.route_firings([fire()], pool_key="no-such-pool", priority="normal",
-                            sla_hours=None, now=now)
+        pools.route_firings(
+            [fire()], pool_key="no-such-pool", priority="normal", sla_hours=None, now=now
+        )
 
 
 def test_least_loaded_counts_only_this_pools_open_items(app, now):
@@ -190,8 +245,9 @@ def test_segment_first_prefers_members_covering_the_segment(app, now):
     smb = PoolMemberFactory(pool=pool, position=0, segments=["SMB"]).user
     ent = PoolMemberFactory(pool=pool, position=1, segments=["Enterprise"]).user
     QueueItemFactory(pool=pool, assignee=ent)  # ent is busier, yet covers Enterprise
-    items = route([fire(segment="Enterprise"), fire(segment="SMB"),
-                   fire(segment="Mid-Market")], pool, now)
+    items = route(
+        [fire(segment="Enterprise"), fire(segment="SMB"), fire(segment="Mid-Market")], pool, now
+    )
     assert [i.assignee_id for i in items.values()] == [ent.id, smb.id, smb.id]
 
 
@@ -238,7 +294,8 @@ def test_nobody_free_leaves_items_unassigned_and_alerts_the_pool_lead(app, now, 
     assert item.assignee_id is None and item.assigned_at is None and item.status == "open"
     alerts = db.session.scalars(select(Alert)).all()
     assert [(a.user_id, a.kind, a.dedupe_key, a.queue_item_id) for a in alerts] == [
-        (lead.id, "unassigned_item", f"queue_item:{item.id}", item.id)]
+        (lead.id, "unassigned_item", f"queue_item:{item.id}", item.id)
+    ]
     assert alerts[0].title.startswith("Unassigned in Rescue: Account")
     assert alerts[0].account_id == firing.account_id
 
@@ -250,12 +307,12 @@ def test_a_pool_without_a_lead_alerts_every_active_cs_lead(app, now):
     pool = PoolFactory(lead=None)  # and no members at all
     items = route([fire(), fire()], pool, now)
     alerted = db.session.execute(select(Alert.user_id, Alert.queue_item_id)).all()
-    assert sorted(alerted) == sorted((lead.id, item.id) for lead in leads
-                                     for item in items.values())
+    assert sorted(alerted) == sorted(
+        (lead.id, item.id) for lead in leads for item in items.values()
+    )
 
 
-def test_routing_reads_members_and_loads_in_a_fixed_number_of_statements(app, now,
-                                                                          count_queries):
+def test_routing_reads_members_and_loads_in_a_fixed_number_of_statements(app, now, count_queries):
     def pool_of_four():
         pool = PoolFactory(strategy="least_loaded")
         for position in range(4):
@@ -276,8 +333,10 @@ def test_routing_reads_members_and_loads_in_a_fixed_number_of_statements(app, no
         assert small.count == large.count, large.statements
 
 
-@pytest.mark.skipif(not TEST_DATABASE_URL.startswith("postgres"),
-                    reason="SQLite has one writer at a time; the race needs PostgreSQL")
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL.startswith("postgres"),
+    reason="SQLite has one writer at a time; the race needs PostgreSQL",
+)
 def test_concurrent_routing_into_one_pool_never_overfills(throwaway_database, now):
     """Two evaluations route into the same pool at the same moment, each in its own
     transaction: the pool lock makes the second read the first one's items."""
@@ -305,8 +364,9 @@ def test_concurrent_routing_into_one_pool_never_overfills(throwaway_database, no
         try:
             with app.app_context():
                 barrier.wait()
-                pools.route_firings(firings, pool_key="race", priority="normal",
-                                    sla_hours=None, now=now)
+                pools.route_firings(
+                    firings, pool_key="race", priority="normal", sla_hours=None, now=now
+                )
                 db.session.commit()
                 db.session.remove()
         except BaseException as error:  # reported below, in the test's thread
@@ -319,10 +379,12 @@ def test_concurrent_routing_into_one_pool_never_overfills(throwaway_database, no
         thread.join(60)
     assert errors == []
     with app.app_context():
-        assigned = db.session.scalar(select(func.count(QueueItem.id)).where(
-            QueueItem.assignee_id == member_id))
-        waiting = db.session.scalar(select(func.count(QueueItem.id)).where(
-            QueueItem.assignee_id.is_(None)))
+        assigned = db.session.scalar(
+            select(func.count(QueueItem.id)).where(QueueItem.assignee_id == member_id)
+        )
+        waiting = db.session.scalar(
+            select(func.count(QueueItem.id)).where(QueueItem.assignee_id.is_(None))
+        )
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()

@@ -26,18 +26,26 @@ def team(app):
     """A pool led by Lena with members Ana and Bo, and Cy who is in no pool."""
     lead = UserFactory(role="lead", name="Lena")
     pool = PoolFactory(lead=lead, name="Rescue")
-    ana = PoolMemberFactory(pool=pool, position=0, capacity=3,
-                            user=UserFactory(name="Ana")).user
-    bo = PoolMemberFactory(pool=pool, position=1, capacity=1,
-                           user=UserFactory(name="Bo")).user
-    return {"pool": pool, "lead": lead, "ana": ana, "bo": bo,
-            "cy": UserFactory(name="Cy"), "viewer": UserFactory(role="viewer")}
+    ana = PoolMemberFactory(pool=pool, position=0, capacity=3, user=UserFactory(name="Ana")).user
+    bo = PoolMemberFactory(pool=pool, position=1, capacity=1, user=UserFactory(name="Bo")).user
+    return {
+        "pool": pool,
+        "lead": lead,
+        "ana": ana,
+        "bo": bo,
+        "cy": UserFactory(name="Cy"),
+        "viewer": UserFactory(role="viewer"),
+    }
 
 
 def events(item) -> list[str]:
-    return list(db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.entity_type == "queue_item", AuditEvent.entity_id == str(item.id))
-        .order_by(AuditEvent.id)))
+    return list(
+        db.session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.entity_type == "queue_item", AuditEvent.entity_id == str(item.id))
+            .order_by(AuditEvent.id)
+        )
+    )
 
 
 # --- claim ----------------------------------------------------------------------------------
@@ -99,14 +107,17 @@ def test_claiming_with_a_stale_version_is_a_conflict(team, now):
 
 
 def test_the_lead_reassigns_and_the_new_assignee_must_claim(team, now):
-    item = QueueItemFactory(pool=team["pool"], assignee=team["ana"], status="claimed",
-                            claimed_at=now)
-    pools.reassign_item(item, to_user=team["bo"], user=team["lead"], now=now,
-                        version=item.version)
+    item = QueueItemFactory(
+        pool=team["pool"], assignee=team["ana"], status="claimed", claimed_at=now
+    )
+    pools.reassign_item(item, to_user=team["bo"], user=team["lead"], now=now, version=item.version)
     assert (item.assignee_id, item.status, item.claimed_at, item.assigned_at) == (
-        team["bo"].id, "open", None, now)
-    event = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "reassigned")).one()
+        team["bo"].id,
+        "open",
+        None,
+        now,
+    )
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "reassigned")).one()
     assert event.before["assignee"] == team["ana"].email
     assert event.after["assignee"] == team["bo"].email
 
@@ -143,14 +154,18 @@ def test_a_full_or_away_target_is_refused_unless_the_lead_forces(team, now):
     with pytest.raises(ValidationError) as refused:
         pools.reassign_item(item, to_user=team["bo"], user=team["ana"], now=now, force=True)
     assert refused.value.fields["assignee"] == (
-        "Bo is full (1 of 1 open items). Only the pool's lead can assign to someone away or "
-        "full.")
+        "Bo is full (1 of 1 open items). Only the pool's lead can assign to someone away or full."
+    )
     with pytest.raises(ValidationError, match="Tick “Assign anyway”"):
         pools.reassign_item(item, to_user=team["bo"], user=team["lead"], now=now)
     pools.reassign_item(item, to_user=team["bo"], user=team["lead"], now=now, force=True)
     assert item.assignee_id == team["bo"].id
-    assert db.session.scalars(select(AuditEvent.after).where(
-        AuditEvent.action == "reassigned")).one()["forced"] is True
+    assert (
+        db.session.scalars(select(AuditEvent.after).where(AuditEvent.action == "reassigned")).one()[
+            "forced"
+        ]
+        is True
+    )
 
 
 def test_an_away_user_is_away_in_every_pool(team, now):
@@ -165,13 +180,28 @@ def test_an_away_user_is_away_in_every_pool(team, now):
 
 def test_resolving_closes_the_item_and_its_firing(team, now):
     firing = RuleFiringFactory()
-    item = QueueItemFactory(pool=team["pool"], assignee=team["ana"], status="claimed",
-                            firing_id=firing.id, rule=firing.rule)
-    pools.resolve_item(item, outcome="saved", notes="  Call booked; exec sponsor back.  ",
-                       user=team["ana"], now=now + timedelta(hours=1), version=item.version)
+    item = QueueItemFactory(
+        pool=team["pool"],
+        assignee=team["ana"],
+        status="claimed",
+        firing_id=firing.id,
+        rule=firing.rule,
+    )
+    pools.resolve_item(
+        item,
+        outcome="saved",
+        notes="  Call booked; exec sponsor back.  ",
+        user=team["ana"],
+        now=now + timedelta(hours=1),
+        version=item.version,
+    )
     assert (item.status, item.outcome, item.notes, item.resolved_by_id, item.resolved_at) == (
-        "resolved", "saved", "Call booked; exec sponsor back.", team["ana"].id,
-        now + timedelta(hours=1))
+        "resolved",
+        "saved",
+        "Call booked; exec sponsor back.",
+        team["ana"].id,
+        now + timedelta(hours=1),
+    )
     assert (firing.status, firing.closed_at) == ("closed", now + timedelta(hours=1))
     assert events(item) == ["resolved"]
 
@@ -188,7 +218,8 @@ def test_an_outcome_is_required_and_must_be_known(team, now):
         with pytest.raises(ValidationError) as refused:
             pools.resolve_item(item, outcome=outcome, notes="x", user=team["ana"], now=now)
         assert refused.value.fields == {
-            "outcome": "Choose an outcome: saved, churned, expanded or no action."}
+            "outcome": "Choose an outcome: saved, churned, expanded or no action."
+        }
     assert item.status == "open"
 
 
@@ -216,8 +247,9 @@ def test_resolving_with_a_stale_version_changes_nothing(team, now):
     read = item.version
     pools.claim_item(item, user=team["ana"], now=now)
     with pytest.raises(ConflictError, match="Someone changed this item"):
-        pools.resolve_item(item, outcome="saved", notes=None, user=team["ana"], now=now,
-                           version=read)
+        pools.resolve_item(
+            item, outcome="saved", notes=None, user=team["ana"], now=now, version=read
+        )
     assert item.status == "claimed"
 
 
@@ -228,17 +260,18 @@ def test_others_may_not_resolve_an_assigned_item(team, now):
             pools.resolve_item(item, outcome="saved", notes=None, user=team[who], now=now)
     with pytest.raises(PermissionDenied, match="read-only"):
         pools.resolve_item(item, outcome="saved", notes=None, user=team["viewer"], now=now)
-    pools.resolve_item(item, outcome="saved", notes=None, user=UserFactory(role="admin"),
-                       now=now)
+    pools.resolve_item(item, outcome="saved", notes=None, user=UserFactory(role="admin"), now=now)
     assert item.status == "resolved"
 
 
 def test_a_change_made_meanwhile_by_someone_else_is_a_conflict(team, now):
     """The version column catches a write that happened after this session read the item."""
     item = QueueItemFactory(pool=team["pool"], assignee=team["ana"])
-    db.session.execute(pools.QueueItem.__table__.update()
-                       .where(pools.QueueItem.__table__.c.id == item.id)
-                       .values(version=item.version + 1))
+    db.session.execute(
+        pools.QueueItem.__table__.update()
+        .where(pools.QueueItem.__table__.c.id == item.id)
+        .values(version=item.version + 1)
+    )
     with pytest.raises(ConflictError, match="at the same moment"):
         pools.claim_item(item, user=team["ana"], now=now)
 
@@ -248,14 +281,14 @@ def test_a_change_made_meanwhile_by_someone_else_is_a_conflict(team, now):
 
 def test_my_queue_has_my_open_items_breached_first(team, now):
     ana = team["ana"]
-    later = QueueItemFactory(pool=team["pool"], assignee=ana,
-                             sla_due_at=now + timedelta(hours=5))
-    sooner = QueueItemFactory(pool=team["pool"], assignee=ana, status="claimed",
-                              sla_due_at=now + timedelta(hours=1))
-    late = QueueItemFactory(pool=team["pool"], assignee=ana,
-                            sla_due_at=now - timedelta(hours=1))
-    flagged = QueueItemFactory(pool=team["pool"], assignee=ana, breached_at=now,
-                               sla_due_at=now + timedelta(hours=9))
+    later = QueueItemFactory(pool=team["pool"], assignee=ana, sla_due_at=now + timedelta(hours=5))
+    sooner = QueueItemFactory(
+        pool=team["pool"], assignee=ana, status="claimed", sla_due_at=now + timedelta(hours=1)
+    )
+    late = QueueItemFactory(pool=team["pool"], assignee=ana, sla_due_at=now - timedelta(hours=1))
+    flagged = QueueItemFactory(
+        pool=team["pool"], assignee=ana, breached_at=now, sla_due_at=now + timedelta(hours=9)
+    )
     QueueItemFactory(pool=team["pool"], assignee=ana, status="resolved")
     QueueItemFactory(pool=team["pool"], assignee=team["bo"])
     assert pools.my_queue(ana, now=now) == [late, flagged, sooner, later]
@@ -272,16 +305,35 @@ def test_claimable_items_are_the_unassigned_ones_of_my_pools(team, now):
 
 def test_the_pool_queue_filters_sorts_and_counts(team, now):
     pool = team["pool"]
-    high = QueueItemFactory(pool=pool, priority="high", assignee=team["ana"],
-                            sla_due_at=now + timedelta(hours=8), created_at=now)
-    low = QueueItemFactory(pool=pool, priority="low", assignee=None, status="open",
-                           sla_due_at=now - timedelta(hours=1),
-                           created_at=now - timedelta(days=2))
-    claimed = QueueItemFactory(pool=pool, status="claimed", assignee=team["bo"],
-                               sla_due_at=now + timedelta(hours=2),
-                               created_at=now - timedelta(days=1))
-    done = QueueItemFactory(pool=pool, status="resolved", assignee=team["bo"],
-                            breached_at=now - timedelta(days=1), outcome="saved")
+    high = QueueItemFactory(
+        pool=pool,
+        priority="high",
+        assignee=team["ana"],
+        sla_due_at=now + timedelta(hours=8),
+        created_at=now,
+    )
+    low = QueueItemFactory(
+        pool=pool,
+        priority="low",
+        assignee=None,
+        status="open",
+        sla_due_at=now - timedelta(hours=1),
+        created_at=now - timedelta(days=2),
+    )
+    claimed = QueueItemFactory(
+        pool=pool,
+        status="claimed",
+        assignee=team["bo"],
+        sla_due_at=now + timedelta(hours=2),
+        created_at=now - timedelta(days=1),
+    )
+    done = QueueItemFactory(
+        pool=pool,
+        status="resolved",
+        assignee=team["bo"],
+        breached_at=now - timedelta(days=1),
+        outcome="saved",
+    )
 
     def ids(status="active", sort="sla"):
         return [i.id for i in pools.pool_queue(pool, status=status, sort=sort, now=now).items]
@@ -294,8 +346,15 @@ def test_the_pool_queue_filters_sorts_and_counts(team, now):
     assert ids("resolved") == [done.id]
     assert ids("claimed") == [claimed.id]
     page = pools.pool_queue(pool, now=now)
-    assert page.counts == {"active": 3, "open": 2, "claimed": 1, "unassigned": 1,
-                           "breached": 2, "resolved": 1, "all": 4}
+    assert page.counts == {
+        "active": 3,
+        "open": 2,
+        "claimed": 1,
+        "unassigned": 1,
+        "breached": 2,
+        "resolved": 1,
+        "all": 4,
+    }
 
 
 def test_the_pool_queue_pages(team, now):
@@ -313,8 +372,9 @@ def test_pool_summaries_count_loads_unassigned_and_breaches(team, now, count_que
     QueueItemFactory(pool=pool, assignee=team["ana"])
     QueueItemFactory(pool=pool, assignee=team["ana"], status="claimed")
     QueueItemFactory(pool=pool, assignee=None, sla_due_at=now - timedelta(minutes=5))
-    QueueItemFactory(pool=pool, assignee=team["bo"], status="resolved",
-                     breached_at=now - timedelta(days=3))
+    QueueItemFactory(
+        pool=pool, assignee=team["bo"], status="resolved", breached_at=now - timedelta(days=3)
+    )
     team["bo"].away = True
     db.session.flush()
     db.session.expire_all()

@@ -25,8 +25,11 @@ from tests.factories import AccountFactory, UserFactory
 
 def snapshot_of(account, day):
     db.session.expire_all()
-    return db.session.scalar(select(HealthSnapshot).where(
-        HealthSnapshot.account_id == account.id, HealthSnapshot.day == day))
+    return db.session.scalar(
+        select(HealthSnapshot).where(
+            HealthSnapshot.account_id == account.id, HealthSnapshot.day == day
+        )
+    )
 
 
 def card(key):
@@ -36,10 +39,14 @@ def card(key):
 def test_builtin_scorecards_apply_by_segment(app, now):
     smb, mid = AccountFactory(segment="SMB"), AccountFactory(segment="Mid-Market")
     recompute(now=now)
-    assert snapshot_of(smb, now.date()).scorecard_version_id == card(
-        "health-indicators").current_version.id
-    assert snapshot_of(mid, now.date()).scorecard_version_id == card(
-        "mid-market-weighted").current_version.id
+    assert (
+        snapshot_of(smb, now.date()).scorecard_version_id
+        == card("health-indicators").current_version.id
+    )
+    assert (
+        snapshot_of(mid, now.date()).scorecard_version_id
+        == card("mid-market-weighted").current_version.id
+    )
 
 
 def test_recompute_twice_the_same_day_keeps_one_identical_snapshot(app, now):
@@ -63,14 +70,25 @@ def test_account_without_data_is_insufficient_data(app, now):
 def test_active_override_wins_and_expired_one_does_not(app, now):
     account = AccountFactory(segment="SMB")
     lead = UserFactory(role="lead")
-    db.session.add(HealthOverride(account_id=account.id, band="healthy", score=None,
-                                  reason="Exec sponsor re-engaged", created_by_id=lead.id,
-                                  expires_at=now + timedelta(days=7), created_at=now))
+    db.session.add(
+        HealthOverride(
+            account_id=account.id,
+            band="healthy",
+            score=None,
+            reason="Exec sponsor re-engaged",
+            created_by_id=lead.id,
+            expires_at=now + timedelta(days=7),
+            created_at=now,
+        )
+    )
     db.session.flush()
     recompute(now=now)
     held = snapshot_of(account, now.date())
-    assert (held.band, held.computed_band, held.overridden) == ("healthy", "insufficient_data",
-                                                                True)
+    assert (held.band, held.computed_band, held.overridden) == (
+        "healthy",
+        "insufficient_data",
+        True,
+    )
     later = now + timedelta(days=8)
     recompute(now=later)
     assert snapshot_of(account, later.date()).band == "insufficient_data"
@@ -85,26 +103,72 @@ def test_health_signals_follow_the_new_snapshot(app, now):
 
 def _random_version(rng):
     """A scorecard version over signals of every kind, with random thresholds."""
-    scorecard = Scorecard(key=f"gen-{rng.randrange(10**9)}", name="Generated",
-                          segment="Enterprise", active=True, priority=1)
-    version = ScorecardVersion(scorecard=scorecard, number=1, healthy_min=rng.choice([60, 70]),
-                               at_risk_min=rng.choice([30, 40]),
-                               coverage_floor=rng.choice([0.3, 0.5, 0.7]))
+    scorecard = Scorecard(
+        key=f"gen-{rng.randrange(10**9)}",
+        name="Generated",
+        segment="Enterprise",
+        active=True,
+        priority=1,
+    )
+    version = ScorecardVersion(
+        scorecard=scorecard,
+        number=1,
+        healthy_min=rng.choice([60, 70]),
+        at_risk_min=rng.choice([30, 40]),
+        coverage_floor=rng.choice([0.3, 0.5, 0.7]),
+    )
     h, c = rng.randint(5, 30), rng.randint(0, 4)
     version.measures = [
-        ScorecardMeasure(position=0, key="logins", label="Logins", signal="logins_30d",
-                         weight=30, higher_is_better=True, healthy=h, critical=c),
-        ScorecardMeasure(position=1, key="dark", label="Dark", signal="days_since_last_login",
-                         weight=20, higher_is_better=False, healthy=7, critical=30),
-        ScorecardMeasure(position=2, key="nps", label="NPS", signal="nps_category", weight=25,
-                         categories={"promoter": "healthy", "passive": "at_risk",
-                                     "detractor": "critical"}, freshness_days=60),
-        ScorecardMeasure(position=3, key="pipe", label="Pipeline", signal="metric.pipeline",
-                         weight=15, higher_is_better=False, healthy=2, critical=14,
-                         freshness_days=7),
-        ScorecardMeasure(position=4, key="departed", label="Champion", weight=10,
-                         signal="champion_departed", higher_is_better=False, healthy=0,
-                         critical=1),
+        ScorecardMeasure(
+            position=0,
+            key="logins",
+            label="Logins",
+            signal="logins_30d",
+            weight=30,
+            higher_is_better=True,
+            healthy=h,
+            critical=c,
+        ),
+        ScorecardMeasure(
+            position=1,
+            key="dark",
+            label="Dark",
+            signal="days_since_last_login",
+            weight=20,
+            higher_is_better=False,
+            healthy=7,
+            critical=30,
+        ),
+        ScorecardMeasure(
+            position=2,
+            key="nps",
+            label="NPS",
+            signal="nps_category",
+            weight=25,
+            categories={"promoter": "healthy", "passive": "at_risk", "detractor": "critical"},
+            freshness_days=60,
+        ),
+        ScorecardMeasure(
+            position=3,
+            key="pipe",
+            label="Pipeline",
+            signal="metric.pipeline",
+            weight=15,
+            higher_is_better=False,
+            healthy=2,
+            critical=14,
+            freshness_days=7,
+        ),
+        ScorecardMeasure(
+            position=4,
+            key="departed",
+            label="Champion",
+            weight=10,
+            signal="champion_departed",
+            higher_is_better=False,
+            healthy=0,
+            critical=1,
+        ),
     ]
     db.session.add(scorecard)
     db.session.flush()
@@ -129,18 +193,26 @@ def test_sql_and_pure_module_agree_on_generated_inputs(app, now, seed):
         pipeline_day = today - timedelta(days=rng.choice([0, 6, 8]))
         pipeline = rng.choice([None, 1.0, 2.0, 5.5, 14.0, 20.0])
         if pipeline is not None:
-            db.session.add(MetricValue(account_id=account.id, metric_key="pipeline",
-                                       measured_on=pipeline_day, value=pipeline))
+            db.session.add(
+                MetricValue(
+                    account_id=account.id,
+                    metric_key="pipeline",
+                    measured_on=pipeline_day,
+                    value=pipeline,
+                )
+            )
         values = {
             "logins_30d": scoring.SignalValue(signals.logins_30d),
             "days_since_last_login": scoring.SignalValue(signals.days_since_last_login),
             "nps_category": scoring.SignalValue(signals.nps_category, signals.last_nps_on),
             "metric.pipeline": scoring.SignalValue(pipeline, pipeline_day),
             "champion_departed": scoring.SignalValue(
-                None if signals.champion_departed is None else int(signals.champion_departed)),
+                None if signals.champion_departed is None else int(signals.champion_departed)
+            ),
         }
         expected[account.id] = scoring.compute_health(
-            pure_measures(version), values, today=today, now=now, limits=band_limits(version))
+            pure_measures(version), values, today=today, now=now, limits=band_limits(version)
+        )
     db.session.flush()
     write_snapshots(now=now)
     for account in accounts:

@@ -25,19 +25,26 @@ def owner(app):
 
 
 def _alerts() -> list[Alert]:
-    return list(db.session.scalars(select(Alert).where(Alert.kind == "review_due")
-                                   .order_by(Alert.id)))
+    return list(
+        db.session.scalars(select(Alert).where(Alert.kind == "review_due").order_by(Alert.id))
+    )
 
 
 def _emails() -> list[Touchpoint]:
-    return list(db.session.scalars(select(Touchpoint).where(
-        Touchpoint.recipient_kind == "plan_owner").order_by(Touchpoint.id)))
+    return list(
+        db.session.scalars(
+            select(Touchpoint)
+            .where(Touchpoint.recipient_kind == "plan_owner")
+            .order_by(Touchpoint.id)
+        )
+    )
 
 
 def test_owners_of_plans_due_today_or_overdue_are_alerted_and_mailed_once(app, owner, now):
     account = AccountFactory(name="Acme Corp")
-    due_today = PlanFactory(account=account, owner=owner, title="Acme success plan",
-                            next_review_on=TODAY)
+    due_today = PlanFactory(
+        account=account, owner=owner, title="Acme success plan", next_review_on=TODAY
+    )
     overdue = PlanFactory(owner=owner, next_review_on=TODAY - timedelta(days=9))
     PlanFactory(owner=owner, next_review_on=TODAY + timedelta(days=5))  # not yet
     PlanFactory(owner=owner, next_review_on=TODAY - timedelta(days=3), status="draft")
@@ -49,15 +56,18 @@ def test_owners_of_plans_due_today_or_overdue_are_alerted_and_mailed_once(app, o
 
     assert counts == {"reminded": 2, "emails": 2}
     alerts = _alerts()
-    assert {a.dedupe_key for a in alerts} == {f"plan:{due_today.id}:2026-11-21",
-                                             f"plan:{overdue.id}:2026-11-12"}
+    assert {a.dedupe_key for a in alerts} == {
+        f"plan:{due_today.id}:2026-11-21",
+        f"plan:{overdue.id}:2026-11-12",
+    }
     first = next(a for a in alerts if a.dedupe_key.startswith(f"plan:{due_today.id}:"))
     assert (first.user_id, first.account_id) == (owner.id, account.id)
     assert first.title == "Plan review due: Acme Corp · Acme success plan"
     assert first.body == "The review of “Acme success plan” for Acme Corp was due on 2026-11-21."
     emails = _emails()
     assert [(e.recipient_user_id, e.recipient_email, e.channel, e.status) for e in emails] == [
-        (owner.id, "olive@vendor.example", "email", "scheduled")] * 2
+        (owner.id, "olive@vendor.example", "email", "scheduled")
+    ] * 2
     email = next(e for e in emails if e.account_id == account.id)
     assert email.subject == first.title
     assert email.body.startswith("Hi Olive Owner,\n\nThe review of “Acme success plan”")
@@ -76,8 +86,10 @@ def test_a_new_review_date_that_falls_due_is_reminded_again(app, owner, now):
     db.session.flush()
     assert remind_plan_owners(now=now + timedelta(days=10))["reminded"] == 0
     assert remind_plan_owners(now=now + timedelta(days=30))["reminded"] == 1
-    assert [a.dedupe_key for a in _alerts()] == [f"plan:{plan.id}:2026-11-21",
-                                                 f"plan:{plan.id}:2026-12-21"]
+    assert [a.dedupe_key for a in _alerts()] == [
+        f"plan:{plan.id}:2026-11-21",
+        f"plan:{plan.id}:2026-12-21",
+    ]
 
 
 def test_the_reminder_email_is_delivered_over_smtp(app, owner, now, monkeypatch):

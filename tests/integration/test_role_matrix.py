@@ -99,33 +99,50 @@ def world(app, now):
     contact = ContactFactory(account=account)
     plan = PlanFactory(account=account, owner=users["csm_owner"], plan_type="joint")
     items = {
-        "outcomes": OutcomeFactory(plan=plan), "milestones": MilestoneFactory(plan=plan),
-        "risks": RiskFactory(plan=plan), "actions": ActionFactory(plan=plan),
+        "outcomes": OutcomeFactory(plan=plan),
+        "milestones": MilestoneFactory(plan=plan),
+        "risks": RiskFactory(plan=plan),
+        "actions": ActionFactory(plan=plan),
         "stakeholders": StakeholderFactory(plan=plan, contact=contact),
     }
     token = plans.create_share_link(plan, user=users["lead"], now=now)
     pool = PoolFactory(lead=users["lead"])
     PoolMemberFactory(pool=pool, user=users["csm_owner"])
     triggers = {
-        "rule_id": RuleFactory().id, "pool_id": pool.id,
-        "queue_item_id": QueueItemFactory(pool=pool, account=account,
-                                          assignee=users["csm_owner"]).id,
+        "rule_id": RuleFactory().id,
+        "pool_id": pool.id,
+        "queue_item_id": QueueItemFactory(
+            pool=pool, account=account, assignee=users["csm_owner"]
+        ).id,
         "touchpoint_id": TouchpointFactory(account=account).id,
         "tp_template_id": TouchpointTemplateFactory().id,
         "alert_id": AlertFactory(user=users["csm_owner"]).id,
     }
     db.session.commit()
-    return {"users": users, "account": account, "contact": contact, "plan": plan,
-            "items": items, "token": token, "triggers": triggers}
+    return {
+        "users": users,
+        "account": account,
+        "contact": contact,
+        "plan": plan,
+        "items": items,
+        "token": token,
+        "triggers": triggers,
+    }
 
 
 def _url(rule, world) -> str:
     values = {
-        "external_id": world["account"].external_id, "plan_id": world["plan"].id,
-        "contact_id": world["contact"].id, "key": "joint", "token": world["token"],
-        "user_id": world["users"]["viewer"].id, "token_id": 999_999,
-        "component": "actions", "item_id": world["items"]["actions"].id,
-        "widget": "bands", "job_name": "recompute-pending-health",
+        "external_id": world["account"].external_id,
+        "plan_id": world["plan"].id,
+        "contact_id": world["contact"].id,
+        "key": "joint",
+        "token": world["token"],
+        "user_id": world["users"]["viewer"].id,
+        "token_id": 999_999,
+        "component": "actions",
+        "item_id": world["items"]["actions"].id,
+        "widget": "bands",
+        "job_name": "recompute-pending-health",
         "scorecard_id": db.session.scalar(select(Scorecard.id).order_by(Scorecard.id)),
         **world["triggers"],
     }
@@ -136,8 +153,7 @@ def _url(rule, world) -> str:
 
 
 def browser_rules(app):
-    return [r for r in app.url_map.iter_rules()
-            if not r.endpoint.startswith(("api.", "static"))]
+    return [r for r in app.url_map.iter_rules() if not r.endpoint.startswith(("api.", "static"))]
 
 
 def test_every_route_has_a_policy(app):
@@ -163,7 +179,8 @@ def test_role_matrix(app, world, role):
             status = response.status_code
             if role in allowed:
                 ok = status not in (401, 403) and not (
-                    status == 302 and "/login" in response.headers.get("Location", ""))
+                    status == 302 and "/login" in response.headers.get("Location", "")
+                )
             elif role == "anonymous":
                 ok = status == 302 and "/login" in response.headers["Location"]
             else:

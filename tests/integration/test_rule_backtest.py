@@ -36,10 +36,19 @@ def history(account, now, scores: dict[int, float], measures=None):
     """Snapshots ``days ago → score`` for the account."""
     for days_ago, score in scores.items():
         band = band_of(score)
-        db.session.add(HealthSnapshot(
-            account_id=account.id, day=now.date() - timedelta(days=days_ago), score=score,
-            band=band, coverage=1.0, computed_score=score, computed_band=band,
-            measures=measures(days_ago) if measures else [], computed_at=now))
+        db.session.add(
+            HealthSnapshot(
+                account_id=account.id,
+                day=now.date() - timedelta(days=days_ago),
+                score=score,
+                band=band,
+                coverage=1.0,
+                computed_score=score,
+                computed_band=band,
+                measures=measures(days_ago) if measures else [],
+                computed_at=now,
+            )
+        )
     db.session.flush()
 
 
@@ -75,15 +84,19 @@ def test_a_rule_fires_at_the_start_of_each_run_of_matching_days(app, now, swingi
     assert result.signals_at_current_value == []
 
 
-@pytest.mark.parametrize(("policy", "cooldown", "fired", "suppressed"), [
-    ("while_open", 0, 2, 0),
-    ("cooldown", 15, 2, 0),
-    ("cooldown", 30, 1, 1),
-    ("once_ever", 0, 1, 1),
-    ("once_per_renewal_cycle", 0, 1, 1),
-])
-def test_the_once_only_policy_holds_in_the_replay(app, now, swinging, policy, cooldown, fired,
-                                                  suppressed):
+@pytest.mark.parametrize(
+    ("policy", "cooldown", "fired", "suppressed"),
+    [
+        ("while_open", 0, 2, 0),
+        ("cooldown", 15, 2, 0),
+        ("cooldown", 30, 1, 1),
+        ("once_ever", 0, 1, 1),
+        ("once_per_renewal_cycle", 0, 1, 1),
+    ],
+)
+def test_the_once_only_policy_holds_in_the_replay(
+    app, now, swinging, policy, cooldown, fired, suppressed
+):
     rule = RuleFactory(condition=CRITICAL, once_policy=policy, cooldown_days=cooldown)
     result = backtest_rule(rule, days=30, now=now)
     assert (result.firings, result.suppressed) == (fired, suppressed)
@@ -99,9 +112,14 @@ def test_a_signal_without_history_takes_its_current_value_and_is_named(app, now,
     compute_signals(now=now, account_ids=[swinging.id])
     db.session.get(AccountSignals, swinging.id).logins_7d = 1
     db.session.flush()
-    rule = RuleFactory(condition={"all": [
-        {"signal": "health_band", "op": "=", "value": "critical"},
-        {"signal": "logins_7d", "op": "<", "value": 3}]})
+    rule = RuleFactory(
+        condition={
+            "all": [
+                {"signal": "health_band", "op": "=", "value": "critical"},
+                {"signal": "logins_7d", "op": "<", "value": 3},
+            ]
+        }
+    )
     result = backtest_rule(rule, days=30, now=now)
     assert result.signals_with_history == ["health_band"]
     assert result.signals_at_current_value == ["logins_7d"]
@@ -111,8 +129,7 @@ def test_a_signal_without_history_takes_its_current_value_and_is_named(app, now,
 def test_dated_signals_are_counted_from_each_replayed_day(app, now):
     account = AccountFactory(renewal_date=now.date() + timedelta(days=25))
     history(account, now, dict.fromkeys(range(10), 75.0))
-    rule = RuleFactory(condition={"all": [{"signal": "days_to_renewal", "op": "<=",
-                                           "value": 30}]})
+    rule = RuleFactory(condition={"all": [{"signal": "days_to_renewal", "op": "<=", "value": 30}]})
     result = backtest_rule(rule, days=10, now=now)
     # 25 days to renewal today: it was 30 five days ago, 31 six days ago
     assert result.firings_by_day == {day(now, 5): 1}
@@ -122,21 +139,25 @@ def test_dated_signals_are_counted_from_each_replayed_day(app, now):
 def test_health_change_compares_with_the_snapshot_30_days_before(app, now):
     account = AccountFactory()
     history(account, now, {40: 80.0, 35: 80.0, 5: 60.0, 4: 60.0, 0: 78.0})
-    rule = RuleFactory(condition={"all": [{"signal": "health_change_30d", "op": "<=",
-                                           "value": -15}]})
+    rule = RuleFactory(
+        condition={"all": [{"signal": "health_change_30d", "op": "<=", "value": -15}]}
+    )
     result = backtest_rule(rule, days=10, now=now)
     assert result.firings_by_day == {day(now, 5): 1}  # 60 − 80; four days ago had no day −30
 
 
 def test_the_stage_is_the_one_entered_by_that_day(app, now):
     account = AccountFactory(lifecycle_stage="renewal")
-    db.session.add_all([
-        LifecycleStageEntry(account_id=account.id, stage="adoption",
-                            entered_on=day(now, 100)),
-        LifecycleStageEntry(account_id=account.id, stage="renewal", entered_on=day(now, 3))])
+    db.session.add_all(
+        [
+            LifecycleStageEntry(account_id=account.id, stage="adoption", entered_on=day(now, 100)),
+            LifecycleStageEntry(account_id=account.id, stage="renewal", entered_on=day(now, 3)),
+        ]
+    )
     history(account, now, dict.fromkeys(range(10), 75.0))
-    rule = RuleFactory(condition={"all": [{"signal": "lifecycle_stage", "op": "=",
-                                           "value": "adoption"}]})
+    rule = RuleFactory(
+        condition={"all": [{"signal": "lifecycle_stage", "op": "=", "value": "adoption"}]}
+    )
     result = backtest_rule(rule, days=10, now=now)
     assert result.firings_by_day == {day(now, 9): 1}
     assert result.accounts[0].fired_on == [day(now, 9)]
@@ -145,11 +166,22 @@ def test_the_stage_is_the_one_entered_by_that_day(app, now):
 def test_metrics_are_read_as_they_stood_that_day(app, now):
     account = AccountFactory()
     history(account, now, dict.fromkeys(range(10), 75.0))
-    db.session.add_all([
-        MetricValue(account_id=account.id, metric_key="quota_used_pct",
-                    measured_on=day(now, 20), value=50.0),
-        MetricValue(account_id=account.id, metric_key="quota_used_pct",
-                    measured_on=day(now, 6), value=92.0)])
+    db.session.add_all(
+        [
+            MetricValue(
+                account_id=account.id,
+                metric_key="quota_used_pct",
+                measured_on=day(now, 20),
+                value=50.0,
+            ),
+            MetricValue(
+                account_id=account.id,
+                metric_key="quota_used_pct",
+                measured_on=day(now, 6),
+                value=92.0,
+            ),
+        ]
+    )
     db.session.flush()
     for key in ("quota_used_pct", "metric.quota_used_pct"):
         rule = RuleFactory(condition={"all": [{"signal": key, "op": ">=", "value": 80}]})
@@ -162,39 +194,59 @@ def test_a_signal_a_scorecard_measured_is_read_from_the_snapshot(app, now):
     account = AccountFactory()
 
     def measures(days_ago):
-        return [{"key": "logins", "signal": "logins_30d", "value": 2 if days_ago < 4 else 20,
-                 "score": 10.0, "weight": 100, "stale": 0},
-                {"key": "champion", "signal": "champion_departed",
-                 "value": 1 if days_ago < 2 else 0, "score": 0.0, "weight": 0, "stale": 0}]
+        return [
+            {
+                "key": "logins",
+                "signal": "logins_30d",
+                "value": 2 if days_ago < 4 else 20,
+                "score": 10.0,
+                "weight": 100,
+                "stale": 0,
+            },
+            {
+                "key": "champion",
+                "signal": "champion_departed",
+                "value": 1 if days_ago < 2 else 0,
+                "score": 0.0,
+                "weight": 0,
+                "stale": 0,
+            },
+        ]
 
     history(account, now, dict.fromkeys(range(10), 75.0), measures)
     rule = RuleFactory(condition={"all": [{"signal": "logins_30d", "op": "<=", "value": 3}]})
     result = backtest_rule(rule, days=10, now=now)
     assert result.firings_by_day == {day(now, 3): 1}
     assert result.signals_with_history == ["logins_30d"]
-    departed = RuleFactory(condition={"all": [{"signal": "champion_departed", "op": "=",
-                                               "value": True}]})
+    departed = RuleFactory(
+        condition={"all": [{"signal": "champion_departed", "op": "=", "value": True}]}
+    )
     assert backtest_rule(departed, days=10, now=now).firings_by_day == {day(now, 1): 1}
 
 
 def test_outcomes_after_the_firing_against_the_base_rate(app, now, swinging):
     steady = AccountFactory()
     history(steady, now, dict.fromkeys(range(30), 85.0))
-    db.session.add(LifecycleStageEntry(account_id=swinging.id, stage="churned",
-                                       entered_on=day(now, 2)))
+    db.session.add(
+        LifecycleStageEntry(account_id=swinging.id, stage="churned", entered_on=day(now, 2))
+    )
     db.session.flush()
     result = backtest_rule(RuleFactory(condition=CRITICAL), days=30, now=now)
     [fired] = result.accounts
     assert (fired.outcome, fired.outcome_on) == ("churned", day(now, 2))
-    assert (fired.band_then, fired.band_now, fired.band_move) == ("critical", "critical",
-                                                                   "unchanged")
+    assert (fired.band_then, fired.band_now, fired.band_move) == (
+        "critical",
+        "critical",
+        "unchanged",
+    )
     assert result.outcome_counts() == {"churned": 1, "expanded": 0}
     assert result.base_rates == {"churned": 0.5, "expanded": 0.0}
 
 
 def test_a_churn_before_the_first_firing_is_not_an_outcome(app, now, swinging):
-    db.session.add(LifecycleStageEntry(account_id=swinging.id, stage="churned",
-                                       entered_on=day(now, 40)))
+    db.session.add(
+        LifecycleStageEntry(account_id=swinging.id, stage="churned", entered_on=day(now, 40))
+    )
     db.session.flush()
     [fired] = backtest_rule(RuleFactory(condition=CRITICAL), days=30, now=now).accounts
     assert fired.outcome is None
@@ -202,33 +254,54 @@ def test_a_churn_before_the_first_firing_is_not_an_outcome(app, now, swinging):
 
 def test_routing_load_is_simulated_over_the_pool_members(app, now):
     pool = PoolFactory(key="rescue", strategy="least_loaded")
-    for position, (name, capacity, away) in enumerate([("Ana", 1, False), ("Ben", 1, False),
-                                                        ("Cleo", 5, True)]):
-        PoolMemberFactory(pool=pool, capacity=capacity, position=position, away=away,
-                          user=UserFactory(name=name))
+    for position, (name, capacity, away) in enumerate(
+        [("Ana", 1, False), ("Ben", 1, False), ("Cleo", 5, True)]
+    ):
+        PoolMemberFactory(
+            pool=pool, capacity=capacity, position=position, away=away, user=UserFactory(name=name)
+        )
     # three accounts turn critical on the same day: two are taken, one waits; the first
     # recovers three days later and a fourth, critical after that, takes the freed place
-    for runs in [((9, 7, 20.0), (6, 0, 80.0)), ((9, 0, 20.0),), ((9, 0, 20.0),),
-                 ((10, 5, 80.0), (4, 0, 20.0))]:
+    for runs in [
+        ((9, 7, 20.0), (6, 0, 80.0)),
+        ((9, 0, 20.0),),
+        ((9, 0, 20.0),),
+        ((10, 5, 80.0), (4, 0, 20.0)),
+    ]:
         history(AccountFactory(), now, spans(now, *runs))
-    rule = RuleFactory(condition=CRITICAL, actions=[
-        {"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}])
+    rule = RuleFactory(
+        condition=CRITICAL,
+        actions=[{"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}],
+    )
     result = backtest_rule(rule, days=10, now=now)
     assert {m.name: (m.assigned, m.peak_open) for m in result.members} == {
-        "Ana": (2, 1), "Ben": (1, 1), "Cleo": (0, 0)}
+        "Ana": (2, 1),
+        "Ben": (1, 1),
+        "Cleo": (0, 0),
+    }
     assert result.unassigned == 1
 
 
 def test_a_missing_pool_is_reported_not_simulated(app, now, swinging):
-    rule = RuleFactory(condition=CRITICAL, actions=[
-        {"type": "route_to_pool", "pool": "gone", "priority": "high", "sla_hours": 24}])
+    rule = RuleFactory(
+        condition=CRITICAL,
+        actions=[{"type": "route_to_pool", "pool": "gone", "priority": "high", "sla_hours": 24}],
+    )
     result = backtest_rule(rule, days=30, now=now)
     assert (result.pool_key, result.pool_found, result.members) == ("gone", False, [])
 
 
 def event(account, event_id, at, kind="support_ticket", **properties):
-    db.session.add(UsageEvent(event_id=event_id, account_id=account.id, event_type=kind,
-                              occurred_at=at, properties=properties, received_at=at))
+    db.session.add(
+        UsageEvent(
+            event_id=event_id,
+            account_id=account.id,
+            event_type=kind,
+            occurred_at=at,
+            properties=properties,
+            received_at=at,
+        )
+    )
 
 
 def test_an_event_rule_replays_the_stored_events(app, now, swinging):
@@ -240,11 +313,14 @@ def test_an_event_rule_replays_the_stored_events(app, now, swinging):
     event(swinging, "e-4", at + timedelta(days=12), severity="urgent")
     event(swinging, "e-old", at - timedelta(days=60), severity="urgent")
     db.session.flush()
-    rule = RuleFactory(mode="event", event_type="support_ticket",
-                       event_properties={"severity": ["high", "urgent"]},
-                       condition={"all": [{"signal": "health_band", "op": "=",
-                                           "value": "critical"}]},
-                       once_policy="cooldown", cooldown_days=7)
+    rule = RuleFactory(
+        mode="event",
+        event_type="support_ticket",
+        event_properties={"severity": ["high", "urgent"]},
+        condition={"all": [{"signal": "health_band", "op": "=", "value": "critical"}]},
+        once_policy="cooldown",
+        cooldown_days=7,
+    )
     result = backtest_rule(rule, days=30, now=now)
     # e-1 fell on a healthy day; e-3 fires; e-4 is within the cooldown
     assert result.firings_by_day == {day(now, 4): 1}
@@ -258,11 +334,15 @@ def test_a_routed_event_firing_stays_open_for_its_items_sla(app, now, swinging):
     for index, hours in enumerate((0, 10, 30)):
         event(swinging, f"s-{index}", at + timedelta(hours=hours), severity="high")
     db.session.flush()
-    rule = RuleFactory(mode="event", event_type="support_ticket", once_policy="while_open",
-                       condition={"all": [{"signal": "segment", "op": "not_null",
-                                           "value": None}]},
-                       actions=[{"type": "route_to_pool", "pool": "escalations",
-                                 "priority": "high", "sla_hours": 24}])
+    rule = RuleFactory(
+        mode="event",
+        event_type="support_ticket",
+        once_policy="while_open",
+        condition={"all": [{"signal": "segment", "op": "not_null", "value": None}]},
+        actions=[
+            {"type": "route_to_pool", "pool": "escalations", "priority": "high", "sla_hours": 24}
+        ],
+    )
     result = backtest_rule(rule, days=30, now=now)
     # the second ticket came while the first was being worked; the third after its SLA
     assert (result.firings, result.suppressed) == (2, 1)
@@ -277,22 +357,31 @@ def test_a_first_event_only_rule_replays_only_first_events(app, now, swinging):
     compute_signals(now=now, account_ids=[other.id])
     event(other, "f-2", at, kind="feature_used", feature="reports")
     db.session.flush()
-    rule = RuleFactory(mode="event", event_type="feature_used", first_event_only=True,
-                       condition={"all": [{"signal": "segment", "op": "not_null",
-                                           "value": None}]}, once_policy="once_ever")
+    rule = RuleFactory(
+        mode="event",
+        event_type="feature_used",
+        first_event_only=True,
+        condition={"all": [{"signal": "segment", "op": "not_null", "value": None}]},
+        once_policy="once_ever",
+    )
     result = backtest_rule(rule, days=30, now=now)
     assert [a.account_id for a in result.accounts] == [other.id]
 
 
 def test_a_backtest_writes_nothing(app, now, swinging, count_queries):
-    rule = RuleFactory(condition=CRITICAL, actions=[
-        {"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}])
+    rule = RuleFactory(
+        condition=CRITICAL,
+        actions=[{"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}],
+    )
     PoolMemberFactory(pool=PoolFactory(key="rescue"))
     db.session.flush()
     with count_queries() as counter:
         backtest_rule(rule, days=30, now=now)
-    assert not [s for s in counter.statements
-                if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert not [
+        s
+        for s in counter.statements
+        if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
     assert db.session.scalar(select(func.count()).select_from(RuleFiring)) == 0
     assert db.session.scalar(select(func.count()).select_from(QueueItem)) == 0
 
@@ -317,20 +406,31 @@ def test_the_api_answers_the_backtest(app, client, api_token):
     history(account, today, spans(today, (29, 20, 25.0), (19, 10, 80.0), (9, 0, 30.0)))
     pool = PoolFactory(key="rescue")
     PoolMemberFactory(pool=pool, user=UserFactory(email="ana@example.com", name="Ana"))
-    rule = RuleFactory(condition=CRITICAL, once_policy="once_ever", actions=[
-        {"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}])
+    rule = RuleFactory(
+        condition=CRITICAL,
+        once_policy="once_ever",
+        actions=[{"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}],
+    )
     headers = api_token(UserFactory(role="viewer"))
     response = client.post(backtest_url(rule.id), headers=headers, json={"days": 30})
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
     RuleBacktestOut.model_validate(body)
     assert (body["firings"], body["suppressed"], body["days"]) == (1, 1, 30)
-    assert body["firings_by_day"] == [{"day": (today.date() - timedelta(days=29)).isoformat(),
-                                       "firings": 1}]
+    assert body["firings_by_day"] == [
+        {"day": (today.date() - timedelta(days=29)).isoformat(), "firings": 1}
+    ]
     assert body["accounts"][0]["external_id"] == "SWING"
-    assert body["pool"]["members"] == [{"user_email": "ana@example.com", "name": "Ana",
-                                        "capacity": 10, "away": False, "assigned": 1,
-                                        "peak_open": 1}]
+    assert body["pool"]["members"] == [
+        {
+            "user_email": "ana@example.com",
+            "name": "Ana",
+            "capacity": 10,
+            "away": False,
+            "assigned": 1,
+            "peak_open": 1,
+        }
+    ]
     default = client.post(backtest_url(rule.id), headers=headers, json={}).get_json()
     assert default["days"] == 90
 
@@ -356,9 +456,15 @@ def test_the_page_shows_the_replay_to_everyone_signed_in(app, client, login):
     history(account, today, spans(today, (29, 20, 25.0), (19, 10, 80.0), (9, 0, 30.0)))
     compute_signals(now=today, account_ids=[account.id])
     db.session.get(AccountSignals, account.id).logins_7d = 1
-    rule = RuleFactory(name="Critical and quiet", condition={"all": [
-        {"signal": "health_band", "op": "=", "value": "critical"},
-        {"signal": "logins_7d", "op": "<=", "value": 3}]})
+    rule = RuleFactory(
+        name="Critical and quiet",
+        condition={
+            "all": [
+                {"signal": "health_band", "op": "=", "value": "critical"},
+                {"signal": "logins_7d", "op": "<=", "value": 3},
+            ]
+        },
+    )
     login(UserFactory(role="viewer"))
     page = client.get(f"/rules/{rule.id}/backtest")
     assert page.status_code == 200

@@ -20,11 +20,22 @@ from cs_app.extensions import db
 from cs_app.triggers.models import Rule
 from tests.factories import AccountFactory, RuleFactory, RuleFiringFactory, UserFactory
 
-CONDITION = {"all": [{"signal": "days_since_last_login", "op": ">", "value": 14},
-                     {"signal": "days_to_renewal", "op": "<=", "value": 90}]}
-ACTIONS = [{"type": "route_to_pool", "pool": "csm-pool", "priority": "high", "sla_hours": 24},
-           {"type": "schedule_touchpoint", "channel": "call_task", "template": "rescue-outreach",
-            "recipient": "pool_assignee", "delay_days": 1}]
+CONDITION = {
+    "all": [
+        {"signal": "days_since_last_login", "op": ">", "value": 14},
+        {"signal": "days_to_renewal", "op": "<=", "value": 90},
+    ]
+}
+ACTIONS = [
+    {"type": "route_to_pool", "pool": "csm-pool", "priority": "high", "sla_hours": 24},
+    {
+        "type": "schedule_touchpoint",
+        "channel": "call_task",
+        "template": "rescue-outreach",
+        "recipient": "pool_assignee",
+        "delay_days": 1,
+    },
+]
 
 
 def text_of(html: str) -> str:
@@ -32,10 +43,20 @@ def text_of(html: str) -> str:
 
 
 def form(**changes) -> dict[str, str]:
-    data = {"name": "Quiet before renewal", "description": "", "kind": "risk", "enabled": "y",
-            "mode": "scheduled", "event_type": "", "event_properties": "",
-            "once_policy": "while_open", "cooldown_days": "", "condition": json.dumps(CONDITION),
-            "actions": json.dumps(ACTIONS), "action": "save"}
+    data = {
+        "name": "Quiet before renewal",
+        "description": "",
+        "kind": "risk",
+        "enabled": "y",
+        "mode": "scheduled",
+        "event_type": "",
+        "event_properties": "",
+        "once_policy": "while_open",
+        "cooldown_days": "",
+        "condition": json.dumps(CONDITION),
+        "actions": json.dumps(ACTIONS),
+        "action": "save",
+    }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -58,13 +79,18 @@ def matching_accounts(app):
     now = utcnow()
     csm = UserFactory(name="Casey CSM")
     accounts = {
-        "Globex": (AccountFactory(name="Globex", arr_minor=9_000_000, csm=csm,
-                                  segment="Enterprise"),
-                   {"days_since_last_login": 21, "days_to_renewal": 45}),
-        "Initech": (AccountFactory(name="Initech", arr_minor=500_000, segment="SMB"),
-                    {"days_since_last_login": 30, "days_to_renewal": 12}),
-        "Hooli": (AccountFactory(name="Hooli"), {"days_since_last_login": 1,
-                                                 "days_to_renewal": 12}),
+        "Globex": (
+            AccountFactory(name="Globex", arr_minor=9_000_000, csm=csm, segment="Enterprise"),
+            {"days_since_last_login": 21, "days_to_renewal": 45},
+        ),
+        "Initech": (
+            AccountFactory(name="Initech", arr_minor=500_000, segment="SMB"),
+            {"days_since_last_login": 30, "days_to_renewal": 12},
+        ),
+        "Hooli": (
+            AccountFactory(name="Hooli"),
+            {"days_since_last_login": 1, "days_to_renewal": 12},
+        ),
     }
     for account, values in accounts.values():
         db.session.add(AccountSignals(account_id=account.id, computed_at=now, **values))
@@ -78,8 +104,11 @@ def matching_accounts(app):
 def test_list_shows_rules_with_their_firings(client, lead):
     rule = RuleFactory(name="Aa quiet accounts", kind="renewal")
     for days in (1, 2, 40):
-        RuleFiringFactory(rule=rule, fired_at=utcnow() - timedelta(days=days),
-                          status="open" if days == 1 else "closed")
+        RuleFiringFactory(
+            rule=rule,
+            fired_at=utcnow() - timedelta(days=days),
+            status="open" if days == 1 else "closed",
+        )
     db.session.commit()
     html = client.get("/rules?q=aa+quiet").get_data(as_text=True)
     row = text_of(re.search(rf'<tr[^>]*id="rule-{rule.id}".*?</tr>', html, re.S).group(0))
@@ -141,8 +170,9 @@ def test_rule_page_reads_the_rule_in_words_with_firings_and_audit(client, lead):
     assert response.status_code == 302
     rule = db.session.scalar(select(Rule).where(Rule.name == "Quiet before renewal"))
     account = AccountFactory(name="Acme Corp")
-    RuleFiringFactory(rule=rule, account=account, matched={"days_since_last_login": 20,
-                                                          "days_to_renewal": 45})
+    RuleFiringFactory(
+        rule=rule, account=account, matched={"days_since_last_login": 20, "days_to_renewal": 45}
+    )
     db.session.commit()
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     page = text_of(html)
@@ -174,9 +204,13 @@ def test_an_unknown_rule_is_404(client, lead):
 
 def test_new_rule_form_offers_the_catalog(client, lead):
     html = client.get("/rules/new").get_data(as_text=True)
-    catalog = json.loads(unescape(re.search(
-        r'<script type="application/json" id="rule-catalog">(.*?)</script>', html, re.S
-    ).group(1)))
+    catalog = json.loads(
+        unescape(
+            re.search(
+                r'<script type="application/json" id="rule-catalog">(.*?)</script>', html, re.S
+            ).group(1)
+        )
+    )
     assert {"csm-pool", "renewal-specialists"} <= {p["key"] for p in catalog["pools"]}
     assert "welcome-email" in {t["key"] for t in catalog["templates"]}
     assert "days_since_last_login" in {s["key"] for s in catalog["signals"]}
@@ -186,40 +220,69 @@ def test_new_rule_form_offers_the_catalog(client, lead):
 
 def test_creating_a_rule_without_javascript(client, lead):
     before = rule_count()
-    response = client.post("/rules/new", data=form(
-        mode="event", event_type="support_ticket", event_properties="severity=high,urgent",
-        first_event_only="y", once_policy="cooldown", cooldown_days="30", enabled=None))
+    response = client.post(
+        "/rules/new",
+        data=form(
+            mode="event",
+            event_type="support_ticket",
+            event_properties="severity=high,urgent",
+            first_event_only="y",
+            once_policy="cooldown",
+            cooldown_days="30",
+            enabled=None,
+        ),
+    )
     assert response.status_code == 302
     assert rule_count() == before + 1
     rule = db.session.scalar(select(Rule).order_by(Rule.id.desc()))
     assert (rule.mode, rule.event_type, rule.event_properties, rule.first_event_only) == (
-        "event", "support_ticket", {"severity": ["high", "urgent"]}, True)
+        "event",
+        "support_ticket",
+        {"severity": ["high", "urgent"]},
+        True,
+    )
     assert (rule.once_policy, rule.cooldown_days, rule.enabled) == ("cooldown", 30, False)
     assert rule.condition == CONDITION and rule.actions[1]["delay_days"] == 1
 
 
 def test_a_bad_condition_is_named_beside_it_with_everything_kept(client, lead):
-    bad = {"all": [{"signal": "days_since_last_login", "op": ">", "value": 14},
-                   {"signal": "foo", "op": "=", "value": 1}]}
+    bad = {
+        "all": [
+            {"signal": "days_since_last_login", "op": ">", "value": 14},
+            {"signal": "foo", "op": "=", "value": 1},
+        ]
+    }
     before = rule_count()
-    response = client.post("/rules/new", data=form(name="Typed name", condition=json.dumps(bad),
-                                                   description="Typed why"))
+    response = client.post(
+        "/rules/new",
+        data=form(name="Typed name", condition=json.dumps(bad), description="Typed why"),
+    )
     assert response.status_code == 422
     assert rule_count() == before
     html = response.get_data(as_text=True)
     section = re.search(r'id="condition-section".*?</section>', html, re.S).group(0)
     assert "condition.all[1]: unknown signal &#39;foo&#39;" in section
     assert 'value="Typed name"' in html and "Typed why" in html
-    assert json.loads(unescape(re.search(r'id="condition"[^>]*>(.*?)</textarea>', html,
-                                         re.S).group(1))) == bad
+    assert (
+        json.loads(
+            unescape(re.search(r'id="condition"[^>]*>(.*?)</textarea>', html, re.S).group(1))
+        )
+        == bad
+    )
     paths = json.loads(re.search(r'id="rule-error-paths">(.*?)</script>', html, re.S).group(1))
     assert paths == {"condition.all[1]": "unknown signal 'foo'"}
 
 
 def test_bad_actions_and_fields_are_named_beside_them(client, lead):
-    response = client.post("/rules/new", data=form(
-        name="", actions=json.dumps([{"type": "route_to_pool", "pool": "nobody"}]),
-        once_policy="cooldown", cooldown_days="soon"))
+    response = client.post(
+        "/rules/new",
+        data=form(
+            name="",
+            actions=json.dumps([{"type": "route_to_pool", "pool": "nobody"}]),
+            once_policy="cooldown",
+            cooldown_days="soon",
+        ),
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     actions = re.search(r'id="actions-section".*?</section>', html, re.S).group(0)
@@ -241,8 +304,9 @@ def test_preview_shows_which_accounts_match_and_why(client, lead, matching_accou
     assert response.status_code == 200
     assert rule_count() == before  # nothing saved
     html = response.get_data(as_text=True)
-    preview = re.search(r'<section class="card preview-card" id="preview".*?</section>', html,
-                        re.S).group(0)
+    preview = re.search(
+        r'<section class="card preview-card" id="preview".*?</section>', html, re.S
+    ).group(0)
     words = text_of(preview)
     assert "Preview: 2 accounts match now" in words
     assert "Checked against 3 accounts with signals" in words
@@ -258,10 +322,15 @@ def test_preview_shows_which_accounts_match_and_why(client, lead, matching_accou
 
 
 def test_preview_marks_false_and_unknown_clauses(client, lead, matching_accounts):
-    condition = {"any": [{"signal": "days_to_renewal", "op": "<", "value": 20},
-                         {"signal": "nps_category", "op": "=", "value": "detractor"}]}
-    html = client.post("/rules/new", data=form(condition=json.dumps(condition),
-                                              action="preview")).get_data(as_text=True)
+    condition = {
+        "any": [
+            {"signal": "days_to_renewal", "op": "<", "value": 20},
+            {"signal": "nps_category", "op": "=", "value": "detractor"},
+        ]
+    }
+    html = client.post(
+        "/rules/new", data=form(condition=json.dumps(condition), action="preview")
+    ).get_data(as_text=True)
     assert "Preview: 2 accounts match now" in text_of(html)
     assert "mark-unknown" in html and "unknown (no value)" in html
     assert "Hooli" in html and "Globex" not in re.search(r"<tbody>.*?</tbody>", html, re.S)[0]
@@ -272,13 +341,15 @@ def test_preview_of_a_bad_condition_names_the_clause(client, lead, matching_acco
     response = client.post("/rules/new", data=form(condition=json.dumps(bad), action="preview"))
     assert response.status_code == 422
     assert "condition.not: logins_7d is a number; &#39;many&#39; is not" in response.get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_preview_without_matches_says_so(client, lead, matching_accounts):
     condition = {"all": [{"signal": "days_to_renewal", "op": ">", "value": 500}]}
-    html = client.post("/rules/new", data=form(condition=json.dumps(condition),
-                                              action="preview")).get_data(as_text=True)
+    html = client.post(
+        "/rules/new", data=form(condition=json.dumps(condition), action="preview")
+    ).get_data(as_text=True)
     assert "Preview: 0 accounts match now" in text_of(html)
     assert "No account matches now" in html
 
@@ -287,10 +358,12 @@ def test_editing_a_rule(client, lead):
     rule = RuleFactory(name="Before")
     db.session.commit()
     html = client.get(f"/rules/{rule.id}/edit").get_data(as_text=True)
-    assert 'value="Before"' in html and f'name="version" type="hidden" value="{rule.version}"' \
-        in html
-    response = client.post(f"/rules/{rule.id}/edit", data=form(name="After",
-                                                              version=str(rule.version)))
+    assert (
+        'value="Before"' in html and f'name="version" type="hidden" value="{rule.version}"' in html
+    )
+    response = client.post(
+        f"/rules/{rule.id}/edit", data=form(name="After", version=str(rule.version))
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Rule, rule.id).name == "After"
@@ -302,8 +375,7 @@ def test_a_stale_edit_is_409_and_keeps_what_was_typed(client, lead, now):
     db.session.commit()
     from cs_app.triggers import service
 
-    service.update_rule(rule, {**service.definition(rule), "name": "Theirs"}, user=lead,
-                        now=now)
+    service.update_rule(rule, {**service.definition(rule), "name": "Theirs"}, user=lead, now=now)
     db.session.commit()
     response = client.post(f"/rules/{rule.id}/edit", data=form(name="Mine", version="1"))
     assert response.status_code == 409
@@ -316,8 +388,10 @@ def test_a_stale_edit_is_409_and_keeps_what_was_typed(client, lead, now):
     db.session.expire_all()
     assert db.session.get(Rule, rule.id).name == "Theirs"
     # saving again means "keep mine"
-    assert client.post(f"/rules/{rule.id}/edit", data=form(name="Mine", version="2")
-                       ).status_code == 302
+    assert (
+        client.post(f"/rules/{rule.id}/edit", data=form(name="Mine", version="2")).status_code
+        == 302
+    )
 
 
 def test_enable_disable_and_delete(client, lead):
@@ -333,8 +407,11 @@ def test_enable_disable_and_delete(client, lead):
     assert db.session.get(Rule, rule.id).enabled is True
     assert client.post(f"/rules/{rule.id}/delete").headers["Location"] == "/rules"
     assert db.session.get(Rule, rule.id) is None
-    actions = db.session.scalars(select(AuditEvent.action).where(
-        AuditEvent.entity_type == "rule", AuditEvent.entity_id == str(rule.id))).all()
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.entity_type == "rule", AuditEvent.entity_id == str(rule.id)
+        )
+    ).all()
     assert sorted(actions) == ["deleted", "disabled", "enabled"]
 
 
@@ -347,11 +424,15 @@ def test_only_leads_and_admins_write(app, client, login, role):
     assert client.get("/rules").status_code == 200
     assert client.get(f"/rules/{rule.id}").status_code == 200
     assert "Edit rule" not in client.get(f"/rules/{rule.id}").get_data(as_text=True)
-    for method, url in (("GET", "/rules/new"), ("POST", "/rules/new"),
-                        ("GET", f"/rules/{rule.id}/edit"), ("POST", f"/rules/{rule.id}/edit"),
-                        ("POST", f"/rules/{rule.id}/enable"),
-                        ("POST", f"/rules/{rule.id}/disable"),
-                        ("POST", f"/rules/{rule.id}/delete")):
+    for method, url in (
+        ("GET", "/rules/new"),
+        ("POST", "/rules/new"),
+        ("GET", f"/rules/{rule.id}/edit"),
+        ("POST", f"/rules/{rule.id}/edit"),
+        ("POST", f"/rules/{rule.id}/enable"),
+        ("POST", f"/rules/{rule.id}/disable"),
+        ("POST", f"/rules/{rule.id}/delete"),
+    ):
         assert client.open(url, method=method, data=form()).status_code == 403, url
     db.session.expire_all()
     assert db.session.get(Rule, rule.id).name == "Guarded"

@@ -34,23 +34,55 @@ def csm(app):
 @pytest.fixture
 def joint_plan(app, csm, now):
     account = AccountFactory(name="Acme Corp", csm=csm, primary_use_case="Consolidate tools")
-    plan = PlanFactory(account=account, owner=csm, plan_type="joint", title="Joint plan 2027",
-                       summary="Cut resolution time | together.")
-    sarah = ContactFactory(account=account, name="Sarah Chen", email="sarah@acme.example",
-                           role="executive_sponsor")
-    StakeholderFactory(plan=plan, contact=sarah, role="executive_sponsor",
-                       notes="Internal: prefers calls before 9")
-    OutcomeFactory(plan=plan, title="Faster resolution", baseline=18.0, target=8.0,
-                   current_value=13.0, unit="h")
-    MilestoneFactory(plan=plan, title="Data migrated", target_date=date(2026, 11, 1),
-                     status="planned")
-    ActionFactory(plan=plan, title="Send the export | with pipes", due_date=date(2026, 11, 10),
-                  owner_user=None, owner_contact=sarah)
-    RiskFactory(plan=plan, title="Budget freeze rumour", likelihood="high", impact="high",
-                mitigation="Escalate quietly")
-    service.add_item(plan, "reviews", {"held_on": date(2026, 11, 2), "attendees": "Sarah, Chris",
-                                       "notes": "Internal review notes: renewal wobbly"},
-                     user=csm, now=now)
+    plan = PlanFactory(
+        account=account,
+        owner=csm,
+        plan_type="joint",
+        title="Joint plan 2027",
+        summary="Cut resolution time | together.",
+    )
+    sarah = ContactFactory(
+        account=account, name="Sarah Chen", email="sarah@acme.example", role="executive_sponsor"
+    )
+    StakeholderFactory(
+        plan=plan, contact=sarah, role="executive_sponsor", notes="Internal: prefers calls before 9"
+    )
+    OutcomeFactory(
+        plan=plan,
+        title="Faster resolution",
+        baseline=18.0,
+        target=8.0,
+        current_value=13.0,
+        unit="h",
+    )
+    MilestoneFactory(
+        plan=plan, title="Data migrated", target_date=date(2026, 11, 1), status="planned"
+    )
+    ActionFactory(
+        plan=plan,
+        title="Send the export | with pipes",
+        due_date=date(2026, 11, 10),
+        owner_user=None,
+        owner_contact=sarah,
+    )
+    RiskFactory(
+        plan=plan,
+        title="Budget freeze rumour",
+        likelihood="high",
+        impact="high",
+        mitigation="Escalate quietly",
+    )
+    service.add_item(
+        plan,
+        "reviews",
+        {
+            "held_on": date(2026, 11, 2),
+            "attendees": "Sarah, Chris",
+            "notes": "Internal review notes: renewal wobbly",
+        },
+        user=csm,
+        now=now,
+    )
     db.session.commit()
     return plan
 
@@ -85,8 +117,9 @@ def share(client, plan) -> str:
 # --- sharing -------------------------------------------------------------------------------------
 
 
-def test_csm_shares_a_joint_plan_and_the_link_works_without_sign_in(app, client, login, csm,
-                                                                    joint_plan):
+def test_csm_shares_a_joint_plan_and_the_link_works_without_sign_in(
+    app, client, login, csm, joint_plan
+):
     login(csm)
     url = share(client, joint_plan)
     message = str(flashes(client)[-1][1])
@@ -148,8 +181,10 @@ def test_revoked_link_is_404_saying_it_is_no_longer_valid(app, client, login, cs
     response = client.post(f"/plans/{joint_plan.id}/share/revoke")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/plans/{joint_plan.id}")
-    assert flashes(client)[-1] == ("success",
-                                   "Revoked 2 share links; they no longer open the plan.")
+    assert flashes(client)[-1] == (
+        "success",
+        "Revoked 2 share links; they no longer open the plan.",
+    )
     for url in (first, second):
         gone = as_customer(app, url)
         assert gone.status_code == 404
@@ -168,8 +203,9 @@ def test_unknown_token_is_404(client):
         assert "This link is no longer valid" in response.get_data(as_text=True)
 
 
-def test_link_stops_working_when_the_plan_is_no_longer_joint(app, client, login, csm,
-                                                            joint_plan, now):
+def test_link_stops_working_when_the_plan_is_no_longer_joint(
+    app, client, login, csm, joint_plan, now
+):
     login(csm)
     url = share(client, joint_plan)
     plan = db.session.get(type(joint_plan), joint_plan.id)
@@ -212,13 +248,21 @@ def test_export_is_markdown_with_every_section(client, login, joint_plan):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/markdown; charset=utf-8"
     assert response.headers["Content-Disposition"] == (
-        'attachment; filename="acme-corp-joint-plan-2027.md"')
+        'attachment; filename="acme-corp-joint-plan-2027.md"'
+    )
     text = response.get_data(as_text=True)
     assert text.startswith("# Acme Corp — Joint plan 2027\n")
-    for heading in ("## Flags", "## 1. Customer profile and context", "### Business context",
-                    "## 2. Success outcomes", "## 3. Milestones", "## 4. Stakeholder map",
-                    "## 5. Risk register", "## 6. Action items",
-                    "## 7. Review cadence and log"):
+    for heading in (
+        "## Flags",
+        "## 1. Customer profile and context",
+        "### Business context",
+        "## 2. Success outcomes",
+        "## 3. Milestones",
+        "## 4. Stakeholder map",
+        "## 5. Risk register",
+        "## 6. Action items",
+        "## 7. Review cadence and log",
+    ):
         assert f"\n{heading}\n" in text, heading
     outcome_row = next(line for line in text.splitlines() if line.startswith("| Faster"))
     assert "| 18 h | 8 h | 13 h | 50% | lower is better |" in outcome_row

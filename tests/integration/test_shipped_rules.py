@@ -27,19 +27,28 @@ def delivered(app, monkeypatch):
     load_demo(NOW, echo=lambda line: None)
     db.session.commit()
     with smtp_server() as (sink, port), webhook_server(SECRET) as (receiver, url):
-        for key, value in (("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", port),
-                           ("MAIL_FROM", "Customer Success <cs@vendor.example>"),
-                           ("WEBHOOK_URL", url), ("WEBHOOK_SECRET", SECRET)):
+        for key, value in (
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_PORT", port),
+            ("MAIL_FROM", "Customer Success <cs@vendor.example>"),
+            ("WEBHOOK_URL", url),
+            ("WEBHOOK_SECRET", SECRET),
+        ):
             monkeypatch.setitem(app.config, key, value)
         counts = deliver_due_touchpoints(now=NOW)
-        yield {"counts": counts, "mail": {m.message_id: m for m in sink.received},
-               "webhooks": {r.json["id"]: r for r in receiver.requests}}
+        yield {
+            "counts": counts,
+            "mail": {m.message_id: m for m in sink.received},
+            "webhooks": {r.json["id"]: r for r in receiver.requests},
+        }
 
 
 def _sent_by_rule() -> dict[str, list[Touchpoint]]:
     rows = db.session.execute(
-        select(Rule.key, Touchpoint).join(Touchpoint, Touchpoint.rule_id == Rule.id)
-        .where(Touchpoint.status == "sent", Rule.key.is_not(None))).all()
+        select(Rule.key, Touchpoint)
+        .join(Touchpoint, Touchpoint.rule_id == Rule.id)
+        .where(Touchpoint.status == "sent", Rule.key.is_not(None))
+    ).all()
     by_rule: dict[str, list[Touchpoint]] = {}
     for key, touchpoint in rows:
         by_rule.setdefault(key, []).append(touchpoint)
@@ -47,8 +56,11 @@ def _sent_by_rule() -> dict[str, list[Touchpoint]]:
 
 
 def test_every_shipped_rule_fires_and_its_message_arrives(delivered):
-    fired = set(db.session.scalars(
-        select(Rule.key).join(RuleFiring, RuleFiring.rule_id == Rule.id).distinct()))
+    fired = set(
+        db.session.scalars(
+            select(Rule.key).join(RuleFiring, RuleFiring.rule_id == Rule.id).distinct()
+        )
+    )
     assert {rule["key"] for rule in BUILTIN_RULES} <= fired
     sent = _sent_by_rule()
     assert set(sent) == {rule["key"] for rule in BUILTIN_RULES}, delivered["counts"]
@@ -65,12 +77,12 @@ def test_every_shipped_rule_fires_and_its_message_arrives(delivered):
                 assert request.signature_valid, where
                 assert request.json["subject"] == touchpoint.subject, where
             else:
-                alert = db.session.scalar(select(Alert).where(
-                    Alert.touchpoint_id == touchpoint.id))
+                alert = db.session.scalar(select(Alert).where(Alert.touchpoint_id == touchpoint.id))
                 assert alert is not None and alert.title == touchpoint.subject, where
                 if touchpoint.channel == "internal_alert":  # and the CSM's mail
                     assert delivered["mail"][touchpoint.message_id].message["Subject"] == (
-                        touchpoint.subject), where
+                        touchpoint.subject
+                    ), where
     assert delivered["counts"]["dead"] == 0 and delivered["counts"]["failed"] == 0
 
 
@@ -85,10 +97,15 @@ def test_the_journey_messages_read_right(delivered):
     body = delivered["webhooks"][congrats.message_id].json
     assert body["subject"] == "Nice work — your first feature is live"
     assert body["account"]["external_id"] == "CRM-20001"
-    trial_subjects = {delivered["mail"][t.message_id].message["Subject"]
-                      for key in ("upgrade-trial-3d", "upgrade-trial-1d", "upgrade-trial-today")
-                      for t in sent[key]}
-    assert trial_subjects == {"Your trial ends in 3 days", "Your trial ends tomorrow",
-                              "Your trial ends today"}
+    trial_subjects = {
+        delivered["mail"][t.message_id].message["Subject"]
+        for key in ("upgrade-trial-3d", "upgrade-trial-1d", "upgrade-trial-today")
+        for t in sent[key]
+    }
+    assert trial_subjects == {
+        "Your trial ends in 3 days",
+        "Your trial ends tomorrow",
+        "Your trial ends today",
+    }
     [escalation] = sent["human-support-escalation"]
     assert escalation.subject == "Support escalation at GrowthStack Marketing: warm transfer"

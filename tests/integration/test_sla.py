@@ -24,23 +24,36 @@ from tests.factories import (
 
 
 def alerts() -> list[tuple]:
-    return sorted(db.session.execute(select(Alert.user_id, Alert.kind, Alert.dedupe_key,
-                                            Alert.queue_item_id)).all())
+    return sorted(
+        db.session.execute(
+            select(Alert.user_id, Alert.kind, Alert.dedupe_key, Alert.queue_item_id)
+        ).all()
+    )
 
 
 def test_items_past_due_are_flagged_and_alerted_once(app, now):
     lead, ana = UserFactory(role="lead"), UserFactory()
     pool = PoolFactory(lead=lead, name="Rescue")
     account = AccountFactory(name="Acme")
-    late = QueueItemFactory(pool=pool, account=account, assignee=ana, status="claimed",
-                            sla_due_at=now - timedelta(minutes=1), title="Login drop")
+    late = QueueItemFactory(
+        pool=pool,
+        account=account,
+        assignee=ana,
+        status="claimed",
+        sla_due_at=now - timedelta(minutes=1),
+        title="Login drop",
+    )
     waiting = QueueItemFactory(pool=pool, assignee=None, sla_due_at=now - timedelta(hours=3))
     on_time = QueueItemFactory(pool=pool, assignee=ana, sla_due_at=now + timedelta(hours=1))
-    done = QueueItemFactory(pool=pool, assignee=ana, status="resolved",
-                            sla_due_at=now - timedelta(days=1))
-    flagged_before = QueueItemFactory(pool=pool, assignee=ana,
-                                      sla_due_at=now - timedelta(days=2),
-                                      breached_at=now - timedelta(days=1))
+    done = QueueItemFactory(
+        pool=pool, assignee=ana, status="resolved", sla_due_at=now - timedelta(days=1)
+    )
+    flagged_before = QueueItemFactory(
+        pool=pool,
+        assignee=ana,
+        sla_due_at=now - timedelta(days=2),
+        breached_at=now - timedelta(days=1),
+    )
 
     assert flag_sla_breaches(now=now) == {"breached": 2, "alerts": 3}
     db.session.expire_all()
@@ -48,14 +61,20 @@ def test_items_past_due_are_flagged_and_alerted_once(app, now):
     assert breached[late.id] == now and breached[waiting.id] == now
     assert breached[on_time.id] is None and breached[done.id] is None
     assert breached[flagged_before.id] == now - timedelta(days=1)
-    assert alerts() == sorted([
-        (lead.id, "sla_breach", f"queue_item:{late.id}", late.id),
-        (ana.id, "sla_breach", f"queue_item:{late.id}", late.id),
-        (lead.id, "sla_breach", f"queue_item:{waiting.id}", waiting.id),
-    ])
+    assert alerts() == sorted(
+        [
+            (lead.id, "sla_breach", f"queue_item:{late.id}", late.id),
+            (ana.id, "sla_breach", f"queue_item:{late.id}", late.id),
+            (lead.id, "sla_breach", f"queue_item:{waiting.id}", waiting.id),
+        ]
+    )
     alert = db.session.scalars(select(Alert).where(Alert.user_id == ana.id)).one()
     assert (alert.title, alert.body, alert.account_id, alert.created_at) == (
-        "SLA breached: Acme (Rescue)", "Login drop", account.id, now)
+        "SLA breached: Acme (Rescue)",
+        "Login drop",
+        account.id,
+        now,
+    )
 
     assert flag_sla_breaches(now=now + timedelta(minutes=10)) == {"breached": 0, "alerts": 0}
     assert len(alerts()) == 3
@@ -63,8 +82,9 @@ def test_items_past_due_are_flagged_and_alerted_once(app, now):
 
 def test_a_second_run_at_the_same_moment_alerts_nobody_again(app, now):
     lead = UserFactory(role="lead")
-    QueueItemFactory(pool=PoolFactory(lead=lead), assignee=lead,
-                     sla_due_at=now - timedelta(hours=1))
+    QueueItemFactory(
+        pool=PoolFactory(lead=lead), assignee=lead, sla_due_at=now - timedelta(hours=1)
+    )
     assert flag_sla_breaches(now=now) == {"breached": 1, "alerts": 1}  # lead is assignee too
     db.session.execute(QueueItem.__table__.update().values(breached_at=None))
     assert flag_sla_breaches(now=now) == {"breached": 1, "alerts": 0}
@@ -73,8 +93,9 @@ def test_a_second_run_at_the_same_moment_alerts_nobody_again(app, now):
 
 def test_an_alert_already_there_is_not_duplicated(app, now):
     ana = UserFactory()
-    item = QueueItemFactory(pool=PoolFactory(lead=None), assignee=ana,
-                            sla_due_at=now - timedelta(hours=1))
+    item = QueueItemFactory(
+        pool=PoolFactory(lead=None), assignee=ana, sla_due_at=now - timedelta(hours=1)
+    )
     AlertFactory(user=ana, kind="sla_breach", dedupe_key=f"queue_item:{item.id}")
     assert flag_sla_breaches(now=now)["alerts"] == 0
 
@@ -82,11 +103,13 @@ def test_an_alert_already_there_is_not_duplicated(app, now):
 def test_a_pool_without_a_lead_alerts_every_active_cs_lead(app, now):
     leads = [UserFactory(role="lead"), UserFactory(role="lead")]
     UserFactory(role="lead", active=False)
-    item = QueueItemFactory(pool=PoolFactory(lead=None), assignee=None,
-                            sla_due_at=now - timedelta(hours=1))
+    item = QueueItemFactory(
+        pool=PoolFactory(lead=None), assignee=None, sla_due_at=now - timedelta(hours=1)
+    )
     assert flag_sla_breaches(now=now) == {"breached": 1, "alerts": 2}
-    assert alerts() == sorted((lead.id, "sla_breach", f"queue_item:{item.id}", item.id)
-                              for lead in leads)
+    assert alerts() == sorted(
+        (lead.id, "sla_breach", f"queue_item:{item.id}", item.id) for lead in leads
+    )
 
 
 def test_nothing_due_means_nothing_to_do(app, now):
@@ -106,8 +129,9 @@ def test_the_work_is_two_statements_whatever_the_size(app, now, count_queries):
 
 
 def test_the_check_slas_job_runs_it(app, now):
-    QueueItemFactory(pool=PoolFactory(lead=UserFactory(role="lead")),
-                     sla_due_at=now - timedelta(days=1))
+    QueueItemFactory(
+        pool=PoolFactory(lead=UserFactory(role="lead")), sla_due_at=now - timedelta(days=1)
+    )
     db.session.commit()
     run = run_job("check-slas", trigger="manual", now=now)
     assert run.status == "succeeded"
@@ -124,10 +148,12 @@ def test_waiting_items_go_to_members_who_have_room_again(app, now):
     PoolMemberFactory(pool=pool, user=ana, capacity=1, position=0)
     PoolMemberFactory(pool=pool, user=ben, capacity=5, position=1)
     held = QueueItemFactory(pool=pool, assignee=ana)
-    normal = QueueItemFactory(pool=pool, assignee=None, priority="normal",
-                              sla_due_at=now + timedelta(hours=1))
-    urgent = QueueItemFactory(pool=pool, assignee=None, priority="high",
-                              sla_due_at=now + timedelta(hours=5))
+    normal = QueueItemFactory(
+        pool=pool, assignee=None, priority="normal", sla_due_at=now + timedelta(hours=1)
+    )
+    urgent = QueueItemFactory(
+        pool=pool, assignee=None, priority="high", sla_due_at=now + timedelta(hours=5)
+    )
     db.session.flush()
     assert assign_waiting_items(now=now) == 0  # Ana is full, Ben away
     held.status = "resolved"

@@ -22,9 +22,12 @@ from tests.factories import (
 
 @pytest.fixture
 def people(app):
-    return {"csm": UserFactory(role="csm", name="Casey Miller"),
-            "other": UserFactory(role="csm"), "lead": UserFactory(role="lead"),
-            "viewer": UserFactory(role="viewer")}
+    return {
+        "csm": UserFactory(role="csm", name="Casey Miller"),
+        "other": UserFactory(role="csm"),
+        "lead": UserFactory(role="lead"),
+        "viewer": UserFactory(role="viewer"),
+    }
 
 
 @pytest.fixture
@@ -41,11 +44,16 @@ def _rows(html: str) -> list[str]:
 # --- the list -------------------------------------------------------------------------------
 
 
-def test_the_list_highlights_dead_and_failed_ones_with_retry_and_cancel(client, login, people,
-                                                                       account, now):
-    dead = TouchpointFactory(account=account, status="dead", attempts=6,
-                             last_error="SMTP 554 5.7.1 Transaction failed",
-                             due_at=now - timedelta(days=1))
+def test_the_list_highlights_dead_and_failed_ones_with_retry_and_cancel(
+    client, login, people, account, now
+):
+    dead = TouchpointFactory(
+        account=account,
+        status="dead",
+        attempts=6,
+        last_error="SMTP 554 5.7.1 Transaction failed",
+        due_at=now - timedelta(days=1),
+    )
     sent = TouchpointFactory(account=account, status="sent", sent_at=now, due_at=now)
     db.session.commit()
     login(people["csm"])
@@ -92,8 +100,9 @@ def test_an_empty_list_says_where_touchpoints_come_from(client, login, people):
     assert "No touchpoints yet" in html and "Schedule a touchpoint" in html
 
 
-def test_the_list_runs_the_same_queries_for_3_or_30_touchpoints(client, login, people, account,
-                                                                count_queries):
+def test_the_list_runs_the_same_queries_for_3_or_30_touchpoints(
+    client, login, people, account, count_queries
+):
     login(people["csm"])
 
     def queries(n):
@@ -110,12 +119,15 @@ def test_the_list_runs_the_same_queries_for_3_or_30_touchpoints(client, login, p
 # --- one touchpoint, retry and cancel -------------------------------------------------------
 
 
-def test_a_scheduled_touchpoint_shows_its_message_as_it_would_be_sent(client, login, people,
-                                                                      account):
-    template = TouchpointTemplateFactory(subject="Hello {{ account.name }}",
-                                         body="Hi {{ contact.first_name }}, {{ csm.name }}")
-    touchpoint = TouchpointFactory(account=account, template=template,
-                                   last_error="SMTP 451 later", attempts=2)
+def test_a_scheduled_touchpoint_shows_its_message_as_it_would_be_sent(
+    client, login, people, account
+):
+    template = TouchpointTemplateFactory(
+        subject="Hello {{ account.name }}", body="Hi {{ contact.first_name }}, {{ csm.name }}"
+    )
+    touchpoint = TouchpointFactory(
+        account=account, template=template, last_error="SMTP 451 later", attempts=2
+    )
     db.session.commit()
     login(people["viewer"])
     html = client.get(f"/touchpoints/{touchpoint.id}").get_data(as_text=True)
@@ -126,8 +138,9 @@ def test_a_scheduled_touchpoint_shows_its_message_as_it_would_be_sent(client, lo
 
 
 def test_a_sent_touchpoint_shows_the_text_that_was_sent(client, login, people, account, now):
-    touchpoint = TouchpointFactory(account=account, status="sent", sent_at=now,
-                                   subject="As sent", body="The body as sent.")
+    touchpoint = TouchpointFactory(
+        account=account, status="sent", sent_at=now, subject="As sent", body="The body as sent."
+    )
     db.session.commit()
     login(people["viewer"])
     html = client.get(f"/touchpoints/{touchpoint.id}").get_data(as_text=True)
@@ -138,8 +151,9 @@ def test_the_owning_csm_retries_a_dead_touchpoint(client, login, people, account
     touchpoint = TouchpointFactory(account=account, status="dead", attempts=6)
     db.session.commit()
     login(people["csm"])
-    response = client.post(f"/touchpoints/{touchpoint.id}/retry",
-                           data={"next": "/touchpoints?status=dead"})
+    response = client.post(
+        f"/touchpoints/{touchpoint.id}/retry", data={"next": "/touchpoints?status=dead"}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/touchpoints?status=dead"
     db.session.expire_all()
@@ -153,13 +167,13 @@ def test_a_next_address_elsewhere_is_ignored(client, login, people, account):
     touchpoint = TouchpointFactory(account=account, status="dead")
     db.session.commit()
     login(people["lead"])
-    response = client.post(f"/touchpoints/{touchpoint.id}/cancel",
-                           data={"next": "//evil.example/x"})
+    response = client.post(
+        f"/touchpoints/{touchpoint.id}/cancel", data={"next": "//evil.example/x"}
+    )
     assert response.headers["Location"] == f"/touchpoints/{touchpoint.id}"
 
 
-def test_cancelling_a_sent_touchpoint_is_refused_with_a_message(client, login, people,
-                                                                account):
+def test_cancelling_a_sent_touchpoint_is_refused_with_a_message(client, login, people, account):
     touchpoint = TouchpointFactory(account=account, status="sent")
     db.session.commit()
     login(people["lead"])
@@ -179,18 +193,23 @@ def test_another_csm_may_not_retry(client, login, people, account):
 # --- templates ------------------------------------------------------------------------------
 
 
-FORM = {"key": "renewal-nudge", "name": "Renewal nudge", "channel": "email",
-        "subject": "{{ account.name }} renews soon",
-        "body": "Hi {{ contact.first_name }},\n\nTalk soon.\n{{ csm.name }}",
-        "action": "save"}
+FORM = {
+    "key": "renewal-nudge",
+    "name": "Renewal nudge",
+    "channel": "email",
+    "subject": "{{ account.name }} renews soon",
+    "body": "Hi {{ contact.first_name }},\n\nTalk soon.\n{{ csm.name }}",
+    "action": "save",
+}
 
 
 def test_a_lead_creates_a_template(client, login, people):
     login(people["lead"])
     response = client.post("/touchpoint-templates/new", data=FORM)
     assert response.status_code == 302
-    template = db.session.scalar(select(TouchpointTemplate)
-                                 .where(TouchpointTemplate.key == "renewal-nudge"))
+    template = db.session.scalar(
+        select(TouchpointTemplate).where(TouchpointTemplate.key == "renewal-nudge")
+    )
     assert response.headers["Location"] == f"/touchpoint-templates/{template.id}"
     assert template.body == FORM["body"]
 
@@ -203,52 +222,72 @@ def test_a_syntax_error_is_shown_beside_the_body_with_the_text_kept(client, logi
     html = response.get_data(as_text=True)
     assert re.search(r'<p class="field-error" id="body-error">Body, line 1: unexpected', html)
     assert "Hi {{ contact.first_name }\n{% if x %}</textarea>" in html.replace("&#39;", "'")
-    assert db.session.scalar(select(TouchpointTemplate)
-                             .where(TouchpointTemplate.key == "renewal-nudge")) is None
+    assert (
+        db.session.scalar(
+            select(TouchpointTemplate).where(TouchpointTemplate.key == "renewal-nudge")
+        )
+        is None
+    )
 
 
 def test_a_sandbox_escape_is_refused_beside_the_field(client, login, people):
     login(people["lead"])
-    response = client.post("/touchpoint-templates/new",
-                           data={**FORM, "subject": "{{ account.__class__ }}"})
+    response = client.post(
+        "/touchpoint-templates/new", data={**FORM, "subject": "{{ account.__class__ }}"}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert ('id="subject-error">Subject, line 1: &#39;__class__&#39; cannot be used: names '
-            'starting with _ are blocked in templates') in html
+    assert (
+        'id="subject-error">Subject, line 1: &#39;__class__&#39; cannot be used: names '
+        "starting with _ are blocked in templates"
+    ) in html
     assert 'value="{{ account.__class__ }}"' in html
 
 
 def test_preview_renders_for_the_chosen_account_without_saving(client, login, people, account):
     AccountFactory(name="Aardvark Inc")  # first in the list
     login(people["lead"])
-    response = client.post("/touchpoint-templates/new",
-                           data={**FORM, "action": "preview",
-                                 "preview_account": str(account.id)})
+    response = client.post(
+        "/touchpoint-templates/new",
+        data={**FORM, "action": "preview", "preview_account": str(account.id)},
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "As Acme Corp's primary contact would get it now" in html.replace("&#39;", "'")
     assert "Acme Corp renews soon" in html and "Hi Dana," in html and "Casey Miller" in html
     assert f'<option selected value="{account.id}">' in html
-    assert db.session.scalar(select(TouchpointTemplate)
-                             .where(TouchpointTemplate.key == "renewal-nudge")) is None
+    assert (
+        db.session.scalar(
+            select(TouchpointTemplate).where(TouchpointTemplate.key == "renewal-nudge")
+        )
+        is None
+    )
 
 
 def test_preview_by_external_id_and_its_refusals(client, login, people, account):
     login(people["lead"])
-    html = client.post("/touchpoint-templates/new",
-                       data={**FORM, "action": "preview", "preview_external_id": "ACME"}
-                       ).get_data(as_text=True)
+    html = client.post(
+        "/touchpoint-templates/new",
+        data={**FORM, "action": "preview", "preview_external_id": "ACME"},
+    ).get_data(as_text=True)
     assert "Acme Corp renews soon" in html
-    response = client.post("/touchpoint-templates/new",
-                           data={**FORM, "action": "preview", "preview_external_id": "NOPE"})
+    response = client.post(
+        "/touchpoint-templates/new",
+        data={**FORM, "action": "preview", "preview_external_id": "NOPE"},
+    )
     assert response.status_code == 422
     assert "No account has the external ID &#39;NOPE&#39;." in response.get_data(as_text=True)
-    response = client.post("/touchpoint-templates/new",
-                           data={**FORM, "action": "preview", "preview_account": str(account.id),
-                                 "body": "{{ contact.nmae }}"})
+    response = client.post(
+        "/touchpoint-templates/new",
+        data={
+            **FORM,
+            "action": "preview",
+            "preview_account": str(account.id),
+            "body": "{{ contact.nmae }}",
+        },
+    )
     assert response.status_code == 422
-    assert "Body, line 1: there is no field &#39;nmae&#39; here" in response.get_data(
-        as_text=True)
+    assert "Body, line 1: there is no field &#39;nmae&#39; here" in response.get_data(as_text=True)
 
 
 def test_saving_over_a_newer_version_is_refused_with_the_text_kept(client, login, people):
@@ -280,8 +319,9 @@ def test_everyone_reads_a_template_with_a_preview(client, login, people, account
     template = TouchpointTemplateFactory(name="Nudge", subject="Hi {{ account.name }}")
     db.session.commit()
     login(people["viewer"])
-    html = client.get(f"/touchpoint-templates/{template.id}?preview_account={account.id}"
-                      ).get_data(as_text=True)
+    html = client.get(f"/touchpoint-templates/{template.id}?preview_account={account.id}").get_data(
+        as_text=True
+    )
     assert "Hi Acme Corp" in html and "/edit" not in html
     listing = client.get("/touchpoint-templates").get_data(as_text=True)
     assert "Nudge" in listing and "New template" not in listing

@@ -32,44 +32,126 @@ CHOICES = forms.PlanChoices(
     milestones=[forms.NO_MILESTONE, SelectChoice("3", "SSO <live>"), SelectChoice("4", "Go")],
     valid_people={c.value for c in PEOPLE if c.value},
 )
-ALL_FORMS = sorted({*forms.ADD_FORMS.values(), *forms.EDIT_FORMS.values(), forms.PlanForm,
-                    forms.ProfileForm, forms.MeasurementForm}, key=lambda cls: cls.__name__)
+ALL_FORMS = sorted(
+    {
+        *forms.ADD_FORMS.values(),
+        *forms.EDIT_FORMS.values(),
+        forms.PlanForm,
+        forms.ProfileForm,
+        forms.MeasurementForm,
+    },
+    key=lambda cls: cls.__name__,
+)
 
 # what a browser might send: valid values, tricky text, values the forms refuse
-TYPED = MultiDict({
-    "title": TRICKY, "metric": "NPS", "unit": "%", "baseline": "12.5", "target": "forty",
-    "current_value": "", "target_date": "2026-13-40", "status": "blocked", "phase": TRICKY,
-    "success_criteria": "line one\nline <two>", "owner": "user:2", "person": "The customer",
-    "completed_on": "2026-11-20", "role": "champion", "influence": "", "engagement": "high",
-    "last_contact_on": "2026-11-01", "notes": TRICKY, "category": "budget",
-    "likelihood": "extreme", "impact": "high", "mitigation": "", "due_date": "2026-12-01",
-    "milestone_id": "3", "held_on": "soon", "attendees": "A, B", "version": "7",
-    "plan_type": "joint", "owner_id": "2", "review_cadence": "monthly",
-    "next_review_on": "2026-12-24", "summary": TRICKY, "name": TRICKY, "domain": "x.test",
-    "industry": "", "employees": "-3", "segment": "Galactic", "engagement_model": "joint",
-    "contract_start": "2026-01-01", "renewal_date": "", "primary_use_case": TRICKY,
-    "measured_on": "2026-11-02", "value": "1e3",
-})
+TYPED = MultiDict(
+    {
+        "title": TRICKY,
+        "metric": "NPS",
+        "unit": "%",
+        "baseline": "12.5",
+        "target": "forty",
+        "current_value": "",
+        "target_date": "2026-13-40",
+        "status": "blocked",
+        "phase": TRICKY,
+        "success_criteria": "line one\nline <two>",
+        "owner": "user:2",
+        "person": "The customer",
+        "completed_on": "2026-11-20",
+        "role": "champion",
+        "influence": "",
+        "engagement": "high",
+        "last_contact_on": "2026-11-01",
+        "notes": TRICKY,
+        "category": "budget",
+        "likelihood": "extreme",
+        "impact": "high",
+        "mitigation": "",
+        "due_date": "2026-12-01",
+        "milestone_id": "3",
+        "held_on": "soon",
+        "attendees": "A, B",
+        "version": "7",
+        "plan_type": "joint",
+        "owner_id": "2",
+        "review_cadence": "monthly",
+        "next_review_on": "2026-12-24",
+        "summary": TRICKY,
+        "name": TRICKY,
+        "domain": "x.test",
+        "industry": "",
+        "employees": "-3",
+        "segment": "Galactic",
+        "engagement_model": "joint",
+        "contract_start": "2026-01-01",
+        "renewal_date": "",
+        "primary_use_case": TRICKY,
+        "measured_on": "2026-11-02",
+        "value": "1e3",
+    }
+)
 ROW = SimpleNamespace(
-    title=TRICKY, metric="Adoption", unit="h", baseline=18.0, target=8.0, current_value=None,
-    target_date=date(2026, 12, 1), status="in_progress", phase="adoption",
-    success_criteria='50% "weekly" active', completed_on=None, role="champion", notes=None,
-    category="other", likelihood="low", impact="medium", mitigation=TRICKY,
-    due_date=date(2027, 1, 2), milestone_id=4, held_on=date(2026, 10, 1), attendees="A & B",
-    version=3, plan_type="hybrid", owner_id=1, review_cadence="quarterly",
-    next_review_on=None, summary="", name="Acme", domain=None, industry="Retail",
-    employees=250, segment="SMB", engagement_model="hybrid", contract_start=date(2026, 1, 1),
-    renewal_date=date(2027, 1, 1), primary_use_case=None, purchase_trigger=TRICKY,
-    previous_solutions=None, strategic_priorities=None,
+    title=TRICKY,
+    metric="Adoption",
+    unit="h",
+    baseline=18.0,
+    target=8.0,
+    current_value=None,
+    target_date=date(2026, 12, 1),
+    status="in_progress",
+    phase="adoption",
+    success_criteria='50% "weekly" active',
+    completed_on=None,
+    role="champion",
+    notes=None,
+    category="other",
+    likelihood="low",
+    impact="medium",
+    mitigation=TRICKY,
+    due_date=date(2027, 1, 2),
+    milestone_id=4,
+    held_on=date(2026, 10, 1),
+    attendees="A & B",
+    version=3,
+    plan_type="hybrid",
+    owner_id=1,
+    review_cadence="quarterly",
+    next_review_on=None,
+    summary="",
+    name="Acme",
+    domain=None,
+    industry="Retail",
+    employees=250,
+    segment="SMB",
+    engagement_model="hybrid",
+    contract_start=date(2026, 1, 1),
+    renewal_date=date(2027, 1, 1),
+    primary_use_case=None,
+    purchase_trigger=TRICKY,
+    previous_solutions=None,
+    strategic_priorities=None,
 )
 # the attributes the plan templates pass, and some more
 RENDER_KW = [
     {},
     {"id": "actions-5-title"},
-    {"id": "add-actions-owner", "aria_invalid": "true",
-     "aria_describedby": "add-actions-owner-error"},
-    {"id": "k-x", "class_": "wide", "rows": 2, "inputmode": "decimal", "list": "phases",
-     "min": "0", "data_thing": 'a"b', "disabled": True, "readonly": False},
+    {
+        "id": "add-actions-owner",
+        "aria_invalid": "true",
+        "aria_describedby": "add-actions-owner-error",
+    },
+    {
+        "id": "k-x",
+        "class_": "wide",
+        "rows": 2,
+        "inputmode": "decimal",
+        "list": "phases",
+        "min": "0",
+        "data_thing": 'a"b',
+        "disabled": True,
+        "readonly": False,
+    },
 ]
 
 
@@ -85,11 +167,16 @@ def filled_forms():
     """Each form blank, from a saved row, and from typed input after validation."""
     for form_class in ALL_FORMS:
         yield form_class(formdata=None)
-        yield forms.bind_choices(form_class(formdata=None, obj=ROW, owner="user:1",
-                                            influence="decision_maker"), CHOICES)
+        yield forms.bind_choices(
+            form_class(formdata=None, obj=ROW, owner="user:1", influence="decision_maker"), CHOICES
+        )
         # an owner no longer offered stays shown, marked
-        yield forms.bind_choices(form_class(formdata=None, obj=ROW, owner="user:99"), CHOICES,
-                                 "user:99", "Ivan <Inactive>")
+        yield forms.bind_choices(
+            form_class(formdata=None, obj=ROW, owner="user:99"),
+            CHOICES,
+            "user:99",
+            "Ivan <Inactive>",
+        )
         typed = forms.bind_choices(form_class(formdata=TYPED), CHOICES)
         typed.validate()
         yield typed
@@ -111,8 +198,7 @@ def test_every_field_renders_as_wtforms_does():
 
 @pytest.mark.usefixtures("request_context")
 def test_plan_forms_render_through_the_fast_path():
-    form = forms.bind_choices(forms.ActionForm(formdata=None, obj=ROW, owner="contact:7"),
-                              CHOICES)
+    form = forms.bind_choices(forms.ActionForm(formdata=None, obj=ROW, owner="contact:7"), CHOICES)
     html = form.owner(id="a-owner")
     assert html == DefaultMeta().render_field(form.owner, {"id": "a-owner"})
     assert '<option selected value="contact:7">Sarah Chen, VP &amp; Ops</option>' in html
@@ -122,8 +208,9 @@ def test_plan_forms_render_through_the_fast_path():
 @pytest.mark.usefixtures("request_context")
 def test_a_field_the_fast_path_does_not_know_is_drawn_by_its_widget():
     class Odd(forms.FastForm):
-        picked = SelectMultipleField("Picked", choices=[SelectChoice("a", "A"),
-                                                        SelectChoice("b", "B")])
+        picked = SelectMultipleField(
+            "Picked", choices=[SelectChoice("a", "A"), SelectChoice("b", "B")]
+        )
         agree = BooleanField("Agree")
 
     form = Odd(formdata=MultiDict([("picked", "b"), ("agree", "y")]))
@@ -139,9 +226,11 @@ def test_plan_field_shows_label_control_hint_and_errors():
     html = rendering.plan_field(form.title, "add-actions", hint="Say & do.", class_="wide")
     assert html.startswith('<div class="field wide has-error">')
     assert '<label for="add-actions-title">Task</label>' in html
-    assert ('<input aria-describedby="add-actions-title-error" aria-invalid="true" '
-            'id="add-actions-title" maxlength="300" name="title" type="text" '
-            'value="Tom &amp; &#34;Jerry&#34; &lt;b&gt;O&#39;Neil&lt;/b&gt; — café">') in html
+    assert (
+        '<input aria-describedby="add-actions-title-error" aria-invalid="true" '
+        'id="add-actions-title" maxlength="300" name="title" type="text" '
+        'value="Tom &amp; &#34;Jerry&#34; &lt;b&gt;O&#39;Neil&lt;/b&gt; — café">'
+    ) in html
     assert '<small class="hint">Say &amp; do.</small>' in html
     assert '<p class="field-error" id="add-actions-title-error">Too &lt;long&gt;.</p>' in html
     quiet = rendering.plan_field(form.status, "actions-5", rows=2)

@@ -77,8 +77,11 @@ def test_overdue_is_derived_from_date_and_status():
 
 @pytest.mark.parametrize(
     ("cadence", "expected"),
-    [("weekly", date(2026, 11, 28)), ("monthly", date(2026, 12, 21)),
-     ("quarterly", date(2027, 2, 21))],
+    [
+        ("weekly", date(2026, 11, 28)),
+        ("monthly", date(2026, 12, 21)),
+        ("quarterly", date(2027, 2, 21)),
+    ],
 )
 def test_next_review_date(cadence, expected):
     assert next_review_date(TODAY, cadence) == expected
@@ -106,8 +109,11 @@ def person(name, engagement="high", last_contact=TODAY, departed=False, customer
 
 
 def test_single_threaded_champion_flagged_when_one_engaged_contact():
-    flags = stakeholder_flags([person("Sarah"), person("Bo", engagement="low"),
-                               person("Ivy CSM", customer=False)], TODAY, 30)
+    flags = stakeholder_flags(
+        [person("Sarah"), person("Bo", engagement="low"), person("Ivy CSM", customer=False)],
+        TODAY,
+        30,
+    )
     assert [f.key for f in flags] == ["single_threaded"]
     assert "Sarah" in flags[0].message
 
@@ -119,9 +125,16 @@ def test_two_engaged_contacts_are_not_single_threaded():
 
 def test_departed_and_dark_stakeholders_flagged():
     flags = stakeholder_flags(
-        [person("Sarah"), person("Bo"), person("Al", departed=True),
-         person("Cy", last_contact=date(2026, 9, 1)), person("Di", last_contact=None)],
-        TODAY, 30)
+        [
+            person("Sarah"),
+            person("Bo"),
+            person("Al", departed=True),
+            person("Cy", last_contact=date(2026, 9, 1)),
+            person("Di", last_contact=None),
+        ],
+        TODAY,
+        30,
+    )
     keys = {(f.key, f.message.split(" ")[0].rstrip(":")) for f in flags}
     assert keys == {("departed", "Al"), ("gone_dark", "Cy"), ("gone_dark", "Di")}
     assert any("81 days" in f.message for f in flags)

@@ -27,6 +27,7 @@ def test_pure_module_loads_no_framework(module):
         "bad = [m for m in ('flask', 'sqlalchemy', 'cs_app.extensions') if m in sys.modules]; "
         "print(','.join(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""

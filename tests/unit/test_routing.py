@@ -20,10 +20,8 @@ def test_least_loaded_picks_fewest_open_then_position():
 
 def test_round_robin_continues_after_the_last_assignee():
     assert choose_member([ANA, BO, CY], "round_robin", segment=None) == 1
-    assert choose_member([ANA, BO, CY], "round_robin", segment=None,
-                         last_assigned_user_id=1) == 2
-    assert choose_member([ANA, BO, CY], "round_robin", segment=None,
-                         last_assigned_user_id=3) == 1
+    assert choose_member([ANA, BO, CY], "round_robin", segment=None, last_assigned_user_id=1) == 2
+    assert choose_member([ANA, BO, CY], "round_robin", segment=None, last_assigned_user_id=3) == 1
 
 
 def test_segment_first_prefers_members_covering_the_segment():
@@ -79,22 +77,28 @@ def test_round_robin_batch_rotates_and_remembers_the_last():
 
 
 def test_segment_first_batch_spills_over_when_the_covering_member_fills():
-    members = [Member(1, 0, capacity=1, open_items=0, segments=("Enterprise",)),
-               Member(2, 1, capacity=5, open_items=3, segments=("SMB",))]
+    members = [
+        Member(1, 0, capacity=1, open_items=0, segments=("Enterprise",)),
+        Member(2, 1, capacity=5, open_items=3, segments=("SMB",)),
+    ]
     routed = route_batch(members, "segment_first", ["Enterprise", "Enterprise", "SMB"])
     assert routed.assignees == [1, 2, 2]
 
 
 def test_an_empty_batch_keeps_the_last_assignee():
     assert route_batch([ANA], "round_robin", [], last_assigned_user_id=7).assignees == []
-    assert route_batch([ANA], "round_robin", [], last_assigned_user_id=7) \
-        .last_assigned_user_id == 7
+    assert route_batch([ANA], "round_robin", [], last_assigned_user_id=7).last_assigned_user_id == 7
 
 
 def test_backoff_grows_then_gives_up():
     delays = [next_attempt_delay(n) for n in range(1, MAX_ATTEMPTS + 1)]
-    assert delays[:5] == [timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
-                          timedelta(hours=2), timedelta(hours=6)]
+    assert delays[:5] == [
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=6),
+    ]
     assert delays[-1] is None
     with pytest.raises(ValueError):
         next_attempt_delay(0)

@@ -29,27 +29,35 @@ def refusal(source: str, field: str = "body") -> str:
 
 
 def test_fields_of_the_account_contact_and_csm_render():
-    text = render("Hi {{ contact.first_name }}, {{ account.name }} renews on "
-                  "{{ account.renewal_date }} ({{ account.days_to_renewal }} days, "
-                  "{{ account.arr }}). {{ csm.name }}", SAMPLE_CONTEXT)
-    assert text == ("Hi Dana, Acme Corp renews on 2027-01-15 (55 days, $24,000). "
-                    "Casey Miller")
+    text = render(
+        "Hi {{ contact.first_name }}, {{ account.name }} renews on "
+        "{{ account.renewal_date }} ({{ account.days_to_renewal }} days, "
+        "{{ account.arr }}). {{ csm.name }}",
+        SAMPLE_CONTEXT,
+    )
+    assert text == ("Hi Dana, Acme Corp renews on 2027-01-15 (55 days, $24,000). Casey Miller")
 
 
 def test_jinja_control_flow_filters_and_safe_methods_work():
-    source = ("{% for key in ['segment', 'industry'] %}{{ loop.index }}:"
-              "{{ account[key]|upper }} {% endfor %}{{ account.name.lower() }} "
-              "{{ today.strftime('%d %B %Y') }} {{ contact.title|default('-') }}"
-              "{% if signals.health_band == 'healthy' %} ok{% endif %}")
-    assert render(source, SAMPLE_CONTEXT) == ("1:MID-MARKET 2:SOFTWARE acme corp 21 November "
-                                              "2026 Head of Operations ok")
+    source = (
+        "{% for key in ['segment', 'industry'] %}{{ loop.index }}:"
+        "{{ account[key]|upper }} {% endfor %}{{ account.name.lower() }} "
+        "{{ today.strftime('%d %B %Y') }} {{ contact.title|default('-') }}"
+        "{% if signals.health_band == 'healthy' %} ok{% endif %}"
+    )
+    assert render(source, SAMPLE_CONTEXT) == (
+        "1:MID-MARKET 2:SOFTWARE acme corp 21 November 2026 Head of Operations ok"
+    )
 
 
 def test_a_field_without_a_value_prints_as_nothing():
-    context = build_context(account={"name": "Acme"}, contact={"name": "Dana"},
-                            today=date(2026, 11, 21))
-    assert render("[{{ contact.title }}|{{ account.renewal_date }}|{{ signals.last_nps }}]",
-                  context) == "[||]"
+    context = build_context(
+        account={"name": "Acme"}, contact={"name": "Dana"}, today=date(2026, 11, 21)
+    )
+    assert (
+        render("[{{ contact.title }}|{{ account.renewal_date }}|{{ signals.last_nps }}]", context)
+        == "[||]"
+    )
 
 
 def test_a_pooled_account_is_signed_by_the_team():
@@ -59,18 +67,23 @@ def test_a_pooled_account_is_signed_by_the_team():
 
 def test_text_is_not_escaped_but_the_html_version_escapes_every_value():
     context = build_context(account={"name": "Tom & Jerry <Ltd>"}, today=date(2026, 11, 21))
-    message = render_message("About {{ account.name }}",
-                             "Hello <b>{{ account.name }}</b>\nline two\n\nnew paragraph",
-                             context, html=True)
+    message = render_message(
+        "About {{ account.name }}",
+        "Hello <b>{{ account.name }}</b>\nline two\n\nnew paragraph",
+        context,
+        html=True,
+    )
     assert message.subject == "About Tom & Jerry <Ltd>"
     assert message.body == "Hello <b>Tom & Jerry <Ltd></b>\nline two\n\nnew paragraph"
-    assert message.body_html == ("<p>Hello <b>Tom &amp; Jerry &lt;Ltd&gt;</b><br>\nline two"
-                                 "</p>\n<p>new paragraph</p>")
+    assert message.body_html == (
+        "<p>Hello <b>Tom &amp; Jerry &lt;Ltd&gt;</b><br>\nline two</p>\n<p>new paragraph</p>"
+    )
 
 
 def test_the_subject_is_one_line_of_at_most_300_characters():
-    message = render_message("Hello\n  {{ account.name }}\r\nagain" + "x" * 400, "body",
-                             SAMPLE_CONTEXT)
+    message = render_message(
+        "Hello\n  {{ account.name }}\r\nagain" + "x" * 400, "body", SAMPLE_CONTEXT
+    )
     assert "\n" not in message.subject and "\r" not in message.subject
     assert message.subject.startswith("Hello Acme Corp again")
     assert len(message.subject) == 300 and message.subject.endswith("…")
@@ -95,88 +108,114 @@ def test_an_unknown_field_is_refused_naming_it_and_the_known_ones():
 def test_an_unknown_name_is_refused_with_the_names_a_template_can_use():
     assert refusal("{{ acount.name }}", field="subject") == (
         "Subject, line 1: 'acount' is unknown; a template can use account, contact, csm, "
-        "recipient, rule, signals, matched, today")
+        "recipient, rule, signals, matched, today"
+    )
 
 
 def test_a_syntax_error_names_its_line():
     assert refusal("one\ntwo\n{% if account.name %}three") == (
         "Body, line 3: Unexpected end of template. Jinja was looking for the following tags: "
-        "'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'.")
+        "'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'."
+    )
 
 
 def test_a_filter_off_the_allow_list_is_refused():
     message = refusal("{{ account.name|center(1000000000) }}")
-    assert message.startswith("Body, line 1: there is no filter 'center' in templates; "
-                              "available: abs, ")
+    assert message.startswith(
+        "Body, line 1: there is no filter 'center' in templates; available: abs, "
+    )
 
 
 # --- escapes and abuse ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source, blocked", [
-    ("{{ ''.__class__.__mro__ }}", "__class__"),
-    ("{{ account.__init__ }}", "__init__"),
-    ("{{ account['__class__'] }}", "__class__"),
-    ("{{ account._private }}", "_private"),
-    ("{{ today.__class__.__subclasses__() }}", "__class__"),
-])
+@pytest.mark.parametrize(
+    "source, blocked",
+    [
+        ("{{ ''.__class__.__mro__ }}", "__class__"),
+        ("{{ account.__init__ }}", "__init__"),
+        ("{{ account['__class__'] }}", "__class__"),
+        ("{{ account._private }}", "_private"),
+        ("{{ today.__class__.__subclasses__() }}", "__class__"),
+    ],
+)
 def test_underscored_names_are_refused_before_rendering(source, blocked):
-    assert refusal(source) == (f"Body, line 1: {blocked!r} cannot be used: names starting "
-                               f"with _ are blocked in templates")
+    assert refusal(source) == (
+        f"Body, line 1: {blocked!r} cannot be used: names starting with _ are blocked in templates"
+    )
 
 
-@pytest.mark.parametrize("source, blocked", [
-    ("{% set n = '__cla' ~ 'ss__' %}{{ account[n] }}", "__class__"),
-    ("{{ [account]|map(attribute='__class__')|list }}", "__class__"),
-    ("{{ [account]|selectattr('__class__')|list }}", "__class__"),
-])
+@pytest.mark.parametrize(
+    "source, blocked",
+    [
+        ("{% set n = '__cla' ~ 'ss__' %}{{ account[n] }}", "__class__"),
+        ("{{ [account]|map(attribute='__class__')|list }}", "__class__"),
+        ("{{ [account]|selectattr('__class__')|list }}", "__class__"),
+    ],
+)
 def test_underscored_names_built_at_render_time_are_refused(source, blocked):
-    assert refusal(source) == (f"Body, line 1: templates cannot use {blocked!r}: names "
-                               f"starting with _ are blocked")
+    assert refusal(source) == (
+        f"Body, line 1: templates cannot use {blocked!r}: names starting with _ are blocked"
+    )
 
 
-@pytest.mark.parametrize("source, method", [
-    ("{{ '{0.__class__}'.format(account) }}", "format"),
-    ("{{ account.name.zfill(1000000000) }}", "zfill"),
-    ("{{ today.replace(year=1) }}", "replace"),
-    ("{{ account.pop('name') }}", "pop"),
-])
+@pytest.mark.parametrize(
+    "source, method",
+    [
+        ("{{ '{0.__class__}'.format(account) }}", "format"),
+        ("{{ account.name.zfill(1000000000) }}", "zfill"),
+        ("{{ today.replace(year=1) }}", "replace"),
+        ("{{ account.pop('name') }}", "pop"),
+    ],
+)
 def test_methods_off_the_allow_list_are_refused(source, method):
-    assert refusal(source) == (f"Body, line 1: templates cannot use {method!r}: it is not a "
-                               f"field of the data")
+    assert refusal(source) == (
+        f"Body, line 1: templates cannot use {method!r}: it is not a field of the data"
+    )
 
 
-@pytest.mark.parametrize("source, limit", [
-    ("{{ range(10**9)|list }}", "range() is limited to 1,000 items in templates"),
-    ("{% for i in range(10**9) %}x{% endfor %}", "range() is limited to 1,000 items"),
-    ("{{ 10**10**10 }}", "that power is too large for a template"),
-    ("{{ 'x' * 1000000000 }}", "repeating that would make more than 100,000 characters"),
-    ("{{ [1] * 10**6 }}", "repeating that would make more than 1,000 items"),
-    ("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
-     "the template does too much work (more than 100,000 operations)"),
-    # work or time, whichever runs out first on a busy machine
-    ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
-     "{{ f(40) }}", "; simplify its loops"),
-    ("{{ '%s' % account }}", "the % formatting of text is not available in templates"),
-    ("{{ account.name.replace('', 'x' * 50000) }}", "replace() would make text longer"),
-    ("{{ ('x' * 90000) ~ ('y' * 90000) }}", "text longer than 100,000 characters"),
-    ("{{ ('x' * 90000) + ('y' * 90000) }}", "text longer than 100,000 characters"),
-    ("{{ ('x' * 1000)|list|join('y' * 1000) }}", "join would make text longer"),
-])
+@pytest.mark.parametrize(
+    "source, limit",
+    [
+        ("{{ range(10**9)|list }}", "range() is limited to 1,000 items in templates"),
+        ("{% for i in range(10**9) %}x{% endfor %}", "range() is limited to 1,000 items"),
+        ("{{ 10**10**10 }}", "that power is too large for a template"),
+        ("{{ 'x' * 1000000000 }}", "repeating that would make more than 100,000 characters"),
+        ("{{ [1] * 10**6 }}", "repeating that would make more than 1,000 items"),
+        (
+            "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+            "the template does too much work (more than 100,000 operations)",
+        ),
+        # work or time, whichever runs out first on a busy machine
+        (
+            "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+            "{{ f(40) }}",
+            "; simplify its loops",
+        ),
+        ("{{ '%s' % account }}", "the % formatting of text is not available in templates"),
+        ("{{ account.name.replace('', 'x' * 50000) }}", "replace() would make text longer"),
+        ("{{ ('x' * 90000) ~ ('y' * 90000) }}", "text longer than 100,000 characters"),
+        ("{{ ('x' * 90000) + ('y' * 90000) }}", "text longer than 100,000 characters"),
+        ("{{ ('x' * 1000)|list|join('y' * 1000) }}", "join would make text longer"),
+    ],
+)
 def test_resource_abuse_is_stopped_with_a_message(source, limit):
     message = refusal(source)
     assert message.startswith("Body, line 1: ") and limit in message
 
 
 def test_doubling_a_string_by_recursion_is_stopped():
-    source = ("{% macro double(s, n) %}{% if n %}{{ double(s ~ s, n - 1) }}{% else %}"
-              "{{ s|length }}{% endif %}{% endmacro %}{{ double('x', 40) }}")
+    source = (
+        "{% macro double(s, n) %}{% if n %}{{ double(s ~ s, n - 1) }}{% else %}"
+        "{{ s|length }}{% endif %}{% endmacro %}{{ double('x', 40) }}"
+    )
     assert "text longer than 100,000 characters is not allowed" in refusal(source)
 
 
 def test_the_output_is_limited():
     assert "the rendered text is longer than 100,000" in refusal(
-        "{% for i in range(1000) %}{{ 'x' * 200 }}{% endfor %}")
+        "{% for i in range(1000) %}{{ 'x' * 200 }}{% endfor %}"
+    )
 
 
 def test_a_runtime_error_names_its_line():
@@ -187,8 +226,12 @@ def test_a_runtime_error_names_its_line():
 
 
 def test_a_good_template_has_no_problems():
-    assert validate_template("Hello {{ account.name }}",
-                             "Hi {{ contact.first_name }},\n{{ matched.logins_7d }}") == {}
+    assert (
+        validate_template(
+            "Hello {{ account.name }}", "Hi {{ contact.first_name }},\n{{ matched.logins_7d }}"
+        )
+        == {}
+    )
 
 
 def test_validation_reports_each_field_with_its_line():
@@ -201,7 +244,7 @@ def test_validation_refuses_escapes_empty_and_oversized_fields():
     assert validate_template("", "{{ ''.__class__ }}") == {
         "subject": "Write the subject.",
         "body": "Body, line 1: '__class__' cannot be used: names starting with _ are blocked "
-                "in templates",
+        "in templates",
     }
     assert validate_template("x" * 301, "y" * 20_001) == {
         "subject": "The subject is at most 300 characters.",
