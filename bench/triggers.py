@@ -206,7 +206,9 @@ def load(args: argparse.Namespace, rng: random.Random, now: datetime) -> dict:
     from cs_app.auth.models import User
     from cs_app.extensions import db
     from cs_app.plans.models import Plan
-    from cs_app.triggers.models import CsmPool, PoolMember, Rule, TouchpointTemplate
+    from cs_app.triggers.pools.models import CsmPool, PoolMember
+    from cs_app.triggers.rules.models import Rule
+    from cs_app.triggers.touchpoints.models import TouchpointTemplate
 
     today = now.date()
     with db.engine.begin() as connection:
@@ -498,9 +500,9 @@ def make_rules(
     args: argparse.Namespace, rng: random.Random, signals: list[dict], now: datetime
 ) -> dict[str, int]:
     from cs_app.extensions import db
-    from cs_app.triggers import rules as pure
-    from cs_app.triggers.models import Rule
-    from cs_app.triggers.service import signal_info
+    from cs_app.triggers.rules import rules as pure
+    from cs_app.triggers.rules.models import Rule
+    from cs_app.triggers.rules.service import signal_info
 
     maker = ClauseMaker(rng, signals)
     sample = [
@@ -590,8 +592,8 @@ def measure_delivery(app, args: argparse.Namespace, now: datetime) -> dict:
     first evaluation scheduled (up to ``--touchpoints``; the others are moved out of the way),
     each claimed, rendered, sent and recorded."""
     from cs_app.extensions import db
-    from cs_app.triggers.delivery import deliver_due_touchpoints
-    from cs_app.triggers.models import Touchpoint
+    from cs_app.triggers.touchpoints.delivery import deliver_due_touchpoints
+    from cs_app.triggers.touchpoints.models import Touchpoint
 
     with smtp_sink() as (port, received):
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_TLS=False, SMTP_USER=None)
@@ -629,8 +631,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from cs_app import create_app
     from cs_app.extensions import db
-    from cs_app.triggers.evaluation import evaluate_scheduled_rules
-    from cs_app.triggers.models import QueueItem, RuleFiring, Touchpoint
+    from cs_app.triggers.pools.models import QueueItem
+    from cs_app.triggers.rules.evaluation import evaluate_scheduled_rules
+    from cs_app.triggers.rules.models import RuleFiring
+    from cs_app.triggers.touchpoints.models import Touchpoint
 
     rng = random.Random(args.seed)
     now = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -92,9 +92,11 @@ def _register_blueprints(app: Flask) -> None:
     from cs_app.plans.share_views import bp as share_bp
     from cs_app.plans.template_views import bp as templates_bp
     from cs_app.plans.views import bp as plans_bp
-    from cs_app.triggers.pool_views import bp as pools_bp
-    from cs_app.triggers.rule_views import bp as rules_bp
-    from cs_app.triggers.touchpoint_views import bp as touchpoints_bp
+    from cs_app.triggers.alerts.views import bp as alerts_bp
+    from cs_app.triggers.pools.views import bp as pools_bp
+    from cs_app.triggers.rules.backtest_views import bp as rule_backtests_bp
+    from cs_app.triggers.rules.views import bp as rules_bp
+    from cs_app.triggers.touchpoints.views import bp as touchpoints_bp
 
     for blueprint in (
         auth_bp,
@@ -108,8 +110,10 @@ def _register_blueprints(app: Flask) -> None:
         jobs_bp,
         health_bp,
         rules_bp,
+        rule_backtests_bp,
         pools_bp,
         touchpoints_bp,
+        alerts_bp,
     ):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies

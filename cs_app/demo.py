@@ -44,7 +44,7 @@ from cs_app.jobs.models import PendingRecompute
 from cs_app.plans import service
 from cs_app.plans.models import Outcome, Plan
 from cs_app.plans.progress import next_review_date
-from cs_app.triggers.evaluation import evaluate_scheduled_rules
+from cs_app.triggers.rules.evaluation import evaluate_scheduled_rules
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_USERS = [

@@ -21,7 +21,7 @@ from cs_app.accounts.models import Account
 from cs_app.accounts.usage_models import UsageEvent
 from cs_app.auth.models import User
 from cs_app.extensions import db
-from cs_app.triggers.models import CsmPool, PoolMember
+from cs_app.triggers.pools.models import CsmPool, PoolMember
 
 LEAD_EMAIL = "lead@demo.cs-app.example"
 # pool key → (member email, capacity, segments covered)

@@ -30,16 +30,10 @@ from cs_app.plans.models import (
     Risk,
     Stakeholder,
 )
-from cs_app.triggers.models import (
-    Alert,
-    CsmPool,
-    PoolMember,
-    QueueItem,
-    Rule,
-    RuleFiring,
-    Touchpoint,
-    TouchpointTemplate,
-)
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.pools.models import CsmPool, PoolMember, QueueItem
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints.models import Touchpoint, TouchpointTemplate
 
 __all__ = [
     "Account",

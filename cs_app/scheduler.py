@@ -50,14 +50,14 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "evaluate-rules",
-        "cs_app.triggers.jobs:evaluate_rules",
+        "cs_app.triggers.rules.jobs:evaluate_rules",
         "interval",
         {"minutes": 15},
         "Evaluate every enabled scheduled rule over all accounts; route and schedule touchpoints.",
     ),
     Job(
         "deliver-touchpoints",
-        "cs_app.triggers.jobs:deliver_touchpoints",
+        "cs_app.triggers.touchpoints.jobs:deliver_touchpoints",
         "interval",
         {"minutes": 1},
         "Send due touchpoints (email, in-app webhook, internal alerts), retrying "
@@ -65,14 +65,14 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         "check-slas",
-        "cs_app.triggers.jobs:check_slas",
+        "cs_app.triggers.pools.jobs:check_slas",
         "interval",
         {"minutes": 10},
         "Assign waiting items to members with room; flag items past their SLA, alert the lead.",
     ),
     Job(
         "remind-reviews",
-        "cs_app.triggers.jobs:remind_reviews",
+        "cs_app.plans.jobs:remind_reviews",
         "cron",
         {"hour": 7, "minute": 0},
         "Remind plan owners of plan reviews that are due or overdue.",

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 
+from cs_app.errors import DomainError, NotFoundError, PermissionDenied
 from cs_app.extensions import db, login_manager
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
@@ -88,6 +89,18 @@ def register_web(app: Flask) -> None:
     @app.errorhandler(405)
     def method_not_allowed(error):
         return error_page(405, "method_not_allowed", "That method is not allowed here.")
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        """A service refused and the page did not handle it itself (a form that re-shows
+        what was typed does): not found, not allowed, changed meanwhile, or invalid, answered
+        in one place for every page. The API blueprint answers the same errors in JSON."""
+        db.session.rollback()
+        if isinstance(error, NotFoundError):
+            return error_page(404, error.code, "There is nothing at this address.")
+        if isinstance(error, PermissionDenied):
+            return error_page(403, error.code, "Your role does not allow this.")
+        return error_page(error.status, error.code, error.message)
 
     @app.errorhandler(500)
     def server_error(error):

@@ -12,16 +12,10 @@ from cs_app.accounts.models import Account, Contact
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Milestone, Outcome, Plan, Risk, Stakeholder
-from cs_app.triggers.models import (
-    Alert,
-    CsmPool,
-    PoolMember,
-    QueueItem,
-    Rule,
-    RuleFiring,
-    Touchpoint,
-    TouchpointTemplate,
-)
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.pools.models import CsmPool, PoolMember, QueueItem
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints.models import Touchpoint, TouchpointTemplate
 
 TEST_PASSWORD = "password123"
 _TEST_HASH = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")

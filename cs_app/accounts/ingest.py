@@ -29,7 +29,7 @@ from cs_app.accounts.usage_models import (
 )
 from cs_app.extensions import db
 from cs_app.jobs.models import PendingRecompute
-from cs_app.triggers.event_rules import evaluate_event_rules
+from cs_app.triggers.rules.event_rules import evaluate_event_rules
 
 MAX_BATCH = 10_000
 CHUNK = 500  # keeps IN lists and multi-row inserts well inside every driver's limits

@@ -29,7 +29,7 @@ from cs_app.accounts.models import (
 )
 from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
-from cs_app.errors import NotFoundError, ValidationError
+from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.health.forms import BAND_LABELS
 from cs_app.health.views import account_health_context
@@ -71,15 +71,8 @@ def index():
     )
 
 
-def _account(external_id: str) -> Account:
-    try:
-        return service.get_account(external_id)
-    except NotFoundError:
-        abort(404)
-
-
 def _editable_account(external_id: str) -> Account:
-    account = _account(external_id)
+    account = service.get_account(external_id)
     if not can_edit_account(current_user, account):
         abort(403)
     return account
@@ -143,7 +136,7 @@ def _automation_context(account: Account) -> dict:
     """What the trigger rules did for the account: firings (with readable reasons), queue
     items and touchpoints."""
     from cs_app.triggers.account_activity import account_triggers
-    from cs_app.triggers.pool_views import reason_lines
+    from cs_app.triggers.pools.views import reason_lines
 
     triggers = account_triggers(account.id)
     reasons = {
@@ -202,7 +195,7 @@ def _render_show(
 
 @bp.route("/accounts/<external_id>")
 def show(external_id: str):
-    return _render_show(_account(external_id))
+    return _render_show(service.get_account(external_id))
 
 
 @bp.route("/accounts/<external_id>/edit", methods=["POST"])
@@ -244,10 +237,7 @@ def add_contact(external_id: str):
 @bp.route("/accounts/<external_id>/contacts/<int:contact_id>", methods=["POST"])
 def update_contact(external_id: str, contact_id: int):
     account = _editable_account(external_id)
-    try:
-        contact = service.get_contact(account, contact_id)
-    except NotFoundError:
-        abort(404)
+    contact = service.get_contact(account, contact_id)
     form = _contact_form(contact, submitted=True)
     if form.validate_on_submit():
         try:

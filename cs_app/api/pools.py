@@ -30,9 +30,9 @@ from cs_app.auth.models import User
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import pools
-from cs_app.triggers.models import OUTCOMES, CsmPool, QueueItem
-from cs_app.triggers.routing import STRATEGIES
+from cs_app.triggers.pools import service as pools
+from cs_app.triggers.pools.models import OUTCOMES, CsmPool, QueueItem
+from cs_app.triggers.pools.routing import STRATEGIES
 
 TAG = "Pools"
 

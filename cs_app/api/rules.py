@@ -24,10 +24,10 @@ from cs_app.api.schemas import Body, Query, Segment
 from cs_app.api.serializers import moment
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers import service
-from cs_app.triggers.actions import CHANNELS, OWNERS, PRIORITIES, RECIPIENTS
-from cs_app.triggers.models import RULE_KINDS, RULE_MODES, Rule
-from cs_app.triggers.preview import MAX_LIMIT, Preview, preview_condition
+from cs_app.triggers.rules import service
+from cs_app.triggers.rules.actions import CHANNELS, OWNERS, PRIORITIES, RECIPIENTS
+from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
+from cs_app.triggers.rules.preview import MAX_LIMIT, Preview, preview_condition
 
 TAG = "Rules"
 WRITERS_ONLY = "Only leads and admins create, change and delete trigger rules."

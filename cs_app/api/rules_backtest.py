@@ -20,8 +20,8 @@ from cs_app.api.responses import Out
 from cs_app.api.routing import api_route
 from cs_app.api.schemas import Body
 from cs_app.db_types import utcnow
-from cs_app.triggers import service
-from cs_app.triggers.backtest import ACCOUNT_LIST_LIMIT, MAX_DAYS, backtest_rule
+from cs_app.triggers.rules import service
+from cs_app.triggers.rules.backtest import ACCOUNT_LIST_LIMIT, MAX_DAYS, backtest_rule
 
 TAG = "Rules"
 Band = Literal["healthy", "at_risk", "critical", "insufficient_data"]

@@ -25,8 +25,8 @@ from cs_app.api.routing import api_route
 from cs_app.api.serializers import moment
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers import touchpoints as service
-from cs_app.triggers.models import CHANNELS, TOUCHPOINT_STATUSES, Touchpoint
+from cs_app.triggers.touchpoints import service
+from cs_app.triggers.touchpoints.models import CHANNELS, TOUCHPOINT_STATUSES, Touchpoint
 
 TAG = "Touchpoints"
 

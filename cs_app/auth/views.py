@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -11,17 +9,9 @@ from cs_app.auth import service
 from cs_app.auth.forms import LoginForm
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
+from cs_app.request_args import safe_next
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -43,7 +33,7 @@ def login():
             db.session.commit()
             if user is not None:
                 login_user(user, remember=form.remember.data)
-                return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+                return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
             form.password.errors.append("That email and password do not match an active user.")
             status = 401
     elif request.method == "POST":

@@ -16,7 +16,8 @@ from cs_app.accounts.models import Account
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.sql import to_date
-from cs_app.triggers.models import RULE_KINDS, QueueItem, Rule, RuleFiring
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules.models import RULE_KINDS, Rule, RuleFiring
 
 OPEN_STATUSES = ("open", "claimed")
 

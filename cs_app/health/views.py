@@ -22,7 +22,7 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.audit import service as audit
 from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
-from cs_app.errors import NotFoundError, ValidationError
+from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.health import queries, service
 from cs_app.health.backtest import backtest as run_backtest
@@ -284,10 +284,7 @@ def account_health_context(
 
 
 def _editable_account(external_id: str) -> Account:
-    try:
-        account = account_service.get_account(external_id)
-    except NotFoundError:
-        abort(404)
+    account = account_service.get_account(external_id)
     if not can_edit_account(current_user, account):
         abort(403)
     return account
@@ -347,13 +344,6 @@ def clear_override(external_id: str):
 def _require_lead() -> None:
     if not current_user.can_edit_everything:
         abort(403)
-
-
-def _scorecard_or_404(scorecard_id: int) -> Scorecard:
-    try:
-        return service.get_scorecard(scorecard_id)
-    except NotFoundError:
-        abort(404)
 
 
 @bp.route("/scorecards")
@@ -436,7 +426,7 @@ def _plain(value: Any) -> str:
 
 @bp.route("/scorecards/<int:scorecard_id>")
 def scorecard(scorecard_id: int):
-    card = _scorecard_or_404(scorecard_id)
+    card = service.get_scorecard(scorecard_id)
     version = card.current_version
     events = audit.events_for("scorecard", card.id)
     return render_template(
@@ -570,7 +560,7 @@ def new_scorecard():
 @bp.route("/scorecards/<int:scorecard_id>/edit", methods=["GET", "POST"])
 def edit_scorecard(scorecard_id: int):
     _require_lead()
-    return _scorecard_editor(_scorecard_or_404(scorecard_id))
+    return _scorecard_editor(service.get_scorecard(scorecard_id))
 
 
 # --- backtest -------------------------------------------------------------------------------
@@ -609,7 +599,7 @@ def _backtest_view(version: ScorecardVersion, window: int, lead: int) -> dict[st
 
 @bp.route("/scorecards/<int:scorecard_id>/backtest")
 def backtest(scorecard_id: int):
-    card = _scorecard_or_404(scorecard_id)
+    card = service.get_scorecard(scorecard_id)
     numbers = [v.number for v in card.versions]
     if not numbers:
         abort(404)

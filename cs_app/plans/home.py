@@ -19,7 +19,8 @@ from cs_app.accounts.models import Account, Contact
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Milestone, Plan
-from cs_app.triggers.models import Alert, CsmPool, QueueItem
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.pools.models import CsmPool, QueueItem
 
 ACTION_HORIZON_DAYS = 14
 REVIEW_HORIZON_DAYS = 7

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from cs_app.auth.permissions import can_edit_plan
 from cs_app.db_types import utcnow
-from cs_app.errors import NotFoundError, ValidationError
+from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.plans import service
 from cs_app.plans.export import export_filename, plan_markdown
@@ -49,15 +49,8 @@ SHARED_PAGE_HEADERS = {
 }
 
 
-def _plan_or_404(plan_id: int) -> Plan:
-    try:
-        return service.get_plan(plan_id)
-    except NotFoundError:
-        abort(404)
-
-
 def _editable_plan(plan_id: int) -> Plan:
-    plan = _plan_or_404(plan_id)
+    plan = service.get_plan(plan_id)
     if not can_edit_plan(current_user, plan):
         abort(403)
     return plan
@@ -144,7 +137,7 @@ def view(token: str):
 @login_required
 def export_markdown(plan_id: int):
     """Everyone signed in reads every plan, so everyone may export it."""
-    plan = _plan_or_404(plan_id)
+    plan = service.get_plan(plan_id)
     today = utcnow().date()
     insights = service.plan_insights(
         plan, today=today, dark_after_days=current_app.config["STAKEHOLDER_DARK_DAYS"]

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from cs_app.auth.permissions import can_manage_templates
 from cs_app.db_types import utcnow
-from cs_app.errors import NotFoundError, ValidationError
+from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.plans import progress, template_service
 from cs_app.plans import service as plan_service
@@ -57,13 +57,6 @@ class TemplateForm(FlaskForm):
 class DuplicateForm(FlaskForm):
     key = StringField("New key")
     name = StringField("Name of the copy")
-
-
-def _template_or_404(key: str) -> PlanTemplate:
-    try:
-        return plan_service.get_template(key)
-    except NotFoundError:
-        abort(404)
 
 
 def _require_manager() -> None:
@@ -165,7 +158,7 @@ def _render_show(template: PlanTemplate, duplicate_form: DuplicateForm, status: 
 @bp.route("/templates/<key>")
 @login_required
 def show(key: str):
-    template = _template_or_404(key)
+    template = plan_service.get_template(key)
     return _render_show(template, DuplicateForm(formdata=None, name=f"{template.name} (copy)"))
 
 
@@ -199,7 +192,7 @@ def new():
 @login_required
 def edit(key: str):
     _require_manager()
-    template = _template_or_404(key)
+    template = plan_service.get_template(key)
     if request.method == "GET":
         form = TemplateForm(formdata=None, obj=template, **template_service.editor_text(template))
     else:
@@ -230,7 +223,7 @@ def edit(key: str):
 @login_required
 def duplicate(key: str):
     _require_manager()
-    template = _template_or_404(key)
+    template = plan_service.get_template(key)
     form = DuplicateForm()
     if not form.validate_on_submit():
         form.form_errors.append(EXPIRED)
@@ -255,7 +248,7 @@ def duplicate(key: str):
 @login_required
 def delete(key: str):
     _require_manager()
-    template = _template_or_404(key)
+    template = plan_service.get_template(key)
     try:
         template_service.delete_template(template, user=current_user, now=utcnow())
     except ValidationError as error:

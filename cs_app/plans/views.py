@@ -320,15 +320,8 @@ class Failed:
     saved: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def _load_plan(plan_id: int) -> Plan:
-    try:
-        return service.get_plan(plan_id)
-    except NotFoundError:
-        abort(404)
-
-
 def _editable_plan(plan_id: int) -> Plan:
-    plan = _load_plan(plan_id)
+    plan = service.get_plan(plan_id)
     if not can_edit_plan(current_user, plan):
         abort(403)
     return plan
@@ -520,13 +513,13 @@ def _failed_person(plan: Plan, failed: Failed) -> tuple[str, str]:
 @bp.route("/plans/<int:plan_id>")
 @login_required
 def show(plan_id: int):
-    return _render_plan(_load_plan(plan_id))
+    return _render_plan(service.get_plan(plan_id))
 
 
 @bp.route("/plans/<int:plan_id>/history")
 @login_required
 def history(plan_id: int):
-    plan = _load_plan(plan_id)
+    plan = service.get_plan(plan_id)
     changes = service.plan_history(plan, limit=FULL_HISTORY_LIMIT)
     truncated = len(changes) >= FULL_HISTORY_LIMIT
     component = request.args.get("component", "")
@@ -614,10 +607,10 @@ def _attempt(
     except ValidationError as error:
         db.session.rollback()
         forms.apply_errors(form, error)
-        return _render_plan(_load_plan(plan_id), Failed(key, form), 422)
+        return _render_plan(service.get_plan(plan_id), Failed(key, form), 422)
     except (ConflictError, StaleDataError) as error:
         db.session.rollback()
-        plan = _load_plan(plan_id)
+        plan = service.get_plan(plan_id)
         current = saved(plan) if saved else None
         conflict = error.message if isinstance(error, ConflictError) else STALE_MESSAGE
         if "version" in form and current is not None:

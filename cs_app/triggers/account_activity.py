@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from cs_app.extensions import db
-from cs_app.triggers.models import QueueItem, RuleFiring, Touchpoint
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules.models import RuleFiring
+from cs_app.triggers.touchpoints.models import Touchpoint
 
 LIMIT = 10
 

@@ -20,7 +20,7 @@ depends_on = None
 def upgrade():
     from datetime import UTC, datetime
 
-    from cs_app.triggers.builtin_rules import (
+    from cs_app.triggers.rules.builtin import (
         BUILTIN_POOLS,
         BUILTIN_RULES,
         BUILTIN_TOUCHPOINT_TEMPLATES,
@@ -58,7 +58,7 @@ def upgrade():
 
 
 def downgrade():
-    from cs_app.triggers.builtin_rules import (
+    from cs_app.triggers.rules.builtin import (
         BUILTIN_POOLS,
         BUILTIN_RULES,
         BUILTIN_TOUCHPOINT_TEMPLATES,

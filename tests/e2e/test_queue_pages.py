@@ -22,10 +22,11 @@ def queue_world(seed_app):
     from cs_app.auth.service import create_user
     from cs_app.db_types import utcnow
     from cs_app.extensions import db
-    from cs_app.triggers import pools
-    from cs_app.triggers.models import QueueItem, Rule, RuleFiring
+    from cs_app.triggers.pools import service as pools
+    from cs_app.triggers.pools.models import QueueItem
+    from cs_app.triggers.pools.sla import flag_sla_breaches
     from cs_app.triggers.refs import FiringRef
-    from cs_app.triggers.sla import flag_sla_breaches
+    from cs_app.triggers.rules.models import Rule, RuleFiring
 
     with seed_app.app_context():
         now = utcnow()

@@ -20,8 +20,8 @@ def touchpoint_world(seed_app):
     from cs_app.auth.service import create_user
     from cs_app.db_types import utcnow
     from cs_app.extensions import db
-    from cs_app.triggers.touchpoint_templates import create_template
-    from cs_app.triggers.touchpoints import schedule_touchpoint
+    from cs_app.triggers.touchpoints.service import schedule_touchpoint
+    from cs_app.triggers.touchpoints.templates import create_template
 
     with seed_app.app_context():
         now = utcnow()

@@ -27,7 +27,7 @@ def flow_world(seed_app, e2e_database):
     from cs_app.db_types import utcnow
     from cs_app.extensions import db
     from cs_app.health.recompute import recompute
-    from cs_app.triggers.models import CsmPool, PoolMember
+    from cs_app.triggers.pools.models import CsmPool, PoolMember
 
     with seed_app.app_context():
         now = utcnow()

@@ -96,7 +96,7 @@ def seed_touchpoints(app, count: int) -> list[tuple[int, str]]:
     from cs_app.auth.models import User
     from cs_app.db_types import utcnow
     from cs_app.extensions import db
-    from cs_app.triggers.models import Touchpoint, TouchpointTemplate
+    from cs_app.triggers.touchpoints.models import Touchpoint, TouchpointTemplate
 
     now = utcnow()
     with app.app_context():
@@ -163,7 +163,7 @@ def statuses(app) -> dict[str, str]:
     from sqlalchemy import select
 
     from cs_app.extensions import db
-    from cs_app.triggers.models import Touchpoint
+    from cs_app.triggers.touchpoints.models import Touchpoint
 
     with app.app_context():
         result = dict(db.session.execute(select(Touchpoint.message_id, Touchpoint.status)).all())

@@ -24,7 +24,7 @@ POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
     "pools.claim": (None, EDITORS),
     "pools.reassign": (None, EDITORS),
     "pools.resolve": (None, EDITORS),
-    "pools.alert_list": (EVERYONE, None),
-    "pools.read_alert": (None, {"csm_owner"}),
-    "pools.read_all_alerts": (None, EVERYONE),
+    "alerts.index": (EVERYONE, None),
+    "alerts.read": (None, {"csm_owner"}),
+    "alerts.read_all": (None, EVERYONE),
 }

@@ -18,5 +18,5 @@ POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
     "rules.enable": (None, LEADS),
     "rules.disable": (None, LEADS),
     "rules.delete": (None, LEADS),
-    "rules.backtest": (EVERYONE, None),
+    "rule_backtests.show": (EVERYONE, None),
 }

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from cs_app.api.pools import PoolList, PoolOut, QueueItemOut, QueuePageOut
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers.models import CsmPool, QueueItem, RuleFiring
+from cs_app.triggers.pools.models import CsmPool, QueueItem
+from cs_app.triggers.rules.models import RuleFiring
 from tests.factories import (
     PoolFactory,
     PoolMemberFactory,

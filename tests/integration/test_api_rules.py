@@ -14,7 +14,7 @@ from cs_app.api.rules import PreviewOut, RuleOut, RulePage
 from cs_app.audit.models import AuditEvent
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers.models import Rule
+from cs_app.triggers.rules.models import Rule
 from tests.factories import AccountFactory, RuleFactory, UserFactory
 
 RULES = "/api/v1/rules"

@@ -12,8 +12,8 @@ from cs_app.accounts.signal_catalog import SIGNALS
 from cs_app.accounts.signals import compute_signals
 from cs_app.accounts.usage_models import AccountSignals, MetricValue
 from cs_app.extensions import db
-from cs_app.triggers.condition_sql import compile_condition
-from cs_app.triggers.rules import matches, validate_condition
+from cs_app.triggers.rules.condition_sql import compile_condition
+from cs_app.triggers.rules.rules import matches, validate_condition
 from tests.factories import AccountFactory
 
 NUMBERS = ["logins_30d", "days_to_renewal", "usage_change_pct", "metric.quota_used_pct"]

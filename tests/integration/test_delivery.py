@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from cs_app.cli import main
 from cs_app.extensions import db
-from cs_app.triggers.delivery import claim_due, deliver_due_touchpoints, sign
-from cs_app.triggers.models import Alert, Touchpoint
-from cs_app.triggers.retry import BACKOFF, MAX_ATTEMPTS
-from cs_app.triggers.touchpoints import schedule_for_firings, schedule_touchpoint
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.touchpoints.delivery import claim_due, deliver_due_touchpoints, sign
+from cs_app.triggers.touchpoints.models import Touchpoint
+from cs_app.triggers.touchpoints.retry import BACKOFF, MAX_ATTEMPTS
+from cs_app.triggers.touchpoints.service import schedule_for_firings, schedule_touchpoint
 from tests.factories import (
     AccountFactory,
     ContactFactory,

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers.delivery import claim_due
-from cs_app.triggers.models import Touchpoint
+from cs_app.triggers.touchpoints.delivery import claim_due
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.conftest import TEST_DATABASE_URL
 from tests.integration.delivery_worker import (
     finish,

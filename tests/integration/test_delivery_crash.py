@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers.models import Touchpoint
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.integration.delivery_worker import (
     finish,
     kill,

@@ -41,8 +41,10 @@ from cs_app.plans.models import (
     Stakeholder,
 )
 from cs_app.plans.service import plan_insights
-from cs_app.triggers.builtin_rules import BUILTIN_RULES
-from cs_app.triggers.models import QueueItem, Rule, RuleFiring, Touchpoint
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules.builtin import BUILTIN_RULES
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints.models import Touchpoint
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 

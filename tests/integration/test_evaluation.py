@@ -14,10 +14,12 @@ from cs_app.accounts.usage_models import AccountSignals, MetricValue
 from cs_app.extensions import db
 from cs_app.jobs.runner import run_job
 from cs_app.plans.models import ActionItem, Plan, PlanChange
-from cs_app.triggers import evaluation
-from cs_app.triggers.evaluation import evaluate_scheduled_rules
-from cs_app.triggers.executor import execute_actions
-from cs_app.triggers.models import QueueItem, Rule, RuleFiring, Touchpoint
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules import evaluation
+from cs_app.triggers.rules.evaluation import evaluate_scheduled_rules
+from cs_app.triggers.rules.executor import execute_actions
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.factories import (
     AccountFactory,
     ContactFactory,

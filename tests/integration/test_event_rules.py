@@ -12,8 +12,9 @@ from cs_app.accounts.ingest import ingest_events
 from cs_app.accounts.signals import compute_signals
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.extensions import db
-from cs_app.triggers.event_rules import evaluate_event_rules
-from cs_app.triggers.models import QueueItem, Rule, RuleFiring
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules.event_rules import evaluate_event_rules
+from cs_app.triggers.rules.models import Rule, RuleFiring
 from tests.factories import (
     AccountFactory,
     PoolFactory,

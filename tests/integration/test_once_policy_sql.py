@@ -12,8 +12,8 @@ from sqlalchemy import literal, select
 
 from cs_app.accounts.models import Account
 from cs_app.extensions import db
-from cs_app.triggers.evaluation import refused_by_policy
-from cs_app.triggers.rules import POLICIES, PreviousFiring, may_fire
+from cs_app.triggers.rules.evaluation import refused_by_policy
+from cs_app.triggers.rules.rules import POLICIES, PreviousFiring, may_fire
 from tests.factories import AccountFactory, RuleFactory, RuleFiringFactory
 
 RENEWAL_OFFSETS = (

@@ -13,7 +13,8 @@ from sqlalchemy import delete, select
 
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers.models import Alert, CsmPool, PoolMember, QueueItem
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.pools.models import CsmPool, PoolMember, QueueItem
 from tests.factories import (
     AccountFactory,
     AlertFactory,

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from cs_app.audit.models import AuditEvent
 from cs_app.errors import NotFoundError, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import pools
-from cs_app.triggers.models import Alert, PoolMember, QueueItem
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.pools import service as pools
+from cs_app.triggers.pools.models import PoolMember, QueueItem
 from cs_app.triggers.refs import FiringRef
 from tests.conftest import TEST_DATABASE_URL
 from tests.factories import (

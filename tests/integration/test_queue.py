@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cs_app.audit.models import AuditEvent
 from cs_app.errors import ConflictError, PermissionDenied, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import pools
+from cs_app.triggers.pools import service as pools
 from tests.factories import (
     PoolFactory,
     PoolMemberFactory,

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from cs_app.extensions import db
 from cs_app.jobs.runner import run_job
-from cs_app.triggers.delivery import deliver_due_touchpoints
-from cs_app.triggers.models import Alert, Touchpoint
-from cs_app.triggers.review_reminders import remind_plan_owners
+from cs_app.plans.reminders import remind_plan_owners
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.touchpoints.delivery import deliver_due_touchpoints
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.factories import AccountFactory, PlanFactory, UserFactory
 from tests.integration.smtp_server import smtp_server
 

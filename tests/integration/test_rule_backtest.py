@@ -15,8 +15,9 @@ from cs_app.api.rules_backtest import RuleBacktestOut
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
-from cs_app.triggers.backtest import backtest_rule
-from cs_app.triggers.models import QueueItem, RuleFiring
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules.backtest import backtest_rule
+from cs_app.triggers.rules.models import RuleFiring
 from tests.factories import (
     AccountFactory,
     PoolFactory,

@@ -12,9 +12,10 @@ from cs_app.accounts.usage_models import AccountSignals, MetricValue
 from cs_app.audit.models import AuditEvent
 from cs_app.errors import ConflictError, PermissionDenied, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import service
-from cs_app.triggers.models import QueueItem, Rule, RuleFiring
-from cs_app.triggers.preview import preview_condition
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules import service
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.rules.preview import preview_condition
 from tests.factories import (
     AccountFactory,
     PoolFactory,

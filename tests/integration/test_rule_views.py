@@ -17,7 +17,7 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.audit.models import AuditEvent
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.triggers.models import Rule
+from cs_app.triggers.rules.models import Rule
 from tests.factories import AccountFactory, RuleFactory, RuleFiringFactory, UserFactory
 
 CONDITION = {
@@ -373,7 +373,7 @@ def test_editing_a_rule(client, lead):
 def test_a_stale_edit_is_409_and_keeps_what_was_typed(client, lead, now):
     rule = RuleFactory(name="Original")
     db.session.commit()
-    from cs_app.triggers import service
+    from cs_app.triggers.rules import service
 
     service.update_rule(rule, {**service.definition(rule), "name": "Theirs"}, user=lead, now=now)
     db.session.commit()

@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from cs_app.demo import load_demo
 from cs_app.extensions import db
-from cs_app.triggers.builtin_rules import BUILTIN_RULES
-from cs_app.triggers.delivery import deliver_due_touchpoints
-from cs_app.triggers.models import Alert, Rule, RuleFiring, Touchpoint
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.rules.builtin import BUILTIN_RULES
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints.delivery import deliver_due_touchpoints
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.integration.smtp_server import smtp_server
 from tests.integration.webhook_server import webhook_server
 

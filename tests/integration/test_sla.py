@@ -10,9 +10,10 @@ from sqlalchemy import select
 from cs_app.audit.service import events_for
 from cs_app.extensions import db
 from cs_app.jobs.runner import run_job
-from cs_app.triggers.models import Alert, QueueItem
-from cs_app.triggers.pools import assign_waiting_items
-from cs_app.triggers.sla import flag_sla_breaches
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.pools.service import assign_waiting_items
+from cs_app.triggers.pools.sla import flag_sla_breaches
 from tests.factories import (
     AccountFactory,
     AlertFactory,

@@ -8,7 +8,7 @@ import pytest
 
 from cs_app.audit.service import events_for
 from cs_app.errors import ConflictError, ValidationError
-from cs_app.triggers import touchpoint_templates as service
+from cs_app.triggers.touchpoints import templates as service
 from tests.factories import (
     AccountFactory,
     ContactFactory,

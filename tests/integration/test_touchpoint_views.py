@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cs_app.extensions import db
-from cs_app.triggers.models import Touchpoint, TouchpointTemplate
+from cs_app.triggers.touchpoints.models import Touchpoint, TouchpointTemplate
 from tests.factories import (
     AccountFactory,
     ContactFactory,

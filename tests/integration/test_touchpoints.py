@@ -13,10 +13,11 @@ from cs_app.accounts.signals import compute_signals
 from cs_app.audit.service import events_for
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import touchpoints as service
-from cs_app.triggers.delivery import deliver_due_touchpoints
-from cs_app.triggers.evaluation import evaluate_scheduled_rules
-from cs_app.triggers.models import Alert, Touchpoint
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.rules.evaluation import evaluate_scheduled_rules
+from cs_app.triggers.touchpoints import service
+from cs_app.triggers.touchpoints.delivery import deliver_due_touchpoints
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.factories import (
     AccountFactory,
     ContactFactory,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cs_app.triggers.actions import MAX_ACTIONS, MAX_DAYS, MAX_SLA_HOURS, ActionError
-from cs_app.triggers.actions import validate_actions as _validate
-from cs_app.triggers.builtin_rules import BUILTIN_POOLS, BUILTIN_RULES, BUILTIN_TOUCHPOINT_TEMPLATES
+from cs_app.triggers.rules.actions import MAX_ACTIONS, MAX_DAYS, MAX_SLA_HOURS, ActionError
+from cs_app.triggers.rules.actions import validate_actions as _validate
+from cs_app.triggers.rules.builtin import (
+    BUILTIN_POOLS,
+    BUILTIN_RULES,
+    BUILTIN_TOUCHPOINT_TEMPLATES,
+)
 
 POOLS = {"csm-pool", "renewal-specialists"}
 TEMPLATES = {

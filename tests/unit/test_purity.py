@@ -12,11 +12,11 @@ PURE_MODULES = [
     "cs_app.health.scoring",
     "cs_app.accounts.signal_catalog",
     "cs_app.dashboards.charts",
-    "cs_app.triggers.rules",
-    "cs_app.triggers.routing",
-    "cs_app.triggers.retry",
-    "cs_app.triggers.actions",
-    "cs_app.triggers.sandbox",
+    "cs_app.triggers.rules.rules",
+    "cs_app.triggers.pools.routing",
+    "cs_app.triggers.touchpoints.retry",
+    "cs_app.triggers.rules.actions",
+    "cs_app.triggers.touchpoints.sandbox",
 ]
 
 

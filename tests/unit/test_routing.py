@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from cs_app.triggers.retry import MAX_ATTEMPTS, next_attempt_delay
-from cs_app.triggers.routing import Member, choose_member, route_batch
+from cs_app.triggers.pools.routing import Member, choose_member, route_batch
+from cs_app.triggers.touchpoints.retry import MAX_ATTEMPTS, next_attempt_delay
 
 ANA = Member(1, 0, capacity=5, open_items=2, segments=("SMB",))
 BO = Member(2, 1, capacity=5, open_items=1, segments=("Enterprise",))

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cs_app.triggers.rules import (
+from cs_app.triggers.rules.rules import (
     ConditionError,
     PreviousFiring,
     evaluate,

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from cs_app.triggers.builtin_rules import BUILTIN_TOUCHPOINT_TEMPLATES
-from cs_app.triggers.sandbox import (
+from cs_app.triggers.rules.builtin import BUILTIN_TOUCHPOINT_TEMPLATES
+from cs_app.triggers.touchpoints.sandbox import (
     SAMPLE_CONTEXT,
     TemplateProblem,
     build_context,

@@ -1,7 +1,7 @@
 """Touchpoint templates: create, change (with the version read, so two leads never silently
 overwrite each other), list, and preview against a real account.
 
-Subject and body are Jinja for ``cs_app.triggers.sandbox``: a template is saved only when it
+Subject and body are Jinja for ``touchpoints.sandbox``: a template is saved only when it
 parses and renders in the sandbox against sample data, so a syntax error, an unknown field or
 an attempt to reach Python internals is refused with the line it is on. Every change is in the
 audit log. A template's channel cannot change while a rule sends it on the old channel.
@@ -22,9 +22,10 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import sandbox
-from cs_app.triggers.models import CHANNELS, Rule, Touchpoint, TouchpointTemplate
-from cs_app.triggers.touchpoints import account_context
+from cs_app.triggers.rules.models import Rule
+from cs_app.triggers.touchpoints import sandbox
+from cs_app.triggers.touchpoints.models import CHANNELS, Touchpoint, TouchpointTemplate
+from cs_app.triggers.touchpoints.service import account_context
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 MAX_NAME = 200

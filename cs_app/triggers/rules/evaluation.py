@@ -62,11 +62,12 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.db_types import UTCDateTime
 from cs_app.extensions import db
 from cs_app.sql import days_between, json_object
-from cs_app.triggers import rules
-from cs_app.triggers.condition_sql import compile_condition, signal_column
-from cs_app.triggers.executor import execute_actions
-from cs_app.triggers.models import QueueItem, Rule, RuleFiring
-from cs_app.triggers.service import signal_info
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules import rules
+from cs_app.triggers.rules.condition_sql import compile_condition, signal_column
+from cs_app.triggers.rules.executor import execute_actions
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.rules.service import signal_info
 
 COUNT_KEYS = (
     "rules",

@@ -26,15 +26,12 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.errors import DomainError
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Plan, PlanChange
-from cs_app.triggers import pools, touchpoints
-from cs_app.triggers.models import (
-    QueueItem,
-    Rule,
-    RuleFiring,
-    Touchpoint,
-    TouchpointTemplate,
-)
+from cs_app.triggers.pools import service as pools
+from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.refs import FiringRef
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints import service as touchpoints
+from cs_app.triggers.touchpoints.models import Touchpoint, TouchpointTemplate
 
 CHUNK = 1_000  # firings loaded per query; keeps IN lists inside every driver's limits
 RULE_CHUNK = 5_000  # firings of one rule that run their actions together

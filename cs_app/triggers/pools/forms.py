@@ -1,7 +1,7 @@
 """Forms of the pool and queue pages.
 
-They parse what people type into the shapes ``cs_app.triggers.pools`` validates, so the rules
-and their messages stay in the service; field names match the service's error fields. A
+They parse what people type into the shapes ``pools.service`` validates, so the rules and
+their messages stay in the service; field names match the service's error fields. A
 pool's member rows are a variable list of plain inputs (``m-<row>-<field>``), read here into
 ``MemberRow`` objects that keep what was typed for the re-rendered form; three blank rows add
 members and a "Remove" tick drops one, so the editor works without JavaScript.
@@ -18,8 +18,8 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 
 from cs_app.errors import ValidationError
-from cs_app.triggers.models import OUTCOMES
-from cs_app.triggers.routing import STRATEGY_LABELS
+from cs_app.triggers.pools.models import OUTCOMES
+from cs_app.triggers.pools.routing import STRATEGY_LABELS
 
 BLANK_ROWS = 3
 DEFAULT_CAPACITY = "20"

@@ -19,9 +19,9 @@ from cs_app.accounts.models import Account
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.extensions import db
-from cs_app.triggers import rules
-from cs_app.triggers.condition_sql import compile_condition, signal_column
-from cs_app.triggers.service import clean_condition
+from cs_app.triggers.rules import rules
+from cs_app.triggers.rules.condition_sql import compile_condition, signal_column
+from cs_app.triggers.rules.service import clean_condition
 
 MAX_LIMIT = 200
 

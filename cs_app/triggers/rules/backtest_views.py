@@ -1,8 +1,8 @@
-"""The rule backtest page: ``/rules/<rule_id>/backtest``, on the rules blueprint.
+"""The rule backtest page: ``/rules/<rule_id>/backtest``.
 
 Everyone signed in may look (a backtest only reads). The form is a GET with the number of days
 to replay (90 unless asked otherwise); a refused number is shown beside the field with what was
-typed. The view prepares the chart points and tables; ``triggers.backtest`` does the replay.
+typed. The view prepares the chart points and tables; ``triggers.rules.backtest`` does the replay.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, render_template, request
+from flask import Blueprint, render_template, request
+from flask_login import login_required
 from wtforms import Form, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
 from cs_app.db_types import utcnow
-from cs_app.errors import NotFoundError
 from cs_app.health.views import signal_label
-from cs_app.triggers import service
-from cs_app.triggers.backtest import MAX_DAYS, RuleBacktest, backtest_rule
-from cs_app.triggers.rule_forms import condition_text, once_text
-from cs_app.triggers.rule_views import bp
+from cs_app.triggers.rules import service
+from cs_app.triggers.rules.backtest import MAX_DAYS, RuleBacktest, backtest_rule
+from cs_app.triggers.rules.forms import condition_text, once_text
+
+bp = Blueprint("rule_backtests", __name__, url_prefix="/rules")
 
 DEFAULT_DAYS = 90
 ACCOUNTS_SHOWN = 200
@@ -30,6 +31,12 @@ BAND_LABELS = {
     "critical": "Critical",
     "insufficient_data": "Insufficient data",
 }
+
+
+@bp.before_request
+@login_required
+def require_sign_in() -> None:
+    """A backtest reads the history of every account: signed-in users only."""
 
 
 class BacktestForm(Form):
@@ -116,11 +123,8 @@ def _view(result: RuleBacktest) -> dict[str, Any]:
 
 
 @bp.route("/<int:rule_id>/backtest")
-def backtest(rule_id: int):
-    try:
-        rule = service.get_rule(rule_id)
-    except NotFoundError:
-        abort(404)
+def show(rule_id: int):
+    rule = service.get_rule(rule_id)
     form = BacktestForm(request.args)
     view = None
     if not request.args or form.validate():

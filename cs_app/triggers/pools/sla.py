@@ -20,8 +20,9 @@ from sqlalchemy import String, and_, cast, literal, select, union, update
 from cs_app.accounts.models import Account
 from cs_app.auth.models import User
 from cs_app.extensions import db
-from cs_app.triggers.alerts import insert_ignoring_duplicates
-from cs_app.triggers.models import Alert, CsmPool, QueueItem
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.alerts.service import insert_ignoring_duplicates
+from cs_app.triggers.pools.models import CsmPool, QueueItem
 
 OPEN_STATUSES = ("open", "claimed")
 

@@ -8,8 +8,6 @@ the field and the typed text kept.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -18,19 +16,24 @@ from cs_app.accounts.models import Account
 from cs_app.audit import service as audit
 from cs_app.auth.permissions import can_edit_account, can_manage_templates
 from cs_app.db_types import utcnow
-from cs_app.errors import ConflictError, NotFoundError, ValidationError
+from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import touchpoint_templates as templates_service
-from cs_app.triggers import touchpoints as service
-from cs_app.triggers.models import CHANNELS, TOUCHPOINT_STATUSES, TouchpointTemplate
-from cs_app.triggers.retry import MAX_ATTEMPTS
-from cs_app.triggers.sandbox import TemplateProblem
-from cs_app.triggers.touchpoint_forms import (
+from cs_app.request_args import safe_next
+from cs_app.triggers.touchpoints import service
+from cs_app.triggers.touchpoints import templates as templates_service
+from cs_app.triggers.touchpoints.forms import (
     CHANNEL_HINTS,
     TouchpointTemplateForm,
     list_filters,
     preview_choices,
 )
+from cs_app.triggers.touchpoints.models import (
+    CHANNELS,
+    TOUCHPOINT_STATUSES,
+    TouchpointTemplate,
+)
+from cs_app.triggers.touchpoints.retry import MAX_ATTEMPTS
+from cs_app.triggers.touchpoints.sandbox import TemplateProblem
 
 bp = Blueprint("touchpoints", __name__)
 
@@ -48,29 +51,6 @@ PAGE_CONTEXT = {
 @login_required
 def require_sign_in() -> None:
     """Every touchpoint page needs a signed-in user."""
-
-
-def _touchpoint_or_404(touchpoint_id: int):
-    try:
-        return service.get_touchpoint(touchpoint_id)
-    except NotFoundError:
-        abort(404)
-
-
-def _template_or_404(tp_template_id: int) -> TouchpointTemplate:
-    try:
-        return templates_service.get_template(tp_template_id)
-    except NotFoundError:
-        abort(404)
-
-
-def _safe_next(default: str) -> str:
-    """Back to the page the button was on, never to another site."""
-    target = request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return default
 
 
 # --- touchpoints ----------------------------------------------------------------------------
@@ -96,7 +76,7 @@ def index():
 
 @bp.route("/touchpoints/<int:touchpoint_id>")
 def show(touchpoint_id: int):
-    touchpoint = _touchpoint_or_404(touchpoint_id)
+    touchpoint = service.get_touchpoint(touchpoint_id)
     now = utcnow()
     rendered, problem = None, None
     if touchpoint.status == "sent" or (touchpoint.subject and touchpoint.template_id is None):
@@ -121,10 +101,12 @@ def show(touchpoint_id: int):
 
 
 def _act(touchpoint_id: int, action, done: str):
-    touchpoint = _touchpoint_or_404(touchpoint_id)
+    touchpoint = service.get_touchpoint(touchpoint_id)
     if not can_edit_account(current_user, touchpoint.account):
         abort(403)
-    back = _safe_next(url_for("touchpoints.show", touchpoint_id=touchpoint.id))
+    back = safe_next(request.form.get("next")) or url_for(
+        "touchpoints.show", touchpoint_id=touchpoint.id
+    )
     try:
         action(touchpoint, user=current_user, now=utcnow())
     except (ConflictError, ValidationError) as error:
@@ -289,12 +271,12 @@ def template_new():
 
 @bp.route("/touchpoint-templates/<int:tp_template_id>/edit", methods=["GET", "POST"])
 def template_edit(tp_template_id: int):
-    return _editor(_template_or_404(tp_template_id))
+    return _editor(templates_service.get_template(tp_template_id))
 
 
 @bp.route("/touchpoint-templates/<int:tp_template_id>")
 def template_show(tp_template_id: int):
-    template = _template_or_404(tp_template_id)
+    template = templates_service.get_template(tp_template_id)
     choices, total = _preview_accounts()
     account, problem = _chosen_account(request.args, choices)
     preview, preview_error = None, problem

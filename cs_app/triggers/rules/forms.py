@@ -20,10 +20,12 @@ from cs_app.accounts.models import LIFECYCLE_STAGES
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.errors import ValidationError
 from cs_app.health.views import format_signal, signal_label
-from cs_app.triggers.actions import ACTION_TYPES, OWNERS
-from cs_app.triggers.models import CHANNELS, PRIORITIES, RECIPIENTS, RULE_KINDS, RULE_MODES, Rule
-from cs_app.triggers.rules import OPERATORS
-from cs_app.triggers.service import ONCE_POLICIES
+from cs_app.triggers.pools.models import PRIORITIES
+from cs_app.triggers.rules.actions import ACTION_TYPES, OWNERS
+from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
+from cs_app.triggers.rules.rules import OPERATORS
+from cs_app.triggers.rules.service import ONCE_POLICIES
+from cs_app.triggers.touchpoints.models import CHANNELS, RECIPIENTS
 
 FORM_FIELDS = (
     "name",

@@ -25,9 +25,10 @@ from cs_app.accounts.models import Account
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import Plan
-from cs_app.triggers.alerts import insert_ignoring_duplicates
-from cs_app.triggers.models import Alert, Touchpoint
-from cs_app.triggers.touchpoints import assign_message_ids, pending_message_id_prefix
+from cs_app.triggers.alerts.models import Alert
+from cs_app.triggers.alerts.service import insert_ignoring_duplicates
+from cs_app.triggers.touchpoints.models import Touchpoint
+from cs_app.triggers.touchpoints.service import assign_message_ids, pending_message_id_prefix
 
 KIND = "review_due"
 RECIPIENT_KIND = "plan_owner"

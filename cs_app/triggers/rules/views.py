@@ -17,13 +17,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cs_app.audit import service as audit
 from cs_app.db_types import utcnow
-from cs_app.errors import ConflictError, NotFoundError, ValidationError
+from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
 from cs_app.health.views import format_signal, signal_label
-from cs_app.triggers import service
-from cs_app.triggers.models import CHANNELS, RULE_KINDS, RULE_MODES, Rule
-from cs_app.triggers.preview import Preview, preview_condition
-from cs_app.triggers.rule_forms import (
+from cs_app.triggers.rules import service
+from cs_app.triggers.rules.forms import (
     RuleForm,
     action_text,
     builder_catalog,
@@ -34,6 +32,9 @@ from cs_app.triggers.rule_forms import (
     properties_text,
     value_text,
 )
+from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
+from cs_app.triggers.rules.preview import Preview, preview_condition
+from cs_app.triggers.touchpoints.models import CHANNELS
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
@@ -69,13 +70,6 @@ def require_sign_in() -> None:
 def _require_author() -> None:
     if not current_user.can_edit_everything:
         abort(403)
-
-
-def _rule_or_404(rule_id: int) -> Rule:
-    try:
-        return service.get_rule(rule_id)
-    except NotFoundError:
-        abort(404)
 
 
 # --- the list -------------------------------------------------------------------------------
@@ -144,7 +138,7 @@ def _firing_view(firing) -> dict[str, Any]:
 
 @bp.route("/<int:rule_id>")
 def show(rule_id: int):
-    rule = _rule_or_404(rule_id)
+    rule = service.get_rule(rule_id)
     number = request.args.get("page", "1")
     firings = service.rule_firings(rule, page=int(number) if number.isdigit() else 1)
     pools = service.pool_names()
@@ -337,7 +331,7 @@ def new():
 @bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
 def edit(rule_id: int):
     _require_author()
-    return _builder(_rule_or_404(rule_id))
+    return _builder(service.get_rule(rule_id))
 
 
 # --- enable, disable, delete ----------------------------------------------------------------
@@ -345,7 +339,7 @@ def edit(rule_id: int):
 
 def _set_enabled(rule_id: int, enabled: bool):
     _require_author()
-    rule = _rule_or_404(rule_id)
+    rule = service.get_rule(rule_id)
     if service.set_enabled(rule, enabled, user=current_user, now=utcnow()):
         db.session.commit()
         state = (
@@ -376,7 +370,7 @@ def disable(rule_id: int):
 @bp.route("/<int:rule_id>/delete", methods=["POST"])
 def delete(rule_id: int):
     _require_author()
-    rule = _rule_or_404(rule_id)
+    rule = service.get_rule(rule_id)
     name = rule.name
     service.delete_rule(rule, user=current_user, now=utcnow())
     db.session.commit()
@@ -385,6 +379,3 @@ def delete(rule_id: int):
         "success",
     )
     return redirect(url_for("rules.index"))
-
-
-from cs_app.triggers import rule_backtest_views  # noqa: E402,F401  (its routes join bp)

@@ -26,16 +26,11 @@ from cs_app.accounts.signal_catalog import METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.audit import service as audit
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import actions as action_rules
-from cs_app.triggers import rules
-from cs_app.triggers.models import (
-    RULE_KINDS,
-    RULE_MODES,
-    CsmPool,
-    Rule,
-    RuleFiring,
-    TouchpointTemplate,
-)
+from cs_app.triggers.pools.models import CsmPool
+from cs_app.triggers.rules import actions as action_rules
+from cs_app.triggers.rules import rules
+from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule, RuleFiring
+from cs_app.triggers.touchpoints.models import TouchpointTemplate
 
 AUDIT_ENTITY = "rule"
 ONCE_POLICIES = {

@@ -1,9 +1,9 @@
-"""Browser pages for CSM pools, their queues, the CSM's own queue and alerts.
+"""Browser pages for CSM pools, their queues and the CSM's own queue.
 
 Leads and admins manage pools; everyone signed in reads the queues; CSMs act on the items of
 the pools they belong to and on items assigned to them (the service decides, the pages show
-only the buttons it would accept). Views parse, call ``cs_app.triggers.pools`` or
-``alerts`` and render; everything templates show is prepared here, so they run no queries.
+only the buttons it would accept). Views parse, call ``cs_app.triggers.pools.service`` and
+render; everything templates show is prepared here, so they run no queries.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -21,12 +20,12 @@ from cs_app.accounts.models import SEGMENTS
 from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.db_types import utcnow
-from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
 from cs_app.health.views import format_signal, signal_label
-from cs_app.triggers import alerts, pools
-from cs_app.triggers.models import OUTCOMES, PRIORITIES, QUEUE_STATUSES, QueueItem
-from cs_app.triggers.pool_forms import (
+from cs_app.request_args import page_number, safe_next
+from cs_app.triggers.pools import service as pools
+from cs_app.triggers.pools.forms import (
     ClaimForm,
     MemberRow,
     PoolForm,
@@ -37,7 +36,8 @@ from cs_app.triggers.pool_forms import (
     show_pool_errors,
     with_blank_rows,
 )
-from cs_app.triggers.routing import STRATEGY_LABELS
+from cs_app.triggers.pools.models import OUTCOMES, PRIORITIES, QUEUE_STATUSES, QueueItem
+from cs_app.triggers.pools.routing import STRATEGY_LABELS
 
 bp = Blueprint("pools", __name__)
 
@@ -48,38 +48,7 @@ QUEUE_TABS = {"mine": "Assigned to me", "claimable": "Unassigned in my pools"}
 @bp.before_request
 @login_required
 def require_sign_in() -> None:
-    """Every pool, queue and alert page needs a signed-in user."""
-
-
-class UnreadAlerts:
-    """The top bar's unread-alert count, counted (one indexed query) only when a page shows
-    it, so pages that pass their own count, and partial templates, pay nothing."""
-
-    def __init__(self, user) -> None:
-        self.user = user
-        self._count: int | None = None
-
-    @property
-    def count(self) -> int:
-        if self._count is None:
-            self._count = alerts.unread_count(self.user)
-        return self._count
-
-    def __bool__(self) -> bool:
-        return self.count > 0
-
-    def __int__(self) -> int:
-        return self.count
-
-    def __str__(self) -> str:
-        return str(self.count)
-
-
-@bp.app_context_processor
-def alert_badge() -> dict[str, Any]:
-    if not current_user.is_authenticated:
-        return {"unread_alerts": 0}
-    return {"unread_alerts": UnreadAlerts(current_user)}
+    """Every pool and queue page needs a signed-in user."""
 
 
 # --- what the templates show ----------------------------------------------------------------
@@ -143,20 +112,7 @@ def _labels() -> dict[str, Any]:
         "filters": pools.QUEUE_FILTERS,
         "sorts": pools.QUEUE_SORTS,
         "segments": SEGMENTS,
-        "kinds": alerts.ALERT_KINDS,
     }
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target or not target.startswith("/") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    return None if parts.scheme or parts.netloc else target
-
-
-def _page_arg() -> int:
-    value = request.args.get("page", "")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 # --- pools ----------------------------------------------------------------------------------
@@ -165,13 +121,6 @@ def _page_arg() -> int:
 def _require_lead() -> None:
     if not current_user.can_edit_everything:
         abort(403)
-
-
-def _pool_or_404(pool_id: int):
-    try:
-        return pools.get_pool(pool_id)
-    except NotFoundError:
-        abort(404)
 
 
 @bp.route("/pools")
@@ -268,18 +217,20 @@ def new():
 @bp.route("/pools/<int:pool_id>/edit", methods=["GET", "POST"])
 def edit(pool_id: int):
     _require_lead()
-    return _pool_editor(_pool_or_404(pool_id))
+    return _pool_editor(pools.get_pool(pool_id))
 
 
 @bp.route("/pools/<int:pool_id>")
 def show(pool_id: int):
-    pool = _pool_or_404(pool_id)
+    pool = pools.get_pool(pool_id)
     status = request.args.get("status", "active")
     status = status if status in pools.QUEUE_FILTERS else "active"
     sort = request.args.get("sort", "sla")
     sort = sort if sort in pools.QUEUE_SORTS else "sla"
     now = utcnow()
-    queue = pools.pool_queue(pool, status=status, sort=sort, page=_page_arg(), now=now)
+    queue = pools.pool_queue(
+        pool, status=status, sort=sort, page=page_number(request.args), now=now
+    )
     members = pools.pool_members(pool)
     return render_template(
         "pools/show.html",
@@ -298,13 +249,6 @@ def show(pool_id: int):
 
 
 # --- queue items ----------------------------------------------------------------------------
-
-
-def _item_or_404(queue_item_id: int) -> QueueItem:
-    try:
-        return pools.get_item(queue_item_id)
-    except NotFoundError:
-        abort(404)
 
 
 @bp.route("/queue")
@@ -414,7 +358,7 @@ def _render_item(
 
 @bp.route("/queue/<int:queue_item_id>")
 def item(queue_item_id: int):
-    return _render_item(_item_or_404(queue_item_id))
+    return _render_item(pools.get_item(queue_item_id))
 
 
 def _require_worker(item: QueueItem) -> None:
@@ -431,26 +375,23 @@ def _require_worker(item: QueueItem) -> None:
 
 def _done(form, item: QueueItem, message: str):
     flash(message, "success")
-    return redirect(_safe_next(form.next.data) or url_for("pools.item", queue_item_id=item.id))
+    return redirect(safe_next(form.next.data) or url_for("pools.item", queue_item_id=item.id))
 
 
 @bp.route("/queue/<int:queue_item_id>/claim", methods=["POST"])
 def claim(queue_item_id: int):
-    item = _item_or_404(queue_item_id)
+    item = pools.get_item(queue_item_id)
     _require_worker(item)
     form = ClaimForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, general=[EXPIRED])
     try:
         pools.claim_item(item, user=current_user, now=utcnow(), version=form.version_number())
-    except PermissionDenied:
-        db.session.rollback()
-        abort(403)
     except ConflictError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(
-            _safe_next(form.next.data) or url_for("pools.item", queue_item_id=queue_item_id)
+            safe_next(form.next.data) or url_for("pools.item", queue_item_id=queue_item_id)
         )
     db.session.commit()
     return _done(form, item, f"You claimed {item.account.name}: it is yours to work.")
@@ -462,7 +403,7 @@ def _user_or_none(value: str | None) -> User | None:
 
 @bp.route("/queue/<int:queue_item_id>/reassign", methods=["POST"])
 def reassign(queue_item_id: int):
-    item = _item_or_404(queue_item_id)
+    item = pools.get_item(queue_item_id)
     _require_worker(item)
     form = ReassignForm()
     if not form.validate_on_submit():
@@ -477,18 +418,15 @@ def reassign(queue_item_id: int):
             force=form.force.data,
             version=form.version_number(),
         )
-    except PermissionDenied:
-        db.session.rollback()
-        abort(403)
     except ValidationError as error:
         db.session.rollback()
         form.assignee.errors = [error.fields.get("assignee", error.message)]
-        return _render_item(_item_or_404(queue_item_id), status=422, reassign=form)
+        return _render_item(pools.get_item(queue_item_id), status=422, reassign=form)
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""
         return _render_item(
-            _item_or_404(queue_item_id), status=409, reassign=form, general=[error.message]
+            pools.get_item(queue_item_id), status=409, reassign=form, general=[error.message]
         )
     db.session.commit()
     return _done(form, item, f"Reassigned {item.account.name} to {target.name}.")
@@ -496,7 +434,7 @@ def reassign(queue_item_id: int):
 
 @bp.route("/queue/<int:queue_item_id>/resolve", methods=["POST"])
 def resolve(queue_item_id: int):
-    item = _item_or_404(queue_item_id)
+    item = pools.get_item(queue_item_id)
     _require_worker(item)
     form = ResolveForm()
     if not form.validate_on_submit():
@@ -510,63 +448,17 @@ def resolve(queue_item_id: int):
             now=utcnow(),
             version=form.version_number(),
         )
-    except PermissionDenied:
-        db.session.rollback()
-        abort(403)
     except ValidationError as error:
         db.session.rollback()
         for name, message in error.fields.items():
             if name in ("outcome", "notes"):
                 form[name].errors = [message]
-        return _render_item(_item_or_404(queue_item_id), status=422, resolve=form)
+        return _render_item(pools.get_item(queue_item_id), status=422, resolve=form)
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""  # the page shows the item as it is now; send again to save
         return _render_item(
-            _item_or_404(queue_item_id), status=409, resolve=form, general=[error.message]
+            pools.get_item(queue_item_id), status=409, resolve=form, general=[error.message]
         )
     db.session.commit()
     return _done(form, item, f"Resolved {item.account.name}: {OUTCOMES[item.outcome]}.")
-
-
-# --- alerts ---------------------------------------------------------------------------------
-
-
-@bp.route("/alerts")
-def alert_list():
-    unread_only = request.args.get("show") == "unread"
-    listing = alerts.list_alerts(current_user, unread_only=unread_only, page=_page_arg())
-    return render_template(
-        "pools/alerts.html",
-        listing=listing,
-        unread_only=unread_only,
-        labels=_labels(),
-        unread_alerts=listing.unread,
-        args={"show": "unread"} if unread_only else {},
-    )
-
-
-@bp.route("/alerts/<int:alert_id>/read", methods=["POST"])
-def read_alert(alert_id: int):
-    try:
-        alert = alerts.get_alert(alert_id)
-        alerts.mark_read(alert, user=current_user, now=utcnow())
-    except NotFoundError:
-        abort(404)
-    except PermissionDenied:
-        abort(403)
-    db.session.commit()
-    return redirect(_safe_next(request.form.get("next")) or url_for("pools.alert_list"))
-
-
-@bp.route("/alerts/read", methods=["POST"])
-def read_all_alerts():
-    count = alerts.mark_all_read(current_user, now=utcnow())
-    db.session.commit()
-    flash(
-        f"Marked {count} alert{'' if count == 1 else 's'} as read."
-        if count
-        else "No unread alerts.",
-        "success" if count else "info",
-    )
-    return redirect(url_for("pools.alert_list"))

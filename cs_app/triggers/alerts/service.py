@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cs_app.errors import NotFoundError, PermissionDenied
 from cs_app.extensions import db
-from cs_app.triggers.models import Alert
+from cs_app.triggers.alerts.models import Alert
 
 DEDUPE_CONSTRAINT = "uq_alerts_dedupe"
 DEDUPE_COLUMNS = ("user_id", "kind", "dedupe_key")

@@ -46,11 +46,11 @@ from sqlalchemy import or_, select, update
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.jobs.runner import WORKER
-from cs_app.triggers.alerts import create_alert
-from cs_app.triggers.models import Touchpoint
-from cs_app.triggers.retry import next_attempt_delay
-from cs_app.triggers.sandbox import RenderedMessage, TemplateProblem
-from cs_app.triggers.touchpoints import Outgoing, load_outgoing, render_outgoing
+from cs_app.triggers.alerts.service import create_alert
+from cs_app.triggers.touchpoints.models import Touchpoint
+from cs_app.triggers.touchpoints.retry import next_attempt_delay
+from cs_app.triggers.touchpoints.sandbox import RenderedMessage, TemplateProblem
+from cs_app.triggers.touchpoints.service import Outgoing, load_outgoing, render_outgoing
 
 SEND_TIMEOUT_SECONDS = 30  # per network operation; far below the claim lease
 SIGNATURE_HEADER = "X-CS-App-Signature"

@@ -11,8 +11,8 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from cs_app.errors import DomainError
-from cs_app.triggers.models import CHANNELS, TOUCHPOINT_STATUSES
-from cs_app.triggers.touchpoints import TouchpointFilters
+from cs_app.triggers.touchpoints.models import CHANNELS, TOUCHPOINT_STATUSES
+from cs_app.triggers.touchpoints.service import TouchpointFilters
 
 CHANNEL_HINTS = {
     "email": "Sent over SMTP to the recipient.",

@@ -45,11 +45,12 @@ from cs_app.accounts.signal_catalog import METRIC_PREFIX
 from cs_app.accounts.signals import signals_select
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.extensions import db
-from cs_app.triggers import rules
-from cs_app.triggers.evaluation import dialect_insert
-from cs_app.triggers.executor import execute_actions
-from cs_app.triggers.models import QueueItem, Rule, RuleFiring
-from cs_app.triggers.service import signal_info
+from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.rules import rules
+from cs_app.triggers.rules.evaluation import dialect_insert
+from cs_app.triggers.rules.executor import execute_actions
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.rules.service import signal_info
 
 MAX_EVENT_AGE = timedelta(days=2)
 CHUNK = 500

@@ -32,17 +32,11 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import routing
-from cs_app.triggers.alerts import create_alerts
-from cs_app.triggers.models import (
-    OUTCOMES,
-    PRIORITIES,
-    CsmPool,
-    PoolMember,
-    QueueItem,
-    RuleFiring,
-)
+from cs_app.triggers.alerts.service import create_alerts
+from cs_app.triggers.pools import routing
+from cs_app.triggers.pools.models import OUTCOMES, PRIORITIES, CsmPool, PoolMember, QueueItem
 from cs_app.triggers.refs import FiringRef
+from cs_app.triggers.rules.models import RuleFiring
 
 OPEN_STATUSES = ("open", "claimed")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")

@@ -46,15 +46,13 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
-from cs_app.triggers import sandbox
-from cs_app.triggers.models import (
+from cs_app.triggers.pools.models import CsmPool, QueueItem
+from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.touchpoints import sandbox
+from cs_app.triggers.touchpoints.models import (
     CHANNELS,
     RECIPIENTS,
     TOUCHPOINT_STATUSES,
-    CsmPool,
-    QueueItem,
-    Rule,
-    RuleFiring,
     Touchpoint,
     TouchpointTemplate,
 )

@@ -51,10 +51,12 @@ from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
 from cs_app.sql import days_between
-from cs_app.triggers import routing, rules
-from cs_app.triggers.condition_sql import clause as clause_sql
-from cs_app.triggers.event_rules import first_events, passes_filters
-from cs_app.triggers.models import CsmPool, PoolMember, Rule
+from cs_app.triggers.pools import routing
+from cs_app.triggers.pools.models import CsmPool, PoolMember
+from cs_app.triggers.rules import rules
+from cs_app.triggers.rules.condition_sql import clause as clause_sql
+from cs_app.triggers.rules.event_rules import first_events, passes_filters
+from cs_app.triggers.rules.models import Rule
 
 MAX_DAYS = 365
 ACCOUNT_LIST_LIMIT = 500  # accounts listed with their dates; the counts cover all

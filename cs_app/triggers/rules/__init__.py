@@ -1,0 +1,1 @@
+"""Trigger rules: definitions, evaluation (scheduled and on events), actions, preview, backtest."""

@@ -1,0 +1,1 @@
+"""Touchpoints: templates rendered in a Jinja sandbox, scheduling, and delivery with retries."""
