@@ -19,13 +19,8 @@ from wtforms.fields.choices import SelectChoice
 from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.errors import ValidationError
+from cs_app.health.scoring import BAND_LABELS
 
-BAND_LABELS = {
-    "healthy": "Healthy",
-    "at_risk": "At risk",
-    "critical": "Critical",
-    "insufficient_data": "Insufficient data",
-}
 OVERRIDE_BAND_CHOICES = [
     SelectChoice("", "Keep the computed band"),
     *(SelectChoice(k, v) for k, v in BAND_LABELS.items() if k != "insufficient_data"),

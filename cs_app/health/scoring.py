@@ -14,6 +14,12 @@ AT_RISK = "at_risk"
 CRITICAL = "critical"
 INSUFFICIENT = "insufficient_data"
 BAND_SCORES = {HEALTHY: 100.0, AT_RISK: 50.0, CRITICAL: 0.0}
+BAND_LABELS = {
+    HEALTHY: "Healthy",
+    AT_RISK: "At risk",
+    CRITICAL: "Critical",
+    INSUFFICIENT: "Insufficient data",
+}
 
 
 @dataclass(frozen=True)

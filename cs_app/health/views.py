@@ -8,8 +8,6 @@ templates show is prepared here so templates run no queries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -17,8 +15,9 @@ from flask_login import current_user, login_required
 
 from cs_app.accounts import service as account_service
 from cs_app.accounts.models import SEGMENTS, Account
-from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, SIGNALS
-from cs_app.accounts.usage_models import AccountSignals
+from cs_app.accounts.page import render_account_page
+from cs_app.accounts.signal_catalog import CATEGORY, METRIC_PREFIX, SIGNALS
+from cs_app.accounts.signal_format import format_number, signal_label
 from cs_app.audit import service as audit
 from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
@@ -28,7 +27,6 @@ from cs_app.health import queries, service
 from cs_app.health.backtest import backtest as run_backtest
 from cs_app.health.forms import (
     ALL_ACCOUNTS_LABEL,
-    BAND_LABELS,
     KIND_GROUPS,
     MeasureRow,
     OverrideForm,
@@ -38,12 +36,11 @@ from cs_app.health.forms import (
     with_blank_rows,
 )
 from cs_app.health.models import Scorecard, ScorecardVersion
-from cs_app.web import format_money
+from cs_app.health.panel import OVERRIDE_PREFIX
+from cs_app.health.scoring import BAND_LABELS
 
 bp = Blueprint("health", __name__)
 
-OVERRIDE_PREFIX = "override"
-TREND_DAYS = 90
 BAND_TONES = {
     "healthy": "green",
     "at_risk": "amber",
@@ -63,226 +60,6 @@ def require_sign_in() -> None:
     """Every health page needs a signed-in user."""
 
 
-# --- formatting -----------------------------------------------------------------------------
-
-
-def _number(value: float) -> str:
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
-
-
-def format_signal(key: str, value: Any, currency: str = "USD") -> str:
-    """A signal's value as a person reads it: Yes/No, labels, money, percentages."""
-    if value is None:
-        return "—"
-    signal = SIGNALS.get(key)
-    kind = signal.kind if signal else None
-    if kind == BOOLEAN:
-        return "Yes" if value in (True, 1, "1", "true") else "No"
-    if key == "health_band":
-        return BAND_LABELS.get(value, str(value))
-    if kind == CATEGORY and key != "segment":
-        return str(value).replace("_", " ").capitalize()
-    if key == "arr":
-        return format_money(int(value), currency)
-    if isinstance(value, int | float):
-        text = _number(value)
-        return f"{text} %" if key.endswith("_pct") else text
-    return str(value)
-
-
-def signal_label(key: str) -> str:
-    if key.startswith(METRIC_PREFIX):
-        return f"Metric {key[len(METRIC_PREFIX) :]}"
-    signal = SIGNALS.get(key)
-    return signal.label if signal else key
-
-
-# --- the health card of the account page ----------------------------------------------------
-
-
-@dataclass
-class MeasureLine:
-    key: str
-    label: str
-    signal: str
-    signal_label: str
-    value: str
-    score: float | None
-    weight: float
-    points_lost: float | None
-    missing: bool
-    stale: bool
-    freshness_days: int | None
-    change_7d: float | None
-    change_30d: float | None
-
-
-@dataclass
-class SignalLine:
-    key: str
-    label: str
-    description: str
-    value: str
-    used: bool
-
-
-@dataclass
-class HealthPanel:
-    health: service.AccountHealth
-    measures: list[MeasureLine]
-    chart: dict[str, Any]
-    signals: list[SignalLine]
-    signals_computed_at: Any
-    can_override: bool
-    override_form: OverrideForm | None
-    today: date
-    band_labels: dict[str, str] = field(default_factory=lambda: BAND_LABELS)
-
-    @property
-    def snapshot(self):
-        return self.health.snapshot
-
-    @property
-    def scorecard(self) -> Scorecard | None:
-        return self.health.version.scorecard if self.health.version else None
-
-    @property
-    def points_lost(self) -> float:
-        return sum(m.points_lost or 0 for m in self.measures)
-
-    @property
-    def max_points_lost(self) -> float:
-        """The biggest reason fills its bar; the others are drawn to the same scale."""
-        return max((m.points_lost or 0 for m in self.measures), default=0) or 1.0
-
-    @property
-    def missing(self) -> list[MeasureLine]:
-        return [m for m in self.measures if m.missing and not m.stale]
-
-    @property
-    def stale(self) -> list[MeasureLine]:
-        return [m for m in self.measures if m.stale]
-
-
-def _measure_lines(health: service.AccountHealth, currency: str) -> list[MeasureLine]:
-    freshness = {m.key: m.freshness_days for m in health.version.measures} if health.version else {}
-    lines = [
-        MeasureLine(
-            key=m.key,
-            label=m.label,
-            signal=m.signal,
-            signal_label=signal_label(m.signal),
-            value=format_signal(m.signal, m.value, currency),
-            score=m.score,
-            weight=m.weight,
-            points_lost=m.points_lost,
-            missing=m.missing,
-            stale=m.stale,
-            freshness_days=freshness.get(m.key),
-            change_7d=m.change_7d,
-            change_30d=m.change_30d,
-        )
-        for m in health.measures
-    ]
-    # the biggest reasons first; measures without data (no points either way) last
-    return sorted(lines, key=lambda m: (m.points_lost is None, -(m.points_lost or 0)))
-
-
-def _trend_chart(health: service.AccountHealth, today: date) -> dict[str, Any]:
-    """Data for ``_charts.line_chart``: the score of each day of the last 90, the band zones
-    of the version in force, and a dashed marker where the scorecard version changed."""
-    start = today - timedelta(days=TREND_DAYS - 1)
-    labels = queries.version_labels(s.scorecard_version_id for s in health.trend)
-    points = [
-        {
-            "x": (s.day - start).days,
-            "y": s.score,
-            "label": f"{s.day.isoformat()}: "
-            f"{'no score' if s.score is None else _number(round(s.score, 1))} "
-            f"({BAND_LABELS.get(s.band, s.band)})",
-        }
-        for s in health.trend
-    ]
-    markers = []
-    for earlier, later in zip(health.trend, health.trend[1:], strict=False):
-        if earlier.scorecard_version_id != later.scorecard_version_id:
-            label = labels.get(later.scorecard_version_id, "new scorecard")
-            markers.append({"x": (later.day - start).days, "label": label})
-    ticks = []
-    month = date(start.year, start.month, 1)
-    while month <= today:
-        if month >= start:
-            ticks.append({"x": (month - start).days, "label": f"{month:%b} 1"})
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-    version = health.version
-    zones = []
-    if version is not None:
-        zones = [
-            {"from": version.healthy_min, "to": 100, "tone": "green", "label": "Healthy"},
-            {
-                "from": version.at_risk_min,
-                "to": version.healthy_min,
-                "tone": "amber",
-                "label": "At risk",
-            },
-            {"from": 0, "to": version.at_risk_min, "tone": "red", "label": "Critical"},
-        ]
-    return {
-        "series": [{"name": "Health score", "tone": "blue", "points": points}],
-        "x_min": 0,
-        "x_max": TREND_DAYS - 1,
-        "x_ticks": ticks,
-        "markers": markers,
-        "zones": zones,
-        "start": start,
-        "days": len(points),
-    }
-
-
-def _signal_lines(account: Account, used: set[str]) -> tuple[list[SignalLine], Any]:
-    row = db.session.get(AccountSignals, account.id)
-    if row is None:
-        return [], None
-    return [
-        SignalLine(
-            key,
-            s.label,
-            s.description,
-            format_signal(key, getattr(row, key), account.currency),
-            key in used,
-        )
-        for key, s in SIGNALS.items()
-    ], row.computed_at
-
-
-def account_health_context(
-    account: Account, *, can_edit: bool, override_form: OverrideForm | None = None
-) -> dict[str, Any]:
-    """What ``templates/health/_account_health.html`` needs, for the account page. A fixed
-    number of statements: the trend, the snapshots 7 and 30 days back, the version, the
-    override, the version labels and the signals row."""
-    now = utcnow()
-    health = service.account_health(account, now=now, trend_days=TREND_DAYS)
-    if can_edit and override_form is None:
-        override_form = OverrideForm(prefix=OVERRIDE_PREFIX, formdata=None)
-        if health.override is not None:
-            override_form.load(health.override)
-    signals, computed_at = _signal_lines(account, {m.signal for m in health.measures})
-    panel = HealthPanel(
-        health=health,
-        measures=_measure_lines(health, account.currency),
-        chart=_trend_chart(health, now.date()),
-        signals=signals,
-        signals_computed_at=computed_at,
-        can_override=can_edit,
-        override_form=override_form if can_edit else None,
-        today=now.date(),
-    )
-    return {"health_panel": panel}
-
-
 def _editable_account(external_id: str) -> Account:
     account = account_service.get_account(external_id)
     if not can_edit_account(current_user, account):
@@ -291,9 +68,7 @@ def _editable_account(external_id: str) -> Account:
 
 
 def _account_page(account: Account, form: OverrideForm, status: int):
-    from cs_app.accounts import views as account_views  # the account page renders the card
-
-    return account_views._render_show(account, status=status, override_form=form)
+    return render_account_page(account, status=status, override_form=form)
 
 
 @bp.route("/accounts/<external_id>/health/override", methods=["POST"])
@@ -319,7 +94,7 @@ def set_override(external_id: str):
             None,
             (
                 BAND_LABELS[override.band] if override.band else None,
-                f"score {_number(override.score)}" if override.score is not None else None,
+                f"score {format_number(override.score)}" if override.score is not None else None,
             ),
         )
     )

@@ -11,6 +11,8 @@ PURE_MODULES = [
     "cs_app.plans.progress",
     "cs_app.health.scoring",
     "cs_app.accounts.signal_catalog",
+    "cs_app.accounts.signal_format",
+    "cs_app.money",
     "cs_app.dashboards.charts",
     "cs_app.triggers.rules.rules",
     "cs_app.triggers.pools.routing",

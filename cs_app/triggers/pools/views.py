@@ -17,12 +17,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from cs_app.accounts.models import SEGMENTS
+from cs_app.accounts.signal_format import reason_lines
 from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
-from cs_app.health.views import format_signal, signal_label
 from cs_app.request_args import page_number, safe_next
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.forms import (
@@ -52,18 +52,6 @@ def require_sign_in() -> None:
 
 
 # --- what the templates show ----------------------------------------------------------------
-
-
-def reason_lines(reason: dict | None, currency: str = "USD") -> list[tuple[str, str]]:
-    """The matched signal values as a person reads them: ("Days since last login", "21"),
-    ("Usage change", "-40 %") — the unit is said once, by the value."""
-    lines = []
-    for key, value in (reason or {}).items():
-        label, text = signal_label(key), format_signal(key, value, currency)
-        if label.endswith(" %") and text.endswith("%"):
-            label = label[:-2]
-        lines.append((label, text))
-    return lines
 
 
 def _hours(delta_seconds: float) -> str:

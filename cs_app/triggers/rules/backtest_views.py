@@ -15,8 +15,8 @@ from flask_login import login_required
 from wtforms import Form, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
+from cs_app.accounts.signal_format import signal_label
 from cs_app.db_types import utcnow
-from cs_app.health.views import signal_label
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.backtest import MAX_DAYS, RuleBacktest, backtest_rule
 from cs_app.triggers.rules.forms import condition_text, once_text

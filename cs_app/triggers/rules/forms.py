@@ -18,8 +18,8 @@ from wtforms.fields.choices import SelectChoice
 
 from cs_app.accounts.models import LIFECYCLE_STAGES
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
+from cs_app.accounts.signal_format import format_signal, signal_label
 from cs_app.errors import ValidationError
-from cs_app.health.views import format_signal, signal_label
 from cs_app.triggers.pools.models import PRIORITIES
 from cs_app.triggers.rules.actions import ACTION_TYPES, OWNERS
 from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule

@@ -15,11 +15,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
+from cs_app.accounts.signal_format import format_signal, signal_label
 from cs_app.audit import service as audit
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
-from cs_app.health.views import format_signal, signal_label
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.forms import (
     RuleForm,
