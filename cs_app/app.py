@@ -55,6 +55,7 @@ def build_app(config: type | dict | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    connect_hooks()
 
     from cs_app.cli import register_commands
     from cs_app.web import register_web
@@ -81,6 +82,15 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
 
 
+def connect_hooks() -> None:
+    """Subscribe features to the hooks other features send (``cs_app.hooks``); connecting
+    the same receiver again is a no-op, so building several apps is harmless."""
+    from cs_app.hooks import events_ingested
+    from cs_app.triggers.rules.event_rules import on_events_ingested
+
+    events_ingested.connect(on_events_ingested)
+
+
 def _register_blueprints(app: Flask) -> None:
     from cs_app.accounts.views import bp as accounts_bp
     from cs_app.api import bp as api_bp
@@ -88,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     from cs_app.auth.views import bp as auth_bp
     from cs_app.dashboards.views import bp as dashboards_bp
     from cs_app.health.views import bp as health_bp
+    from cs_app.home.views import bp as home_bp
     from cs_app.jobs.views import bp as jobs_bp
     from cs_app.plans.share_views import bp as share_bp
     from cs_app.plans.template_views import bp as templates_bp
@@ -100,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         auth_bp,
+        home_bp,
         admin_bp,
         accounts_bp,
         plans_bp,

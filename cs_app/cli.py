@@ -61,7 +61,7 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
     app = current_app._get_current_object()
     leader = None
     if scheduler:
-        from cs_app.scheduler import LeaderScheduler
+        from cs_app.jobs.leader import LeaderScheduler
 
         leader = LeaderScheduler(app, blocking=False)
         leader.start()
@@ -79,7 +79,8 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
 @with_appcontext
 def scheduler_command() -> None:
     """Run the job scheduler alone (for deployments with several web processes)."""
-    from cs_app.scheduler import JOBS, LeaderScheduler
+    from cs_app.jobs.leader import LeaderScheduler
+    from cs_app.scheduler import JOBS
 
     click.echo("Scheduler starting; jobs: " + ", ".join(job.name for job in JOBS))
     sys.stdout.flush()

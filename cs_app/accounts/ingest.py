@@ -28,8 +28,8 @@ from cs_app.accounts.usage_models import (
     UsageEvent,
 )
 from cs_app.extensions import db
+from cs_app.hooks import events_ingested
 from cs_app.jobs.models import PendingRecompute
-from cs_app.triggers.rules.event_rules import evaluate_event_rules
 
 MAX_BATCH = 10_000
 CHUNK = 500  # keeps IN lists and multi-row inserts well inside every driver's limits
@@ -246,7 +246,7 @@ def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) ->
         _record_activity(new_rows, (after_id + 1, db.session.scalar(newest_id)))
         _mark_pending({row["account_id"] for row in new_rows}, now)
         if react:
-            evaluate_event_rules(new_rows, now=now)
+            events_ingested.send(rows=new_rows, now=now)
     result.accepted = len(new_rows)
     return result
 

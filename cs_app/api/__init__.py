@@ -1,13 +1,9 @@
 """JSON API under /api/v1: bearer-token auth, one error shape, OpenAPI at /api/v1/openapi.json.
 
-The route modules are imported below, after ``bp`` exists, because they register on it.
+Importing the package registers every route module on ``bp`` (``api/blueprint.py``).
 """
 
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from cs_app.api import (  # noqa: E402,F401  (routes)
+from cs_app.api import (  # noqa: F401  (each registers its routes on bp)
     accounts,
     auth,
     health,
@@ -19,6 +15,6 @@ from cs_app.api import (  # noqa: E402,F401  (routes)
     touchpoints,
     usage,
 )
-from cs_app.api.errors import register_error_handlers  # noqa: E402
+from cs_app.api.blueprint import bp
 
-register_error_handlers(bp)
+__all__ = ["bp"]

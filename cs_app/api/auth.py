@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import g, request
 
 from cs_app.accounts.models import Account
-from cs_app.api import bp
+from cs_app.api.blueprint import bp
 from cs_app.api.errors import Unauthorized
 from cs_app.api.routing import operation_for
 from cs_app.auth.models import User

@@ -13,7 +13,7 @@ from flask import Flask, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from cs_app.api import bp
+from cs_app.api.blueprint import bp
 from cs_app.api.responses import ErrorResponse
 from cs_app.api.routing import OPERATIONS, Operation, api_route
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from cs_app.api import bp
+from cs_app.api.blueprint import bp
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and the home page each role lands on."""
+"""Sign-in and sign-out."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ bp = Blueprint("auth", __name__)
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("auth.home"))
+        return redirect(url_for("home.index"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -33,7 +33,7 @@ def login():
             db.session.commit()
             if user is not None:
                 login_user(user, remember=form.remember.data)
-                return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
+                return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
             form.password.errors.append("That email and password do not match an active user.")
             status = 401
     elif request.method == "POST":
@@ -47,14 +47,3 @@ def logout():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/")
-@login_required
-def home():
-    """The signed-in user's home, "My work": their accounts, queue, alerts and the plans that
-    need them."""
-    from cs_app.plans.home import my_work
-
-    now = utcnow()
-    return render_template("home.html", work=my_work(current_user, today=now.date(), now=now))

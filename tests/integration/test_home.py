@@ -10,7 +10,7 @@ import pytest
 
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.plans.home import my_work
+from cs_app.home.work import my_work
 from tests.factories import (
     AccountFactory,
     ActionFactory,

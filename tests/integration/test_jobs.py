@@ -10,8 +10,9 @@ from sqlalchemy import select
 from cs_app.accounts.ingest import ingest_events
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
+from cs_app.jobs.lease import acquire_lease
 from cs_app.jobs.models import JobRun, PendingRecompute
-from cs_app.jobs.runner import acquire_lease, run_job
+from cs_app.jobs.runner import run_job
 from tests.factories import AccountFactory
 
 

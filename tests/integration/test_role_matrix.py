@@ -42,7 +42,7 @@ LEADS = {"lead", "admin"}
 
 # endpoint → (roles that may GET, roles that may POST); None = the method is not offered
 POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
-    "auth.home": (EVERYONE, None),
+    "home.index": (EVERYONE, None),
     "auth.login": (set(ROLES), set(ROLES)),
     "auth.logout": (None, EVERYONE),
     "accounts.index": (EVERYONE, None),

@@ -314,3 +314,8 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
             .execution_options(synchronize_session=False)
         ).rowcount
     return counts
+
+
+def on_events_ingested(sender, *, rows: Sequence[Mapping], now: datetime) -> None:
+    """Receiver of ``cs_app.hooks.events_ingested``: ingestion's new rows, evaluated."""
+    evaluate_event_rules(rows, now=now)

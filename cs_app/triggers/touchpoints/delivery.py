@@ -45,7 +45,7 @@ from sqlalchemy import or_, select, update
 
 from cs_app.auth.models import User
 from cs_app.extensions import db
-from cs_app.jobs.runner import WORKER
+from cs_app.jobs.lease import WORKER
 from cs_app.triggers.alerts.service import create_alert
 from cs_app.triggers.touchpoints.models import Touchpoint
 from cs_app.triggers.touchpoints.retry import next_attempt_delay

@@ -1,0 +1,1 @@
+"""The home page each signed-in user lands on: "My work"."""
