@@ -36,7 +36,7 @@ from cs_app.imports.mapping import (
     parse_value_option,
 )
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "import"
 DAY_FIRST = DateOrder("dmy", explicit=True)
 
 

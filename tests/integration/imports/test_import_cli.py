@@ -18,7 +18,7 @@ from cs_app.extensions import db
 from cs_app.imports import importers
 from tests.factories import AccountFactory, ContactFactory, UserFactory
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "import"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "import"
 ACCOUNT_OPTIONS = [
     "--map",
     "account_id=external_id",
