@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from flask import Flask
@@ -16,16 +15,15 @@ from cs_app.config import (
     normalize_database_url,
 )
 from cs_app.extensions import csrf, db, login_manager, migrate
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from cs_app.paths import instance_folder, migrations_folder, templates_folder
 
 
 def build_app(config: type | dict | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints from one explicit list, CLI."""
     app = Flask(
         __name__,
-        instance_path=os.environ.get("CS_APP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
-        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(instance_folder()),
+        template_folder=str(templates_folder()),
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_object(Config)
@@ -74,7 +72,7 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(
         app,
         db,
-        directory=str(PROJECT_ROOT / "migrations"),
+        directory=str(migrations_folder()),
         render_as_batch=True,
         include_object=for_this_dialect,
     )

@@ -48,6 +48,7 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
     from cs_app.accounts.models import Account
     from cs_app.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
 
+    click.echo(f"Instance folder: {current_app.instance_path}")
     click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
     upgrade()
     empty = db.session.scalar(select(func.count(Account.id))) == 0

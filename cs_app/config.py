@@ -1,7 +1,8 @@
 """Configuration: SQLite in the instance folder by default, the environment overrides.
 
-Every key of SPEC §3 can come from the environment or from ``instance/config.py``; the
-environment wins so that a deployment can be reconfigured without touching files.
+Every key of SPEC §3 can come from the environment or from ``config.py`` in the instance folder
+(see ``cs_app.paths``); the environment wins so that a deployment can be reconfigured without
+touching files.
 """
 
 from __future__ import annotations

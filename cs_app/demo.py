@@ -1,4 +1,4 @@
-"""The demo portfolio: users, 44 accounts with contacts, and success plans in every state.
+"""The demo portfolio: users, 46 accounts with contacts, and success plans in every state.
 
 ``load_demo(now)`` is deterministic (every random choice comes from a seeded ``random.Random``
 and every date is relative to ``now``) and idempotent (users are keyed on email, accounts on

@@ -23,6 +23,17 @@ def _postgres_server_url() -> str:
     return normalize_database_url(TEST_DATABASE_URL)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temporary_instance_folder(tmp_path_factory):
+    """Every app the tests build, in this process or a subprocess, keeps its instance folder
+    (secret key, SQLite files) in a temporary folder: never in the user's data folder, which
+    is the default, nor in one ``CS_APP_INSTANCE_PATH`` names outside the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("instance")
+        patch.setenv("CS_APP_INSTANCE_PATH", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def throwaway_database(tmp_path_factory):
     """``throwaway_database()`` → URL of a new empty database of the kind under test; every
@@ -64,14 +75,13 @@ def database_url(throwaway_database):
 
 
 @pytest.fixture(scope="session")
-def migrated_app(database_url, tmp_path_factory):
+def migrated_app(database_url):
     """The app over a database built by running every migration once."""
     from flask_migrate import upgrade
 
     from cs_app import create_app
     from cs_app.config import TestConfig
 
-    os.environ.setdefault("CS_APP_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
     app = create_app(
         {
             **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},

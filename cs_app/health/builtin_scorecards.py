@@ -1,5 +1,6 @@
-"""The scorecards that ship with cs_app, from the seed guide. Plain data, so the migration
-that installs them can import it safely.
+"""The scorecards that ship with cs_app, from the seed guide. The migration that installs them
+(``install built-in scorecards``) holds its own copy, so a change here reaches existing
+databases only through a new data migration.
 
 "Health Indicators" (the scaled template) applies to every account without a segment-specific
 scorecard; the weighted GrowthStack example applies to Mid-Market.

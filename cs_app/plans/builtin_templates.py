@@ -2,7 +2,8 @@
 
 Dates are day offsets from the account's contract start. Owners are left out: a plan made
 from a template gives every row to the plan owner, who hands each to the right named person.
-Plain data only, so the migration that installs them can import it safely.
+The migration that installs them (``install built-in plan templates``) holds its own copy,
+so a change here reaches existing databases only through a new data migration.
 """
 
 ENTERPRISE_HIGH_TOUCH = {
