@@ -55,7 +55,7 @@ def build_app(config: type | dict | None = None) -> Flask:
     _register_blueprints(app)
     connect_hooks()
 
-    from cs_app.cli import register_commands
+    from cs_app.commands import register_commands
     from cs_app.web import register_web
 
     register_web(app)
