@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cs_app.extensions import db
 from cs_app.jobs.runner import run_job
-from cs_app.plans.reminders import remind_plan_owners
+from cs_app.plans.jobs import remind_reviews
 from cs_app.triggers.alerts.models import Alert
 from cs_app.triggers.touchpoints.delivery import deliver_due_touchpoints
 from cs_app.triggers.touchpoints.models import Touchpoint
@@ -53,7 +53,7 @@ def test_owners_of_plans_due_today_or_overdue_are_alerted_and_mailed_once(app, o
     PlanFactory(owner=owner, next_review_on=None)
     PlanFactory(owner=UserFactory(active=False), next_review_on=TODAY)
 
-    counts = remind_plan_owners(now=now)
+    counts = remind_reviews(now=now)
 
     assert counts == {"reminded": 2, "emails": 2}
     alerts = _alerts()
@@ -75,18 +75,18 @@ def test_owners_of_plans_due_today_or_overdue_are_alerted_and_mailed_once(app, o
     assert email.template_id is None and email.due_at == now
     assert email.message_id.startswith(f"<tp-{email.id}.")
 
-    assert remind_plan_owners(now=now + timedelta(hours=3)) == {"reminded": 0, "emails": 0}
-    assert remind_plan_owners(now=now + timedelta(days=1)) == {"reminded": 0, "emails": 0}
+    assert remind_reviews(now=now + timedelta(hours=3)) == {"reminded": 0, "emails": 0}
+    assert remind_reviews(now=now + timedelta(days=1)) == {"reminded": 0, "emails": 0}
     assert len(_alerts()) == 2 and len(_emails()) == 2
 
 
 def test_a_new_review_date_that_falls_due_is_reminded_again(app, owner, now):
     plan = PlanFactory(owner=owner, next_review_on=TODAY)
-    remind_plan_owners(now=now)
+    remind_reviews(now=now)
     plan.next_review_on = TODAY + timedelta(days=30)  # the review was held and logged
     db.session.flush()
-    assert remind_plan_owners(now=now + timedelta(days=10))["reminded"] == 0
-    assert remind_plan_owners(now=now + timedelta(days=30))["reminded"] == 1
+    assert remind_reviews(now=now + timedelta(days=10))["reminded"] == 0
+    assert remind_reviews(now=now + timedelta(days=30))["reminded"] == 1
     assert [a.dedupe_key for a in _alerts()] == [
         f"plan:{plan.id}:2026-11-21",
         f"plan:{plan.id}:2026-12-21",
