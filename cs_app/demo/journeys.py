@@ -2,17 +2,15 @@
 and today's events that the event-driven rules react to — so that, once the demo is loaded,
 every shipped rule has fired on a demo account built for it.
 
-The portfolio in ``demo.py`` already holds the accounts most scheduled rules match (dark and
-sliding accounts, renewals 9–88 days out, accounts at 80 % and 100 % of their quota, trials
-ending in 3 days, 1 day and today). This module adds what it does not: a customer signed two
-days ago who has not used a feature yet, and one at its 30-day mark.
+The rest of the portfolio (``specs.py``) already holds the accounts most scheduled rules match
+(dark and sliding accounts, renewals 9–88 days out, accounts at 80 % and 100 % of their quota,
+trials ending in 3 days, 1 day and today). This module adds what it does not: a customer
+signed two days ago who has not used a feature yet, and one at its 30-day mark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import exists, select
 
@@ -20,10 +18,11 @@ from cs_app.accounts.ingest import ingest_events
 from cs_app.accounts.models import Account
 from cs_app.accounts.usage_models import UsageEvent
 from cs_app.auth.models import User
+from cs_app.demo.people import LEAD_EMAIL
+from cs_app.demo.specs import GROWTHSTACK, AccountSpec, ContactSpec, add_years
 from cs_app.extensions import db
 from cs_app.triggers.pools.models import CsmPool, PoolMember
 
-LEAD_EMAIL = "lead@demo.cs-app.example"
 # pool key → (member email, capacity, segments covered)
 POOL_MEMBERS: dict[str, list[tuple[str, int, list[str]]]] = {
     "csm-pool": [
@@ -41,14 +40,12 @@ NEW_CUSTOMER = "CRM-20001"  # signed two days ago; its first feature arrives tod
 THIRTY_DAY_CUSTOMER = "CRM-20002"  # at its 30-day mark: the check-in survey
 
 
-def journey_specs(
-    today: date, spec_class: type, contact_class: type, add_years: Callable[[date, int], date]
-) -> list[Any]:
-    """Two pooled SMB customers early in their journey (``demo.AccountSpec`` objects)."""
+def journey_specs(today: date) -> list[AccountSpec]:
+    """Two pooled SMB customers early in their journey."""
     new_start = today - timedelta(days=2)
     thirty_start = today - timedelta(days=33)
     return [
-        spec_class(
+        AccountSpec(
             external_id=NEW_CUSTOMER,
             name="Brightline Studio",
             domain="brightline.example",
@@ -66,11 +63,11 @@ def journey_specs(
             health="poor",  # "poor" in onboarding = no usage yet: it has not started
             context={"primary_use_case": "Client project handover between designers."},
             contacts=[
-                contact_class("Ines Duarte", "Studio Manager", "champion", "high", 1),
-                contact_class("Paul Lemaire", "Founder", "executive_sponsor", "medium", 2),
+                ContactSpec("Ines Duarte", "Studio Manager", "champion", "high", 1),
+                ContactSpec("Paul Lemaire", "Founder", "executive_sponsor", "medium", 2),
             ],
         ),
-        spec_class(
+        AccountSpec(
             external_id=THIRTY_DAY_CUSTOMER,
             name="Northwind Analytics",
             domain="northwind-analytics.example",
@@ -91,8 +88,8 @@ def journey_specs(
             health="good",
             context={"primary_use_case": "Shared reporting for client engagements."},
             contacts=[
-                contact_class("Hannah Sato", "Operations Lead", "champion", "high", 3),
-                contact_class(
+                ContactSpec("Hannah Sato", "Operations Lead", "champion", "high", 3),
+                ContactSpec(
                     "Victor Adeyemi", "Managing Director", "executive_sponsor", "medium", 12
                 ),
             ],
@@ -151,7 +148,7 @@ def todays_events(now: datetime) -> list[dict]:
         },
         {
             "id": "demo-journey-escalation",
-            "account": "CRM-10002",
+            "account": GROWTHSTACK,
             "type": "support_ticket",
             "at": stamp,
             "user": "rachel.nguyen",
