@@ -17,11 +17,6 @@ bp = Blueprint("dashboards", __name__)
 WIDGET_NAMES = "any(" + ", ".join(f'"{name}"' for name in export.WIDGETS) + ")"
 
 
-@bp.app_template_filter("money_short")
-def money_short(minor: int | None, currency: str = "USD") -> str:
-    return charts.compact_money(minor, currency)
-
-
 @bp.before_request
 @login_required
 def require_sign_in() -> None:

@@ -17,6 +17,7 @@ PURE_MODULES = [
     "cs_app.triggers.touchpoints.retry",
     "cs_app.triggers.rules.actions",
     "cs_app.triggers.touchpoints.sandbox",
+    "cs_app.money",
 ]
 
 
