@@ -5,8 +5,7 @@ the portfolio."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from math import ceil
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, exists, func, select
@@ -15,6 +14,7 @@ from cs_app.accounts.models import ENGAGEMENT_MODELS, LIFECYCLE_STAGES, SEGMENTS
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
 
 UNASSIGNED = "none"
@@ -91,26 +91,6 @@ class AccountRow:
     has_active_plan: bool
     health_band: str | None = None
     health_score: float | None = None
-
-
-@dataclass
-class AccountPage:
-    rows: list[AccountRow]
-    total: int
-    page: int
-    per_page: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def _matches(column, text: str):
@@ -197,7 +177,7 @@ def _sort_matches_first(filters: AccountFilters, total: int) -> bool:
     )
 
 
-def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
+def list_accounts(filters: AccountFilters, per_page: int) -> Page[AccountRow]:
     """One page of accounts with their CSM's name, whether an active plan exists and the
     health band and score of the last recompute.
 
@@ -241,7 +221,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
         )
     else:
         total = db.session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
-        page = min(filters.page, max(1, ceil(total / per_page)))
+        page = clamp_page(filters.page, total, per_page)
         if _sort_matches_first(filters, total):
             matches = (
                 select(Account.external_id, Account.name, Account.arr_minor, Account.renewal_date)
@@ -257,7 +237,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
                     AccountSignals, AccountSignals.account_id == Account.id
                 )
             page_keys = page_keys.order_by(*_order(filters))
-        page_keys = page_keys.limit(per_page).offset((page - 1) * per_page).subquery()
+        page_keys = page_keys.limit(per_page).offset(offset(page, per_page)).subquery()
         statement = statement.join(page_keys, page_keys.c.external_id == Account.external_id)
         rows = [
             AccountRow(**row._mapping)
@@ -265,7 +245,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
         ]
     for row in rows:
         row.has_active_plan = bool(row.has_active_plan)
-    return AccountPage(rows=rows, total=total, page=page, per_page=per_page)
+    return Page(items=rows, total=total, page=page, per_page=per_page)
 
 
 # --- sorting by a column of few values ------------------------------------------------------
@@ -331,7 +311,7 @@ def _grouped_page_keys(
         db.session.execute(select(column, func.count()).where(*where).group_by(column)).all()
     )
     total = sum(counts.values())
-    page = min(filters.page, max(1, ceil(total / per_page)))
+    page = clamp_page(filters.page, total, per_page)
     descending = filters.direction == "desc"
     groups = grouping.ranks(list(counts))
     if descending:

@@ -9,7 +9,6 @@ the saved values beside the typed ones when someone else saved first (409).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,6 +42,7 @@ from cs_app.auth.permissions import can_edit_plan
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans import forms, progress, rendering, service
 from cs_app.plans.models import (
     ACTION_STATUSES,
@@ -231,15 +231,9 @@ PLAN_SORTS: dict[str, Callable[[], list] | None] = {
 }
 
 
-@dataclass
-class PlanListPage:
-    rows: list[tuple[Plan, int, int]]
-    total: int
-    page: int
-    pages: int
-
-
-def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanListPage:
+def plan_list(
+    filters: PlanListFilters, *, today: date, per_page: int
+) -> Page[tuple[Plan, int, int]]:
     """One page of plans with their overdue action and milestone counts: two statements
     (count and page) whatever the page size."""
     overdue_actions = _overdue_count(ActionItem, ActionItem.due_date, today).label("actions")
@@ -262,8 +256,7 @@ def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanLi
         )
     base = select(Plan).join(Plan.account).join(Plan.owner).where(*conditions)
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(filters.page, pages)
+    page = clamp_page(filters.page, total, per_page)
     sort_columns = PLAN_SORTS[filters.sort]
     order = sort_columns() if sort_columns else [overdue_actions + overdue_milestones]
     if filters.direction == "desc":
@@ -277,13 +270,13 @@ def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanLi
         )
         .order_by(*order, Plan.id)
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset(page, per_page))
     )
     rows = [
         (plan, actions or 0, milestones or 0)
         for plan, actions, milestones in db.session.execute(statement)
     ]
-    return PlanListPage(rows, total, page, pages)
+    return Page(rows, total, page, per_page)
 
 
 @bp.route("/plans")

@@ -19,7 +19,7 @@ concurrent change caught at flush, is a ``ConflictError`` and changes nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
 from cs_app.triggers.alerts.service import create_alerts
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import OUTCOMES, PRIORITIES, CsmPool, PoolMember, QueueItem
@@ -892,19 +893,6 @@ def resolve_item(
 # --- queues ---------------------------------------------------------------------------------
 
 
-@dataclass
-class QueuePage:
-    items: list[QueueItem]
-    total: int
-    page: int
-    per_page: int
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def _filter(name: str, now: datetime):
     active = QueueItem.status.in_(OPEN_STATUSES)
     return {
@@ -938,7 +926,7 @@ def pool_queue(
     per_page: int = QUEUE_PER_PAGE,
     now: datetime,
     clamp: bool = True,
-) -> QueuePage:
+) -> Page[QueueItem]:
     """One page of the pool's items, and how many items each filter holds: a count per
     filter in one aggregate, then the page. A page past the end shows the last one
     (``clamp``), or none for API clients that page until they get an empty one."""
@@ -954,19 +942,17 @@ def pool_queue(
     ).one()
     counts = {name: int(value) for name, value in zip(QUEUE_FILTERS, counts_row, strict=True)}
     total = counts[status]
-    page = max(page, 1)
-    if clamp:
-        page = min(page, max(1, -(-total // per_page)))
+    page = clamp_page(page, total, per_page) if clamp else max(page, 1)
     items = list(
         db.session.scalars(
             select(QueueItem)
             .where(QueueItem.pool_id == pool.id, _filter(status, now))
             .order_by(*_order(sort))
-            .offset((page - 1) * per_page)
+            .offset(offset(page, per_page))
             .limit(per_page)
         ).unique()
     )
-    return QueuePage(items=items, total=total, page=page, per_page=per_page, counts=counts)
+    return Page(items=items, total=total, page=page, per_page=per_page, counts=counts)
 
 
 def my_queue(user, *, now: datetime, limit: int = 500) -> list[QueueItem]:
