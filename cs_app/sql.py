@@ -6,7 +6,7 @@ date arithmetic and JSON builders.
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import Boolean, Date, Integer, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import JSON
@@ -88,6 +88,51 @@ def _to_date_sqlite(element, compiler, **kw):
 @compiles(to_date, "postgresql")
 def _to_date_postgresql(element, compiler, **kw):
     return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+LIKE_ESCAPE = "/"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern that finds ``text`` anywhere, its ``%``, ``_`` and ``/`` taken
+    literally (``/`` is the escape character: a backslash means different things to the two
+    databases' string literals)."""
+    escaped = "".join(
+        LIKE_ESCAPE + char if char in ("%", "_", LIKE_ESCAPE) else char for char in text
+    )
+    return f"%{escaped}%"
+
+
+class contains_text(FunctionElement):  # noqa: N801
+    """``column`` holds ``text``, whatever the case, ``%`` and ``_`` taken literally: the one
+    text search of every list (accounts, plans, rules, touchpoints, the API).
+
+    PostgreSQL: ``column ILIKE …``, which the trigram (``gin_trgm_ops``) indexes on the bare
+    column serve, so the column is never wrapped in ``lower()``. SQLite: ``LIKE``, which
+    already ignores the case of ASCII letters (as SQLite's own ``lower()`` does), so a search
+    can read a list index without a ``lower()`` call per row."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_text"
+
+    def __init__(self, column, text: str):
+        super().__init__(column, literal(contains_pattern(text), String))
+
+
+def _contains_text(operator: str):
+    def compile_(element, compiler, **kw):
+        column, pattern = list(element.clauses)
+        return (
+            f"({compiler.process(column, **kw)} {operator} {compiler.process(pattern, **kw)} "
+            f"ESCAPE '{LIKE_ESCAPE}')"
+        )
+
+    return compile_
+
+
+compiles(contains_text, "sqlite")(_contains_text("LIKE"))
+compiles(contains_text, "postgresql")(_contains_text("ILIKE"))
 
 
 def for_this_dialect(item, name, type_, reflected, compare_to) -> bool:

@@ -16,6 +16,7 @@ from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
+from cs_app.sql import contains_text
 
 UNASSIGNED = "none"
 NOT_SCORED = "none"
@@ -93,22 +94,12 @@ class AccountRow:
     health_score: float | None = None
 
 
-def _matches(column, text: str):
-    """``column`` holds ``text``, whatever the case, ``%`` and ``_`` taken literally.
-
-    PostgreSQL: ILIKE, which the trigram indexes on name and external id serve. SQLite: LIKE,
-    which ignores case (of ASCII letters, like SQLite's own lower()) and so needs no lower()
-    call per row; the count then scans the (name, external_id) index alone, not the table.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column.icontains(text, autoescape=True)
-    return column.contains(text, autoescape=True)
-
-
 def _where(filters: AccountFilters) -> list:
     clauses = []
     if filters.q:
-        clauses.append(_matches(Account.name, filters.q) | _matches(Account.external_id, filters.q))
+        clauses.append(
+            contains_text(Account.name, filters.q) | contains_text(Account.external_id, filters.q)
+        )
     if filters.segment:
         clauses.append(Account.segment == filters.segment)
     if filters.stage:

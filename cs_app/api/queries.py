@@ -22,6 +22,7 @@ from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard, ScorecardVersion
 from cs_app.plans.models import Plan
+from cs_app.sql import contains_text
 
 PLAN_COMPONENTS = (
     Plan.outcomes,
@@ -42,11 +43,6 @@ class AccountFilters:
     engagement_model: str | None = None
     q: str | None = None
     band: str | None = None
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _latest_band_is(band: str):
@@ -83,10 +79,8 @@ def account_page(filters: AccountFilters, *, page: int, per_page: int) -> tuple[
             )
             conditions.append(Account.csm_id == csm_id)
     if filters.q:
-        pattern = _like_pattern(filters.q.lower())
         conditions.append(
-            func.lower(Account.name).like(pattern, escape="\\")
-            | func.lower(Account.external_id).like(pattern, escape="\\")
+            contains_text(Account.name, filters.q) | contains_text(Account.external_id, filters.q)
         )
     if filters.band:
         conditions.append(_latest_band_is(filters.band))

@@ -60,6 +60,7 @@ from cs_app.plans.models import (
     Milestone,
     Plan,
 )
+from cs_app.sql import contains_text
 
 bp = Blueprint("plans", __name__)
 
@@ -250,9 +251,10 @@ def plan_list(
     if filters.review_overdue:
         conditions += [Plan.status == "active", Plan.next_review_on < today]
     if filters.query:
-        pattern = f"%{filters.query.lower()}%"
         conditions.append(
-            or_(func.lower(Plan.title).like(pattern), func.lower(Account.name).like(pattern))
+            or_(
+                contains_text(Plan.title, filters.query), contains_text(Account.name, filters.query)
+            )
         )
     base = select(Plan).join(Plan.account).join(Plan.owner).where(*conditions)
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0

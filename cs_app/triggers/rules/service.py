@@ -26,6 +26,7 @@ from cs_app.audit import service as audit
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import contains_text
 from cs_app.triggers.pools.models import CsmPool
 from cs_app.triggers.rules import actions as action_rules
 from cs_app.triggers.rules import rules
@@ -465,8 +466,7 @@ def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Pa
     if filters.enabled:
         conditions.append(Rule.enabled == (filters.enabled == "yes"))
     if filters.q:
-        escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(func.lower(Rule.name).like(f"%{escaped}%", escape="\\"))
+        conditions.append(contains_text(Rule.name, filters.q))
     counts = _firing_counts(now)
     recent = func.coalesce(counts.c.recent, 0)
     still_open = func.coalesce(counts.c.open, 0)

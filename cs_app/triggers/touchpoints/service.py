@@ -47,6 +47,7 @@ from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import contains_text
 from cs_app.triggers.pools.models import CsmPool, QueueItem
 from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.touchpoints import sandbox
@@ -440,8 +441,7 @@ def _where(filters: TouchpointFilters, *, with_status: bool = True) -> list:
         if filters.exact_account:
             where.append(Account.external_id == text)
         else:
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-            where.append(or_(Account.external_id == text, Account.name.ilike(pattern, escape="\\")))
+            where.append(or_(Account.external_id == text, contains_text(Account.name, text)))
     return where
 
 
