@@ -988,3 +988,73 @@ def claimable(user, *, now: datetime, limit: int = CLAIMABLE_LIMIT) -> list[Queu
             .limit(limit)
         ).unique()
     )
+
+
+# --- people and history for the pool and item pages ---------------------------------------
+
+
+def possible_members() -> list[User]:
+    """Who can be a pool's member or lead: active users who are not viewers, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.role != "viewer")
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def find_user(user_id: int) -> User | None:
+    """The user a form names by id; None for nobody (the service then refuses the change)."""
+    return db.session.get(User, user_id)
+
+
+def resolver_of(item: QueueItem) -> User | None:
+    """Who resolved the item, if anyone has."""
+    return db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
+
+
+def item_history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
+    """Who routing gave the item to, and what people did with it since, oldest first. The
+    audit log names people by email; they are shown by name (one query)."""
+    events = list(reversed(audit.events_for("queue_item", item.id)))
+    emails = {
+        value
+        for e in events
+        for value in ((e.before or {}).get("assignee"), (e.after or {}).get("assignee"))
+        if value
+    }
+    names = (
+        {u.email: u.name for u in db.session.scalars(select(User).where(User.email.in_(emails)))}
+        if emails
+        else {}
+    )
+
+    def person(email: str | None) -> str:
+        return names.get(email, email) if email else "nobody"
+
+    routed_to = (
+        (events[0].before or {}).get("assignee")
+        if events
+        else (item.assignee.email if item.assignee else None)
+    )
+    lines = []
+    for event in events:
+        after = event.after or {}
+        if event.action == "claimed":
+            text = "claimed it"
+        elif event.action == "reassigned" and not (event.before or {}).get("assignee"):
+            text = f"assigned it to {person(after.get('assignee'))}, who had room again"
+        elif event.action == "reassigned":
+            text = (
+                f"reassigned it from {person((event.before or {}).get('assignee'))} to "
+                f"{person(after.get('assignee'))}"
+            )
+            if after.get("forced"):
+                text += " (assigned anyway)"
+        else:
+            text = f"resolved it: {OUTCOMES.get(after.get('outcome'), after.get('outcome'))}"
+        lines.append(
+            {"at": event.at, "who": event.user.name if event.user else "a job", "text": text}
+        )
+    return (person(routed_to) if routed_to else None), lines
