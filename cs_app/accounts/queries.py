@@ -14,13 +14,13 @@ from cs_app.accounts.models import ENGAGEMENT_MODELS, LIFECYCLE_STAGES, SEGMENTS
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.extensions import db
+from cs_app.health.scoring import BANDS
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
 from cs_app.sql import contains_text
 
 UNASSIGNED = "none"
 NOT_SCORED = "none"
-HEALTH_BANDS = ("healthy", "at_risk", "critical", "insufficient_data")
 SORTS = ("name", "arr", "renewal", "stage", "segment", "csm", "health")
 
 
@@ -55,7 +55,7 @@ class AccountFilters:
             stage=pick("stage", LIFECYCLE_STAGES),
             csm=csm,
             engagement=pick("engagement", ENGAGEMENT_MODELS),
-            band=pick("band", (*HEALTH_BANDS, NOT_SCORED)),
+            band=pick("band", (*BANDS, NOT_SCORED)),
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
             page=max(1, int(page)) if str(page).isdigit() else 1,

@@ -25,20 +25,13 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.dashboards import routing_queries
 from cs_app.extensions import db
+from cs_app.health import scoring
 from cs_app.health.models import HealthSnapshot, Scorecard, ScorecardVersion
+from cs_app.health.scoring import AT_RISK, CRITICAL, HEALTHY, NOT_SCORED, band_label
 from cs_app.plans.models import ActionItem, Plan
 
-HEALTHY, AT_RISK, CRITICAL, INSUFFICIENT = "healthy", "at_risk", "critical", "insufficient_data"
-NOT_SCORED = "not_scored"
-SCORED_BANDS = (HEALTHY, AT_RISK, CRITICAL, INSUFFICIENT)
+SCORED_BANDS = scoring.BANDS
 BANDS = (*SCORED_BANDS, NOT_SCORED)
-BAND_LABELS = {
-    HEALTHY: "Healthy",
-    AT_RISK: "At risk",
-    CRITICAL: "Critical",
-    INSUFFICIENT: "Insufficient data",
-    NOT_SCORED: "Not scored",
-}
 RISK_BANDS = (AT_RISK, CRITICAL)
 # how bad a confident band is; moves to or from "insufficient data" are not "worse"
 BAND_RANK = {HEALTHY: 0, AT_RISK: 1, CRITICAL: 2}
@@ -52,10 +45,6 @@ UNASSIGNED = "none"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger "csm" is not an id at all
 
 Money = list[tuple[str, int]]  # (currency, minor units), sorted by currency
-
-
-def band_label(band: str | None) -> str:
-    return BAND_LABELS.get(band or NOT_SCORED, band or "")
 
 
 def _money(totals: dict[str, int]) -> Money:

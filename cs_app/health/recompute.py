@@ -37,7 +37,7 @@ from cs_app.health import scoring
 from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard, ScorecardVersion
 from cs_app.sql import days_between, json_array, json_object
 
-BANDS = (scoring.HEALTHY, scoring.AT_RISK, scoring.CRITICAL, scoring.INSUFFICIENT)
+BANDS = scoring.BANDS
 
 
 def pure_measures(version: ScorecardVersion) -> list[scoring.Measure]:
