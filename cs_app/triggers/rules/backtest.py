@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, and_, cast, exists, func, literal, not_, or_, select
+from sqlalchemy import Date, Float, Integer, and_, cast, exists, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -54,7 +54,7 @@ from cs_app.sql import days_between
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import CsmPool, PoolMember
 from cs_app.triggers.rules import rules
-from cs_app.triggers.rules.condition_sql import clause as clause_sql
+from cs_app.triggers.rules.condition_sql import compile_condition
 from cs_app.triggers.rules.event_rules import first_events, passes_filters
 from cs_app.triggers.rules.models import Rule
 
@@ -355,17 +355,6 @@ def history_select(
     return query, current
 
 
-def compile_over(node: Mapping, columns: Mapping[str, Any]):
-    """The condition as SQL over ``columns`` (signal → column) instead of account_signals."""
-    if "all" in node:
-        return and_(*(compile_over(child, columns) for child in node["all"]))
-    if "any" in node:
-        return or_(*(compile_over(child, columns) for child in node["any"]))
-    if "not" in node:
-        return not_(compile_over(node["not"], columns))
-    return clause_sql(columns[node["signal"]], node["op"], node.get("value"))
-
-
 # --- replay ---------------------------------------------------------------------------------
 
 
@@ -404,7 +393,7 @@ def _schedule_replay(
     """Matching account-days in SQL, then the once-only policy per account in order."""
     query, _ = history_select(used, start=start, end=end)
     history = query.subquery("history")
-    matched = compile_over(rule.condition, {key: history.c[key] for key in used})
+    matched = compile_condition(rule.condition, lambda key: history.c[key])
     by_account: dict[int, list[tuple[date, str]]] = defaultdict(list)
     for account_id, day, band in db.session.execute(
         select(history.c.account_id, history.c.day, history.c.band)
