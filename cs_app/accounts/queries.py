@@ -14,13 +14,14 @@ from cs_app.accounts.models import ENGAGEMENT_MODELS, LIFECYCLE_STAGES, SEGMENTS
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.extensions import db
+from cs_app.health import scoring
 from cs_app.health.scoring import BANDS
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
 from cs_app.sql import contains_text
 
 UNASSIGNED = "none"
-NOT_SCORED = "none"
+NOT_SCORED = "none"  # the band argument that lists the accounts never scored
 SORTS = ("name", "arr", "renewal", "stage", "segment", "csm", "health")
 
 
@@ -72,6 +73,17 @@ class AccountFilters:
         names = ("q", "segment", "stage", "csm", "engagement", "band")
         return {name: getattr(self, name) for name in names if getattr(self, name)}
 
+    def scope(self) -> AccountScope:
+        return AccountScope(
+            q=self.q,
+            segment=self.segment,
+            stage=self.stage,
+            engagement=self.engagement,
+            csm_id=int(self.csm) if self.csm and self.csm != UNASSIGNED else None,
+            unassigned=self.csm == UNASSIGNED,
+            band=scoring.NOT_SCORED if self.band == NOT_SCORED else self.band,
+        )
+
     def link_args(self) -> dict[str, str]:
         """Arguments kept by sort headers and the pager."""
         return {**self.filter_args(), "sort": self.sort, "dir": self.direction}
@@ -94,35 +106,58 @@ class AccountRow:
     health_score: float | None = None
 
 
-def _where(filters: AccountFilters) -> list:
+@dataclass(frozen=True)
+class AccountScope:
+    """Which accounts a list covers: the one account filter behind the accounts page, the
+    API's account list (``GET /api/v1/accounts``) and the dashboard. Each reads its own
+    arguments into one; empty values filter nothing."""
+
+    q: str = ""  # in the name or external id, any case, % and _ taken literally
+    segment: str = ""
+    stage: str = ""
+    engagement: str = ""
+    csm_id: int | None = None
+    csm_email: str = ""  # the API names the CSM by email, any case
+    unassigned: bool = False  # pooled accounts, which no CSM owns
+    band: str = ""  # the latest band, or scoring.NOT_SCORED for accounts never scored
+    leave_out_churned: bool = False
+
+
+def account_conditions(scope: AccountScope) -> list:
+    """The WHERE clauses over ``accounts`` that pick the accounts in ``scope``."""
     clauses = []
-    if filters.q:
+    if scope.leave_out_churned:
+        clauses.append(Account.lifecycle_stage != "churned")
+    if scope.q:
         clauses.append(
-            contains_text(Account.name, filters.q) | contains_text(Account.external_id, filters.q)
+            contains_text(Account.name, scope.q) | contains_text(Account.external_id, scope.q)
         )
-    if filters.segment:
-        clauses.append(Account.segment == filters.segment)
-    if filters.stage:
-        clauses.append(Account.lifecycle_stage == filters.stage)
-    if filters.engagement:
-        clauses.append(Account.engagement_model == filters.engagement)
-    if filters.csm == UNASSIGNED:
+    if scope.segment:
+        clauses.append(Account.segment == scope.segment)
+    if scope.stage:
+        clauses.append(Account.lifecycle_stage == scope.stage)
+    if scope.engagement:
+        clauses.append(Account.engagement_model == scope.engagement)
+    if scope.unassigned:
         clauses.append(Account.csm_id.is_(None))
-    elif filters.csm:
-        clauses.append(Account.csm_id == int(filters.csm))
-    if filters.band:
-        # the band the last recompute copied into the account's signals
+    elif scope.csm_id is not None:
+        clauses.append(Account.csm_id == scope.csm_id)
+    elif scope.csm_email:
+        csm_id = select(User.id).where(func.lower(User.email) == scope.csm_email.lower())
+        clauses.append(Account.csm_id == csm_id.scalar_subquery())
+    if scope.band == scoring.NOT_SCORED:
         scored = select(AccountSignals.account_id).where(AccountSignals.health_band.is_not(None))
-        if filters.band == NOT_SCORED:
-            clauses.append(Account.id.not_in(scored))
-        else:
-            clauses.append(
-                Account.id.in_(
-                    select(AccountSignals.account_id).where(
-                        AccountSignals.health_band == filters.band
-                    )
-                )
+        clauses.append(Account.id.not_in(scored))
+    elif scope.band:
+        # The band of the account's latest snapshot: every snapshot write copies it into
+        # account_signals.health_band in the same transaction (health.recompute.
+        # write_snapshots), so this reads one row per account instead of finding each
+        # account's newest day among all its snapshots.
+        clauses.append(
+            Account.id.in_(
+                select(AccountSignals.account_id).where(AccountSignals.health_band == scope.band)
             )
+        )
     return clauses
 
 
@@ -178,7 +213,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> Page[AccountRow]:
     CSM name, the health and the active-plan check then run for those rows alone, not for
     every row the sort or the offset passes over.
     """
-    where = _where(filters)
+    where = account_conditions(filters.scope())
     grouping = GROUPED_SORTS.get(filters.sort)
     has_active_plan = exists().where(Plan.account_id == Account.id, Plan.status == "active")
     statement = (

@@ -14,7 +14,7 @@ from cs_app.api import responses, schemas, serializers
 from cs_app.api.auth import api_user, require_account_editor, require_lead, require_writer
 from cs_app.api.errors import renamed_fields
 from cs_app.api.parsing import parse_body, parse_query
-from cs_app.api.queries import AccountFilters, account_page, account_plans, latest_health
+from cs_app.api.queries import account_page, account_plans, account_scope, latest_health
 from cs_app.api.routing import api_route
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
@@ -95,7 +95,7 @@ def put_account(external_id: str):
 )
 def list_accounts():
     query = parse_query(schemas.AccountListQuery)
-    filters = AccountFilters(
+    scope = account_scope(
         segment=query.segment,
         csm=query.csm,
         stage=query.stage,
@@ -104,14 +104,14 @@ def list_accounts():
         band=query.band,
     )
     now = utcnow()
-    accounts, total = account_page(filters, page=query.page, per_page=query.per_page)
-    health = latest_health([a.id for a in accounts], now=now)
+    page = account_page(scope, page=query.page, per_page=query.per_page)
+    health = latest_health([a.id for a in page.items], now=now)
     return jsonify(
         {
-            "items": [serializers.account(a, health.get(a.id)) for a in accounts],
-            "page": query.page,
-            "per_page": query.per_page,
-            "total": total,
+            "items": [serializers.account(a, health.get(a.id)) for a in page.items],
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
         }
     )
 

@@ -21,6 +21,7 @@ from sqlalchemy import and_, case, exists, false, func, literal, select, union_a
 from sqlalchemy.orm import aliased
 
 from cs_app.accounts.models import ENGAGEMENT_MODELS, SEGMENTS, Account
+from cs_app.accounts.queries import AccountScope, account_conditions
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.dashboards import routing_queries
@@ -88,16 +89,15 @@ class DashboardFilters:
 
     def where(self) -> list:
         """The accounts in scope: not churned, and matching every filter."""
-        clauses = [Account.lifecycle_stage != "churned"]
-        if self.segment:
-            clauses.append(Account.segment == self.segment)
-        if self.engagement:
-            clauses.append(Account.engagement_model == self.engagement)
-        if self.csm == UNASSIGNED:
-            clauses.append(Account.csm_id.is_(None))
-        elif self.csm:
-            clauses.append(Account.csm_id == int(self.csm))
-        return clauses
+        return account_conditions(
+            AccountScope(
+                segment=self.segment,
+                engagement=self.engagement,
+                csm_id=int(self.csm) if self.csm and self.csm != UNASSIGNED else None,
+                unassigned=self.csm == UNASSIGNED,
+                leave_out_churned=True,
+            )
+        )
 
 
 def csm_choices() -> list[tuple[int, str]]:
