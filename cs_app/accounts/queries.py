@@ -18,7 +18,7 @@ from cs_app.health import scoring
 from cs_app.health.scoring import BANDS
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
-from cs_app.sql import contains_text
+from cs_app.sql import contains_text, on_postgresql
 
 UNASSIGNED = "none"
 NOT_SCORED = "none"  # the band argument that lists the accounts never scored
@@ -199,7 +199,7 @@ def _sort_matches_first(filters: AccountFilters, total: int) -> bool:
         bool(filters.q)
         and filters.sort != "health"
         and total <= SORT_SEARCH_MATCHES_UP_TO
-        and db.session.get_bind().dialect.name == "postgresql"
+        and on_postgresql()
     )
 
 

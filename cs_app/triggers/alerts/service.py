@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cs_app.errors import NotFoundError, PermissionDenied
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import insert_for, on_postgresql
 from cs_app.triggers.alerts.models import Alert
 
 DEDUPE_CONSTRAINT = "uq_alerts_dedupe"
@@ -35,9 +35,9 @@ ALERT_KINDS = {
 
 def insert_ignoring_duplicates(table=Alert.__table__):
     """``INSERT … ON CONFLICT DO NOTHING`` on the dedupe key, in this database's dialect."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(constraint=DEDUPE_CONSTRAINT)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS))
+    if on_postgresql():
+        return insert_for(table).on_conflict_do_nothing(constraint=DEDUPE_CONSTRAINT)
+    return insert_for(table).on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS))
 
 
 def create_alert(
