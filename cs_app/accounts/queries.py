@@ -1,6 +1,7 @@
 """Read-side queries for the account pages: the filtered, sorted, paged list and the choices
 the forms offer. One statement for a page of rows and one for the count, whatever the size of
-the portfolio."""
+the portfolio. ``account_conditions`` is the one account filter: the API's account list and
+the dashboard read their arguments into an ``AccountScope`` and filter with it too."""
 
 from __future__ import annotations
 
