@@ -18,6 +18,7 @@ PURE_MODULES = [
     "cs_app.triggers.rules.actions",
     "cs_app.triggers.touchpoints.sandbox",
     "cs_app.money",
+    "cs_app.paging",
 ]
 
 
