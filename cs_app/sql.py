@@ -6,7 +6,8 @@ date arithmetic and JSON builders.
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import Boolean, Date, Integer, String, literal
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import JSON
@@ -88,6 +89,152 @@ def _to_date_sqlite(element, compiler, **kw):
 @compiles(to_date, "postgresql")
 def _to_date_postgresql(element, compiler, **kw):
     return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+class utc_day_start_before(FunctionElement):  # noqa: N801  (reads like the SQL it is)
+    """The start (00:00 UTC) of the day ``days`` days before the date ``day``: a value that
+    compares correctly with a stored UTC timestamp on each dialect."""
+
+    inherit_cache = True
+    name = "utc_day_start_before"
+
+
+@compiles(utc_day_start_before, "sqlite")
+def _day_start_sqlite(element, compiler, **kw):
+    # SQLite stores timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text, which sorts after the
+    # bare 'YYYY-MM-DD' of the same day: the date is its own midnight.
+    day, days = list(element.clauses)
+    return (
+        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
+    )
+
+
+@compiles(utc_day_start_before, "postgresql")
+def _day_start_postgresql(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return (
+        f"(CAST(({compiler.process(day, **kw)} - ({compiler.process(days, **kw)})) "
+        f"AS TIMESTAMP) AT TIME ZONE 'UTC')"
+    )
+
+
+class json_boolean(FunctionElement):  # noqa: N801
+    """A boolean column as a JSON true/false (SQLite would give 1/0)."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_boolean"
+
+
+@compiles(json_boolean, "sqlite")
+def _json_boolean_sqlite(element, compiler, **kw):
+    value = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN {value} THEN json('true') WHEN NOT {value} THEN json('false') END"
+
+
+@compiles(json_boolean, "postgresql")
+def _json_boolean_postgresql(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+class date_minus_days(FunctionElement):  # noqa: N801  (reads like the SQL it is)
+    """The date ``days`` (a constant) days before the date ``day``."""
+
+    type = Date()
+    inherit_cache = True
+    name = "date_minus_days"
+
+
+@compiles(date_minus_days, "sqlite")
+def _date_minus_sqlite(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return (
+        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
+    )
+
+
+@compiles(date_minus_days, "postgresql")
+def _date_minus_postgresql(element, compiler, **kw):
+    day, days = list(element.clauses)
+    return f"({compiler.process(day, **kw)} - CAST({compiler.process(days, **kw)} AS INTEGER))"
+
+
+class iso_date(FunctionElement):  # noqa: N801
+    """A date as ``YYYY-MM-DD`` text, whatever the server's date style (SQLite keeps dates
+    as ISO text already)."""
+
+    type = String()
+    inherit_cache = True
+    name = "iso_date"
+
+
+@compiles(iso_date, "sqlite")
+def _iso_date_sqlite(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(iso_date, "postgresql")
+def _iso_date_postgresql(element, compiler, **kw):
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+def on_postgresql() -> bool:
+    """Whether the session's database is PostgreSQL, for the few statements each database
+    gets its own way (arrays, ``SKIP LOCKED``, trigram searches, bulk ``UPDATE … FROM``)."""
+    from cs_app.extensions import db
+
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def insert_for(table):
+    """``INSERT`` in this database's dialect, which has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update``."""
+    return (postgresql if on_postgresql() else sqlite).insert(table)
+
+
+LIKE_ESCAPE = "/"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern that finds ``text`` anywhere, its ``%``, ``_`` and ``/`` taken
+    literally (``/`` is the escape character: a backslash means different things to the two
+    databases' string literals)."""
+    escaped = "".join(
+        LIKE_ESCAPE + char if char in ("%", "_", LIKE_ESCAPE) else char for char in text
+    )
+    return f"%{escaped}%"
+
+
+class contains_text(FunctionElement):  # noqa: N801
+    """``column`` holds ``text``, whatever the case, ``%`` and ``_`` taken literally: the one
+    text search of every list (accounts, plans, rules, touchpoints, the API).
+
+    PostgreSQL: ``column ILIKE …``, which the trigram (``gin_trgm_ops``) indexes on the bare
+    column serve, so the column is never wrapped in ``lower()``. SQLite: ``LIKE``, which
+    already ignores the case of ASCII letters (as SQLite's own ``lower()`` does), so a search
+    can read a list index without a ``lower()`` call per row."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_text"
+
+    def __init__(self, column, text: str):
+        super().__init__(column, literal(contains_pattern(text), String))
+
+
+def _contains_text(operator: str):
+    def compile_(element, compiler, **kw):
+        column, pattern = list(element.clauses)
+        return (
+            f"({compiler.process(column, **kw)} {operator} {compiler.process(pattern, **kw)} "
+            f"ESCAPE '{LIKE_ESCAPE}')"
+        )
+
+    return compile_
+
+
+compiles(contains_text, "sqlite")(_contains_text("LIKE"))
+compiles(contains_text, "postgresql")(_contains_text("ILIKE"))
 
 
 def for_this_dialect(item, name, type_, reflected, compare_to) -> bool:

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from cs_app.errors import DomainError, NotFoundError, PermissionDenied
 from cs_app.extensions import db, login_manager
-from cs_app.money import format_money
+from cs_app.money import compact_money, format_money
 
 
 def format_date(value: date | datetime | None) -> str:
@@ -38,6 +38,7 @@ def register_web(app: Flask) -> None:
         return db.session.get(User, int(user_id))
 
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["money_short"] = compact_money
     app.jinja_env.filters["day"] = format_date
     app.jinja_env.filters["num"] = format_number
     app.jinja_env.globals["today"] = date.today

@@ -1,12 +1,12 @@
 """Read-side queries for the account pages: the filtered, sorted, paged list and the choices
 the forms offer. One statement for a page of rows and one for the count, whatever the size of
-the portfolio."""
+the portfolio. ``account_conditions`` is the one account filter: the API's account list and
+the dashboard read their arguments into an ``AccountScope`` and filter with it too."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from math import ceil
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, exists, func, select
@@ -15,11 +15,14 @@ from cs_app.accounts.models import ENGAGEMENT_MODELS, LIFECYCLE_STAGES, SEGMENTS
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.extensions import db
+from cs_app.health import scoring
+from cs_app.health.scoring import BANDS
+from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
+from cs_app.sql import contains_text, on_postgresql
 
 UNASSIGNED = "none"
-NOT_SCORED = "none"
-HEALTH_BANDS = ("healthy", "at_risk", "critical", "insufficient_data")
+NOT_SCORED = "none"  # the band argument that lists the accounts never scored
 SORTS = ("name", "arr", "renewal", "stage", "segment", "csm", "health")
 
 
@@ -54,7 +57,7 @@ class AccountFilters:
             stage=pick("stage", LIFECYCLE_STAGES),
             csm=csm,
             engagement=pick("engagement", ENGAGEMENT_MODELS),
-            band=pick("band", (*HEALTH_BANDS, NOT_SCORED)),
+            band=pick("band", (*BANDS, NOT_SCORED)),
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
             page=max(1, int(page)) if str(page).isdigit() else 1,
@@ -70,6 +73,17 @@ class AccountFilters:
         """The query-string arguments that narrow the list (not sort or page)."""
         names = ("q", "segment", "stage", "csm", "engagement", "band")
         return {name: getattr(self, name) for name in names if getattr(self, name)}
+
+    def scope(self) -> AccountScope:
+        return AccountScope(
+            q=self.q,
+            segment=self.segment,
+            stage=self.stage,
+            engagement=self.engagement,
+            csm_id=int(self.csm) if self.csm and self.csm != UNASSIGNED else None,
+            unassigned=self.csm == UNASSIGNED,
+            band=scoring.NOT_SCORED if self.band == NOT_SCORED else self.band,
+        )
 
     def link_args(self) -> dict[str, str]:
         """Arguments kept by sort headers and the pager."""
@@ -93,65 +107,58 @@ class AccountRow:
     health_score: float | None = None
 
 
-@dataclass
-class AccountPage:
-    rows: list[AccountRow]
-    total: int
-    page: int
-    per_page: int
-    pages: int = field(init=False)
+@dataclass(frozen=True)
+class AccountScope:
+    """Which accounts a list covers: the one account filter behind the accounts page, the
+    API's account list (``GET /api/v1/accounts``) and the dashboard. Each reads its own
+    arguments into one; empty values filter nothing."""
 
-    def __post_init__(self) -> None:
-        self.pages = max(1, ceil(self.total / self.per_page))
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last(self) -> int:
-        return min(self.total, self.page * self.per_page)
+    q: str = ""  # in the name or external id, any case, % and _ taken literally
+    segment: str = ""
+    stage: str = ""
+    engagement: str = ""
+    csm_id: int | None = None
+    csm_email: str = ""  # the API names the CSM by email, any case
+    unassigned: bool = False  # pooled accounts, which no CSM owns
+    band: str = ""  # the latest band, or scoring.NOT_SCORED for accounts never scored
+    leave_out_churned: bool = False
 
 
-def _matches(column, text: str):
-    """``column`` holds ``text``, whatever the case, ``%`` and ``_`` taken literally.
-
-    PostgreSQL: ILIKE, which the trigram indexes on name and external id serve. SQLite: LIKE,
-    which ignores case (of ASCII letters, like SQLite's own lower()) and so needs no lower()
-    call per row; the count then scans the (name, external_id) index alone, not the table.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column.icontains(text, autoescape=True)
-    return column.contains(text, autoescape=True)
-
-
-def _where(filters: AccountFilters) -> list:
+def account_conditions(scope: AccountScope) -> list:
+    """The WHERE clauses over ``accounts`` that pick the accounts in ``scope``."""
     clauses = []
-    if filters.q:
-        clauses.append(_matches(Account.name, filters.q) | _matches(Account.external_id, filters.q))
-    if filters.segment:
-        clauses.append(Account.segment == filters.segment)
-    if filters.stage:
-        clauses.append(Account.lifecycle_stage == filters.stage)
-    if filters.engagement:
-        clauses.append(Account.engagement_model == filters.engagement)
-    if filters.csm == UNASSIGNED:
+    if scope.leave_out_churned:
+        clauses.append(Account.lifecycle_stage != "churned")
+    if scope.q:
+        clauses.append(
+            contains_text(Account.name, scope.q) | contains_text(Account.external_id, scope.q)
+        )
+    if scope.segment:
+        clauses.append(Account.segment == scope.segment)
+    if scope.stage:
+        clauses.append(Account.lifecycle_stage == scope.stage)
+    if scope.engagement:
+        clauses.append(Account.engagement_model == scope.engagement)
+    if scope.unassigned:
         clauses.append(Account.csm_id.is_(None))
-    elif filters.csm:
-        clauses.append(Account.csm_id == int(filters.csm))
-    if filters.band:
-        # the band the last recompute copied into the account's signals
+    elif scope.csm_id is not None:
+        clauses.append(Account.csm_id == scope.csm_id)
+    elif scope.csm_email:
+        csm_id = select(User.id).where(func.lower(User.email) == scope.csm_email.lower())
+        clauses.append(Account.csm_id == csm_id.scalar_subquery())
+    if scope.band == scoring.NOT_SCORED:
         scored = select(AccountSignals.account_id).where(AccountSignals.health_band.is_not(None))
-        if filters.band == NOT_SCORED:
-            clauses.append(Account.id.not_in(scored))
-        else:
-            clauses.append(
-                Account.id.in_(
-                    select(AccountSignals.account_id).where(
-                        AccountSignals.health_band == filters.band
-                    )
-                )
+        clauses.append(Account.id.not_in(scored))
+    elif scope.band:
+        # The band of the account's latest snapshot: every snapshot write copies it into
+        # account_signals.health_band in the same transaction (health.recompute.
+        # write_snapshots), so this reads one row per account instead of finding each
+        # account's newest day among all its snapshots.
+        clauses.append(
+            Account.id.in_(
+                select(AccountSignals.account_id).where(AccountSignals.health_band == scope.band)
             )
+        )
     return clauses
 
 
@@ -193,11 +200,11 @@ def _sort_matches_first(filters: AccountFilters, total: int) -> bool:
         bool(filters.q)
         and filters.sort != "health"
         and total <= SORT_SEARCH_MATCHES_UP_TO
-        and db.session.get_bind().dialect.name == "postgresql"
+        and on_postgresql()
     )
 
 
-def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
+def list_accounts(filters: AccountFilters, per_page: int) -> Page[AccountRow]:
     """One page of accounts with their CSM's name, whether an active plan exists and the
     health band and score of the last recompute.
 
@@ -207,7 +214,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
     CSM name, the health and the active-plan check then run for those rows alone, not for
     every row the sort or the offset passes over.
     """
-    where = _where(filters)
+    where = account_conditions(filters.scope())
     grouping = GROUPED_SORTS.get(filters.sort)
     has_active_plan = exists().where(Plan.account_id == Account.id, Plan.status == "active")
     statement = (
@@ -241,7 +248,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
         )
     else:
         total = db.session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
-        page = min(filters.page, max(1, ceil(total / per_page)))
+        page = clamp_page(filters.page, total, per_page)
         if _sort_matches_first(filters, total):
             matches = (
                 select(Account.external_id, Account.name, Account.arr_minor, Account.renewal_date)
@@ -257,7 +264,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
                     AccountSignals, AccountSignals.account_id == Account.id
                 )
             page_keys = page_keys.order_by(*_order(filters))
-        page_keys = page_keys.limit(per_page).offset((page - 1) * per_page).subquery()
+        page_keys = page_keys.limit(per_page).offset(offset(page, per_page)).subquery()
         statement = statement.join(page_keys, page_keys.c.external_id == Account.external_id)
         rows = [
             AccountRow(**row._mapping)
@@ -265,7 +272,7 @@ def list_accounts(filters: AccountFilters, per_page: int) -> AccountPage:
         ]
     for row in rows:
         row.has_active_plan = bool(row.has_active_plan)
-    return AccountPage(rows=rows, total=total, page=page, per_page=per_page)
+    return Page(items=rows, total=total, page=page, per_page=per_page)
 
 
 # --- sorting by a column of few values ------------------------------------------------------
@@ -331,7 +338,7 @@ def _grouped_page_keys(
         db.session.execute(select(column, func.count()).where(*where).group_by(column)).all()
     )
     total = sum(counts.values())
-    page = min(filters.page, max(1, ceil(total / per_page)))
+    page = clamp_page(filters.page, total, per_page)
     descending = filters.direction == "desc"
     groups = grouping.ranks(list(counts))
     if descending:

@@ -27,7 +27,7 @@ from cs_app.accounts.models import (
     LifecycleStageEntry,
 )
 from cs_app.auth.models import User
-from cs_app.errors import NotFoundError, ValidationError
+from cs_app.errors import NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.jobs.pending import queue_recompute
 
@@ -129,6 +129,23 @@ def _resolve_csm(values: dict[str, Any], current: Account | None, errors: dict[s
         errors["csm_id"] = (
             "The CSM owner must be an active CSM, lead or admin (or nobody, for a pooled account)."
         )
+
+
+def _changes_csm(account: Account, values: dict[str, Any]) -> bool:
+    """Whether ``values`` name another CSM owner than the account's: by ``csm_email``
+    (integrations, any case) or ``csm_id`` (forms); nobody counts as an owner too."""
+    if "csm_email" in values:
+        new = (values["csm_email"] or "").strip().lower() or None
+        return new != (account.csm.email.lower() if account.csm is not None else None)
+    return "csm_id" in values and values["csm_id"] != account.csm_id
+
+
+def require_may_reassign(user: User | None, account: Account, values: dict[str, Any]) -> None:
+    """Only leads and admins move an account to another CSM (or to the pool), whichever way
+    the change comes in; a CSM may edit everything else of the accounts they own. ``user``
+    None is the system (imports, the demo), which may."""
+    if user is not None and not user.can_edit_everything and _changes_csm(account, values):
+        raise PermissionDenied("Only leads and admins reassign an account to another CSM.")
 
 
 def _validate_account(values: dict[str, Any], current: Account | None, today: date) -> None:
@@ -303,6 +320,7 @@ def update_account(
     updates at once."""
     values = _prepare(values)
     values.pop("external_id", None)
+    require_may_reassign(user, account, values)
     _validate_account(values, account, now.date())
     stage = values.pop("lifecycle_stage", None)
     entered_on = values.pop("stage_entered_on", None)

@@ -32,7 +32,7 @@ from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
-from cs_app.health.forms import BAND_LABELS
+from cs_app.health.scoring import BAND_LABELS, BANDS
 
 bp = Blueprint("accounts", __name__)
 
@@ -56,7 +56,7 @@ def index():
         stages=LIFECYCLE_STAGES,
         engagement_models=ENGAGEMENT_MODELS,
         unassigned=queries.UNASSIGNED,
-        bands=queries.HEALTH_BANDS,
+        bands=BANDS,
         not_scored=queries.NOT_SCORED,
         band_labels=BAND_LABELS,
     )

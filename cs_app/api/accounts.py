@@ -14,10 +14,10 @@ from cs_app.api import responses, schemas, serializers
 from cs_app.api.auth import api_user, require_account_editor, require_lead, require_writer
 from cs_app.api.errors import renamed_fields
 from cs_app.api.parsing import parse_body, parse_query
-from cs_app.api.queries import AccountFilters, account_page, account_plans, latest_health
+from cs_app.api.queries import account_page, account_plans, account_scope, latest_health
 from cs_app.api.routing import api_route
 from cs_app.db_types import utcnow
-from cs_app.errors import PermissionDenied, ValidationError
+from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.health.service import account_health
 
@@ -37,14 +37,6 @@ def _account_values(body: schemas.AccountWrite) -> dict[str, Any]:
     elif "business_context" in body.model_fields_set:  # null clears the whole context
         values.update(dict.fromkeys(schemas.BusinessContext.model_fields))
     return values
-
-
-def _csm_changes(account: Account, values: dict[str, Any]) -> bool:
-    if "csm_email" not in values:
-        return False
-    new = (values["csm_email"] or "").strip().lower() or None
-    current = account.csm.email.lower() if account.csm is not None else None
-    return new != current
 
 
 @api_route(
@@ -75,8 +67,6 @@ def put_account(external_id: str):
         message = f"The body's external_id must match the address ({external_id})."
         raise ValidationError(message, {"external_id": message})
     values = _account_values(body)
-    if account is not None and not user.can_edit_everything and _csm_changes(account, values):
-        raise PermissionDenied("Only leads and admins reassign an account to another CSM.")
     try:
         account, created = account_service.upsert_account(
             {**values, "external_id": external_id}, now=utcnow(), user=user
@@ -105,7 +95,7 @@ def put_account(external_id: str):
 )
 def list_accounts():
     query = parse_query(schemas.AccountListQuery)
-    filters = AccountFilters(
+    scope = account_scope(
         segment=query.segment,
         csm=query.csm,
         stage=query.stage,
@@ -114,14 +104,14 @@ def list_accounts():
         band=query.band,
     )
     now = utcnow()
-    accounts, total = account_page(filters, page=query.page, per_page=query.per_page)
-    health = latest_health([a.id for a in accounts], now=now)
+    page = account_page(scope, page=query.page, per_page=query.per_page)
+    health = latest_health([a.id for a in page.items], now=now)
     return jsonify(
         {
-            "items": [serializers.account(a, health.get(a.id)) for a in accounts],
-            "page": query.page,
-            "per_page": query.per_page,
-            "total": total,
+            "items": [serializers.account(a, health.get(a.id)) for a in page.items],
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
         }
     )
 

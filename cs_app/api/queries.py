@@ -8,7 +8,6 @@ health two more (the latest snapshots of the page's accounts, their active overr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +15,11 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import lazyload, selectinload
 
 from cs_app.accounts.models import Account
-from cs_app.accounts.usage_models import AccountSignals
+from cs_app.accounts.queries import AccountScope, account_conditions
 from cs_app.api import serializers
-from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard, ScorecardVersion
+from cs_app.paging import Page, offset
 from cs_app.plans.models import Plan
 
 PLAN_COMPONENTS = (
@@ -31,65 +30,37 @@ PLAN_COMPONENTS = (
     Plan.actions,
     Plan.reviews,
 )
-POOLED = "none"
+POOLED = "none"  # the csm argument that lists the accounts no CSM owns
 
 
-@dataclass(frozen=True)
-class AccountFilters:
-    segment: str | None = None
-    csm: str | None = None  # an email, or "none" for pooled accounts
-    stage: str | None = None
-    engagement_model: str | None = None
-    q: str | None = None
-    band: str | None = None
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _latest_band_is(band: str):
-    """The band of the account's latest snapshot is ``band``. Every snapshot write copies that
-    band into ``account_signals.health_band`` in the same transaction (``health.recompute.
-    write_snapshots``), so this reads one row per account instead of finding each account's
-    newest day among all its snapshots (one to two seconds at 100,000 accounts with ten days
-    of history). The accounts list page and the dashboards read the same column."""
-    return Account.id.in_(
-        select(AccountSignals.account_id).where(AccountSignals.health_band == band)
+def account_scope(
+    *,
+    segment: str | None = None,
+    csm: str | None = None,
+    stage: str | None = None,
+    engagement_model: str | None = None,
+    q: str | None = None,
+    band: str | None = None,
+) -> AccountScope:
+    """The API's list arguments as the account filter reads them: ``csm`` is an email, or
+    ``none`` for pooled accounts; ``band`` matches the band of the account's latest snapshot,
+    so accounts never scored match no band."""
+    pooled = (csm or "").lower() == POOLED
+    return AccountScope(
+        q=q or "",
+        segment=segment or "",
+        stage=stage or "",
+        engagement=engagement_model or "",
+        csm_email="" if pooled else csm or "",
+        unassigned=pooled,
+        band=band or "",
     )
 
 
-def account_page(filters: AccountFilters, *, page: int, per_page: int) -> tuple[list[Account], int]:
-    """One page of accounts matching ``filters``, ordered by name, and the total count.
-
-    ``band`` matches the band of the account's latest snapshot; accounts never scored match
-    no band."""
-    conditions = []
-    if filters.segment:
-        conditions.append(Account.segment == filters.segment)
-    if filters.stage:
-        conditions.append(Account.lifecycle_stage == filters.stage)
-    if filters.engagement_model:
-        conditions.append(Account.engagement_model == filters.engagement_model)
-    if filters.csm:
-        if filters.csm.lower() == POOLED:
-            conditions.append(Account.csm_id.is_(None))
-        else:
-            csm_id = (
-                select(User.id)
-                .where(func.lower(User.email) == filters.csm.lower())
-                .scalar_subquery()
-            )
-            conditions.append(Account.csm_id == csm_id)
-    if filters.q:
-        pattern = _like_pattern(filters.q.lower())
-        conditions.append(
-            func.lower(Account.name).like(pattern, escape="\\")
-            | func.lower(Account.external_id).like(pattern, escape="\\")
-        )
-    if filters.band:
-        conditions.append(_latest_band_is(filters.band))
+def account_page(scope: AccountScope, *, page: int, per_page: int) -> Page[Account]:
+    """One page of the accounts in ``scope``, ordered by name, and their total count. A page
+    past the end is empty (API clients page until they get an empty one)."""
+    conditions = account_conditions(scope)
     total = db.session.scalar(select(func.count(Account.id)).where(*conditions)) or 0
     accounts = list(
         db.session.scalars(
@@ -97,10 +68,10 @@ def account_page(filters: AccountFilters, *, page: int, per_page: int) -> tuple[
             .where(*conditions)
             .order_by(Account.name, Account.id)
             .limit(per_page)
-            .offset((page - 1) * per_page)
+            .offset(offset(page, per_page))
         )
     )
-    return accounts, total
+    return Page(accounts, total, page, per_page)
 
 
 def account_plans(account: Account) -> list[Plan]:

@@ -25,6 +25,7 @@ from cs_app.accounts.models import (
     LIFECYCLE_STAGES,
     SEGMENTS,
 )
+from cs_app.health.scoring import BANDS
 from cs_app.plans.models import (
     ACTION_STATUSES,
     LEVELS,
@@ -39,7 +40,6 @@ from cs_app.plans.models import (
 )
 from cs_app.plans.service import COMPONENTS, OWNER_REFUSAL
 
-HEALTH_BANDS = ("healthy", "at_risk", "critical", "insufficient_data")
 PERSON_SHAPE = (
     'Send {"contact_id": N} for a contact of the account or {"user_email": "..."} '
     "for one of our users."
@@ -48,7 +48,7 @@ PERSON_SHAPE = (
 Segment = Literal[SEGMENTS]
 EngagementModel = Literal[ENGAGEMENT_MODELS]
 LifecycleStage = Literal[LIFECYCLE_STAGES]
-HealthBand = Literal[HEALTH_BANDS]
+HealthBand = Literal[BANDS]
 ContactRole = Literal[tuple(CONTACT_ROLES)]
 InfluenceLevel = Literal[tuple(INFLUENCE_LEVELS)]
 EngagementLevel = Literal[tuple(ENGAGEMENT_LEVELS)]

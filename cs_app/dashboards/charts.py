@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from cs_app.money import compact_money
+
 BAND_TONES = {
     "healthy": "healthy",
     "at_risk": "at_risk",
@@ -14,29 +16,6 @@ BAND_TONES = {
     "insufficient_data": "insufficient_data",
     "not_scored": "pale",
 }
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
-
-
-def compact_money(minor: int | None, currency: str = "USD") -> str:
-    """$16.7M, €950K, $9,500: money for a headline figure."""
-    if minor is None:
-        return "—"
-    major = minor / 100
-    # below 10,000 the whole amount is short enough to read exactly
-    for limit, unit, suffix in (
-        (1_000_000_000, 1_000_000_000, "B"),
-        (1_000_000, 1_000_000, "M"),
-        (10_000, 1_000, "K"),
-    ):
-        if abs(major) >= limit:
-            scaled = major / unit
-            text = f"{scaled:.1f}".rstrip("0").rstrip(".") if scaled < 100 else f"{scaled:.0f}"
-            amount = text + suffix
-            break
-    else:
-        amount = f"{major:,.0f}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
 def week_label(start: date) -> str:

@@ -21,24 +21,18 @@ from sqlalchemy import and_, case, exists, false, func, literal, select, union_a
 from sqlalchemy.orm import aliased
 
 from cs_app.accounts.models import ENGAGEMENT_MODELS, SEGMENTS, Account
+from cs_app.accounts.queries import AccountScope, account_conditions
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.auth.models import User
 from cs_app.dashboards import routing_queries
 from cs_app.extensions import db
+from cs_app.health import scoring
 from cs_app.health.models import HealthSnapshot, Scorecard, ScorecardVersion
+from cs_app.health.scoring import AT_RISK, CRITICAL, HEALTHY, NOT_SCORED, band_label
 from cs_app.plans.models import ActionItem, Plan
 
-HEALTHY, AT_RISK, CRITICAL, INSUFFICIENT = "healthy", "at_risk", "critical", "insufficient_data"
-NOT_SCORED = "not_scored"
-SCORED_BANDS = (HEALTHY, AT_RISK, CRITICAL, INSUFFICIENT)
+SCORED_BANDS = scoring.BANDS
 BANDS = (*SCORED_BANDS, NOT_SCORED)
-BAND_LABELS = {
-    HEALTHY: "Healthy",
-    AT_RISK: "At risk",
-    CRITICAL: "Critical",
-    INSUFFICIENT: "Insufficient data",
-    NOT_SCORED: "Not scored",
-}
 RISK_BANDS = (AT_RISK, CRITICAL)
 # how bad a confident band is; moves to or from "insufficient data" are not "worse"
 BAND_RANK = {HEALTHY: 0, AT_RISK: 1, CRITICAL: 2}
@@ -52,10 +46,6 @@ UNASSIGNED = "none"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger "csm" is not an id at all
 
 Money = list[tuple[str, int]]  # (currency, minor units), sorted by currency
-
-
-def band_label(band: str | None) -> str:
-    return BAND_LABELS.get(band or NOT_SCORED, band or "")
 
 
 def _money(totals: dict[str, int]) -> Money:
@@ -99,16 +89,15 @@ class DashboardFilters:
 
     def where(self) -> list:
         """The accounts in scope: not churned, and matching every filter."""
-        clauses = [Account.lifecycle_stage != "churned"]
-        if self.segment:
-            clauses.append(Account.segment == self.segment)
-        if self.engagement:
-            clauses.append(Account.engagement_model == self.engagement)
-        if self.csm == UNASSIGNED:
-            clauses.append(Account.csm_id.is_(None))
-        elif self.csm:
-            clauses.append(Account.csm_id == int(self.csm))
-        return clauses
+        return account_conditions(
+            AccountScope(
+                segment=self.segment,
+                engagement=self.engagement,
+                csm_id=int(self.csm) if self.csm and self.csm != UNASSIGNED else None,
+                unassigned=self.csm == UNASSIGNED,
+                leave_out_churned=True,
+            )
+        )
 
 
 def csm_choices() -> list[tuple[int, str]]:

@@ -9,17 +9,13 @@ from cs_app.accounts.models import ENGAGEMENT_MODELS, SEGMENTS
 from cs_app.dashboards import charts, export, queries
 from cs_app.dashboards.queries import DashboardFilters
 from cs_app.db_types import utcnow
+from cs_app.health.scoring import BAND_LABELS
 from cs_app.jobs.status import describe_schedule
 from cs_app.scheduler import job_by_name
 
 bp = Blueprint("dashboards", __name__)
 
 WIDGET_NAMES = "any(" + ", ".join(f'"{name}"' for name in export.WIDGETS) + ")"
-
-
-@bp.app_template_filter("money_short")
-def money_short(minor: int | None, currency: str = "USD") -> str:
-    return charts.compact_money(minor, currency)
 
 
 @bp.before_request
@@ -36,15 +32,13 @@ def portfolio():
         "dashboards/portfolio.html",
         data=data,
         filters=filters,
-        charts=charts.portfolio_charts(
-            data, queries.BANDS, queries.SCORED_BANDS, queries.BAND_LABELS
-        ),
+        charts=charts.portfolio_charts(data, queries.BANDS, queries.SCORED_BANDS, BAND_LABELS),
         csm_options=queries.csm_choices(),
         segments=SEGMENTS,
         engagement_models=ENGAGEMENT_MODELS,
         unassigned=queries.UNASSIGNED,
         bands=queries.BANDS,
-        band_labels=queries.BAND_LABELS,
+        band_labels=BAND_LABELS,
         recompute_schedule=describe_schedule(job_by_name("recompute-health")),
     )
 

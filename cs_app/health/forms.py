@@ -19,11 +19,11 @@ from wtforms.fields.choices import SelectChoice
 from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.errors import ValidationError
-from cs_app.health.scoring import BAND_LABELS
+from cs_app.health.scoring import BAND_LABELS, BAND_SCORES
 
 OVERRIDE_BAND_CHOICES = [
     SelectChoice("", "Keep the computed band"),
-    *(SelectChoice(k, v) for k, v in BAND_LABELS.items() if k != "insufficient_data"),
+    *(SelectChoice(band, BAND_LABELS[band]) for band in BAND_SCORES),  # the confident bands
 ]
 ALL_ACCOUNTS_LABEL = "All other accounts"
 KIND_GROUPS = ((NUMBER, "Numbers"), (CATEGORY, "Categories"), (BOOLEAN, "Yes / no (1 / 0)"))

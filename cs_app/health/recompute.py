@@ -27,7 +27,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cs_app.accounts.models import Account
 from cs_app.accounts.signal_catalog import METRIC_PREFIX, SIGNALS
@@ -35,9 +34,9 @@ from cs_app.accounts.usage_models import AccountSignals, MetricValue
 from cs_app.extensions import db
 from cs_app.health import scoring
 from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard, ScorecardVersion
-from cs_app.sql import days_between, json_array, json_object
+from cs_app.sql import days_between, insert_for, json_array, json_object
 
-BANDS = (scoring.HEALTHY, scoring.AT_RISK, scoring.CRITICAL, scoring.INSUFFICIENT)
+BANDS = scoring.BANDS
 
 
 def pure_measures(version: ScorecardVersion) -> list[scoring.Measure]:
@@ -314,8 +313,6 @@ def write_snapshots(*, now: datetime, account_ids: Sequence[int] | None = None) 
     """Upsert today's snapshot for every account in scope; returns how many were written."""
     cards = active_scorecards()
     seen_segments: set[str | None] = set()
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     written = 0
     for card in cards:
         if card.segment in seen_segments or card.current_version is None:
@@ -325,7 +322,7 @@ def write_snapshots(*, now: datetime, account_ids: Sequence[int] | None = None) 
         if account_ids is not None:
             scope = and_(scope, Account.__table__.c.id.in_(list(account_ids)))
         query = scores_select(card.current_version, now=now, account_filter=scope)
-        statement = module.insert(HealthSnapshot.__table__).from_select(SNAPSHOT_COLUMNS, query)
+        statement = insert_for(HealthSnapshot.__table__).from_select(SNAPSHOT_COLUMNS, query)
         excluded = statement.excluded
         statement = statement.on_conflict_do_update(
             index_elements=["account_id", "day"],

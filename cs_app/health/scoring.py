@@ -13,13 +13,21 @@ HEALTHY = "healthy"
 AT_RISK = "at_risk"
 CRITICAL = "critical"
 INSUFFICIENT = "insufficient_data"
-BAND_SCORES = {HEALTHY: 100.0, AT_RISK: 50.0, CRITICAL: 0.0}
+BANDS = (HEALTHY, AT_RISK, CRITICAL, INSUFFICIENT)  # the bands a score gets, best first
+NOT_SCORED = "not_scored"  # an account no recompute has scored yet: no band at all
 BAND_LABELS = {
     HEALTHY: "Healthy",
     AT_RISK: "At risk",
     CRITICAL: "Critical",
     INSUFFICIENT: "Insufficient data",
+    NOT_SCORED: "Not scored",
 }
+BAND_SCORES = {HEALTHY: 100.0, AT_RISK: 50.0, CRITICAL: 0.0}
+
+
+def band_label(band: str | None) -> str:
+    """How a band reads on a page; no band at all is "Not scored"."""
+    return BAND_LABELS.get(band or NOT_SCORED, band or "")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from cs_app.health.recompute import (
 )
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,59}$")
-OVERRIDE_BANDS = (scoring.HEALTHY, scoring.AT_RISK, scoring.CRITICAL)
+OVERRIDE_BANDS = tuple(scoring.BAND_SCORES)  # the confident bands
 MAX_OVERRIDE_DAYS = 365
 SCORE_DROP_ALERT = 15.0
 

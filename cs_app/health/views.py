@@ -37,7 +37,7 @@ from cs_app.health.forms import (
 )
 from cs_app.health.models import Scorecard, ScorecardVersion
 from cs_app.health.panel import OVERRIDE_PREFIX
-from cs_app.health.scoring import BAND_LABELS
+from cs_app.health.scoring import BAND_LABELS, BANDS
 
 bp = Blueprint("health", __name__)
 
@@ -47,7 +47,6 @@ BAND_TONES = {
     "critical": "red",
     "insufficient_data": "grey",
 }
-BAND_ORDER = ("healthy", "at_risk", "critical", "insufficient_data")
 OUTCOME_GROUPS = (("churned", "Churned"), ("expanded", "Expanded"), ("retained", "Retained"))
 BACKTEST_WINDOWS = (90, 180, 365)
 BACKTEST_LEADS = (14, 30, 60, 90)
@@ -351,10 +350,10 @@ def _backtest_view(version: ScorecardVersion, window: int, lead: int) -> dict[st
     groups = []
     for name, label in OUTCOME_GROUPS:
         group = result.groups[name]
-        counts = [group.bands.get(band, 0) for band in (*BAND_ORDER, "no_history")]
+        counts = [group.bands.get(band, 0) for band in (*BANDS, "no_history")]
         groups.append({"name": name, "label": label, "accounts": group.accounts, "counts": counts})
-    columns = [BAND_LABELS[b] for b in BAND_ORDER] + ["No history"]
-    tones = [BAND_TONES[b] for b in BAND_ORDER] + ["pale"]
+    columns = [BAND_LABELS[b] for b in BANDS] + ["No history"]
+    tones = [BAND_TONES[b] for b in BANDS] + ["pale"]
     return {
         "version": version,
         "result": result,

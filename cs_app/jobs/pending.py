@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from cs_app.extensions import db
 from cs_app.jobs.models import PendingRecompute
+from cs_app.sql import insert_for
 
 
 def queue_recompute(account_ids: Iterable[int], *, now: datetime) -> None:
@@ -20,8 +19,7 @@ def queue_recompute(account_ids: Iterable[int], *, now: datetime) -> None:
     rows = [{"account_id": account_id, "since": now} for account_id in sorted(set(account_ids))]
     if not rows:
         return
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(PendingRecompute.__table__).on_conflict_do_nothing(
+    statement = insert_for(PendingRecompute.__table__).on_conflict_do_nothing(
         index_elements=["account_id"]
     )
     for start in range(0, len(rows), 1000):

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from cs_app.accounts.models import ENGAGEMENT_LEVELS, INFLUENCE_LEVELS
+from cs_app.money import format_money
 from cs_app.plans import progress
 from cs_app.plans.models import (
     ACTION_STATUSES,
@@ -28,7 +29,6 @@ from cs_app.plans.models import (
 )
 
 OVERDUE = "**OVERDUE**"
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 def cell(value: Any) -> str:
@@ -68,15 +68,6 @@ def _label(labels: dict[str, str], key: str | None) -> str | None:
     if key is None:
         return None
     return labels.get(key, key)
-
-
-def _money(minor: int | None, currency: str) -> str | None:
-    if minor is None:
-        return None
-    major = minor / 100
-    amount = f"{major:,.0f}" if major == int(major) else f"{major:,.2f}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
 def _amount(value: float | None, unit: str | None) -> str | None:
@@ -142,7 +133,7 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
             ("Employees", account.employees),
             ("Segment", account.segment),
             ("Engagement model", account.engagement_model),
-            ("ARR", _money(account.arr_minor, account.currency)),
+            ("ARR", format_money(account.arr_minor, account.currency)),
             ("Contract start", account.contract_start),
             ("Renewal date", account.renewal_date),
             ("CSM", account.csm.name if account.csm else "Pooled (no named CSM)"),

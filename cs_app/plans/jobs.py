@@ -25,6 +25,7 @@ from cs_app.accounts.models import Account
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.plans.models import Plan
+from cs_app.sql import iso_date
 from cs_app.triggers.alerts.models import Alert
 from cs_app.triggers.alerts.service import insert_ignoring_duplicates
 from cs_app.triggers.touchpoints.models import Touchpoint
@@ -38,19 +39,12 @@ EMAIL_FOOTER = (
 )
 
 
-def _iso_day(column):
-    """A date as ``YYYY-MM-DD`` text in SQL, whatever the server's date style."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.to_char(column, "YYYY-MM-DD")
-    return cast(column, String)  # SQLite keeps dates as ISO text
-
-
 def remind_reviews(*, now: datetime) -> dict[str, int]:
     """Alert and mail the owner of every active plan whose review is due; answers
     ``{"reminded", "emails"}``."""
     p, a, u, al = Plan.__table__.c, Account.__table__.c, User.__table__.c, Alert.__table__.c
     today = now.date()
-    day = _iso_day(p.next_review_on)
+    day = iso_date(p.next_review_on)
     dedupe_key = literal("plan:") + cast(p.id, String) + literal(":") + day
     already = exists().where(al.user_id == p.owner_id, al.kind == KIND, al.dedupe_key == dedupe_key)
     due = (

@@ -9,7 +9,6 @@ the saved values beside the typed ones when someone else saved first (409).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,8 +26,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import contains_eager, raiseload
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectField
 
@@ -36,14 +33,13 @@ from cs_app.accounts.models import (
     CONTACT_STATUSES,
     ENGAGEMENT_LEVELS,
     INFLUENCE_LEVELS,
-    Account,
 )
 from cs_app.auth.models import User
 from cs_app.auth.permissions import can_edit_plan
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
-from cs_app.plans import forms, progress, rendering, service
+from cs_app.plans import forms, progress, queries, rendering, service
 from cs_app.plans.models import (
     ACTION_STATUSES,
     LEVELS,
@@ -56,8 +52,6 @@ from cs_app.plans.models import (
     RISK_CATEGORIES,
     RISK_STATUSES,
     STAKEHOLDER_ROLES,
-    ActionItem,
-    Milestone,
     Plan,
 )
 
@@ -163,138 +157,15 @@ def _today() -> date:
 # --- the list of plans ------------------------------------------------------------------------
 
 
-@dataclass
-class PlanListFilters:
-    status: str = ""
-    plan_type: str = ""
-    owner_id: int | None = None
-    review_overdue: bool = False
-    query: str = ""
-    sort: str = "next_review"
-    direction: str = "asc"
-    page: int = 1
-
-    @classmethod
-    def from_args(cls, args) -> PlanListFilters:
-        sort = args.get("sort", "next_review")
-        return cls(
-            status=args.get("status", "")
-            if args.get("status", "") in ("", "all", *PLAN_STATUSES)
-            else "",
-            plan_type=args.get("type", "") if args.get("type", "") in PLAN_TYPES else "",
-            owner_id=args.get("owner", type=int),
-            review_overdue=args.get("review") == "overdue",
-            query=args.get("q", "").strip(),
-            sort=sort if sort in PLAN_SORTS else "next_review",
-            direction="desc" if args.get("dir") == "desc" else "asc",
-            page=max(args.get("page", 1, type=int) or 1, 1),
-        )
-
-    def args(self) -> dict[str, Any]:
-        """The filters as query-string arguments (what sort links and the pager keep)."""
-        values = {
-            "status": self.status,
-            "type": self.plan_type,
-            "owner": self.owner_id,
-            "review": "overdue" if self.review_overdue else None,
-            "q": self.query,
-            "sort": self.sort,
-            "dir": self.direction,
-        }
-        return {k: v for k, v in values.items() if v not in (None, "")}
-
-    @property
-    def narrowed(self) -> bool:
-        return bool(
-            self.status or self.plan_type or self.owner_id or self.review_overdue or self.query
-        )
-
-
-def _overdue_count(model, due_column, today: date):
-    return (
-        select(func.count(model.id))
-        .where(model.plan_id == Plan.id, due_column < today, model.status != "done")
-        .correlate(Plan)
-        .scalar_subquery()
-    )
-
-
-PLAN_SORTS: dict[str, Callable[[], list] | None] = {
-    "plan": lambda: [func.lower(Plan.title)],
-    "account": lambda: [func.lower(Account.name)],
-    "type": lambda: [Plan.plan_type],
-    "status": lambda: [Plan.status],
-    "owner": lambda: [func.lower(User.name)],
-    "next_review": lambda: [Plan.next_review_on.is_(None), Plan.next_review_on],
-    "updated": lambda: [Plan.updated_at],
-    "overdue": None,  # by the overdue counts, which only plan_list knows
-}
-
-
-@dataclass
-class PlanListPage:
-    rows: list[tuple[Plan, int, int]]
-    total: int
-    page: int
-    pages: int
-
-
-def plan_list(filters: PlanListFilters, *, today: date, per_page: int) -> PlanListPage:
-    """One page of plans with their overdue action and milestone counts: two statements
-    (count and page) whatever the page size."""
-    overdue_actions = _overdue_count(ActionItem, ActionItem.due_date, today).label("actions")
-    overdue_milestones = _overdue_count(Milestone, Milestone.target_date, today).label("milestones")
-    conditions = []
-    if filters.status == "":
-        conditions.append(Plan.status != "archived")
-    elif filters.status != "all":
-        conditions.append(Plan.status == filters.status)
-    if filters.plan_type:
-        conditions.append(Plan.plan_type == filters.plan_type)
-    if filters.owner_id:
-        conditions.append(Plan.owner_id == filters.owner_id)
-    if filters.review_overdue:
-        conditions += [Plan.status == "active", Plan.next_review_on < today]
-    if filters.query:
-        pattern = f"%{filters.query.lower()}%"
-        conditions.append(
-            or_(func.lower(Plan.title).like(pattern), func.lower(Account.name).like(pattern))
-        )
-    base = select(Plan).join(Plan.account).join(Plan.owner).where(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(filters.page, pages)
-    sort_columns = PLAN_SORTS[filters.sort]
-    order = sort_columns() if sort_columns else [overdue_actions + overdue_milestones]
-    if filters.direction == "desc":
-        order = [column.desc() for column in order]
-    statement = (
-        base.add_columns(overdue_actions, overdue_milestones)
-        .options(
-            contains_eager(Plan.account).lazyload(Account.csm),
-            contains_eager(Plan.owner),
-            raiseload("*"),
-        )
-        .order_by(*order, Plan.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    rows = [
-        (plan, actions or 0, milestones or 0)
-        for plan, actions, milestones in db.session.execute(statement)
-    ]
-    return PlanListPage(rows, total, page, pages)
-
-
 @bp.route("/plans")
 @login_required
 def index():
-    filters = PlanListFilters.from_args(request.args)
+    filters = queries.PlanListFilters.from_args(request.args)
     today = _today()
-    listing = plan_list(filters, today=today, per_page=current_app.config.get("PLANS_PER_PAGE", 50))
-    owners = db.session.scalars(
-        select(User).where(User.role != "viewer").order_by(User.active.desc(), User.name)
-    ).all()
+    listing = queries.plan_list(
+        filters, today=today, per_page=current_app.config.get("PLANS_PER_PAGE", 50)
+    )
+    owners = queries.plan_owner_choices()
     return render_template(
         "plans/index.html",
         listing=listing,

@@ -19,6 +19,8 @@ PURE_MODULES = [
     "cs_app.triggers.touchpoints.retry",
     "cs_app.triggers.rules.actions",
     "cs_app.triggers.touchpoints.sandbox",
+    "cs_app.money",
+    "cs_app.paging",
 ]
 
 

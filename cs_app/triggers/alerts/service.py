@@ -8,15 +8,15 @@ race) alerts nobody twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cs_app.errors import NotFoundError, PermissionDenied
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import insert_for, on_postgresql
 from cs_app.triggers.alerts.models import Alert
 
 DEDUPE_CONSTRAINT = "uq_alerts_dedupe"
@@ -35,9 +35,9 @@ ALERT_KINDS = {
 
 def insert_ignoring_duplicates(table=Alert.__table__):
     """``INSERT … ON CONFLICT DO NOTHING`` on the dedupe key, in this database's dialect."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(constraint=DEDUPE_CONSTRAINT)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS))
+    if on_postgresql():
+        return insert_for(table).on_conflict_do_nothing(constraint=DEDUPE_CONSTRAINT)
+    return insert_for(table).on_conflict_do_nothing(index_elements=list(DEDUPE_COLUMNS))
 
 
 def create_alert(
@@ -105,22 +105,9 @@ def create_alerts(rows: list[dict[str, Any]], *, now: datetime) -> int:
     return created
 
 
-@dataclass
-class AlertPage:
-    items: list[Alert]
-    total: int
-    unread: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_alerts(
     user, *, unread_only: bool = False, page: int = 1, per_page: int = ALERTS_PER_PAGE
-) -> AlertPage:
+) -> Page[Alert]:
     """The user's alerts, unread first, newest first within each."""
     where = [Alert.user_id == user.id]
     if unread_only:
@@ -133,19 +120,18 @@ def list_alerts(
     ).one()
     if unread_only:
         total = unread
-    pages = max(1, -(-int(total) // per_page))
-    page = min(max(page, 1), pages)
+    page = clamp_page(page, int(total), per_page)
     items = list(
         db.session.scalars(
             select(Alert)
             .where(*where)
             .order_by(Alert.read_at.is_not(None), Alert.created_at.desc(), Alert.id.desc())
-            .offset((page - 1) * per_page)
+            .offset(offset(page, per_page))
             .limit(per_page)
         )
     )
-    return AlertPage(
-        items=items, total=int(total), unread=int(unread), page=page, per_page=per_page
+    return Page(
+        items=items, total=int(total), page=page, per_page=per_page, counts={"unread": int(unread)}
     )
 
 

@@ -63,7 +63,7 @@ def index():
         listing=listing,
         unread_only=unread_only,
         kinds=alerts.ALERT_KINDS,
-        unread_alerts=listing.unread,
+        unread_alerts=listing.counts["unread"],
         args={"show": "unread"} if unread_only else {},
     )
 

@@ -19,7 +19,7 @@ concurrent change caught at flush, is a ``ConflictError`` and changes nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
 from cs_app.triggers.alerts.service import create_alerts
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import OUTCOMES, PRIORITIES, CsmPool, PoolMember, QueueItem
@@ -892,19 +893,6 @@ def resolve_item(
 # --- queues ---------------------------------------------------------------------------------
 
 
-@dataclass
-class QueuePage:
-    items: list[QueueItem]
-    total: int
-    page: int
-    per_page: int
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def _filter(name: str, now: datetime):
     active = QueueItem.status.in_(OPEN_STATUSES)
     return {
@@ -938,7 +926,7 @@ def pool_queue(
     per_page: int = QUEUE_PER_PAGE,
     now: datetime,
     clamp: bool = True,
-) -> QueuePage:
+) -> Page[QueueItem]:
     """One page of the pool's items, and how many items each filter holds: a count per
     filter in one aggregate, then the page. A page past the end shows the last one
     (``clamp``), or none for API clients that page until they get an empty one."""
@@ -954,19 +942,17 @@ def pool_queue(
     ).one()
     counts = {name: int(value) for name, value in zip(QUEUE_FILTERS, counts_row, strict=True)}
     total = counts[status]
-    page = max(page, 1)
-    if clamp:
-        page = min(page, max(1, -(-total // per_page)))
+    page = clamp_page(page, total, per_page) if clamp else max(page, 1)
     items = list(
         db.session.scalars(
             select(QueueItem)
             .where(QueueItem.pool_id == pool.id, _filter(status, now))
             .order_by(*_order(sort))
-            .offset((page - 1) * per_page)
+            .offset(offset(page, per_page))
             .limit(per_page)
         ).unique()
     )
-    return QueuePage(items=items, total=total, page=page, per_page=per_page, counts=counts)
+    return Page(items=items, total=total, page=page, per_page=per_page, counts=counts)
 
 
 def my_queue(user, *, now: datetime, limit: int = 500) -> list[QueueItem]:
@@ -1002,3 +988,73 @@ def claimable(user, *, now: datetime, limit: int = CLAIMABLE_LIMIT) -> list[Queu
             .limit(limit)
         ).unique()
     )
+
+
+# --- people and history for the pool and item pages ---------------------------------------
+
+
+def possible_members() -> list[User]:
+    """Who can be a pool's member or lead: active users who are not viewers, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.role != "viewer")
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def find_user(user_id: int) -> User | None:
+    """The user a form names by id; None for nobody (the service then refuses the change)."""
+    return db.session.get(User, user_id)
+
+
+def resolver_of(item: QueueItem) -> User | None:
+    """Who resolved the item, if anyone has."""
+    return db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
+
+
+def item_history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
+    """Who routing gave the item to, and what people did with it since, oldest first. The
+    audit log names people by email; they are shown by name (one query)."""
+    events = list(reversed(audit.events_for("queue_item", item.id)))
+    emails = {
+        value
+        for e in events
+        for value in ((e.before or {}).get("assignee"), (e.after or {}).get("assignee"))
+        if value
+    }
+    names = (
+        {u.email: u.name for u in db.session.scalars(select(User).where(User.email.in_(emails)))}
+        if emails
+        else {}
+    )
+
+    def person(email: str | None) -> str:
+        return names.get(email, email) if email else "nobody"
+
+    routed_to = (
+        (events[0].before or {}).get("assignee")
+        if events
+        else (item.assignee.email if item.assignee else None)
+    )
+    lines = []
+    for event in events:
+        after = event.after or {}
+        if event.action == "claimed":
+            text = "claimed it"
+        elif event.action == "reassigned" and not (event.before or {}).get("assignee"):
+            text = f"assigned it to {person(after.get('assignee'))}, who had room again"
+        elif event.action == "reassigned":
+            text = (
+                f"reassigned it from {person((event.before or {}).get('assignee'))} to "
+                f"{person(after.get('assignee'))}"
+            )
+            if after.get("forced"):
+                text += " (assigned anyway)"
+        else:
+            text = f"resolved it: {OUTCOMES.get(after.get('outcome'), after.get('outcome'))}"
+        lines.append(
+            {"at": event.at, "who": event.user.name if event.user else "a job", "text": text}
+        )
+    return (person(routed_to) if routed_to else None), lines

@@ -14,12 +14,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_format import reason_lines
-from cs_app.audit import service as audit
-from cs_app.auth.models import User
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
@@ -122,13 +119,10 @@ def index():
 
 
 def _people() -> list[tuple[int, str]]:
-    """Who can be a member or a lead: active users who are not viewers."""
-    users = db.session.scalars(
-        select(User)
-        .where(User.active.is_(True), User.role != "viewer")
-        .order_by(User.name, User.id)
-    )
-    return [(u.id, f"{u.name} ({u.role_label}{', away' if u.away else ''})") for u in users]
+    return [
+        (u.id, f"{u.name} ({u.role_label}{', away' if u.away else ''})")
+        for u in pools.possible_members()
+    ]
 
 
 def _render_editor(
@@ -260,52 +254,6 @@ def my_queue():
     )
 
 
-def _history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
-    """Who routing gave the item to, and what people did with it since, oldest first. The
-    audit log names people by email; they are shown by name (one query)."""
-    events = list(reversed(audit.events_for("queue_item", item.id)))
-    emails = {
-        value
-        for e in events
-        for value in ((e.before or {}).get("assignee"), (e.after or {}).get("assignee"))
-        if value
-    }
-    names = (
-        {u.email: u.name for u in db.session.scalars(select(User).where(User.email.in_(emails)))}
-        if emails
-        else {}
-    )
-
-    def person(email: str | None) -> str:
-        return names.get(email, email) if email else "nobody"
-
-    routed_to = (
-        (events[0].before or {}).get("assignee")
-        if events
-        else (item.assignee.email if item.assignee else None)
-    )
-    lines = []
-    for event in events:
-        after = event.after or {}
-        if event.action == "claimed":
-            text = "claimed it"
-        elif event.action == "reassigned" and not (event.before or {}).get("assignee"):
-            text = f"assigned it to {person(after.get('assignee'))}, who had room again"
-        elif event.action == "reassigned":
-            text = (
-                f"reassigned it from {person((event.before or {}).get('assignee'))} to "
-                f"{person(after.get('assignee'))}"
-            )
-            if after.get("forced"):
-                text += " (assigned anyway)"
-        else:
-            text = f"resolved it: {OUTCOMES.get(after.get('outcome'), after.get('outcome'))}"
-        lines.append(
-            {"at": event.at, "who": event.user.name if event.user else "a job", "text": text}
-        )
-    return (person(routed_to) if routed_to else None), lines
-
-
 def _render_item(
     item: QueueItem,
     *,
@@ -326,8 +274,8 @@ def _render_item(
     for form in (reassign, resolve, claim):
         if not form.version.data:
             form.version.data = str(item.version)
-    resolver = db.session.get(User, item.resolved_by_id) if item.resolved_by_id else None
-    routed_to, history = _history(item)
+    resolver = pools.resolver_of(item)
+    routed_to, history = pools.item_history(item)
     return render_template(
         "pools/item.html",
         view=view,
@@ -385,10 +333,6 @@ def claim(queue_item_id: int):
     return _done(form, item, f"You claimed {item.account.name}: it is yours to work.")
 
 
-def _user_or_none(value: str | None) -> User | None:
-    return db.session.get(User, int(value)) if value and value.isdigit() else None
-
-
 @bp.route("/queue/<int:queue_item_id>/reassign", methods=["POST"])
 def reassign(queue_item_id: int):
     item = pools.get_item(queue_item_id)
@@ -396,7 +340,8 @@ def reassign(queue_item_id: int):
     form = ReassignForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, reassign=form, general=[EXPIRED])
-    target = _user_or_none(form.assignee.data)
+    value = form.assignee.data
+    target = pools.find_user(int(value)) if value and value.isdigit() else None
     try:
         pools.reassign_item(
             item,

@@ -40,9 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, and_, cast, exists, func, literal, not_, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy import Float, Integer, and_, cast, exists, func, literal, select
 
 from cs_app.accounts.models import Account, LifecycleStageEntry
 from cs_app.accounts.signal_catalog import BOOLEAN, METRIC_PREFIX, NUMBER, SIGNALS
@@ -50,11 +48,11 @@ from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
-from cs_app.sql import days_between
+from cs_app.sql import date_minus_days, days_between, on_postgresql
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import CsmPool, PoolMember
 from cs_app.triggers.rules import rules
-from cs_app.triggers.rules.condition_sql import clause as clause_sql
+from cs_app.triggers.rules.condition_sql import compile_condition
 from cs_app.triggers.rules.event_rules import first_events, passes_filters
 from cs_app.triggers.rules.models import Rule
 
@@ -66,28 +64,6 @@ BAND_RANK = {"critical": 0, "at_risk": 1, "healthy": 2}
 SNAPSHOT_SIGNALS = ("health_score", "health_band", "health_change_30d")
 DATED_SIGNALS = ("days_to_renewal", "account_age_days", "trial_days_left")
 METRIC_BACKED = {"quota_used_pct": "quota_used_pct"}
-
-
-class date_minus_days(FunctionElement):  # noqa: N801  (reads like the SQL it is)
-    """The date ``days`` (a constant) days before the date ``day``."""
-
-    type = Date()
-    inherit_cache = True
-    name = "date_minus_days"
-
-
-@compiles(date_minus_days, "sqlite")
-def _date_minus_sqlite(element, compiler, **kw):
-    day, days = list(element.clauses)
-    return (
-        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
-    )
-
-
-@compiles(date_minus_days, "postgresql")
-def _date_minus_postgresql(element, compiler, **kw):
-    day, days = list(element.clauses)
-    return f"({compiler.process(day, **kw)} - CAST({compiler.process(days, **kw)} AS INTEGER))"
 
 
 @dataclass
@@ -245,7 +221,7 @@ def _recorded_signals(start: date, end: date) -> set[str]:
 def _measure_value(measures, signal: str):
     """The value a snapshot recorded for ``signal`` in its measures JSON (booleans as 0/1)."""
     kind = SIGNALS[signal].kind
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         element = func.json_array_elements(measures).table_valued("value").render_derived()
         text = element.c.value.op("->>")("value")
         value = (
@@ -355,17 +331,6 @@ def history_select(
     return query, current
 
 
-def compile_over(node: Mapping, columns: Mapping[str, Any]):
-    """The condition as SQL over ``columns`` (signal → column) instead of account_signals."""
-    if "all" in node:
-        return and_(*(compile_over(child, columns) for child in node["all"]))
-    if "any" in node:
-        return or_(*(compile_over(child, columns) for child in node["any"]))
-    if "not" in node:
-        return not_(compile_over(node["not"], columns))
-    return clause_sql(columns[node["signal"]], node["op"], node.get("value"))
-
-
 # --- replay ---------------------------------------------------------------------------------
 
 
@@ -404,7 +369,7 @@ def _schedule_replay(
     """Matching account-days in SQL, then the once-only policy per account in order."""
     query, _ = history_select(used, start=start, end=end)
     history = query.subquery("history")
-    matched = compile_over(rule.condition, {key: history.c[key] for key in used})
+    matched = compile_condition(rule.condition, lambda key: history.c[key])
     by_account: dict[int, list[tuple[date, str]]] = defaultdict(list)
     for account_id, day, band in db.session.execute(
         select(history.c.account_id, history.c.day, history.c.band)

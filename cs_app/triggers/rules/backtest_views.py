@@ -17,6 +17,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from cs_app.accounts.signal_format import signal_label
 from cs_app.db_types import utcnow
+from cs_app.health.scoring import BAND_LABELS
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.backtest import MAX_DAYS, RuleBacktest, backtest_rule
 from cs_app.triggers.rules.forms import condition_text, once_text
@@ -25,12 +26,6 @@ bp = Blueprint("rule_backtests", __name__, url_prefix="/rules")
 
 DEFAULT_DAYS = 90
 ACCOUNTS_SHOWN = 200
-BAND_LABELS = {
-    "healthy": "Healthy",
-    "at_risk": "At risk",
-    "critical": "Critical",
-    "insufficient_data": "Insufficient data",
-}
 
 
 @bp.before_request

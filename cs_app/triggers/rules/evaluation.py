@@ -50,10 +50,8 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateTable
-from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import JSON
 
 from cs_app.accounts.models import Account
@@ -61,7 +59,14 @@ from cs_app.accounts.signal_catalog import BOOLEAN, METRIC_PREFIX, SIGNALS
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.db_types import UTCDateTime
 from cs_app.extensions import db
-from cs_app.sql import days_between, json_object
+from cs_app.sql import (
+    days_between,
+    insert_for,
+    json_boolean,
+    json_object,
+    on_postgresql,
+    utc_day_start_before,
+)
 from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.condition_sql import compile_condition, signal_column
@@ -109,52 +114,6 @@ class RuleSpec:
 
 
 # --- SQL pieces -----------------------------------------------------------------------------
-
-
-class utc_day_start_before(FunctionElement):  # noqa: N801  (reads like the SQL it is)
-    """The start (00:00 UTC) of the day ``days`` days before the date ``day``: a value that
-    compares correctly with a stored UTC timestamp on each dialect."""
-
-    inherit_cache = True
-    name = "utc_day_start_before"
-
-
-@compiles(utc_day_start_before, "sqlite")
-def _day_start_sqlite(element, compiler, **kw):
-    # SQLite stores timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text, which sorts after the
-    # bare 'YYYY-MM-DD' of the same day: the date is its own midnight.
-    day, days = list(element.clauses)
-    return (
-        f"date({compiler.process(day, **kw)}, '-' || ({compiler.process(days, **kw)}) || ' days')"
-    )
-
-
-@compiles(utc_day_start_before, "postgresql")
-def _day_start_postgresql(element, compiler, **kw):
-    day, days = list(element.clauses)
-    return (
-        f"(CAST(({compiler.process(day, **kw)} - ({compiler.process(days, **kw)})) "
-        f"AS TIMESTAMP) AT TIME ZONE 'UTC')"
-    )
-
-
-class json_boolean(FunctionElement):  # noqa: N801
-    """A boolean column as a JSON true/false (SQLite would give 1/0)."""
-
-    type = JSON()
-    inherit_cache = True
-    name = "json_boolean"
-
-
-@compiles(json_boolean, "sqlite")
-def _json_boolean_sqlite(element, compiler, **kw):
-    value = compiler.process(element.clauses, **kw)
-    return f"CASE WHEN {value} THEN json('true') WHEN NOT {value} THEN json('false') END"
-
-
-@compiles(json_boolean, "postgresql")
-def _json_boolean_postgresql(element, compiler, **kw):
-    return compiler.process(element.clauses, **kw)
 
 
 def renewal_cycle_start(renewal_date, now: datetime):
@@ -217,10 +176,6 @@ def matched_json(condition: Mapping):
     return json_object(*pairs)
 
 
-def dialect_insert():
-    return postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-
-
 # --- evaluation -----------------------------------------------------------------------------
 
 
@@ -278,7 +233,7 @@ def _hits(batch: Sequence[RuleSpec]):
     in one text and expands it with ``json_each``.
     """
     signals = AccountSignals.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         truths = postgresql.array([compile_condition(rule.condition) for rule in batch])
         found = (
             func.unnest(func.array_positions(truths, true()))
@@ -367,8 +322,7 @@ def _insert_new_firings(batch: Sequence[RuleSpec], *, now: datetime) -> list[tup
         "action_results",
     ]
     statement = (
-        dialect_insert()
-        .insert(firings)
+        insert_for(firings)
         .from_select(names, query)
         .on_conflict_do_nothing()
         .returning(firings.c.id, firings.c.rule_id)
@@ -408,7 +362,7 @@ def evaluate_batch(
     db.session.execute(
         insert(MATCHES).from_select(["rule_id", "account_id", "matched"], _hits(batch))
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         # autovacuum never analyses a temporary table: without statistics the planner takes
         # a few thousand matches for a hundred thousand and checks the policy by sorting
         # every firing of the table instead of probing the index for each match

@@ -45,9 +45,9 @@ from cs_app.accounts.signal_catalog import METRIC_PREFIX
 from cs_app.accounts.signals import signals_select
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.extensions import db
+from cs_app.sql import insert_for
 from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.rules import rules
-from cs_app.triggers.rules.evaluation import dialect_insert
 from cs_app.triggers.rules.executor import execute_actions
 from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.rules.service import signal_info
@@ -293,7 +293,7 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
     if not new_rows:
         return counts
     firings = RuleFiring.__table__
-    statement = dialect_insert().insert(firings).on_conflict_do_nothing().returning(firings.c.id)
+    statement = insert_for(firings).on_conflict_do_nothing().returning(firings.c.id)
     ids = [
         firing_id
         for chunk in _chunks(new_rows)

@@ -26,6 +26,7 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.errors import DomainError
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Plan, PlanChange
+from cs_app.sql import on_postgresql
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.refs import FiringRef
@@ -117,7 +118,7 @@ def _record(part: Sequence[_Firing], *, now: datetime) -> None:
     SQLite runs the per-row UPDATE as one executemany in-process, which is as fast."""
     firings = RuleFiring.__table__
     rows = [{"firing_id": f.ref.firing_id, "results": f.results} for f in part]
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         given = (
             func.json_to_recordset(bindparam("payload", type_=JSON))
             .table_valued(column("firing_id", Integer), column("results", JSON))

@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from math import ceil
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -26,6 +25,8 @@ from cs_app.accounts.signal_catalog import METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.audit import service as audit
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import contains_text
 from cs_app.triggers.pools.models import CsmPool
 from cs_app.triggers.rules import actions as action_rules
 from cs_app.triggers.rules import rules
@@ -442,18 +443,6 @@ class RuleRow:
     open_firings: int
 
 
-@dataclass
-class Page:
-    rows: list[Any]
-    total: int
-    page: int
-    per_page: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, ceil(self.total / self.per_page))
-
-
 def _firing_counts(now: datetime):
     """Per rule: firings in the last 30 days and firings still open, in one grouped pass."""
     since = now - timedelta(days=FIRING_WINDOW_DAYS)
@@ -468,7 +457,7 @@ def _firing_counts(now: datetime):
     )
 
 
-def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Page:
+def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Page[RuleRow]:
     """One page of rules with their firing counts: one statement for the rows (the counts
     grouped in a subquery), one for the total."""
     conditions = []
@@ -477,8 +466,7 @@ def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Pa
     if filters.enabled:
         conditions.append(Rule.enabled == (filters.enabled == "yes"))
     if filters.q:
-        escaped = filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(func.lower(Rule.name).like(f"%{escaped}%", escape="\\"))
+        conditions.append(contains_text(Rule.name, filters.q))
     counts = _firing_counts(now)
     recent = func.coalesce(counts.c.recent, 0)
     still_open = func.coalesce(counts.c.open, 0)
@@ -494,8 +482,7 @@ def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Pa
     order = columns[filters.sort]
     order = order.desc() if filters.direction == "desc" else order.asc()
     total = db.session.scalar(select(func.count(Rule.id)).where(*conditions)) or 0
-    pages = max(1, ceil(total / per_page))
-    page = min(filters.page, pages)
+    page = clamp_page(filters.page, total, per_page)
     rows = db.session.execute(
         select(
             Rule.id,
@@ -515,7 +502,7 @@ def list_rules(filters: RuleFilters, *, now: datetime, per_page: int = 50) -> Pa
         .where(*conditions)
         .order_by(order, func.lower(Rule.name), Rule.id)
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset(page, per_page))
     ).all()
     return Page([RuleRow(**row._mapping) for row in rows], total, page, per_page)
 
@@ -532,14 +519,13 @@ class FiringRow:
     currency: str
 
 
-def rule_firings(rule: Rule, *, page: int, per_page: int = 25) -> Page:
+def rule_firings(rule: Rule, *, page: int, per_page: int = 25) -> Page[FiringRow]:
     """A page of the rule's firings, newest first, with their accounts: two statements."""
     total = (
         db.session.scalar(select(func.count(RuleFiring.id)).where(RuleFiring.rule_id == rule.id))
         or 0
     )
-    pages = max(1, ceil(total / per_page))
-    page = min(max(1, page), pages)
+    page = clamp_page(page, total, per_page)
     rows = db.session.execute(
         select(
             RuleFiring.id,
@@ -555,7 +541,7 @@ def rule_firings(rule: Rule, *, page: int, per_page: int = 25) -> Page:
         .where(RuleFiring.rule_id == rule.id)
         .order_by(RuleFiring.fired_at.desc(), RuleFiring.id.desc())
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset(page, per_page))
     ).all()
     return Page([FiringRow(**row._mapping) for row in rows], total, page, per_page)
 
@@ -575,7 +561,7 @@ def find_rules(
         .where(*conditions)
         .order_by(func.lower(Rule.name), Rule.id)
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset(offset(page, per_page))
     )
     return list(found), total
 

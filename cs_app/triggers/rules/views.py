@@ -153,7 +153,7 @@ def show(rule_id: int):
         actions=[action_text(a, pools, templates) for a in rule.actions or []],
         properties=properties_text(rule.event_properties).splitlines(),
         firings=firings,
-        firing_rows=[_firing_view(f) for f in firings.rows],
+        firing_rows=[_firing_view(f) for f in firings.items],
         events=[(e, _audit_changes(e)) for e in audit.events_for(service.AUDIT_ENTITY, rule.id)],
         can_author=current_user.can_edit_everything,
     )

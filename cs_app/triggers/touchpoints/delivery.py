@@ -46,6 +46,7 @@ from sqlalchemy import or_, select, update
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.jobs.lease import WORKER
+from cs_app.sql import on_postgresql
 from cs_app.triggers.alerts.service import create_alert
 from cs_app.triggers.touchpoints.models import Touchpoint
 from cs_app.triggers.touchpoints.retry import next_attempt_delay
@@ -108,7 +109,7 @@ def claim_due(claim: str, *, clock: datetime, lease: timedelta, limit: int) -> l
     candidates = select(T.id).where(*_due(clock)).order_by(T.next_attempt_at, T.id).limit(limit)
     claiming = update(TABLE).values(claimed_by=claim, claimed_until=clock + lease)
     db.session.commit()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         locked = list(db.session.scalars(candidates.with_for_update(skip_locked=True)))
         ids = (
             list(db.session.scalars(claiming.where(T.id.in_(locked), *_due(clock)).returning(T.id)))

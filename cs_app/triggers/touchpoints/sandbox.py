@@ -38,6 +38,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, SIGNALS
+from cs_app.money import format_money
 
 MAX_SUBJECT_SOURCE = 300
 MAX_BODY_SOURCE = 20_000
@@ -576,17 +577,6 @@ def validate_template(subject: str, body: str) -> dict[str, str]:
 
 # --- the context: plain data only ------------------------------------------------------------
 
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
-
-
-def format_money(minor: int | None, currency: str | None) -> str:
-    if minor is None:
-        return ""
-    major = minor / 100
-    amount = f"{major:,.0f}" if major == int(major) else f"{major:,.2f}"
-    symbol = CURRENCY_SYMBOLS.get(currency or "")
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency or ''}".strip()
-
 
 def first_name(name: str | None) -> str:
     return (name or "").split(" ")[0] if name else ""
@@ -633,7 +623,7 @@ def build_context(
             "contract_start": account.get("contract_start"),
             "days_to_renewal": (renewal - today).days if renewal else None,
             "trial_ends_on": account.get("trial_ends_on"),
-            "arr": format_money(account.get("arr_minor"), account.get("currency")),
+            "arr": format_money(account.get("arr_minor"), account.get("currency"), missing=""),
             "arr_minor": account.get("arr_minor"),
             "currency": account.get("currency") or "",
             "seats_purchased": account.get("seats_purchased"),

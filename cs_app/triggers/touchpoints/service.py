@@ -17,7 +17,7 @@ claimed, so a person cannot cancel a message while it is being sent.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -46,6 +46,8 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
+from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import contains_text
 from cs_app.triggers.pools.models import CsmPool, QueueItem
 from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.touchpoints import sandbox
@@ -439,22 +441,8 @@ def _where(filters: TouchpointFilters, *, with_status: bool = True) -> list:
         if filters.exact_account:
             where.append(Account.external_id == text)
         else:
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-            where.append(or_(Account.external_id == text, Account.name.ilike(pattern, escape="\\")))
+            where.append(or_(Account.external_id == text, contains_text(Account.name, text)))
     return where
-
-
-@dataclass
-class TouchpointPage:
-    items: list[Touchpoint]
-    total: int
-    page: int
-    per_page: int
-    status_counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def touchpoint_page(
@@ -463,7 +451,7 @@ def touchpoint_page(
     page: int = 1,
     per_page: int = PER_PAGE,
     with_counts: bool = False,
-) -> TouchpointPage:
+) -> Page[Touchpoint]:
     """Touchpoints by due time (newest first unless asked otherwise); the account and template
     come joined, so a page is two queries (three with the per-status counts)."""
     where = _where(filters)
@@ -472,8 +460,8 @@ def touchpoint_page(
         .join(Account, Account.id == Touchpoint.account_id)
         .where(*where)
     )
-    pages = max(1, -(-int(total or 0) // per_page))
-    page = min(max(page, 1), pages)
+    total = int(total or 0)
+    page = clamp_page(page, total, per_page)
     order = Touchpoint.due_at.asc() if filters.direction == "asc" else Touchpoint.due_at.desc()
     items = list(
         db.session.scalars(
@@ -481,7 +469,7 @@ def touchpoint_page(
             .join(Touchpoint.account)
             .where(*where)
             .order_by(order, Touchpoint.id.desc())
-            .offset((page - 1) * per_page)
+            .offset(offset(page, per_page))
             .limit(per_page)
         ).unique()
     )
@@ -496,9 +484,7 @@ def touchpoint_page(
                 .group_by(Touchpoint.status)
             ).all()
         )
-    return TouchpointPage(
-        items=items, total=int(total or 0), page=page, per_page=per_page, status_counts=counts
-    )
+    return Page(items=items, total=total, page=page, per_page=per_page, counts=counts)
 
 
 @dataclass

@@ -8,11 +8,11 @@ import pytest
 
 from cs_app.dashboards.charts import (
     band_series,
-    compact_money,
     one_bar_per_category,
     share_segments,
     week_label,
 )
+from cs_app.money import compact_money
 
 
 @pytest.mark.parametrize(

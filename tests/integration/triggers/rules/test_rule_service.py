@@ -401,18 +401,18 @@ def test_list_counts_recent_and_open_firings_in_fixed_queries(app, now, count_qu
     with count_queries() as counter:
         page = service.list_rules(filters, now=now)
     assert counter.count == 2
-    rows = {row.name: row for row in page.rows}
+    rows = {row.name: row for row in page.items}
     assert (rows["Zz busy"].firings_30d, rows["Zz busy"].open_firings) == (2, 2)
     assert (rows["Zz quiet"].firings_30d, rows["Zz quiet"].open_firings) == (0, 0)
     assert page.total == 2
     by_firings = service.list_rules(
         service.RuleFilters.from_args({"q": "zz", "sort": "firings", "dir": "desc"}), now=now
     )
-    assert [r.name for r in by_firings.rows] == ["Zz busy", "Zz quiet"]
+    assert [r.name for r in by_firings.items] == ["Zz busy", "Zz quiet"]
     disabled = service.list_rules(
         service.RuleFilters.from_args({"q": "zz", "enabled": "no"}), now=now
     )
-    assert [r.id for r in disabled.rows] == [quiet.id]
+    assert [r.id for r in disabled.items] == [quiet.id]
 
 
 def test_list_filters_by_kind_and_ignores_unknown_arguments(app, now):
@@ -422,7 +422,7 @@ def test_list_filters_by_kind_and_ignores_unknown_arguments(app, now):
         {"q": "zz", "kind": "expansion", "sort": "nope", "page": "x", "enabled": "maybe"}
     )
     assert (filters.sort, filters.page, filters.enabled) == ("name", 1, "")
-    assert [r.name for r in service.list_rules(filters, now=now).rows] == ["Zz expansion"]
+    assert [r.name for r in service.list_rules(filters, now=now).items] == ["Zz expansion"]
 
 
 def test_firings_page_newest_first(app, now):
@@ -430,9 +430,9 @@ def test_firings_page_newest_first(app, now):
     for days in range(30):
         RuleFiringFactory(rule=rule, fired_at=now - timedelta(days=days))
     first = service.rule_firings(rule, page=1)
-    assert (first.total, first.pages, len(first.rows)) == (30, 2, 25)
-    assert first.rows[0].fired_at == now
-    assert len(service.rule_firings(rule, page=2).rows) == 5
+    assert (first.total, first.pages, len(first.items)) == (30, 2, 25)
+    assert first.items[0].fired_at == now
+    assert len(service.rule_firings(rule, page=2).items) == 5
     assert service.rule_firings(rule, page=99).page == 2
 
 

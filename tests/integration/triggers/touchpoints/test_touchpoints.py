@@ -334,7 +334,7 @@ def test_the_list_filters_and_sorts_by_due(app, now):
     assert ids(account="GLOBEX", exact_account=True) == [other.id]
     assert ids(account="glob", exact_account=True) == []
     page = service.touchpoint_page(service.TouchpointFilters(status="dead"), with_counts=True)
-    assert page.status_counts == {"scheduled": 1, "sent": 1, "failed": 0, "cancelled": 0, "dead": 1}
+    assert page.counts == {"scheduled": 1, "sent": 1, "failed": 0, "cancelled": 0, "dead": 1}
 
 
 # --- from a rule firing to a delivered touchpoint -------------------------------------------

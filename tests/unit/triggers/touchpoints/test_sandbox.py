@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
+from cs_app.money import format_money
 from cs_app.triggers.rules.builtin import BUILTIN_TOUCHPOINT_TEMPLATES
 from cs_app.triggers.touchpoints.sandbox import (
     SAMPLE_CONTEXT,
     TemplateProblem,
     build_context,
-    format_money,
     render,
     render_message,
     validate_template,
@@ -93,7 +93,8 @@ def test_money_is_formatted_in_its_currency():
     assert format_money(2_400_000, "USD") == "$24,000"
     assert format_money(123_456, "EUR") == "€1,234.56"
     assert format_money(5_000, "CHF") == "50 CHF"
-    assert format_money(None, "USD") == ""
+    assert format_money(None, "USD", missing="") == ""
+    assert format_money(5_000, None) == "50"
 
 
 # --- unknown names and fields ---------------------------------------------------------------
