@@ -256,15 +256,15 @@ def preview_json(preview: Preview) -> dict[str, Any]:
 )
 def list_rules():
     query = parse_query(RuleListQuery)
-    rules, total = service.find_rules(
+    found = service.find_rules(
         kind=query.kind, enabled=query.enabled, page=query.page, per_page=query.per_page
     )
     return jsonify(
         {
-            "items": [rule_json(r) for r in rules],
-            "page": query.page,
-            "per_page": query.per_page,
-            "total": total,
+            "items": [rule_json(r) for r in found.items],
+            "page": found.page,
+            "per_page": found.per_page,
+            "total": found.total,
         }
     )
 

@@ -548,7 +548,7 @@ def rule_firings(rule: Rule, *, page: int, per_page: int = 25) -> Page[FiringRow
 
 def find_rules(
     *, kind: str | None, enabled: bool | None, page: int, per_page: int
-) -> tuple[list[Rule], int]:
+) -> Page[Rule]:
     """A page of rules by name, and how many match: the API's list."""
     conditions = []
     if kind is not None:
@@ -563,7 +563,7 @@ def find_rules(
         .limit(per_page)
         .offset(offset(page, per_page))
     )
-    return list(found), total
+    return Page(list(found), total, page, per_page)
 
 
 def pool_names() -> dict[str, str]:

@@ -1,0 +1,82 @@
+"""Domain errors become error pages in one place (``web.py``): a view lets the service's
+NotFoundError, PermissionDenied, ConflictError or ValidationError go, and the page says what
+happened with the right status; the API answers the same errors in JSON."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Blueprint
+
+from cs_app import create_app
+from cs_app.config import TestConfig
+from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from cs_app.extensions import db
+from cs_app.triggers.alerts.models import Alert
+from tests.factories import AlertFactory, UserFactory
+
+
+@pytest.fixture
+def raising_client(tmp_path):
+    """A fresh app with one extra page per domain error, raised as a service would."""
+    app = create_app(
+        {
+            **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        }
+    )
+    raising = Blueprint("raising", __name__)
+    errors = {
+        "missing": NotFoundError("no such plan"),
+        "forbidden": PermissionDenied("not yours"),
+        "conflict": ConflictError("Someone else saved this plan since you opened it."),
+        "invalid": ValidationError("The due date is before the start date."),
+    }
+
+    @raising.route("/raise/<name>")
+    def raise_it(name: str):
+        raise errors[name]
+
+    app.register_blueprint(raising)
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    "name, status, message",
+    [
+        ("missing", 404, "There is nothing at this address."),
+        ("forbidden", 403, "Your role does not allow this."),
+        ("conflict", 409, "Someone else saved this plan since you opened it."),
+        ("invalid", 422, "The due date is before the start date."),
+    ],
+)
+def test_a_domain_error_a_page_lets_go_is_an_error_page(raising_client, name, status, message):
+    response = raising_client.get(f"/raise/{name}")
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    assert message in response.get_data(as_text=True)
+
+
+def test_pages_of_things_that_do_not_exist_are_404(client, login):
+    login(UserFactory(role="csm"))
+    for path in ("/plans/999999", "/rules/999999", "/rules/999999/backtest", "/queue/999999"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "There is nothing at this address." in response.get_data(as_text=True)
+
+
+def test_marking_anothers_alert_is_403_and_changes_nothing(client, login):
+    owner, other = UserFactory(), UserFactory()
+    alert = AlertFactory(user=owner)
+    db.session.commit()
+    login(other)
+    response = client.post(f"/alerts/{alert.id}/read")
+    assert response.status_code == 403
+    assert "Your role does not allow this." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Alert, alert.id).read_at is None
+
+
+def test_the_api_answers_the_same_errors_in_json(client, api_token):
+    response = client.get("/api/v1/plans/999999", headers=api_token(UserFactory(role="lead")))
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
