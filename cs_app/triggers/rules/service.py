@@ -546,9 +546,7 @@ def rule_firings(rule: Rule, *, page: int, per_page: int = 25) -> Page[FiringRow
     return Page([FiringRow(**row._mapping) for row in rows], total, page, per_page)
 
 
-def find_rules(
-    *, kind: str | None, enabled: bool | None, page: int, per_page: int
-) -> Page[Rule]:
+def find_rules(*, kind: str | None, enabled: bool | None, page: int, per_page: int) -> Page[Rule]:
     """A page of rules by name, and how many match: the API's list."""
     conditions = []
     if kind is not None:
