@@ -42,9 +42,6 @@ def _capitalized(values: tuple[str, ...]) -> list[SelectChoice]:
     return [SelectChoice(value, value.capitalize()) for value in values]
 
 
-DATE_HINT = "YYYY-MM-DD"
-
-
 class AmountField(DecimalField):
     """A money amount in major units; thousands separators, spaces and a currency symbol
     are allowed, as people type them."""

@@ -19,6 +19,7 @@ from cs_app.health import scoring
 from cs_app.health.scoring import BANDS
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, Plan, PlanTemplate
+from cs_app.request_args import page_number
 from cs_app.sql import contains_text, on_postgresql
 
 UNASSIGNED = "none"
@@ -49,7 +50,6 @@ class AccountFilters:
         csm = (args.get("csm") or "").strip()
         if csm != UNASSIGNED and not (csm.isdigit() and int(csm) < 2**31):
             csm = ""  # not a user id (ids are 32-bit integers in both databases)
-        page = args.get("page", "1")
         sort = args.get("sort", "name")
         return cls(
             q=(args.get("q") or "").strip()[:200],
@@ -60,7 +60,7 @@ class AccountFilters:
             band=pick("band", (*BANDS, NOT_SCORED)),
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
-            page=max(1, int(page)) if str(page).isdigit() else 1,
+            page=page_number(args),
         )
 
     @property
@@ -345,14 +345,14 @@ def _grouped_page_keys(
         groups.reverse()
     if None in counts:
         groups.append([None])  # no stage, segment or CSM: last either way
-    start, stop = (page - 1) * per_page, page * per_page
+    start, stop = offset(page, per_page), page * per_page
     spanned: list[tuple[list, int, int]] = []  # (values, offset in group, rows wanted)
     position = 0
     for values in groups:
         size = sum(counts[value] for value in values)
         if position + size > start and position < stop:
-            offset = max(0, start - position)
-            spanned.append((values, offset, min(size, stop - position) - offset))
+            skip = max(0, start - position)
+            spanned.append((values, skip, min(size, stop - position) - skip))
         position += size
         if position >= stop:
             break
@@ -362,8 +362,8 @@ def _grouped_page_keys(
             page,
             [
                 key
-                for values, offset, limit in spanned
-                for key in _group_keys(where, grouping, [values], descending, offset, limit)
+                for values, skip, limit in spanned
+                for key in _group_keys(where, grouping, [values], descending, skip, limit)
             ],
         )
     first, middle, last = spanned[0], spanned[1:-1], spanned[-1]
@@ -380,10 +380,10 @@ def _grouped_page_keys(
 
 
 def _group_keys(
-    where: list, grouping: Grouping, groups: list[list], descending: bool, offset: int, limit: int
+    where: list, grouping: Grouping, groups: list[list], descending: bool, skip: int, limit: int
 ) -> list[str]:
     """External ids of the accounts in ``groups`` (consecutive in the list's order), in
-    that order, from ``offset`` on."""
+    that order, the first ``skip`` left out."""
     column = grouping.column
     values = [value for group in groups for value in group]
     statement = select(Account.external_id).where(*where)
@@ -404,7 +404,7 @@ def _group_keys(
                 value=column,
             ),
         )
-    return list(db.session.scalars(statement.order_by(*order).offset(offset).limit(limit)))
+    return list(db.session.scalars(statement.order_by(*order).offset(skip).limit(limit)))
 
 
 def csm_choices() -> list[tuple[int, str]]:

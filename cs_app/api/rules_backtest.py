@@ -1,7 +1,7 @@
 """A rule's backtest over the API: replay it over the stored history with no side effects.
 
 Any token may run one (it only reads, like a preview). The answer is
-``triggers.backtest.RuleBacktest.as_dict``: firings by day, the accounts it fired for with
+``triggers.rules.backtest.RuleBacktest.as_dict``: firings by day, the accounts it fired for with
 their dates and what happened to them afterwards, the firings its once-only policy would have
 suppressed, the load on each member of the pool it routes to, and which signals were replayed
 from history and which at their current value.

@@ -53,13 +53,6 @@ def create_user(
     return user
 
 
-def set_password(user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        message = f"Use at least {MIN_PASSWORD_LENGTH} characters."
-        raise ValidationError(message, {"password": message})
-    user.password_hash = hash_password(password)
-
-
 def login_delay(email: str, now: datetime) -> int:
     """Seconds the caller must still wait before another try for ``email`` (0 = go ahead)."""
     throttle = db.session.get(LoginThrottle, email.strip().lower())

@@ -9,7 +9,6 @@ same generated inputs and compares.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
@@ -114,14 +113,6 @@ def _score_expression(measure: scoring.Measure, value):
         (number >= critical, 0.0),
         else_=100.0 * (number - critical) / (healthy - critical),
     )
-
-
-@dataclass
-class _MeasureColumns:
-    measure: scoring.Measure
-    value: object
-    stale: object
-    score: object
 
 
 def scores_select(version: ScorecardVersion, *, now: datetime, account_filter=None):

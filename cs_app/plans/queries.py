@@ -16,6 +16,7 @@ from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, PLAN_TYPES, ActionItem, Milestone, Plan
+from cs_app.request_args import page_number
 from cs_app.sql import contains_text
 
 
@@ -43,7 +44,7 @@ class PlanListFilters:
             query=args.get("q", "").strip(),
             sort=sort if sort in PLAN_SORTS else "next_review",
             direction="desc" if args.get("dir") == "desc" else "asc",
-            page=max(args.get("page", 1, type=int) or 1, 1),
+            page=page_number(args),
         )
 
     def args(self) -> dict[str, Any]:

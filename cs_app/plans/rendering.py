@@ -6,7 +6,7 @@ listing every person who can own a row. WTForms' widgets build each attribute an
 the fields half of the page's time. ``render_field`` writes the same HTML, byte for byte, for
 the widgets the plan forms use (text, date, number and hidden inputs, text areas, single
 selects) with plain string building, and hands anything else to the widget itself.
-``tests/unit/test_plan_rendering.py`` holds it to WTForms' output.
+``tests/unit/plans/test_rendering.py`` holds it to WTForms' output.
 """
 
 from __future__ import annotations

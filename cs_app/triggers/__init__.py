@@ -7,5 +7,6 @@
 - ``alerts``: in-app alerts and the top bar's unread badge.
 
 ``refs`` is what the rule executor hands to pools and touchpoints about a new firing;
-``account_activity`` gathers all four for the account page.
+``account_activity`` gathers what rules, pools and touchpoints did for one account, for the
+account page.
 """

@@ -1,7 +1,7 @@
 """Role policies of the browser routes for CSM pools, queues and alerts
-(cs_app/triggers/pool_views.py); merged into ``test_role_matrix.POLICY``. URL parameters the
-matrix fills in: rule_id, pool_id, queue_item_id, touchpoint_id, tp_template_id, alert_id (see
-``test_role_matrix.world``)."""
+(cs_app/triggers/pools/views.py, cs_app/triggers/alerts/views.py); merged into
+``test_role_matrix.POLICY``. URL parameters the matrix fills in: rule_id, pool_id,
+queue_item_id, touchpoint_id, tp_template_id, alert_id (see ``test_role_matrix.world``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Role policies of the browser routes for trigger rules (cs_app/triggers/rule_views.py); merged
-into ``test_role_matrix.POLICY``. URL parameters the matrix fills in: rule_id, pool_id,
-queue_item_id, touchpoint_id, tp_template_id, alert_id (see ``test_role_matrix.world``)."""
+"""Role policies of the browser routes for trigger rules (cs_app/triggers/rules/views.py and
+backtest_views.py); merged into ``test_role_matrix.POLICY``. URL parameters the matrix fills
+in: rule_id, pool_id, queue_item_id, touchpoint_id, tp_template_id, alert_id (see
+``test_role_matrix.world``)."""
 
 from __future__ import annotations
 

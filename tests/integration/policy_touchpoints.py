@@ -1,5 +1,5 @@
 """Role policies of the browser routes for touchpoints and their templates
-(cs_app/triggers/touchpoint_views.py); merged into ``test_role_matrix.POLICY``. URL parameters
+(cs_app/triggers/touchpoints/views.py); merged into ``test_role_matrix.POLICY``. URL parameters
 the matrix fills in: rule_id, pool_id, queue_item_id, touchpoint_id, tp_template_id, alert_id
 (see ``test_role_matrix.world``).
 

@@ -532,15 +532,6 @@ def route_firings(
     return items
 
 
-def route_item(
-    firing: FiringRef, *, pool_key: str, priority: str, sla_hours: int | None, now: datetime
-) -> QueueItem:
-    """``route_firings`` for one firing (an event rule matching one account)."""
-    return route_firings(
-        [firing], pool_key=pool_key, priority=priority, sla_hours=sla_hours, now=now
-    )[firing.firing_id]
-
-
 def assign_waiting_items(*, now: datetime) -> int:
     """Give the items that waited unassigned to members who have room again (someone came
     back, resolved items or had capacity raised), most urgent first, by the pool's strategy.

@@ -61,8 +61,6 @@ ACCOUNT_LIST_LIMIT = 500  # accounts listed with their dates; the counts cover a
 CHUNK = 500
 OUTCOME_STAGES = {"churned": "churned", "expansion": "expanded"}
 BAND_RANK = {"critical": 0, "at_risk": 1, "healthy": 2}
-SNAPSHOT_SIGNALS = ("health_score", "health_band", "health_change_30d")
-DATED_SIGNALS = ("days_to_renewal", "account_age_days", "trial_days_left")
 METRIC_BACKED = {"quota_used_pct": "quota_used_pct"}
 
 

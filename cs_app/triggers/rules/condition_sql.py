@@ -1,9 +1,9 @@
 """Compile a rule condition to a SQL boolean: over ``account_signals`` by default, or over any
 columns a caller maps the signals to (the rule backtest's daily history).
 
-SQL's own three-valued logic gives exactly the semantics of ``triggers.rules.evaluate``; a test
-runs both on generated trees and accounts. ``metric.<key>`` reads the account's latest value of
-that metric through a correlated subquery.
+SQL's own three-valued logic gives exactly the semantics of ``triggers.rules.rules.evaluate``;
+a test runs both on generated trees and accounts. ``metric.<key>`` reads the account's latest
+value of that metric through a correlated subquery.
 """
 
 from __future__ import annotations

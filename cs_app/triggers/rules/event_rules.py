@@ -1,7 +1,8 @@
 """Event-driven rules: evaluated for the accounts of a batch of newly ingested events.
 
-``accounts.ingest.ingest_events`` calls ``evaluate_event_rules`` with the rows it has just
-inserted (duplicates were already dropped, so a re-sent event fires nothing). A batch whose
+Ingestion sends ``hooks.events_ingested`` with the rows it has just inserted (duplicates were
+already dropped, so a re-sent event fires nothing); ``on_events_ingested``, connected when the
+app is built, hands them to ``evaluate_event_rules``. A batch whose
 event types no enabled event rule listens to costs one indexed query on ``rules.event_type``.
 
 For each enabled rule with ``mode="event"`` whose ``event_type`` is in the batch:

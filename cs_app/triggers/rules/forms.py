@@ -3,7 +3,7 @@
 The form carries the condition and the actions as JSON text (the builder's script keeps it in
 step with its rows; without JavaScript the JSON is edited directly), event property filters as
 ``key=value1,value2`` lines, and the version the editor started from. It hands all of it to
-``triggers.service.validate_rule_payload`` as typed, so the messages stay in the service and
+``triggers.rules.service.validate_rule_payload`` as typed, so the messages stay in the service and
 land beside the fields of the same names.
 """
 

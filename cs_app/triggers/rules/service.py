@@ -26,6 +26,7 @@ from cs_app.audit import service as audit
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
+from cs_app.request_args import page_number
 from cs_app.sql import contains_text
 from cs_app.triggers.pools.models import CsmPool
 from cs_app.triggers.rules import actions as action_rules
@@ -405,14 +406,13 @@ class RuleFilters:
         kind = args.get("kind", "")
         enabled = args.get("enabled", "")
         sort = args.get("sort", "name")
-        page = args.get("page", "1")
         return cls(
             kind=kind if kind in RULE_KINDS else "",
             enabled=enabled if enabled in ("yes", "no") else "",
             q=(args.get("q") or "").strip()[:200],
             sort=sort if sort in SORTS else "name",
             direction="desc" if args.get("dir") == "desc" else "asc",
-            page=max(1, int(page)) if str(page).isdigit() and len(page) < 7 else 1,
+            page=page_number(args),
         )
 
     @property

@@ -2,7 +2,7 @@
 recent firings, audit trail), and the builder with its preview.
 
 Everyone signed in reads rules; leads and admins create, change, enable, disable and delete
-them. Views parse the form, call ``triggers.service`` (or ``preview``) and render; what the
+them. Views parse the form, call ``triggers.rules.service`` (or ``preview``) and render; what the
 templates show is prepared here so that templates run no queries.
 """
 
