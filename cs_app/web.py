@@ -10,6 +10,7 @@ from flask_login import current_user
 from cs_app.errors import DomainError, NotFoundError, PermissionDenied
 from cs_app.extensions import db, login_manager
 from cs_app.money import compact_money, format_money
+from cs_app.numbers import format_number
 
 
 def format_date(value: date | datetime | None) -> str:
@@ -18,12 +19,6 @@ def format_date(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
     return value.isoformat()
-
-
-def format_number(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:g}"
 
 
 def register_web(app: Flask) -> None:
@@ -40,7 +35,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["money_short"] = compact_money
     app.jinja_env.filters["day"] = format_date
-    app.jinja_env.filters["num"] = format_number
+    app.jinja_env.filters["num"] = lambda value: format_number(value, max_decimals=3)
     app.jinja_env.globals["today"] = date.today
 
     @app.after_request

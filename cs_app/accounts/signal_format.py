@@ -9,12 +9,7 @@ from typing import Any
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, SIGNALS
 from cs_app.health.scoring import BAND_LABELS
 from cs_app.money import format_money
-
-
-def format_number(value: float) -> str:
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
+from cs_app.numbers import format_number
 
 
 def format_signal(key: str, value: Any, currency: str = "USD") -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from cs_app.accounts.models import Account
 from cs_app.accounts.signal_catalog import SIGNALS
-from cs_app.accounts.signal_format import format_number, format_signal, signal_label
+from cs_app.accounts.signal_format import format_signal, signal_label
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
@@ -22,6 +22,7 @@ from cs_app.health import queries, service
 from cs_app.health.forms import OverrideForm
 from cs_app.health.models import Scorecard
 from cs_app.health.scoring import BAND_LABELS
+from cs_app.numbers import format_number
 
 OVERRIDE_PREFIX = "override"
 TREND_DAYS = 90

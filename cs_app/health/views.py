@@ -17,7 +17,7 @@ from cs_app.accounts import service as account_service
 from cs_app.accounts.models import SEGMENTS, Account
 from cs_app.accounts.page import render_account_page
 from cs_app.accounts.signal_catalog import CATEGORY, METRIC_PREFIX, SIGNALS
-from cs_app.accounts.signal_format import format_number, signal_label
+from cs_app.accounts.signal_format import signal_label
 from cs_app.audit import service as audit
 from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
@@ -38,6 +38,7 @@ from cs_app.health.forms import (
 from cs_app.health.models import Scorecard, ScorecardVersion
 from cs_app.health.panel import OVERRIDE_PREFIX
 from cs_app.health.scoring import BAND_LABELS, BANDS
+from cs_app.numbers import format_number
 
 bp = Blueprint("health", __name__)
 

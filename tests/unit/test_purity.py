@@ -20,6 +20,7 @@ PURE_MODULES = [
     "cs_app.triggers.rules.actions",
     "cs_app.triggers.touchpoints.sandbox",
     "cs_app.paging",
+    "cs_app.numbers",
     "cs_app.request_args",
     "cs_app.imports.csv_reader",
     "cs_app.imports.mapping",
