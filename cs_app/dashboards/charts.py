@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from datetime import date
 
+from cs_app.health.scoring import (
+    AT_RISK,
+    BAND_SEVERITY,
+    BANDS,
+    CRITICAL,
+    NOT_SCORED,
+    band_label,
+)
 from cs_app.money import compact_money
 
-BAND_TONES = {
-    "healthy": "healthy",
-    "at_risk": "at_risk",
-    "critical": "critical",
-    "insufficient_data": "insufficient_data",
-    "not_scored": "pale",
-}
+# the dashboard's chart tones are named after the bands (dashboards.css colours them)
+BAND_TONES = {**{band: band for band in BANDS}, NOT_SCORED: "pale"}
 
 
 def week_label(start: date) -> str:
@@ -55,7 +58,7 @@ def share_segments(items: list[tuple[str, str, int, str]]) -> list[dict]:
 
 
 WORKLOAD_CHART_LIMIT = 12
-CONFIDENT_BANDS = ("healthy", "at_risk", "critical")  # always charted, even when empty
+CONFIDENT_BANDS = tuple(BAND_SEVERITY)  # always charted, even when empty
 
 
 def portfolio_charts(
@@ -107,8 +110,16 @@ def portfolio_charts(
         "series": [
             s
             for s in (
-                {"name": "Critical", "tone": "critical", "values": [r.critical for r in busiest]},
-                {"name": "At risk", "tone": "at_risk", "values": [r.at_risk for r in busiest]},
+                {
+                    "name": band_label(CRITICAL),
+                    "tone": CRITICAL,
+                    "values": [r.critical for r in busiest],
+                },
+                {
+                    "name": band_label(AT_RISK),
+                    "tone": AT_RISK,
+                    "values": [r.at_risk for r in busiest],
+                },
                 {
                     "name": "Other accounts",
                     "tone": "slate",

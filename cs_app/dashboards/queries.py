@@ -28,14 +28,12 @@ from cs_app.dashboards import routing_queries
 from cs_app.extensions import db
 from cs_app.health import scoring
 from cs_app.health.models import HealthSnapshot, Scorecard, ScorecardVersion
-from cs_app.health.scoring import AT_RISK, CRITICAL, HEALTHY, NOT_SCORED, band_label
+from cs_app.health.scoring import AT_RISK, CRITICAL, NOT_SCORED, band_label
 from cs_app.plans.models import ActionItem, Plan
 
 SCORED_BANDS = scoring.BANDS
 BANDS = (*SCORED_BANDS, NOT_SCORED)
 RISK_BANDS = (AT_RISK, CRITICAL)
-# how bad a confident band is; moves to or from "insufficient data" are not "worse"
-BAND_RANK = {HEALTHY: 0, AT_RISK: 1, CRITICAL: 2}
 RENEWAL_WINDOWS = (30, 60, 90)
 TREND_WEEKS = 12
 MOVEMENT_DAYS = 30
@@ -637,11 +635,11 @@ class Movements:
 
 
 def _worse(before: str, now: str) -> bool:
-    return before in BAND_RANK and now in BAND_RANK and BAND_RANK[now] > BAND_RANK[before]
+    return scoring.band_move(before, now) == "worsened"
 
 
 def _rank(column):
-    return case(BAND_RANK, value=column, else_=None)
+    return case(scoring.BAND_SEVERITY, value=column, else_=None)
 
 
 def _movement_statements(filters: DashboardFilters, today: date):

@@ -21,7 +21,7 @@ from cs_app.extensions import db
 from cs_app.health import queries, service
 from cs_app.health.forms import OverrideForm
 from cs_app.health.models import Scorecard
-from cs_app.health.scoring import BAND_LABELS
+from cs_app.health.scoring import AT_RISK, BAND_LABELS, CRITICAL, HEALTHY, band_label
 from cs_app.numbers import format_number
 
 OVERRIDE_PREFIX = "override"
@@ -127,7 +127,7 @@ def _trend_chart(health: service.AccountHealth, today: date) -> dict[str, Any]:
             "y": s.score,
             "label": f"{s.day.isoformat()}: "
             f"{'no score' if s.score is None else format_number(round(s.score, 1))} "
-            f"({BAND_LABELS.get(s.band, s.band)})",
+            f"({band_label(s.band)})",
         }
         for s in health.trend
     ]
@@ -146,14 +146,14 @@ def _trend_chart(health: service.AccountHealth, today: date) -> dict[str, Any]:
     zones = []
     if version is not None:
         zones = [
-            {"from": version.healthy_min, "to": 100, "tone": "green", "label": "Healthy"},
+            {"from": version.healthy_min, "to": 100, "tone": "green", "label": band_label(HEALTHY)},
             {
                 "from": version.at_risk_min,
                 "to": version.healthy_min,
                 "tone": "amber",
-                "label": "At risk",
+                "label": band_label(AT_RISK),
             },
-            {"from": 0, "to": version.at_risk_min, "tone": "red", "label": "Critical"},
+            {"from": 0, "to": version.at_risk_min, "tone": "red", "label": band_label(CRITICAL)},
         ]
     return {
         "series": [{"name": "Health score", "tone": "blue", "points": points}],

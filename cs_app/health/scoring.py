@@ -23,11 +23,22 @@ BAND_LABELS = {
     NOT_SCORED: "Not scored",
 }
 BAND_SCORES = {HEALTHY: 100.0, AT_RISK: 50.0, CRITICAL: 0.0}
+# how bad a confident band is; moves to or from "insufficient data" are neither worse nor better
+BAND_SEVERITY = {HEALTHY: 0, AT_RISK: 1, CRITICAL: 2}
 
 
 def band_label(band: str | None) -> str:
     """How a band reads on a page; no band at all is "Not scored"."""
     return BAND_LABELS.get(band or NOT_SCORED, band or "")
+
+
+def band_move(before: str | None, after: str | None) -> str:
+    """ "worsened", "improved" or "unchanged" between two confident bands; "unknown" when
+    either is missing or "insufficient data"."""
+    if before not in BAND_SEVERITY or after not in BAND_SEVERITY:
+        return "unknown"
+    change = BAND_SEVERITY[after] - BAND_SEVERITY[before]
+    return "worsened" if change > 0 else "improved" if change < 0 else "unchanged"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
+from cs_app.health.scoring import band_move
 from cs_app.sql import date_minus_days, days_between, on_postgresql
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import CsmPool, PoolMember
@@ -60,7 +61,6 @@ MAX_DAYS = 365
 ACCOUNT_LIST_LIMIT = 500  # accounts listed with their dates; the counts cover all
 CHUNK = 500
 OUTCOME_STAGES = {"churned": "churned", "expansion": "expanded"}
-BAND_RANK = {"critical": 0, "at_risk": 1, "healthy": 2}
 METRIC_BACKED = {"quota_used_pct": "quota_used_pct"}
 
 
@@ -88,10 +88,7 @@ class FiredAccount:
 
     @property
     def band_move(self) -> str:
-        then, now = BAND_RANK.get(self.band_then or ""), BAND_RANK.get(self.band_now or "")
-        if then is None or now is None:
-            return "unknown"
-        return "improved" if now > then else "worsened" if now < then else "unchanged"
+        return band_move(self.band_then, self.band_now)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from cs_app.health.scoring import (
     Override,
     SignalValue,
     band_for,
+    band_move,
     compute_health,
     measure_score,
     what_changed,
@@ -143,3 +144,18 @@ def test_what_changed_per_measure():
         "b": 0,
         "c": None,
     }
+
+
+@pytest.mark.parametrize(
+    "before, after, move",
+    [
+        ("healthy", "at_risk", "worsened"),
+        ("at_risk", "critical", "worsened"),
+        ("critical", "healthy", "improved"),
+        ("at_risk", "at_risk", "unchanged"),
+        ("insufficient_data", "critical", "unknown"),
+        (None, "healthy", "unknown"),
+    ],
+)
+def test_band_move_compares_confident_bands_only(before, after, move):
+    assert band_move(before, after) == move
