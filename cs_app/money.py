@@ -7,6 +7,8 @@ templates' ``arr`` all format through here.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 MISSING = "—"
 
@@ -49,3 +51,14 @@ def compact_money(minor: int | None, currency: str | None = "USD") -> str:
     else:
         amount = f"{major:,.0f}"
     return _with_currency(amount, currency)
+
+
+def to_minor(amount: Decimal) -> int:
+    """An amount in major units (what people type: 48,000.50) as integer minor units (cents),
+    rounded half up to the cent."""
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def to_major(minor: int) -> Decimal:
+    """Integer minor units as an exact amount in major units (4800050 → 48000.50)."""
+    return Decimal(minor) / 100

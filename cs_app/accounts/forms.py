@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -28,6 +28,7 @@ from cs_app.accounts.models import (
     LIFECYCLE_STAGES,
     SEGMENTS,
 )
+from cs_app.money import to_major, to_minor
 from cs_app.plans.models import PLAN_TYPES
 
 UNASSIGNED_LABEL = "Unassigned / pooled"
@@ -101,7 +102,7 @@ class AccountForm(FlaskForm):
             if name in ("csrf_token", "arr", "csm_id"):
                 continue
             self[name].data = getattr(account, name)
-        self.arr.data = Decimal(account.arr_minor or 0) / 100
+        self.arr.data = to_major(account.arr_minor or 0)
         self.csm_id.data = str(account.csm_id) if account.csm_id else ""
 
     def values(self) -> dict[str, Any]:
@@ -111,8 +112,7 @@ class AccountForm(FlaskForm):
             if name not in ("csrf_token", "arr", "csm_id")
         }
         if self.arr.data is not None:
-            minor = (self.arr.data * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-            values["arr_minor"] = int(minor)
+            values["arr_minor"] = to_minor(self.arr.data)
         values["csm_id"] = int(self.csm_id.data) if self.csm_id.data else None
         return values
 

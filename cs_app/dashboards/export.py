@@ -14,6 +14,7 @@ from datetime import date
 
 from cs_app.dashboards import queries, routing_queries
 from cs_app.dashboards.queries import DashboardFilters
+from cs_app.money import to_major
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,7 +33,7 @@ def _cell(value) -> str:
 
 
 def _amount(minor: int | None) -> str:
-    return "" if minor is None else f"{minor / 100:.2f}"
+    return "" if minor is None else f"{to_major(minor):.2f}"
 
 
 def _arr_columns(currencies: Iterable[str]) -> list[str]:

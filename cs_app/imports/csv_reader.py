@@ -14,8 +14,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
+
+from cs_app.money import to_minor
 
 DEFAULT_ENCODING = "utf-8-sig"  # reads plain UTF-8 too and drops a byte order mark
 DELIMITERS = (",", ";", "\t", "|")
@@ -308,7 +310,7 @@ def parse_money_minor(text: str) -> int:
     sign, whole, fraction = match.groups()
     fraction = fraction if fraction and fraction != "." else ""
     amount = Decimal((sign or "") + whole.replace(",", "") + fraction)
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return to_minor(amount)
 
 
 PROPERTY_INT = re.compile(r"^-?(0|[1-9]\d{0,14})$")
