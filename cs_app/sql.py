@@ -6,12 +6,17 @@ date arithmetic and JSON builders.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Date, Integer, String, bindparam, func, literal, select
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
+from sqlalchemy import Boolean, Date, Float, Integer, String, bindparam, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import JSON
+
+T = TypeVar("T")
 
 
 class days_between(FunctionElement):  # noqa: N801  (reads like the SQL function it is)
@@ -193,7 +198,30 @@ def insert_for(table):
     return (postgresql if on_postgresql() else sqlite).insert(table)
 
 
-INSERT_CHUNK = 500  # rows per executemany on SQLite: far below its bound-parameter limit
+def json_array_lookup(array, *, match_key: str, match: str, value_key: str, as_number: bool):
+    """From a JSON array of objects (a health snapshot's measures), ``value_key`` of the first
+    object whose ``match_key`` is ``match``, as a scalar subquery; a number when ``as_number``
+    (PostgreSQL's ``->>`` answers text, SQLite's ``json_extract`` the JSON type itself)."""
+    if on_postgresql():
+        element = func.json_array_elements(array).table_valued("value").render_derived()
+        value = element.c.value.op("->>")(value_key)
+        found = element.c.value.op("->>")(match_key) == match
+        if as_number:
+            value = cast(value, Float)
+    else:
+        element = func.json_each(array).table_valued("value")
+        value = func.json_extract(element.c.value, f"$.{value_key}")
+        found = func.json_extract(element.c.value, f"$.{match_key}") == match
+    return select(value).select_from(element).where(found).limit(1).scalar_subquery()
+
+
+IN_LIST_SIZE = 500  # values per IN list or rows per executemany: inside every driver's limits
+
+
+def chunks(items: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``, for IN lists and batched inserts."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _unnested(table, rows: list[dict]):
@@ -226,8 +254,8 @@ def insert_rows(table, rows: list[dict], on_conflict=lambda statement: statement
         db.session.execute(on_conflict(postgresql.insert(table).from_select(names, source)))
         return
     statement = on_conflict(sqlite.insert(table))
-    for start in range(0, len(rows), INSERT_CHUNK):
-        db.session.execute(statement, rows[start : start + INSERT_CHUNK])
+    for chunk in chunks(rows):
+        db.session.execute(statement, list(chunk))
 
 
 LIKE_ESCAPE = "/"

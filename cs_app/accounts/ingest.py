@@ -27,11 +27,10 @@ from cs_app.accounts.usage_models import (
 )
 from cs_app.extensions import db
 from cs_app.hooks import events_ingested
-from cs_app.jobs.models import PendingRecompute
-from cs_app.sql import insert_for, insert_rows
+from cs_app.jobs.pending import queue_recompute
+from cs_app.sql import chunks, insert_for, insert_rows
 
 MAX_BATCH = 10_000
-CHUNK = 500  # keeps IN lists and multi-row inserts well inside every driver's limits
 SENTIMENTS = ("positive", "neutral", "negative")
 SEVERITIES = ("low", "normal", "high", "urgent")
 METRIC_KEY = re.compile(r"^[a-z][a-z0-9_.:-]{0,79}$")
@@ -75,15 +74,10 @@ def parse_day(value: Any) -> date:
         raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)") from error
 
 
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
     wanted = sorted({e for e in external_ids if isinstance(e, str)})
     found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         found.update(
             db.session.execute(
                 select(Account.external_id, Account.id).where(Account.external_id.in_(chunk))
@@ -196,7 +190,7 @@ def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) ->
         else:
             valid[row["event_id"]] = row | {"received_at": now}
     existing: set[str] = set()
-    for chunk in _chunks(list(valid)):
+    for chunk in chunks(list(valid)):
         existing.update(
             db.session.scalars(select(UsageEvent.event_id).where(UsageEvent.event_id.in_(chunk)))
         )
@@ -207,17 +201,11 @@ def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) ->
         after_id = db.session.scalar(newest_id)
         _insert_ignoring_conflicts(UsageEvent.__table__, new_rows, ["event_id"])
         _record_activity(new_rows, (after_id + 1, db.session.scalar(newest_id)))
-        _mark_pending({row["account_id"] for row in new_rows}, now)
+        queue_recompute({row["account_id"] for row in new_rows}, now=now)
         if react:
             events_ingested.send(rows=new_rows, now=now)
     result.accepted = len(new_rows)
     return result
-
-
-def _mark_pending(account_ids: set[int], now: datetime) -> None:
-    """Queue the accounts for the catch-up recompute (one statement per chunk)."""
-    rows = [{"account_id": account_id, "since": now} for account_id in sorted(account_ids)]
-    _insert_ignoring_conflicts(PendingRecompute.__table__, rows, ["account_id"])
 
 
 def _record_activity(rows: list[dict], stored_ids: tuple[int, int]) -> None:
@@ -368,7 +356,7 @@ def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
         latest[key] = row  # within a batch the last value for a day wins
     existing: dict[tuple, float] = {}
     keys = list(latest)
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         existing.update(
             {
                 (a, k, d): v
@@ -395,7 +383,7 @@ def ingest_metrics(items: Sequence[Any], *, now: datetime) -> BulkResult:
             ["account_id", "metric_key", "measured_on"],
             lambda excluded: {"value": excluded.value},
         )
-        _mark_pending({row["account_id"] for row in changed}, now)
+        queue_recompute({row["account_id"] for row in changed}, now=now)
     result.accepted = len(changed)
     return result
 

@@ -30,6 +30,7 @@ from cs_app.auth.models import User
 from cs_app.errors import NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.jobs.pending import queue_recompute
+from cs_app.sql import chunks
 
 ACCOUNT_FIELDS = (
     "name",
@@ -283,8 +284,7 @@ def create_accounts(
                 "updated_at": now,
             }
         )
-    for start in range(0, len(accepted), 500):
-        chunk = accepted[start : start + 500]
+    for chunk in chunks(accepted):
         ids = (
             db.session.execute(
                 insert(Account).returning(Account.id, sort_by_parameter_order=True), chunk

@@ -19,6 +19,7 @@ from cs_app.extensions import db
 from cs_app.health import scoring
 from cs_app.health.models import HealthSnapshot, ScorecardVersion
 from cs_app.health.recompute import active_scorecards, band_limits, pure_measures, scope_of
+from cs_app.sql import chunks
 
 OUTCOMES = ("churned", "expansion")
 WORRY_BANDS = (scoring.AT_RISK, scoring.CRITICAL)
@@ -145,10 +146,10 @@ def backtest(
         group.bands[_replay(version, measures, day, now) if day else "no_history"] += 1
     history: dict[int, list[tuple[date, list]]] = {}
     ids = list(outcomes)
-    for start in range(0, len(ids), 500):
+    for chunk in chunks(ids):
         for account_id, day, measures in db.session.execute(
             select(HealthSnapshot.account_id, HealthSnapshot.day, HealthSnapshot.measures).where(
-                HealthSnapshot.account_id.in_(ids[start : start + 500]),
+                HealthSnapshot.account_id.in_(chunk),
                 HealthSnapshot.day > since - timedelta(days=lead_days + 30),
             )
         ).all():

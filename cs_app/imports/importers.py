@@ -40,10 +40,10 @@ from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.imports.csv_reader import CsvRow, CsvSource
 from cs_app.imports.mapping import ImportPlan, choice_spellings
+from cs_app.sql import chunks
 
 DEFAULT_BATCH = 1000
 MAX_BATCH = 10_000  # what one call of the bulk ingestion accepts
-CHUNK = 500
 # Service field names → ours, so a refusal names the field the mapping used.
 SERVICE_FIELD_NAMES = {"arr_minor": "arr", "csm_id": "csm_email"}
 
@@ -130,11 +130,6 @@ def _batches(rows: Iterable[CsvRow], size: int) -> Iterator[list[CsvRow]]:
         yield batch
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _describe_refusal(error: ValidationError, plan: ImportPlan, row: CsvRow) -> list[str]:
     if not error.fields:
         return [error.message]
@@ -172,7 +167,7 @@ def import_accounts(batch: list[Planned], plan: ImportPlan, *, now: datetime) ->
     counts = Counts()
     wanted = sorted({p.records[0]["external_id"] for p in batch})
     existing: dict[str, Account] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         existing.update(
             (a.external_id, a)
             for a in db.session.scalars(select(Account).where(Account.external_id.in_(chunk)))
@@ -197,7 +192,7 @@ def import_accounts(batch: list[Planned], plan: ImportPlan, *, now: datetime) ->
             counts.refuse(planned.row, _describe_refusal(error, plan, planned.row))
     if any(values["external_id"] not in existing for _, values in later):
         repeated = sorted({v["external_id"] for _, v in later} - set(existing))
-        for chunk in _chunks(repeated):  # created just above, repeated later in the batch
+        for chunk in chunks(repeated):  # created just above, repeated later in the batch
             existing.update(
                 (a.external_id, a)
                 for a in db.session.scalars(select(Account).where(Account.external_id.in_(chunk)))
@@ -232,14 +227,14 @@ class _ContactIndex:
 
     def __init__(self, external_ids: list[str]) -> None:
         self.accounts: dict[str, Account] = {}
-        for chunk in _chunks(external_ids):
+        for chunk in chunks(external_ids):
             self.accounts.update(
                 (a.external_id, a)
                 for a in db.session.scalars(select(Account).where(Account.external_id.in_(chunk)))
             )
         self.contacts: dict[int, list[Contact]] = {}
         ids = [a.id for a in self.accounts.values()]
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for contact in db.session.scalars(
                 select(Contact).where(Contact.account_id.in_(chunk)).order_by(Contact.id)
             ):

@@ -35,21 +35,21 @@ snapshot, against the base rate of every replayed account. Nothing is written.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, cast, exists, func, literal, select
+from sqlalchemy import Integer, and_, exists, func, literal, select
 
 from cs_app.accounts.models import Account, LifecycleStageEntry
-from cs_app.accounts.signal_catalog import BOOLEAN, METRIC_PREFIX, NUMBER, SIGNALS
+from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, SIGNALS
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.health.models import HealthSnapshot
 from cs_app.health.scoring import band_move
-from cs_app.sql import date_minus_days, days_between, on_postgresql
+from cs_app.sql import chunks, date_minus_days, days_between, json_array_lookup
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import CsmPool, PoolMember
 from cs_app.triggers.rules import rules
@@ -59,7 +59,6 @@ from cs_app.triggers.rules.models import Rule
 
 MAX_DAYS = 365
 ACCOUNT_LIST_LIMIT = 500  # accounts listed with their dates; the counts cover all
-CHUNK = 500
 OUTCOME_STAGES = {"churned": "churned", "expansion": "expanded"}
 METRIC_BACKED = {"quota_used_pct": "quota_used_pct"}
 
@@ -189,11 +188,6 @@ class RuleBacktest:
         }
 
 
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 # --- the replayed signals -------------------------------------------------------------------
 
 
@@ -216,34 +210,10 @@ def _recorded_signals(start: date, end: date) -> set[str]:
 def _measure_value(measures, signal: str):
     """The value a snapshot recorded for ``signal`` in its measures JSON (booleans as 0/1)."""
     kind = SIGNALS[signal].kind
-    if on_postgresql():
-        element = func.json_array_elements(measures).table_valued("value").render_derived()
-        text = element.c.value.op("->>")("value")
-        value = (
-            cast(text, Float)
-            if kind == NUMBER
-            else cast(text, Float) == 1
-            if kind == BOOLEAN
-            else text
-        )
-        return (
-            select(value)
-            .select_from(element)
-            .where(element.c.value.op("->>")("signal") == signal)
-            .limit(1)
-            .scalar_subquery()
-        )
-    element = func.json_each(measures).table_valued("value")
-    value = func.json_extract(element.c.value, "$.value")
-    if kind == BOOLEAN:
-        value = value == 1
-    return (
-        select(value)
-        .select_from(element)
-        .where(func.json_extract(element.c.value, "$.signal") == signal)
-        .limit(1)
-        .scalar_subquery()
+    value = json_array_lookup(
+        measures, match_key="signal", match=signal, value_key="value", as_number=kind != CATEGORY
     )
+    return value == 1 if kind == BOOLEAN else value
 
 
 def _metric_on(account_id, day, key: str):
@@ -448,7 +418,7 @@ def _event_replay(
     values: dict[tuple[int, date], dict[str, Any]] = {}
     current_values: dict[int, dict[str, Any]] = {}
     signals = AccountSignals.__table__
-    for chunk in _chunks(accounts):
+    for chunk in chunks(accounts):
         query, _ = history_select(used, start=start, end=end, account_ids=chunk)
         for row in db.session.execute(query).mappings():
             values[(row["account_id"], row["day"])] = dict(row)
@@ -553,7 +523,7 @@ def _outcomes(accounts: dict[int, FiredAccount], end: date) -> None:
     """Churn or expansion after the first firing, and the band at the latest snapshot."""
     e = LifecycleStageEntry.__table__.c
     hs = HealthSnapshot.__table__.c
-    for chunk in _chunks(sorted(accounts)):
+    for chunk in chunks(sorted(accounts)):
         for account_id, stage, entered_on in db.session.execute(
             select(e.account_id, e.stage, e.entered_on)
             .where(
@@ -641,7 +611,7 @@ def backtest_rule(rule: Rule, *, days: int = 90, now: datetime) -> RuleBacktest:
             rule, used, start=start, end=end, now=now, renewals=renewals
         )
     details: dict[int, tuple[str, str, str]] = {}
-    for chunk in _chunks(sorted({f.account_id for f in firings})):
+    for chunk in chunks(sorted({f.account_id for f in firings})):
         details.update(
             {
                 row.id: (row.external_id, row.name, row.segment)

@@ -46,7 +46,7 @@ from cs_app.accounts.signal_catalog import METRIC_PREFIX
 from cs_app.accounts.signals import signals_select
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.extensions import db
-from cs_app.sql import insert_for
+from cs_app.sql import chunks, insert_for
 from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.executor import execute_actions
@@ -54,7 +54,6 @@ from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.rules.service import signal_info
 
 MAX_EVENT_AGE = timedelta(days=2)
-CHUNK = 500
 COUNT_KEYS = ("rules", "events", "matched", "firings_created", "suppressed", "closed")
 
 
@@ -67,11 +66,6 @@ class EventRule:
     event_type: str
     event_properties: dict[str, list[str]]
     first_event_only: bool
-
-
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _as_text(value: Any) -> str:
@@ -135,7 +129,7 @@ def first_events(event_ids: Sequence[str]) -> set[str]:
         same, earlier.c.occurred_at == candidate.c.occurred_at, earlier.c.id < candidate.c.id
     )
     found: set[str] = set()
-    for chunk in _chunks(list(event_ids)):
+    for chunk in chunks(list(event_ids)):
         found.update(
             db.session.scalars(
                 select(candidate.c.event_id).where(
@@ -154,7 +148,7 @@ def account_signals(
     names = [c.name for c in signals_table.c if c.name not in ("account_id", "computed_at")]
     found: dict[int, tuple[dict[str, Any], date | None]] = {}
     missing: list[int] = []
-    for chunk in _chunks(list(account_ids)):
+    for chunk in chunks(list(account_ids)):
         for row in db.session.execute(
             select(Account.id, Account.renewal_date, signals_table)
             .outerjoin(signals_table, signals_table.c.account_id == Account.id)
@@ -179,7 +173,7 @@ def account_signals(
     if metric_keys:
         m = MetricValue.__table__.c
         keys = [key[len(METRIC_PREFIX) :] for key in metric_keys]
-        for chunk in _chunks(list(found)):
+        for chunk in chunks(list(found)):
             for account_id, key, value in db.session.execute(
                 select(m.account_id, m.metric_key, m.value)
                 .where(m.account_id.in_(list(chunk)), m.metric_key.in_(keys))
@@ -195,7 +189,7 @@ def previous_firings(
     """The latest firing of each (rule, account), open when any of its firings is open."""
     f = RuleFiring.__table__.c
     latest: dict[tuple[int, int], rules.PreviousFiring] = {}
-    for chunk in _chunks(list(account_ids)):
+    for chunk in chunks(list(account_ids)):
         for rule_id, account_id, fired_at, status in db.session.execute(
             select(f.rule_id, f.account_id, f.fired_at, f.status)
             .where(f.rule_id.in_(list(rule_ids)), f.account_id.in_(list(chunk)))
@@ -297,7 +291,7 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
     statement = insert_for(firings).on_conflict_do_nothing().returning(firings.c.id)
     ids = [
         firing_id
-        for chunk in _chunks(new_rows)
+        for chunk in chunks(new_rows)
         for firing_id in db.session.scalars(statement, list(chunk))
     ]
     counts["firings_created"] = len(ids)
@@ -305,7 +299,7 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
     for name, value in execute_actions(ids, now=now).items():
         counts[name] = counts.get(name, 0) + value
     items = QueueItem.__table__
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         counts["closed"] += db.session.execute(
             update(firings)
             .where(

@@ -26,7 +26,7 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.errors import DomainError
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Plan, PlanChange
-from cs_app.sql import on_postgresql
+from cs_app.sql import chunks, on_postgresql
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.refs import FiringRef
@@ -47,11 +47,6 @@ COUNT_KEYS = (
 OTHER_OWNER = {"owning_csm": "pool_assignee", "pool_assignee": "owning_csm"}
 
 
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class _Firing:
     """A firing being run: its reference for the action services, and its results so far."""
 
@@ -69,7 +64,7 @@ def _load(ids: Sequence[int]) -> list[tuple[list, list[_Firing]]]:
     item's reason), so only the firings of routing rules read them."""
     f, a = RuleFiring.__table__.c, Account.__table__.c
     rows = []
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids)), CHUNK):
         rows += db.session.execute(
             select(f.id, f.rule_id, f.account_id, a.segment, a.csm_id)
             .join(Account.__table__, a.id == f.account_id)
@@ -91,7 +86,7 @@ def _load(ids: Sequence[int]) -> list[tuple[list, list[_Firing]]]:
     }
     matched: dict[int, dict] = {}
     routed = [row.id for row in rows if row.rule_id in routing]
-    for chunk in _chunks(routed):
+    for chunk in chunks(routed, CHUNK):
         matched.update(
             db.session.execute(select(f.id, f.matched).where(f.id.in_(list(chunk)))).all()
         )
@@ -147,7 +142,7 @@ def execute_actions(firing_ids: Sequence[int], *, now: datetime) -> dict[str, in
     its template read a few times per evaluation, not once per firing."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     for actions, firings in _load(firing_ids):
-        for part in _chunks(firings, RULE_CHUNK):
+        for part in chunks(firings, RULE_CHUNK):
             _run_rule(actions, list(part), counts, now=now)
             _record(part, now=now)
     db.session.flush()
