@@ -16,4 +16,4 @@ bp = Blueprint("home", __name__)
 def index():
     """Their accounts, queue, alerts and the plans that need them."""
     now = utcnow()
-    return render_template("home.html", work=my_work(current_user, today=now.date(), now=now))
+    return render_template("home/index.html", work=my_work(current_user, today=now.date(), now=now))
