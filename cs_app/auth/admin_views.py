@@ -13,6 +13,7 @@ from cs_app.auth.permissions import can_manage_users
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import show_errors_above
 
 bp = Blueprint("admin", __name__)
 
@@ -38,16 +39,6 @@ def _tokens_of(user_id: int) -> list[ApiToken]:
             )
         )
     )
-
-
-def _show_errors(form, error: ValidationError) -> None:
-    for name, message in error.fields.items():
-        if name in form._fields:
-            form[name].errors = [*form[name].errors, message]
-        else:
-            form.form_errors = [*form.form_errors, message]
-    if not error.fields:
-        form.form_errors = [*form.form_errors, error.message]
 
 
 # --- users (admins only) ---------------------------------------------------------------------
@@ -80,7 +71,7 @@ def users():
                 )
             except ValidationError as error:
                 db.session.rollback()
-                _show_errors(form, error)
+                show_errors_above(form, error)
             else:
                 user.away = bool(form.away.data)
                 user.active = bool(form.active.data)
@@ -124,7 +115,7 @@ def user(user_id: int):
             )
         except ValidationError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_errors_above(form, error)
         else:
             db.session.commit()
             flash(f"Saved {person.name}.", "success")
