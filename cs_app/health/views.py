@@ -23,6 +23,7 @@ from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED, show_errors_above
 from cs_app.health import queries, service
 from cs_app.health.backtest import backtest as run_backtest
 from cs_app.health.forms import (
@@ -50,7 +51,6 @@ BAND_TONES = {
 OUTCOME_GROUPS = (("churned", "Churned"), ("expanded", "Expanded"), ("retained", "Retained"))
 BACKTEST_WINDOWS = (90, 180, 365)
 BACKTEST_LEADS = (14, 30, 60, 90)
-EXPIRED = "The form expired before it was sent; send it again."
 
 
 @bp.before_request
@@ -81,11 +81,7 @@ def set_override(external_id: str):
         override = service.set_override(account, form.values(), user=current_user, now=utcnow())
     except ValidationError as error:
         db.session.rollback()
-        for name, message in error.fields.items():
-            if name in form:
-                form[name].errors = [*form[name].errors, message]
-            else:
-                form.form_errors.append(message)
+        show_errors_above(form, error)
         return _account_page(account, form, 422)
     db.session.commit()
     what = " and ".join(

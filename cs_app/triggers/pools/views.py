@@ -20,6 +20,7 @@ from cs_app.accounts.signal_format import reason_lines
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED, show_errors
 from cs_app.request_args import page_number, safe_next
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.forms import (
@@ -38,7 +39,6 @@ from cs_app.triggers.pools.routing import STRATEGY_LABELS
 
 bp = Blueprint("pools", __name__)
 
-EXPIRED = "The form expired before it was sent; send it again."
 QUEUE_TABS = {"mine": "Assigned to me", "claimable": "Unassigned in my pools"}
 
 
@@ -353,8 +353,10 @@ def reassign(queue_item_id: int):
         )
     except ValidationError as error:
         db.session.rollback()
-        form.assignee.errors = [error.fields.get("assignee", error.message)]
-        return _render_item(pools.get_item(queue_item_id), status=422, reassign=form)
+        general = show_errors(form, error)
+        return _render_item(
+            pools.get_item(queue_item_id), status=422, reassign=form, general=general
+        )
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""
@@ -383,10 +385,10 @@ def resolve(queue_item_id: int):
         )
     except ValidationError as error:
         db.session.rollback()
-        for name, message in error.fields.items():
-            if name in ("outcome", "notes"):
-                form[name].errors = [message]
-        return _render_item(pools.get_item(queue_item_id), status=422, resolve=form)
+        general = show_errors(form, error)
+        return _render_item(
+            pools.get_item(queue_item_id), status=422, resolve=form, general=general
+        )
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""  # the page shows the item as it is now; send again to save
