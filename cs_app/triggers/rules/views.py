@@ -20,6 +20,8 @@ from cs_app.audit import service as audit
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED
+from cs_app.request_args import page_number, safe_next
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.forms import (
     RuleForm,
@@ -38,7 +40,6 @@ from cs_app.triggers.touchpoints.models import CHANNELS
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
-EXPIRED = "The form expired before it was sent; send it again."
 STALE = "Someone saved this rule at the same moment; nothing was saved. Your changes are below."
 RESULT_MARKS = {
     True: ("true", "✓", "true"),
@@ -139,8 +140,7 @@ def _firing_view(firing) -> dict[str, Any]:
 @bp.route("/<int:rule_id>")
 def show(rule_id: int):
     rule = service.get_rule(rule_id)
-    number = request.args.get("page", "1")
-    firings = service.rule_firings(rule, page=int(number) if number.isdigit() else 1)
+    firings = service.rule_firings(rule, page=page_number(request.args))
     pools = service.pool_names()
     templates = {key: name for key, name, _ in service.template_choices()}
     return render_template(
@@ -350,9 +350,9 @@ def _set_enabled(rule_id: int, enabled: bool):
         flash(f"Rule “{rule.name}” {state}.", "success")
     else:
         flash(f"Rule “{rule.name}” was already {'enabled' if enabled else 'disabled'}.", "info")
-    back = request.form.get("next", "")
     # only back to a rules page of this site: the list keeps its filters this way
-    if not back.startswith("/rules") or back.startswith("//"):
+    back = safe_next(request.form.get("next"))
+    if back is None or not back.startswith("/rules"):
         back = url_for("rules.show", rule_id=rule.id)
     return redirect(back)
 
