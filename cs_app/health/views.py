@@ -19,7 +19,7 @@ from cs_app.accounts.page import render_account_page
 from cs_app.accounts.signal_catalog import CATEGORY, METRIC_PREFIX, SIGNALS
 from cs_app.accounts.signal_format import format_number, signal_label
 from cs_app.audit import service as audit
-from cs_app.auth.permissions import can_edit_account
+from cs_app.auth.permissions import can_edit_account, can_lead, require
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
@@ -111,18 +111,13 @@ def clear_override(external_id: str):
 # --- scorecards -----------------------------------------------------------------------------
 
 
-def _require_lead() -> None:
-    if not current_user.can_edit_everything:
-        abort(403)
-
-
 @bp.route("/scorecards")
 def scorecards():
     return render_template(
         "health/scorecards.html",
         rows=queries.scorecard_rows(),
         all_accounts=ALL_ACCOUNTS_LABEL,
-        can_author=current_user.can_edit_everything,
+        can_author=can_lead(current_user),
     )
 
 
@@ -207,7 +202,7 @@ def scorecard(scorecard_id: int):
         versions=card.versions,
         events=[(e, _audit_changes(e)) for e in events],
         all_accounts=ALL_ACCOUNTS_LABEL,
-        can_author=current_user.can_edit_everything,
+        can_author=can_lead(current_user),
         band_labels=BAND_LABELS,
     )
 
@@ -323,13 +318,13 @@ def _scorecard_editor(card: Scorecard | None):
 
 @bp.route("/scorecards/new", methods=["GET", "POST"])
 def new_scorecard():
-    _require_lead()
+    require(can_lead(current_user))
     return _scorecard_editor(None)
 
 
 @bp.route("/scorecards/<int:scorecard_id>/edit", methods=["GET", "POST"])
 def edit_scorecard(scorecard_id: int):
-    _require_lead()
+    require(can_lead(current_user))
     return _scorecard_editor(service.get_scorecard(scorecard_id))
 
 

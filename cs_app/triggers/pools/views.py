@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 
 from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_format import reason_lines
+from cs_app.auth.permissions import can_lead, require
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
@@ -103,18 +104,13 @@ def _labels() -> dict[str, Any]:
 # --- pools ----------------------------------------------------------------------------------
 
 
-def _require_lead() -> None:
-    if not current_user.can_edit_everything:
-        abort(403)
-
-
 @bp.route("/pools")
 def index():
     return render_template(
         "pools/index.html",
         summaries=pools.pool_summaries(now=utcnow()),
         labels=_labels(),
-        can_manage=current_user.can_edit_everything,
+        can_manage=can_lead(current_user),
     )
 
 
@@ -192,13 +188,13 @@ def _pool_editor(pool):
 
 @bp.route("/pools/new", methods=["GET", "POST"])
 def new():
-    _require_lead()
+    require(can_lead(current_user))
     return _pool_editor(None)
 
 
 @bp.route("/pools/<int:pool_id>/edit", methods=["GET", "POST"])
 def edit(pool_id: int):
-    _require_lead()
+    require(can_lead(current_user))
     return _pool_editor(pools.get_pool(pool_id))
 
 
@@ -225,7 +221,7 @@ def show(pool_id: int):
         reassign_choices=member_choices(members),
         labels=_labels(),
         args={"pool_id": pool.id, "status": status, "sort": sort},
-        can_manage=current_user.can_edit_everything,
+        can_manage=can_lead(current_user),
         here=request.full_path.rstrip("?"),
     )
 
