@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from cs_app.accounts.models import SEGMENTS
@@ -293,18 +293,6 @@ def item(queue_item_id: int):
     return _render_item(pools.get_item(queue_item_id))
 
 
-def _require_worker(item: QueueItem) -> None:
-    """Viewers, and CSMs with no part in the item's pool or the item, get 403 before any form
-    is read; what each person may do exactly is the service's decision."""
-    user = current_user
-    if user.role == "viewer" or not (
-        pools.is_pool_lead(item.pool, user)
-        or pools.is_member(item.pool, user)
-        or item.assignee_id == user.id
-    ):
-        abort(403)
-
-
 def _done(form, item: QueueItem, message: str):
     flash(message, "success")
     return redirect(safe_next(form.next.data) or url_for("pools.item", queue_item_id=item.id))
@@ -313,7 +301,7 @@ def _done(form, item: QueueItem, message: str):
 @bp.route("/queue/<int:queue_item_id>/claim", methods=["POST"])
 def claim(queue_item_id: int):
     item = pools.get_item(queue_item_id)
-    _require_worker(item)
+    require(pools.can_work(item, current_user))
     form = ClaimForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, general=[EXPIRED])
@@ -332,7 +320,7 @@ def claim(queue_item_id: int):
 @bp.route("/queue/<int:queue_item_id>/reassign", methods=["POST"])
 def reassign(queue_item_id: int):
     item = pools.get_item(queue_item_id)
-    _require_worker(item)
+    require(pools.can_work(item, current_user))
     form = ReassignForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, reassign=form, general=[EXPIRED])
@@ -366,7 +354,7 @@ def reassign(queue_item_id: int):
 @bp.route("/queue/<int:queue_item_id>/resolve", methods=["POST"])
 def resolve(queue_item_id: int):
     item = pools.get_item(queue_item_id)
-    _require_worker(item)
+    require(pools.can_work(item, current_user))
     form = ResolveForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, resolve=form, general=[EXPIRED])
