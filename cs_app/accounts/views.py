@@ -32,6 +32,7 @@ from cs_app.auth.permissions import can_edit_account
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import show_errors_above
 from cs_app.health.scoring import BAND_LABELS, BANDS
 
 bp = Blueprint("accounts", __name__)
@@ -69,20 +70,6 @@ def _editable_account(external_id: str) -> Account:
     return account
 
 
-def _show_errors(form, error: ValidationError, aliases: dict[str, str] | None = None) -> None:
-    """Put the service's messages next to the fields they are about."""
-    aliases = aliases or {}
-    general = []
-    for name, message in error.fields.items():
-        name = aliases.get(name, name)
-        if name in form._fields:
-            form[name].errors = [*form[name].errors, message]
-        else:
-            general.append(message)
-    if general or not error.fields:
-        form.form_errors = [*form.form_errors, *(general or [error.message])]
-
-
 @bp.route("/accounts/<external_id>")
 def show(external_id: str):
     return render_account_page(service.get_account(external_id))
@@ -97,7 +84,7 @@ def update(external_id: str):
             service.update_account(account, form.values(), user=current_user, now=utcnow())
         except ValidationError as error:
             db.session.rollback()
-            _show_errors(form, error, {"arr_minor": "arr"})
+            show_errors_above(form, error, {"arr_minor": "arr"})
         else:
             db.session.commit()
             flash(f"Saved {account.name}.", "success")
@@ -114,7 +101,7 @@ def add_contact(external_id: str):
             contact = service.add_contact(account, form.values(), user=current_user, now=utcnow())
         except ValidationError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_errors_above(form, error)
         else:
             db.session.commit()
             flash(f"Added {contact.name} to the contacts.", "success")
@@ -134,7 +121,7 @@ def update_contact(external_id: str, contact_id: int):
             service.update_contact(contact, form.values(), user=current_user, now=utcnow())
         except ValidationError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_errors_above(form, error)
         else:
             db.session.commit()
             flash(f"Saved {contact.name}.", "success")
@@ -157,7 +144,7 @@ def create_plan(external_id: str):
             )
         except ValidationError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_errors_above(form, error)
         else:
             db.session.commit()
             flash(f"Created the plan “{plan.title}”.", "success")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from cs_app.auth import service
 from cs_app.auth.forms import TokenForm, UserForm
@@ -13,6 +12,7 @@ from cs_app.auth.permissions import can_manage_users
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import show_errors_above
 
 bp = Blueprint("admin", __name__)
 
@@ -28,34 +28,11 @@ def _require_admin() -> None:
         abort(403)
 
 
-def _tokens_of(user_id: int) -> list[ApiToken]:
-    return list(
-        db.session.scalars(
-            select(ApiToken)
-            .where(ApiToken.user_id == user_id)
-            .order_by(
-                ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()
-            )
-        )
-    )
-
-
-def _show_errors(form, error: ValidationError) -> None:
-    for name, message in error.fields.items():
-        if name in form._fields:
-            form[name].errors = [*form[name].errors, message]
-        else:
-            form.form_errors = [*form.form_errors, message]
-    if not error.fields:
-        form.form_errors = [*form.form_errors, error.message]
-
-
 # --- users (admins only) ---------------------------------------------------------------------
 
 
 def _render_users(form: UserForm, status: int = 200):
-    users = list(db.session.scalars(select(User).order_by(User.active.desc(), User.name)))
-    return render_template("admin/users.html", users=users, form=form), status
+    return render_template("admin/users.html", users=service.list_users(), form=form), status
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -80,7 +57,7 @@ def users():
                 )
             except ValidationError as error:
                 db.session.rollback()
-                _show_errors(form, error)
+                show_errors_above(form, error)
             else:
                 user.away = bool(form.away.data)
                 user.active = bool(form.active.data)
@@ -96,14 +73,14 @@ def users():
 def _render_user(user: User, form: UserForm, status: int = 200):
     form.password.label.text = "Reset password"
     return render_template(
-        "admin/user.html", user=user, form=form, tokens=_tokens_of(user.id), admin_view=True
+        "admin/user.html", user=user, form=form, tokens=service.tokens_of(user.id), admin_view=True
     ), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 def user(user_id: int):
     _require_admin()
-    person = db.session.get(User, user_id) or abort(404)
+    person = service.get_user(user_id) or abort(404)
     if request.method != "POST":
         return _render_user(person, UserForm(formdata=None, obj=person))
     form = UserForm()
@@ -124,7 +101,7 @@ def user(user_id: int):
             )
         except ValidationError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            show_errors_above(form, error)
         else:
             db.session.commit()
             flash(f"Saved {person.name}.", "success")
@@ -135,7 +112,7 @@ def user(user_id: int):
 @bp.route("/admin/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
 def revoke_user_token(user_id: int, token_id: int):
     _require_admin()
-    record = db.session.get(ApiToken, token_id)
+    record = service.get_token(token_id)
     if record is None or record.user_id != user_id:
         abort(404)
     service.revoke_token(record, now=utcnow())
@@ -156,7 +133,7 @@ def _render_tokens(
     return render_template(
         "admin/tokens.html",
         form=form,
-        tokens=_tokens_of(current_user.id),
+        tokens=service.tokens_of(current_user.id),
         new_token=new_token,
         new_record=new_record,
         admin_view=False,
@@ -178,7 +155,7 @@ def tokens():
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
 def revoke_token(token_id: int):
-    record = db.session.get(ApiToken, token_id)
+    record = service.get_token(token_id)
     if record is None:
         abort(404)
     if record.user_id != current_user.id:

@@ -8,6 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cs_app.auth.permissions import can_lead
 from cs_app.db_types import UTCDateTime, utcnow
 from cs_app.extensions import db
 
@@ -35,7 +36,7 @@ class User(UserMixin, db.Model):
 
     @property
     def can_edit_everything(self) -> bool:
-        return self.role in ("admin", "lead")
+        return can_lead(self)
 
     @property
     def role_label(self) -> str:

@@ -26,6 +26,15 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def list_users() -> list[User]:
+    """Active users first, then by name: the admin's user list."""
+    return list(db.session.scalars(select(User).order_by(User.active.desc(), User.name)))
+
+
 def create_user(
     email: str, *, role: str, name: str | None = None, password: str | None = None, now: datetime
 ) -> User:
@@ -118,6 +127,23 @@ def user_for_token(token: str, *, now: datetime) -> User | None:
     if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
         record.last_used_at = now  # written at most every few minutes, not on every call
     return record.user
+
+
+def get_token(token_id: int) -> ApiToken | None:
+    return db.session.get(ApiToken, token_id)
+
+
+def tokens_of(user_id: int) -> list[ApiToken]:
+    """A user's tokens: the live ones first, newest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id)
+            .order_by(
+                ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc()
+            )
+        )
+    )
 
 
 def revoke_token(record: ApiToken, *, now: datetime) -> None:

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from cs_app import form_errors
 from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.errors import ValidationError
@@ -238,25 +239,22 @@ def with_blank_rows(rows: list[MeasureRow]) -> list[MeasureRow]:
 
 
 def show_errors(form: ScorecardForm, rows: list[MeasureRow], error: ValidationError) -> list[str]:
-    """Put each message of the service next to its field or row; return the messages that
-    belong nowhere else. ``weights`` and ``measures`` are shown by the measures section.
-    Service indexes count only the filled rows, so they are mapped back onto the page's
-    rows."""
+    """Each message of the service next to its measure row, then the shared placement for the
+    rest; return the messages that belong nowhere else. ``weights`` and ``measures`` are shown
+    by the measures section. Service indexes count only the filled rows, so they are mapped
+    back onto the page's rows."""
     filled = [row for row in rows if not row.skipped]
-    general: list[str] = []
+    elsewhere: set[str] = set()
     for name, message in error.fields.items():
         parts = name.split(".")
         if parts[0] == "measures" and len(parts) == 3 and int(parts[1]) < len(filled):
             text = re.sub(r"^Measure \d+: ", "", message)
             filled[int(parts[1])].errors[parts[2]] = text[:1].upper() + text[1:]
+            elsewhere.add(name)
         elif name in ("weights", "measures"):
-            continue
+            elsewhere.add(name)
         elif name == "coverage_floor":
             form.coverage_floor.errors = ["Enter a percentage above 0 and at most 100."]
-        elif name == "key" and "key" not in form:
-            form.name.errors = [*form.name.errors, message]
-        elif name in form and name not in ("csrf_token",):
-            form[name].errors = [*form[name].errors, message]
-        else:
-            general.append(message)
-    return general
+            elsewhere.add(name)
+    aliases = {} if "key" in form else {"key": "name"}  # the key is fixed once saved
+    return form_errors.show_errors(form, error, aliases, elsewhere=elsewhere)

@@ -19,10 +19,11 @@ from cs_app.accounts.page import render_account_page
 from cs_app.accounts.signal_catalog import CATEGORY, METRIC_PREFIX, SIGNALS
 from cs_app.accounts.signal_format import signal_label
 from cs_app.audit import service as audit
-from cs_app.auth.permissions import can_edit_account
+from cs_app.auth.permissions import can_edit_account, can_lead, require
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED, show_errors_above
 from cs_app.health import queries, service
 from cs_app.health.backtest import backtest as run_backtest
 from cs_app.health.forms import (
@@ -51,7 +52,6 @@ BAND_TONES = {
 OUTCOME_GROUPS = (("churned", "Churned"), ("expanded", "Expanded"), ("retained", "Retained"))
 BACKTEST_WINDOWS = (90, 180, 365)
 BACKTEST_LEADS = (14, 30, 60, 90)
-EXPIRED = "The form expired before it was sent; send it again."
 
 
 @bp.before_request
@@ -82,11 +82,7 @@ def set_override(external_id: str):
         override = service.set_override(account, form.values(), user=current_user, now=utcnow())
     except ValidationError as error:
         db.session.rollback()
-        for name, message in error.fields.items():
-            if name in form:
-                form[name].errors = [*form[name].errors, message]
-            else:
-                form.form_errors.append(message)
+        show_errors_above(form, error)
         return _account_page(account, form, 422)
     db.session.commit()
     what = " and ".join(
@@ -116,18 +112,13 @@ def clear_override(external_id: str):
 # --- scorecards -----------------------------------------------------------------------------
 
 
-def _require_lead() -> None:
-    if not current_user.can_edit_everything:
-        abort(403)
-
-
 @bp.route("/scorecards")
 def scorecards():
     return render_template(
         "health/scorecards.html",
         rows=queries.scorecard_rows(),
         all_accounts=ALL_ACCOUNTS_LABEL,
-        can_author=current_user.can_edit_everything,
+        can_author=can_lead(current_user),
     )
 
 
@@ -212,7 +203,7 @@ def scorecard(scorecard_id: int):
         versions=card.versions,
         events=[(e, _audit_changes(e)) for e in events],
         all_accounts=ALL_ACCOUNTS_LABEL,
-        can_author=current_user.can_edit_everything,
+        can_author=can_lead(current_user),
         band_labels=BAND_LABELS,
     )
 
@@ -328,13 +319,13 @@ def _scorecard_editor(card: Scorecard | None):
 
 @bp.route("/scorecards/new", methods=["GET", "POST"])
 def new_scorecard():
-    _require_lead()
+    require(can_lead(current_user))
     return _scorecard_editor(None)
 
 
 @bp.route("/scorecards/<int:scorecard_id>/edit", methods=["GET", "POST"])
 def edit_scorecard(scorecard_id: int):
-    _require_lead()
+    require(can_lead(current_user))
     return _scorecard_editor(service.get_scorecard(scorecard_id))
 
 

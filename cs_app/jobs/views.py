@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from cs_app.auth.permissions import roles_required
+from cs_app.auth.permissions import can_lead, can_run_jobs, permission_required
 from cs_app.db_types import utcnow
 from cs_app.jobs.runner import run_job
 from cs_app.jobs.status import jobs_overview
@@ -22,10 +22,10 @@ def require_sign_in() -> None:
 
 
 @bp.route("/admin/jobs")
-@roles_required("admin", "lead")
+@permission_required(can_lead)
 def index():
     return render_template(
-        "jobs/index.html", overview=jobs_overview(utcnow()), can_run=current_user.role == "admin"
+        "jobs/index.html", overview=jobs_overview(utcnow()), can_run=can_run_jobs(current_user)
     )
 
 
@@ -41,7 +41,7 @@ def _counts_text(counts: dict | None) -> str:
 
 
 @bp.route("/admin/jobs/<job_name>/run", methods=["POST"])
-@roles_required("admin")
+@permission_required(can_run_jobs)
 def run_now(job_name: str):
     try:
         job_by_name(job_name)

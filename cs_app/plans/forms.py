@@ -33,7 +33,6 @@ from cs_app.accounts.models import (
     SEGMENTS,
 )
 from cs_app.auth.models import User
-from cs_app.errors import DomainError
 from cs_app.extensions import db
 from cs_app.plans.models import (
     ACTION_STATUSES,
@@ -389,14 +388,3 @@ def bind_choices(
     if "milestone_id" in form:
         form["milestone_id"].choices = choices.milestones
     return form
-
-
-def apply_errors(form: FlaskForm, error: DomainError) -> None:
-    """Put the service's per-field messages next to the fields; the rest above the form."""
-    for name, message in error.fields.items():
-        if name in form and name != "csrf_token":
-            form[name].errors = [*form[name].errors, message]
-        else:
-            form.form_errors.append(message)
-    if not error.fields:
-        form.form_errors.append(error.message)

@@ -12,6 +12,7 @@ from cs_app.auth.permissions import can_manage_templates
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED, show_errors_above, shows_errors
 from cs_app.plans import progress, template_service
 from cs_app.plans import service as plan_service
 from cs_app.plans.models import (
@@ -25,7 +26,6 @@ from cs_app.plans.template_service import COMPONENT_ORDER, ROW_FORMATS
 
 bp = Blueprint("templates", __name__)
 
-EXPIRED = "The form expired before it was sent; send it again."
 ROWS_LABELS = {
     "outcomes": "Outcomes",
     "milestones": "Milestones",
@@ -65,16 +65,11 @@ def _require_manager() -> None:
 
 
 def _show_errors(form: FlaskForm, error: ValidationError) -> None:
-    """Put the service's messages next to the fields they concern."""
-    messages = getattr(error, "messages", None) or {
-        name: [message] for name, message in error.fields.items()
-    }
-    for name, problems in messages.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(problems)
-        else:
-            form.form_errors.append(" ".join(problems))
+    """The shared placement, then each bad line of a rows box as its own message."""
+    show_errors_above(form, error)
+    for name, problems in getattr(error, "messages", {}).items():
+        if name in form and shows_errors(form[name]):
+            form[name].errors = list(problems)
 
 
 def _form_values(form: TemplateForm) -> dict[str, str]:

@@ -39,6 +39,7 @@ from cs_app.auth.permissions import can_edit_plan
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import show_errors_above
 from cs_app.plans import forms, progress, queries, rendering, service
 from cs_app.plans.models import (
     ACTION_STATUSES,
@@ -477,7 +478,7 @@ def _attempt(
         db.session.commit()
     except ValidationError as error:
         db.session.rollback()
-        forms.apply_errors(form, error)
+        show_errors_above(form, error)
         return _render_plan(service.get_plan(plan_id), Failed(key, form), 422)
     except (ConflictError, StaleDataError) as error:
         db.session.rollback()

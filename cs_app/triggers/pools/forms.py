@@ -18,6 +18,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 
 from cs_app.errors import ValidationError
+from cs_app.form_errors import show_errors
 from cs_app.triggers.pools.models import OUTCOMES
 from cs_app.triggers.pools.routing import STRATEGY_LABELS
 
@@ -144,22 +145,18 @@ def with_blank_rows(rows: list[MemberRow], extra: int = BLANK_ROWS) -> list[Memb
 
 
 def show_pool_errors(form: PoolForm, rows: list[MemberRow], error: ValidationError) -> list[str]:
-    """Each message of the service beside its field or member row; the messages that belong
-    nowhere else are returned. The service counts only the rows it was sent (not blank, not
-    removed), so its indexes are mapped back onto the page's rows."""
+    """Each message of the service beside its member row, then the shared placement for the
+    rest; the messages that belong nowhere else are returned. The service counts only the rows
+    it was sent (not blank, not removed), so its indexes are mapped back onto the page's
+    rows."""
     sent = [row for row in rows if not row.skipped]
-    general: list[str] = []
+    elsewhere: set[str] = set()
     for name, message in error.fields.items():
         parts = name.split(".")
         if parts[0] == "members" and len(parts) == 3 and int(parts[1]) < len(sent):
             sent[int(parts[1])].errors[parts[2]] = message
-        elif name == "key" and "key" not in form:
-            general.append(message)
-        elif name in form and name != "csrf_token":
-            form[name].errors = [*form[name].errors, message]
-        else:
-            general.append(message)
-    return general
+            elsewhere.add(name)
+    return show_errors(form, error, elsewhere=elsewhere)
 
 
 class VersionedForm(FlaskForm):

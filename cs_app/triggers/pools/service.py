@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cs_app.accounts.models import SEGMENTS, Account
 from cs_app.audit import service as audit
 from cs_app.auth.models import User
+from cs_app.auth.permissions import can_lead
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
@@ -634,11 +635,20 @@ def get_item(queue_item_id: int) -> QueueItem:
 
 def is_pool_lead(pool: CsmPool, user) -> bool:
     """The pool's own lead, or any CS lead or admin: they manage every pool."""
-    return user.role in ("lead", "admin") or pool.lead_id == user.id
+    return can_lead(user) or pool.lead_id == user.id
 
 
 def is_member(pool: CsmPool, user) -> bool:
     return any(m.user_id == user.id for m in pool.members)
+
+
+def can_work(item: QueueItem, user) -> bool:
+    """Whether ``user`` has a part in the item at all: a lead of its pool, a member of it or
+    its assignee, and not a viewer. Everyone else is refused before any form is read; what
+    each may do exactly is ``item_actions``."""
+    return user.role != "viewer" and (
+        is_pool_lead(item.pool, user) or is_member(item.pool, user) or item.assignee_id == user.id
+    )
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from cs_app.accounts.models import SEGMENTS
 from cs_app.accounts.signal_format import reason_lines
+from cs_app.auth.permissions import can_lead, require
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED, show_errors
 from cs_app.request_args import page_number, safe_next
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.forms import (
@@ -38,7 +40,6 @@ from cs_app.triggers.pools.routing import STRATEGY_LABELS
 
 bp = Blueprint("pools", __name__)
 
-EXPIRED = "The form expired before it was sent; send it again."
 QUEUE_TABS = {"mine": "Assigned to me", "claimable": "Unassigned in my pools"}
 
 
@@ -103,18 +104,13 @@ def _labels() -> dict[str, Any]:
 # --- pools ----------------------------------------------------------------------------------
 
 
-def _require_lead() -> None:
-    if not current_user.can_edit_everything:
-        abort(403)
-
-
 @bp.route("/pools")
 def index():
     return render_template(
         "pools/index.html",
         summaries=pools.pool_summaries(now=utcnow()),
         labels=_labels(),
-        can_manage=current_user.can_edit_everything,
+        can_manage=can_lead(current_user),
     )
 
 
@@ -192,13 +188,13 @@ def _pool_editor(pool):
 
 @bp.route("/pools/new", methods=["GET", "POST"])
 def new():
-    _require_lead()
+    require(can_lead(current_user))
     return _pool_editor(None)
 
 
 @bp.route("/pools/<int:pool_id>/edit", methods=["GET", "POST"])
 def edit(pool_id: int):
-    _require_lead()
+    require(can_lead(current_user))
     return _pool_editor(pools.get_pool(pool_id))
 
 
@@ -225,7 +221,7 @@ def show(pool_id: int):
         reassign_choices=member_choices(members),
         labels=_labels(),
         args={"pool_id": pool.id, "status": status, "sort": sort},
-        can_manage=current_user.can_edit_everything,
+        can_manage=can_lead(current_user),
         here=request.full_path.rstrip("?"),
     )
 
@@ -297,18 +293,6 @@ def item(queue_item_id: int):
     return _render_item(pools.get_item(queue_item_id))
 
 
-def _require_worker(item: QueueItem) -> None:
-    """Viewers, and CSMs with no part in the item's pool or the item, get 403 before any form
-    is read; what each person may do exactly is the service's decision."""
-    user = current_user
-    if user.role == "viewer" or not (
-        pools.is_pool_lead(item.pool, user)
-        or pools.is_member(item.pool, user)
-        or item.assignee_id == user.id
-    ):
-        abort(403)
-
-
 def _done(form, item: QueueItem, message: str):
     flash(message, "success")
     return redirect(safe_next(form.next.data) or url_for("pools.item", queue_item_id=item.id))
@@ -317,7 +301,7 @@ def _done(form, item: QueueItem, message: str):
 @bp.route("/queue/<int:queue_item_id>/claim", methods=["POST"])
 def claim(queue_item_id: int):
     item = pools.get_item(queue_item_id)
-    _require_worker(item)
+    require(pools.can_work(item, current_user))
     form = ClaimForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, general=[EXPIRED])
@@ -336,7 +320,7 @@ def claim(queue_item_id: int):
 @bp.route("/queue/<int:queue_item_id>/reassign", methods=["POST"])
 def reassign(queue_item_id: int):
     item = pools.get_item(queue_item_id)
-    _require_worker(item)
+    require(pools.can_work(item, current_user))
     form = ReassignForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, reassign=form, general=[EXPIRED])
@@ -353,8 +337,10 @@ def reassign(queue_item_id: int):
         )
     except ValidationError as error:
         db.session.rollback()
-        form.assignee.errors = [error.fields.get("assignee", error.message)]
-        return _render_item(pools.get_item(queue_item_id), status=422, reassign=form)
+        general = show_errors(form, error)
+        return _render_item(
+            pools.get_item(queue_item_id), status=422, reassign=form, general=general
+        )
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""
@@ -368,7 +354,7 @@ def reassign(queue_item_id: int):
 @bp.route("/queue/<int:queue_item_id>/resolve", methods=["POST"])
 def resolve(queue_item_id: int):
     item = pools.get_item(queue_item_id)
-    _require_worker(item)
+    require(pools.can_work(item, current_user))
     form = ResolveForm()
     if not form.validate_on_submit():
         return _render_item(item, status=400, resolve=form, general=[EXPIRED])
@@ -383,10 +369,10 @@ def resolve(queue_item_id: int):
         )
     except ValidationError as error:
         db.session.rollback()
-        for name, message in error.fields.items():
-            if name in ("outcome", "notes"):
-                form[name].errors = [message]
-        return _render_item(pools.get_item(queue_item_id), status=422, resolve=form)
+        general = show_errors(form, error)
+        return _render_item(
+            pools.get_item(queue_item_id), status=422, resolve=form, general=general
+        )
     except ConflictError as error:
         db.session.rollback()
         form.version.data = ""  # the page shows the item as it is now; send again to save

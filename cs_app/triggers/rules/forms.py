@@ -20,6 +20,7 @@ from cs_app.accounts.models import LIFECYCLE_STAGES
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, METRIC_PREFIX, NUMBER, SIGNALS
 from cs_app.accounts.signal_format import format_signal, signal_label
 from cs_app.errors import ValidationError
+from cs_app.form_errors import show_errors
 from cs_app.triggers.pools.models import PRIORITIES
 from cs_app.triggers.rules.actions import ACTION_TYPES, OWNERS
 from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
@@ -39,6 +40,7 @@ FORM_FIELDS = (
     "condition",
     "actions",
 )
+ROW_PATHS = ("condition.", "condition[", "actions[")
 NEW_CONDITION: dict[str, Any] = {"all": []}
 OPERATOR_LABELS = {
     "=": "equals",
@@ -123,14 +125,10 @@ class RuleForm(FlaskForm):
         return values
 
     def show_errors(self, error: ValidationError) -> list[str]:
-        """Put each message beside its field; return those that belong to no field."""
-        general = []
-        for name, message in error.fields.items():
-            if name in FORM_FIELDS:
-                self[name].errors = [*self[name].errors, message]
-            elif not name.startswith(("condition.", "condition[", "actions[")):
-                general.append(message)
-        return general
+        """Put each message beside its field; return those that belong to no field. Clause
+        and action paths are marked on the builder's rows (``error_paths``)."""
+        elsewhere = [name for name in error.fields if name.startswith(ROW_PATHS)]
+        return show_errors(self, error, fields=FORM_FIELDS, elsewhere=elsewhere)
 
 
 def error_paths(error: ValidationError | None) -> dict[str, str]:

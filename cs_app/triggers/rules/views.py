@@ -17,9 +17,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cs_app.accounts.signal_format import format_signal, signal_label
 from cs_app.audit import service as audit
+from cs_app.auth.permissions import can_lead, require
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
+from cs_app.form_errors import EXPIRED
+from cs_app.request_args import page_number, safe_next
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.forms import (
     RuleForm,
@@ -38,7 +41,6 @@ from cs_app.triggers.touchpoints.models import CHANNELS
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
-EXPIRED = "The form expired before it was sent; send it again."
 STALE = "Someone saved this rule at the same moment; nothing was saved. Your changes are below."
 RESULT_MARKS = {
     True: ("true", "✓", "true"),
@@ -67,11 +69,6 @@ def require_sign_in() -> None:
     """Every rule page needs a signed-in user."""
 
 
-def _require_author() -> None:
-    if not current_user.can_edit_everything:
-        abort(403)
-
-
 # --- the list -------------------------------------------------------------------------------
 
 
@@ -85,7 +82,7 @@ def index():
         filters=filters,
         kinds=RULE_KINDS,
         policies=service.ONCE_POLICIES,
-        can_author=current_user.can_edit_everything,
+        can_author=can_lead(current_user),
     )
 
 
@@ -139,8 +136,7 @@ def _firing_view(firing) -> dict[str, Any]:
 @bp.route("/<int:rule_id>")
 def show(rule_id: int):
     rule = service.get_rule(rule_id)
-    number = request.args.get("page", "1")
-    firings = service.rule_firings(rule, page=int(number) if number.isdigit() else 1)
+    firings = service.rule_firings(rule, page=page_number(request.args))
     pools = service.pool_names()
     templates = {key: name for key, name, _ in service.template_choices()}
     return render_template(
@@ -155,7 +151,7 @@ def show(rule_id: int):
         firings=firings,
         firing_rows=[_firing_view(f) for f in firings.items],
         events=[(e, _audit_changes(e)) for e in audit.events_for(service.AUDIT_ENTITY, rule.id)],
-        can_author=current_user.can_edit_everything,
+        can_author=can_lead(current_user),
     )
 
 
@@ -324,13 +320,13 @@ def _builder(rule: Rule | None):
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    _require_author()
+    require(can_lead(current_user))
     return _builder(None)
 
 
 @bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
 def edit(rule_id: int):
-    _require_author()
+    require(can_lead(current_user))
     return _builder(service.get_rule(rule_id))
 
 
@@ -338,7 +334,7 @@ def edit(rule_id: int):
 
 
 def _set_enabled(rule_id: int, enabled: bool):
-    _require_author()
+    require(can_lead(current_user))
     rule = service.get_rule(rule_id)
     if service.set_enabled(rule, enabled, user=current_user, now=utcnow()):
         db.session.commit()
@@ -350,9 +346,9 @@ def _set_enabled(rule_id: int, enabled: bool):
         flash(f"Rule “{rule.name}” {state}.", "success")
     else:
         flash(f"Rule “{rule.name}” was already {'enabled' if enabled else 'disabled'}.", "info")
-    back = request.form.get("next", "")
     # only back to a rules page of this site: the list keeps its filters this way
-    if not back.startswith("/rules") or back.startswith("//"):
+    back = safe_next(request.form.get("next"))
+    if back is None or not back.startswith("/rules"):
         back = url_for("rules.show", rule_id=rule.id)
     return redirect(back)
 
@@ -369,7 +365,7 @@ def disable(rule_id: int):
 
 @bp.route("/<int:rule_id>/delete", methods=["POST"])
 def delete(rule_id: int):
-    _require_author()
+    require(can_lead(current_user))
     rule = service.get_rule(rule_id)
     name = rule.name
     service.delete_rule(rule, user=current_user, now=utcnow())

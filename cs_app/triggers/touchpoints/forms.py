@@ -10,7 +10,6 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from cs_app.errors import DomainError
 from cs_app.triggers.touchpoints.models import CHANNELS, TOUCHPOINT_STATUSES
 from cs_app.triggers.touchpoints.service import TouchpointFilters
 
@@ -41,14 +40,6 @@ class TouchpointTemplateForm(FlaskForm):
     def version_read(self) -> int | None:
         text = (self.version.data or "").strip()
         return int(text) if text.isdigit() else None
-
-    def show_errors(self, error: DomainError) -> None:
-        """Put the service's messages beside their fields, the rest above the form."""
-        for name, message in error.fields.items():
-            if name in self and name != "version":
-                self[name].errors = [*self[name].errors, message]
-            else:
-                self.form_errors.append(message)
 
 
 def preview_choices(accounts: list[tuple[int, str, str]]) -> list[SelectChoice]:

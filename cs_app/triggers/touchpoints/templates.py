@@ -30,6 +30,7 @@ from cs_app.triggers.touchpoints.service import account_context
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 MAX_NAME = 200
 FIELDS = ("key", "name", "channel", "subject", "body")
+PREVIEW_ACCOUNTS = 300
 
 
 def get_template(template_id: int) -> TouchpointTemplate:
@@ -192,6 +193,36 @@ def list_templates() -> list[TemplateSummary]:
         )
         for t in templates
     ]
+
+
+def preview_accounts(limit: int = PREVIEW_ACCOUNTS) -> tuple[list[tuple[int, str, str]], int]:
+    """The first ``limit`` accounts by name as (id, name, external ID) to preview a template
+    with, and how many accounts there are in all."""
+    accounts = db.session.execute(
+        select(Account.id, Account.name, Account.external_id)
+        .order_by(Account.name, Account.external_id)
+        .limit(limit)
+    ).all()
+    total = db.session.scalar(select(func.count(Account.id))) or 0
+    return [tuple(row) for row in accounts], int(total)
+
+
+def preview_account(
+    external_id: str, account_id: str, default_id: int | None
+) -> tuple[Account | None, str | None]:
+    """The account to preview with and, when there is none, why: a typed external ID wins
+    over the account chosen from the list, which is ``default_id`` until one is chosen."""
+    external_id = external_id.strip()
+    if external_id:
+        account = db.session.scalar(select(Account).where(Account.external_id == external_id))
+        if account is None:
+            return None, f"No account has the external ID {external_id!r}."
+        return account, None
+    chosen = account_id or (str(default_id) if default_id is not None else "")
+    account = db.session.get(Account, int(chosen)) if chosen.isdigit() else None
+    if account is None:
+        return None, "Add an account first: the preview renders the template for one."
+    return account, None
 
 
 def preview(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from cs_app.accounts.models import Account
 from cs_app.audit import service as audit
@@ -18,7 +17,8 @@ from cs_app.auth.permissions import can_edit_account, can_manage_templates
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
-from cs_app.request_args import safe_next
+from cs_app.form_errors import EXPIRED, show_errors, show_errors_above
+from cs_app.request_args import page_number, safe_next
 from cs_app.triggers.touchpoints import service
 from cs_app.triggers.touchpoints import templates as templates_service
 from cs_app.triggers.touchpoints.forms import (
@@ -37,8 +37,7 @@ from cs_app.triggers.touchpoints.sandbox import TemplateProblem
 
 bp = Blueprint("touchpoints", __name__)
 
-EXPIRED = "The form expired before it was sent; send it again."
-PREVIEW_ACCOUNTS = 300
+NOT_SAVED = "The template was not saved: fix the marked fields; what you typed is kept."
 PAGE_CONTEXT = {
     "channels": CHANNELS,
     "statuses": TOUCHPOINT_STATUSES,
@@ -59,10 +58,7 @@ def require_sign_in() -> None:
 @bp.route("/touchpoints")
 def index():
     filters = list_filters(request.args)
-    page_number = request.args.get("page", "1")
-    page = service.touchpoint_page(
-        filters, page=int(page_number) if page_number.isdigit() else 1, with_counts=True
-    )
+    page = service.touchpoint_page(filters, page=page_number(request.args), with_counts=True)
     actionable = {tp.id for tp in page.items if can_edit_account(current_user, tp.account)}
     return render_template(
         "touchpoints/index.html",
@@ -155,29 +151,13 @@ def templates_index():
     )
 
 
-def _preview_accounts() -> tuple[list, int]:
-    accounts = db.session.execute(
-        select(Account.id, Account.name, Account.external_id)
-        .order_by(Account.name, Account.external_id)
-        .limit(PREVIEW_ACCOUNTS)
-    ).all()
-    total = db.session.scalar(select(func.count(Account.id))) or 0
-    return [tuple(row) for row in accounts], int(total)
-
-
-def _chosen_account(form_or_args, choices: list) -> tuple[Account | None, str | None]:
-    """The account to preview with: a typed external ID wins over the list."""
-    external_id = (form_or_args.get("preview_external_id") or "").strip()
-    if external_id:
-        account = db.session.scalar(select(Account).where(Account.external_id == external_id))
-        if account is None:
-            return None, f"No account has the external ID {external_id!r}."
-        return account, None
-    chosen = form_or_args.get("preview_account") or (str(choices[0][0]) if choices else "")
-    account = db.session.get(Account, int(chosen)) if chosen.isdigit() else None
-    if account is None:
-        return None, "Add an account first: the preview renders the template for one."
-    return account, None
+def _chosen_account(values, choices: list) -> tuple[Account | None, str | None]:
+    """The account to preview with, from the editor's form or the page's arguments."""
+    return templates_service.preview_account(
+        values.get("preview_external_id") or "",
+        values.get("preview_account") or "",
+        choices[0][0] if choices else None,
+    )
 
 
 def _preview(form: TouchpointTemplateForm, choices: list):
@@ -192,7 +172,7 @@ def _preview(form: TouchpointTemplateForm, choices: list):
             form.subject.data or "", form.body.data or "", account, now=utcnow()
         )
     except ValidationError as error:
-        form.show_errors(error)
+        show_errors_above(form, error)
         return None, 422
     return {"account": account, "subject": message.subject, "body": message.body}, 200
 
@@ -225,7 +205,7 @@ def _editor(template: TouchpointTemplate | None):
         del form.key  # the key is how rules name the template: fixed once it exists
         if request.method == "GET":
             form.version.data = str(template.version)
-    accounts = _preview_accounts()
+    accounts = templates_service.preview_accounts()
     if request.method == "GET":
         return _render_editor(form, template, None, accounts)
     if not form.validate_on_submit():
@@ -251,13 +231,9 @@ def _editor(template: TouchpointTemplate | None):
             done = "saved"
     except (ValidationError, ConflictError) as error:
         db.session.rollback()
-        form.show_errors(error)
-        form.form_errors.insert(
-            0,
-            error.message
-            if isinstance(error, ConflictError)
-            else "The template was not saved: fix the marked fields; what you typed is kept.",
-        )
+        summary = error.message if isinstance(error, ConflictError) else NOT_SAVED
+        general = show_errors(form, error)
+        form.form_errors = [summary, *(message for message in general if message != summary)]
         return _render_editor(form, template, None, accounts, error.status)
     db.session.commit()
     flash(f"Template “{template.name}” {done}.", "success")
@@ -277,7 +253,7 @@ def template_edit(tp_template_id: int):
 @bp.route("/touchpoint-templates/<int:tp_template_id>")
 def template_show(tp_template_id: int):
     template = templates_service.get_template(tp_template_id)
-    choices, total = _preview_accounts()
+    choices, total = templates_service.preview_accounts()
     account, problem = _chosen_account(request.args, choices)
     preview, preview_error = None, problem
     if account is not None:

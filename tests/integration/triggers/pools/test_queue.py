@@ -48,6 +48,30 @@ def events(item) -> list[str]:
     )
 
 
+# --- who works an item ---------------------------------------------------------------------
+
+
+def test_who_may_work_an_item(team):
+    outsider_lead = UserFactory(role="lead")
+    admin = UserFactory(role="admin")
+    item = QueueItemFactory(pool=team["pool"], assignee=team["cy"])  # Cy is in no pool
+    allowed = {
+        name: pools.can_work(item, user)
+        for name, user in {**team, "other lead": outsider_lead, "admin": admin}.items()
+        if name != "pool"
+    }
+    assert allowed == {
+        "lead": True,  # the pool's lead
+        "ana": True,  # members
+        "bo": True,
+        "cy": True,  # the assignee, though outside the pool
+        "viewer": False,
+        "other lead": True,  # every CS lead and admin manages every pool
+        "admin": True,
+    }
+    assert pools.can_work(QueueItemFactory(pool=team["pool"], assignee=None), team["cy"]) is False
+
+
 # --- claim ----------------------------------------------------------------------------------
 
 

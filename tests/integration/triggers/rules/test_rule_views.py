@@ -194,6 +194,18 @@ def test_firings_are_paged(client, lead):
     assert "Page 2 of 2" in client.get(f"/rules/{rule.id}?page=2").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("page", ["99999999999999999999999", "0", "-2", "two"])
+def test_a_firings_page_that_is_no_page_shows_the_first(client, lead, page):
+    rule = RuleFactory()
+    RuleFiringFactory(rule=rule, fired_at=utcnow())
+    db.session.commit()
+
+    response = client.get(f"/rules/{rule.id}?page={page}")
+
+    assert response.status_code == 200
+    assert "1 in all" in response.get_data(as_text=True)
+
+
 def test_an_unknown_rule_is_404(client, lead):
     assert client.get("/rules/999999").status_code == 404
     assert client.get("/rules/999999/edit").status_code == 404
@@ -413,6 +425,18 @@ def test_enable_disable_and_delete(client, lead):
         )
     ).all()
     assert sorted(actions) == ["deleted", "disabled", "enabled"]
+
+
+@pytest.mark.parametrize(
+    "next_url", ["//evil.example/rules", "/rules\\..\\evil", "https://evil.example/rules", "/"]
+)
+def test_enabling_goes_back_only_to_a_rules_page_of_this_site(client, lead, next_url):
+    rule = RuleFactory(enabled=False)
+    db.session.commit()
+
+    response = client.post(f"/rules/{rule.id}/enable", data={"next": next_url})
+
+    assert response.headers["Location"] == f"/rules/{rule.id}"
 
 
 @pytest.mark.parametrize("role", ["viewer", "csm"])

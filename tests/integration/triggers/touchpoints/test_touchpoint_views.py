@@ -100,6 +100,18 @@ def test_an_empty_list_says_where_touchpoints_come_from(client, login, people):
     assert "No touchpoints yet" in html and "Schedule a touchpoint" in html
 
 
+@pytest.mark.parametrize("page", ["99999999999999999999999", "0", "-2", "two"])
+def test_a_page_number_that_is_no_page_shows_the_first(client, login, people, account, page):
+    TouchpointFactory(account=account, status="dead")
+    db.session.commit()
+    login(people["viewer"])
+
+    response = client.get(f"/touchpoints?page={page}")
+
+    assert response.status_code == 200
+    assert len(_rows(response.get_data(as_text=True))) == 1
+
+
 def test_the_list_runs_the_same_queries_for_3_or_30_touchpoints(
     client, login, people, account, count_queries
 ):
