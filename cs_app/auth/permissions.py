@@ -64,17 +64,3 @@ def permission_required(permission: Callable[..., bool]):
         return wrapped
 
     return decorator
-
-
-def roles_required(*roles: str):
-    """Page decorator: 403 unless the signed-in user has one of ``roles``."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            require(current_user.role in roles)
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
