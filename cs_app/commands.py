@@ -15,6 +15,7 @@ from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.imports.cli import import_group
+from cs_app.triggers.touchpoints.delivery import describe_mail_transport
 
 
 @click.command("serve")
@@ -45,6 +46,7 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
 
     click.echo(f"Instance folder: {current_app.instance_path}")
     click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"Email: {describe_mail_transport(current_app.config)}")
     upgrade()
     empty = db.session.scalar(select(func.count(Account.id))) == 0
     if demo or (demo is None and empty):

@@ -60,7 +60,7 @@ class Config:
     LOGIN_MAX_DELAY_SECONDS = 900
     STAKEHOLDER_DARK_DAYS = 30  # no contact for this long counts as "gone dark"
     ACCOUNTS_PER_PAGE = 50
-    SMTP_HOST = "127.0.0.1"
+    SMTP_HOST = None  # unset: email goes to the development outbox (/admin/outbox)
     SMTP_PORT = 25
     SMTP_USER = None
     SMTP_PASSWORD = None

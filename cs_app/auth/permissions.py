@@ -64,3 +64,8 @@ def permission_required(permission: Callable[..., bool]):
         return wrapped
 
     return decorator
+
+
+def can_read_outbox(user) -> bool:
+    """The development outbox holds every email's full text: admins only."""
+    return user.role == "admin"

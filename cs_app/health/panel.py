@@ -22,6 +22,7 @@ from cs_app.health import queries, service
 from cs_app.health.forms import OverrideForm
 from cs_app.health.models import Scorecard
 from cs_app.health.scoring import AT_RISK, BAND_LABELS, CRITICAL, HEALTHY, band_label
+from cs_app.jobs.pending import ScoreDue, score_due
 from cs_app.numbers import format_number
 
 OVERRIDE_PREFIX = "override"
@@ -64,6 +65,7 @@ class HealthPanel:
     can_override: bool
     override_form: OverrideForm | None
     today: date
+    score_due: ScoreDue | None = None  # only for an account without a score
     band_labels: dict[str, str] = field(default_factory=lambda: BAND_LABELS)
 
     @property
@@ -188,7 +190,8 @@ def account_health_context(
 ) -> dict[str, Any]:
     """What ``templates/health/_account_health.html`` needs, for the account page. A fixed
     number of statements: the trend, the snapshots 7 and 30 days back, the version, the
-    override, the version labels and the signals row."""
+    override, the version labels and the signals row; for an account not scored yet, when its
+    score is due."""
     now = utcnow()
     health = service.account_health(account, now=now, trend_days=TREND_DAYS)
     if can_edit and override_form is None:
@@ -205,5 +208,6 @@ def account_health_context(
         can_override=can_edit,
         override_form=override_form if can_edit else None,
         today=now.date(),
+        score_due=score_due(account.id, now=now) if health.snapshot is None else None,
     )
     return {"health_panel": panel}

@@ -41,6 +41,9 @@ from cs_app.imports.mapping import (
     parse_metric_columns,
     parse_value_option,
 )
+from cs_app.jobs.pending import CATCH_UP_JOB
+from cs_app.jobs.status import describe_schedule
+from cs_app.scheduler import job_by_name
 
 SHOWN_REFUSALS = 20
 GROUP_HELP = """Load accounts, contacts, events or metric values from a CSV export.
@@ -337,8 +340,9 @@ def _print_summary(summary: ImportSummary, report: Path | None) -> None:
             click.echo(f"All refused rows are in {report}.")
         elif more:
             click.echo("Give --report FILE.csv to get them all.")
-    if summary.kind in ("events", "metrics") and counts.accepted and not summary.dry_run:
+    if summary.kind != "contacts" and summary.imported and not summary.dry_run:
         click.echo(
-            "Health scores take the new data in at the next recompute "
-            "(cs-app jobs run recompute-pending-health)."
+            "Health scores take the new data in at the next catch-up run "
+            f"({describe_schedule(job_by_name(CATCH_UP_JOB))} while a scheduler runs; "
+            f"`cs-app jobs run {CATCH_UP_JOB}` runs it now)."
         )

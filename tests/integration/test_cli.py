@@ -127,14 +127,17 @@ def cs_app_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from cs_app.cli import main; sys.exit(main())"]
 
 
-def start_server(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, int]:
+def start_server(
+    tmp_path: Path, *extra: str, smtp_host: str | None = None
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "CS_APP_SMTP_HOST"},
         "CS_APP_INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
         "PYTHONUNBUFFERED": "1",
         "PYTHONIOENCODING": "utf-8",
+        **({"CS_APP_SMTP_HOST": smtp_host} if smtp_host else {}),
     }
     process = subprocess.Popen(
         [*cs_app_command(), "serve", "--port", str(port), "--threads", "2", *extra],
@@ -183,6 +186,19 @@ def test_serve_no_demo_migrates_an_empty_database_and_serves_the_sign_in_page(tm
     assert f"cs_app is running on http://127.0.0.1:{port}/" in output
     assert "Demo sign-ins" not in output
     assert (tmp_path / "serve.sqlite3").exists()
+    assert "Email: development outbox (/admin/outbox) — set CS_APP_SMTP_HOST to send" in output
+
+
+def test_serve_says_when_email_goes_over_smtp(tmp_path):
+    process, port = start_server(
+        tmp_path, "--no-demo", "--no-scheduler", smtp_host="mail.example.test"
+    )
+    try:
+        wait_for_port(process, port)
+    finally:
+        output = stop(process)
+    assert "Email: SMTP mail.example.test:25" in output
+    assert "Email: development outbox" not in output
 
 
 def test_serve_loads_the_demo_into_an_empty_database_and_prints_the_sign_ins(tmp_path):

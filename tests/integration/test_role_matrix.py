@@ -14,6 +14,7 @@ from sqlalchemy import select
 from cs_app.extensions import db
 from cs_app.health.models import Scorecard
 from cs_app.plans import service as plans
+from cs_app.triggers.touchpoints.models import OutboxMessage
 from tests.factories import (
     AccountFactory,
     ActionFactory,
@@ -108,13 +109,27 @@ def world(app, now):
     token = plans.create_share_link(plan, user=users["lead"], now=now)
     pool = PoolFactory(lead=users["lead"])
     PoolMemberFactory(pool=pool, user=users["csm_owner"])
+    touchpoint = TouchpointFactory(account=account)
+    outbox_message = OutboxMessage(
+        touchpoint_id=touchpoint.id,
+        message_id=touchpoint.message_id,
+        mail_from="cs@example.test",
+        to="dana@acme.example",
+        subject="Welcome",
+        headers="Subject: Welcome",
+        raw="Subject: Welcome\n\nHello",
+        created_at=now,
+    )
+    db.session.add(outbox_message)
+    db.session.flush()
     triggers = {
         "rule_id": RuleFactory().id,
         "pool_id": pool.id,
         "queue_item_id": QueueItemFactory(
             pool=pool, account=account, assignee=users["csm_owner"]
         ).id,
-        "touchpoint_id": TouchpointFactory(account=account).id,
+        "touchpoint_id": touchpoint.id,
+        "outbox_message_id": outbox_message.id,
         "tp_template_id": TouchpointTemplateFactory().id,
         "alert_id": AlertFactory(user=users["csm_owner"]).id,
     }

@@ -34,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -48,7 +49,7 @@ from cs_app.extensions import db
 from cs_app.jobs.lease import WORKER
 from cs_app.sql import on_postgresql
 from cs_app.triggers.alerts.service import create_alert
-from cs_app.triggers.touchpoints.models import Touchpoint
+from cs_app.triggers.touchpoints.models import OutboxMessage, Touchpoint
 from cs_app.triggers.touchpoints.retry import next_attempt_delay
 from cs_app.triggers.touchpoints.sandbox import RenderedMessage, TemplateProblem
 from cs_app.triggers.touchpoints.service import Outgoing, load_outgoing, render_outgoing
@@ -198,6 +199,49 @@ class Mailer:
                 connection.close()
 
 
+class Outbox:
+    """The development outbox in place of SMTP while no SMTP host is configured: each email is
+    written as it would have been sent to ``outbox_messages`` (admins read it at
+    ``/admin/outbox``). The row joins the caller's transaction, so it is committed together
+    with its touchpoint's "sent" and never kept twice."""
+
+    def __init__(self, clock: Callable[[], datetime]):
+        self.clock = clock
+
+    def send(self, message: EmailMessage) -> None:
+        message_id = str(message["Message-ID"])
+        db.session.add(
+            OutboxMessage(
+                touchpoint_id=db.session.scalar(
+                    select(Touchpoint.id).where(Touchpoint.message_id == message_id)
+                ),
+                message_id=message_id,
+                mail_from=str(message["From"] or ""),
+                to=str(message["To"] or ""),
+                subject=str(message["Subject"] or ""),
+                headers="\n".join(f"{name}: {value}" for name, value in message.items()),
+                raw=message.as_string(),
+                created_at=self.clock(),
+            )
+        )
+        db.session.flush()
+
+    def close(self) -> None:
+        """Nothing to close; the same interface as :class:`Mailer`."""
+
+
+def mail_transport(config: dict[str, Any], *, clock: Callable[[], datetime]) -> Mailer | Outbox:
+    """SMTP when ``SMTP_HOST`` (``CS_APP_SMTP_HOST``) is set, else the development outbox."""
+    return Mailer(config) if config.get("SMTP_HOST") else Outbox(clock)
+
+
+def describe_mail_transport(config: dict[str, Any]) -> str:
+    """What ``cs-app serve`` prints about where email goes."""
+    if config.get("SMTP_HOST"):
+        return f"SMTP {config['SMTP_HOST']}:{config['SMTP_PORT']}"
+    return "development outbox (/admin/outbox) — set CS_APP_SMTP_HOST to send"
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer, not a delivery: urllib would re-send a POST as a GET."""
 
@@ -324,7 +368,7 @@ def _alert(message: Outgoing, kind: str, rendered: RenderedMessage, now: datetim
 
 
 def send_one(
-    message: Outgoing, mailer: Mailer, config: dict[str, Any], *, clock: _Clock
+    message: Outgoing, mailer: Mailer | Outbox, config: dict[str, Any], *, clock: _Clock
 ) -> Outcome:
     """Render and send one touchpoint. An internal alert's in-app alert is committed before
     its email, so a mail failure never hides it; a call task is an alert only, recorded by
@@ -468,7 +512,7 @@ def deliver_due_touchpoints(*, now: datetime, limit: int | None = None) -> dict[
     batch = max(1, int(config["DELIVERY_BATCH_SIZE"]))
     counts = dict.fromkeys(("claimed", "sent", "retrying", "dead", "failed", "lost_claim"), 0)
     db.session.commit()
-    mailer = Mailer(config)
+    mailer = mail_transport(config, clock=clock)
     try:
         while counts["claimed"] < limit:
             ids = claim_due(

@@ -109,3 +109,25 @@ class Touchpoint(db.Model):
     account: Mapped[Account] = relationship(lazy="joined")
     template: Mapped[TouchpointTemplate | None] = relationship(lazy="joined")
     rule: Mapped[Rule | None] = relationship(lazy="select")
+
+
+class OutboxMessage(db.Model):
+    """An email as it would have been sent, kept when no SMTP host is configured (a demo, a
+    development machine): the ``deliver-touchpoints`` job writes it in place of the SMTP send,
+    in the same transaction that marks its touchpoint sent, and admins read it at
+    ``/admin/outbox``."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_touchpoint", "touchpoint_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("touchpoints.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[str] = mapped_column(String(200))
+    mail_from: Mapped[str] = mapped_column(Text)
+    to: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    headers: Mapped[str] = mapped_column(Text)  # one "Name: value" per line, as sent
+    raw: Mapped[str] = mapped_column(Text)  # the whole message as SMTP would have carried it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

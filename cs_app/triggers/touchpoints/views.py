@@ -1,4 +1,5 @@
-"""Browser pages for touchpoints (scheduled, sent, failed, dead) and touchpoint templates.
+"""Browser pages for touchpoints (scheduled, sent, failed, dead), touchpoint templates and
+the development outbox (admins only: the emails kept while no SMTP host is configured).
 
 Everyone signed in reads both. The account's CSM, leads and admins retry or cancel a
 touchpoint; leads and admins write templates. The template editor previews subject and body
@@ -13,12 +14,18 @@ from flask_login import current_user, login_required
 
 from cs_app.accounts.models import Account
 from cs_app.audit import service as audit
-from cs_app.auth.permissions import can_edit_account, can_manage_templates
+from cs_app.auth.permissions import (
+    can_edit_account,
+    can_manage_templates,
+    can_read_outbox,
+    permission_required,
+)
 from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
 from cs_app.form_errors import EXPIRED, show_errors, show_errors_above
 from cs_app.request_args import page_number, safe_next
+from cs_app.triggers.touchpoints import outbox as outbox_service
 from cs_app.triggers.touchpoints import service
 from cs_app.triggers.touchpoints import templates as templates_service
 from cs_app.triggers.touchpoints.forms import (
@@ -92,6 +99,10 @@ def show(touchpoint_id: int):
         history=audit.events_for("touchpoint", touchpoint.id),
         now=now,
         can_act=can_edit_account(current_user, touchpoint.account),
+        outbox_copy=outbox_service.outbox_message_of(touchpoint.id)
+        if touchpoint.status == "sent"
+        else None,
+        can_read_outbox=can_read_outbox(current_user),
         **PAGE_CONTEXT,
     )
 
@@ -276,4 +287,23 @@ def template_show(tp_template_id: int):
         history=audit.events_for("touchpoint_template", template.id),
         can_manage=can_manage_templates(current_user),
         **PAGE_CONTEXT,
+    )
+
+
+# --- the development outbox -----------------------------------------------------------------
+
+
+@bp.route("/admin/outbox")
+@permission_required(can_read_outbox)
+def outbox():
+    return render_template(
+        "touchpoints/outbox.html", page=outbox_service.outbox_page(page=page_number(request.args))
+    )
+
+
+@bp.route("/admin/outbox/<int:outbox_message_id>")
+@permission_required(can_read_outbox)
+def outbox_message(outbox_message_id: int):
+    return render_template(
+        "touchpoints/outbox_message.html", view=outbox_service.outbox_message(outbox_message_id)
     )

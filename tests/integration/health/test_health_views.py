@@ -155,15 +155,15 @@ def test_insufficient_data_is_never_a_confident_colour(client, lead, clock):
     ) in text_of(card_html)
 
 
-def test_an_account_never_scored_says_how_to_score_it(client, lead):
+def test_an_account_never_scored_says_when_it_will_be(client, lead):
     AccountFactory(external_id="NEW")
     db.session.commit()
     html = client.get("/accounts/NEW").get_data(as_text=True)
-    assert "Not scored yet." in text_of(section(html, "health"))
-    assert (
-        "Signals not computed yet — run <code>cs-app jobs run recompute-health</code>."
-        in section(html, "signals")
+    assert "Not scored yet. The account is not waiting for the catch-up run; the daily " in (
+        text_of(section(html, "health"))
     )
+    assert "Signals not computed yet: they come with the health score." in section(html, "signals")
+    assert "cs-app" not in section(html, "health") + section(html, "signals")
 
 
 def test_signals_panel_lists_every_signal_with_its_value(client, lead, slipping_account):

@@ -97,6 +97,7 @@ def test_the_reminder_email_is_delivered_over_smtp(app, owner, now, monkeypatch)
     PlanFactory(owner=owner, title="Acme success plan", next_review_on=TODAY)
     run_job("remind-reviews", trigger="cli", now=now)
     with smtp_server() as (sink, port):
+        monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
         monkeypatch.setitem(app.config, "SMTP_PORT", port)
         assert deliver_due_touchpoints(now=now)["sent"] == 1
         [received] = sink.wait_for(1)

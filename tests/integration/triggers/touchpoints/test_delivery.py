@@ -166,6 +166,7 @@ def test_a_refusing_server_is_retried_with_the_backoff_then_dead_and_alerted(
 
 
 def test_an_unreachable_server_is_retried(app, world, now, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
     monkeypatch.setitem(app.config, "SMTP_PORT", free_port())  # nobody listens there
     touchpoint = _schedule(world, now)
     assert deliver_due_touchpoints(now=now)["retrying"] == 1
