@@ -273,7 +273,7 @@ def _address(who: str, address: str, name: str | None = None) -> Address:
         )
     try:
         return Address(display_name=name or "", addr_spec=address)
-    except ValueError as error:  # the email package's header defects are ValueErrors
+    except Exception as error:  # the email package's parser raises several kinds
         raise SendError(
             f"The {who}'s email address {address!r} is not a usable address ({error}). "
             f"Correct it, then retry.",
