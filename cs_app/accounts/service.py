@@ -3,7 +3,8 @@
 Services take the acting user and ``now`` explicitly and only ``flush()``; the caller (a page,
 the API, an import) commits once. Values arrive typed (dates as ``date``, money as integer
 minor units); this module enforces the rules: known segments and stages, money that is not
-negative, a renewal after the contract start, contacts with a name and a well-formed email.
+negative, a renewal after the contract start, contacts with a name and a well-formed email,
+both one line (they go into email headers).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cs_app.accounts.models import (
 from cs_app.auth.models import User
 from cs_app.errors import NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
+from cs_app.header_text import breaks_header, one_line_refusal
 from cs_app.jobs.pending import queue_recompute
 from cs_app.sql import chunks
 
@@ -385,9 +387,13 @@ def _validate_contact(
         value = values.get(name)
         if isinstance(value, str) and len(value) > TEXT_LIMITS[name]:
             errors[name] = f"Use at most {TEXT_LIMITS[name]} characters."
+    for name, label in (("name", "name"), ("email", "email address")):
+        value = values.get(name)  # both go into email headers, where a line break is a header
+        if name not in errors and isinstance(value, str) and breaks_header(value):
+            errors[name] = one_line_refusal(label)
     email = values.get("email")
     if email is not None and "email" not in errors:
-        if not (isinstance(email, str) and EMAIL_SHAPE.match(email)):
+        if not (isinstance(email, str) and EMAIL_SHAPE.fullmatch(email)):
             errors["email"] = "Enter an email address like name@example.com."
         else:
             query = select(Contact.id).where(

@@ -318,7 +318,8 @@ class ImportPlan:
         if not raw:
             return f"{name} {binding.default!r}" if binding.default else name
         where = f" (column {binding.column})" if binding.column.lower() != name.lower() else ""
-        return f"{name} '{raw}'{where}"
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)  # \r\n as such
+        return f"{name} '{shown}'{where}"
 
     def coerce(self, binding: Binding, text: str) -> Any:
         kind = binding.field.type

@@ -13,6 +13,7 @@ PURE_MODULES = [
     "cs_app.accounts.signal_catalog",
     "cs_app.accounts.signal_format",
     "cs_app.money",
+    "cs_app.header_text",
     "cs_app.dashboards.charts",
     "cs_app.triggers.rules.rules",
     "cs_app.triggers.pools.routing",

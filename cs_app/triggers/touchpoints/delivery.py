@@ -12,7 +12,13 @@ person.
    lease was lost to another worker is skipped).
 3. *Record* per message: sent (with the rendered text), or a failure with the next attempt
    time from ``retry.next_attempt_delay``, or dead, or failed when retrying cannot help (no
-   address, a template that does not render); COMMIT.
+   address, a template that does not render, a name or address that cannot be a header);
+   COMMIT.
+
+**One bad touchpoint never blocks the rest**: whatever goes wrong while one message is loaded,
+built or sent — foreseen or not — becomes that touchpoint's readable ``last_error`` and its
+retry (an unforeseen error is retried, then goes dead, like a refusing server), and the run
+goes on to the next message.
 
 A worker that crashes after claiming leaves its rows claimed until the lease expires; the next
 run takes them, so nothing is lost. The one window left is a crash after the receiver accepted
@@ -36,16 +42,19 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from cs_app.accounts.models import Account
 from cs_app.auth.models import User
 from cs_app.extensions import db
+from cs_app.header_text import breaks_header, one_line
 from cs_app.jobs.lease import WORKER
 from cs_app.sql import on_postgresql
 from cs_app.triggers.alerts.service import create_alert
@@ -297,6 +306,34 @@ def post_webhook(config: dict[str, Any], payload: dict[str, Any], *, delivery_id
 # --- one message ----------------------------------------------------------------------------
 
 
+def _address(who: str, address: str, name: str | None = None) -> Address:
+    """A header address; a value that cannot be one is a permanent failure saying whose."""
+    if breaks_header(address) or breaks_header(name or ""):
+        part = "email address" if breaks_header(address) else "name"
+        raise SendError(
+            f"The {who}'s {part} contains a line break or control character, which cannot go "
+            f"in an email header. Correct the {who}'s {part}, then retry.",
+            permanent=True,
+        )
+    try:
+        return Address(display_name=name or "", addr_spec=address)
+    except Exception as error:  # the email package's parser raises several kinds
+        raise SendError(
+            f"The {who}'s email address {address!r} is not a usable address ({error}). "
+            f"Correct it, then retry.",
+            permanent=True,
+        ) from error
+
+
+def _sender(config: dict[str, Any]) -> str:
+    sender = config.get("MAIL_FROM") or ""
+    if not sender or breaks_header(sender):
+        raise SendError(
+            "CS_APP_MAIL_FROM is not set or is not one line; set it, then retry.", permanent=True
+        )
+    return sender
+
+
 def _email(
     config: dict[str, Any],
     message: Outgoing,
@@ -307,14 +344,22 @@ def _email(
     clock: datetime,
     reply_to: str | None = None,
 ) -> EmailMessage:
+    """The message with its headers. Display names go in as ``Address`` objects, so a name
+    with non-ASCII letters is sent as an RFC 2047 encoded word; the subject is made one line."""
     if not to_email:
         raise SendError("The recipient has no email address.", permanent=True)
     email = EmailMessage()
-    email["From"] = config["MAIL_FROM"]
-    email["To"] = formataddr((to_name or "", to_email))
+    try:
+        email["From"] = _sender(config)
+    except ValueError as error:
+        raise SendError(
+            f"CS_APP_MAIL_FROM is not a usable address ({error}); set it, then retry.",
+            permanent=True,
+        ) from error
+    email["To"] = _address("recipient", to_email, to_name)
     if reply_to and reply_to != to_email:
-        email["Reply-To"] = reply_to
-    email["Subject"] = rendered.subject
+        email["Reply-To"] = _address("CSM", reply_to)
+    email["Subject"] = one_line(rendered.subject)
     email["Date"] = format_datetime(clock)
     email["Message-ID"] = message.message_id
     email.set_content(rendered.body)
@@ -381,6 +426,9 @@ def send_one(
             error=f"The template does not render: {problem.message}. Fix the template, then retry.",
             permanent=True,
         )
+    except Exception as error:  # one message's surprise never stops the run
+        db.session.rollback()
+        return Outcome(False, error=unforeseen("rendering", error))
     try:
         if message.channel == "email" and message.recipient_kind == "pool_assignee":
             _handler(message)
@@ -429,8 +477,25 @@ def send_one(
             raise SendError(f"Unknown channel {message.channel!r}.", permanent=True)
     except SendError as error:
         db.session.rollback()
-        return Outcome(False, rendered, str(error)[:MAX_ERROR], error.permanent)
+        return Outcome(False, rendered, readable(str(error)), error.permanent)
+    except Exception as error:  # one message's surprise never stops the run
+        db.session.rollback()
+        mailer.close()  # the connection may be mid-message
+        return Outcome(False, rendered, unforeseen("sending", error))
     return Outcome(True, rendered)
+
+
+def readable(text: str) -> str:
+    """An error as ``last_error`` holds it: no NUL (PostgreSQL refuses it), bounded."""
+    return text.replace("\x00", "\\x00")[:MAX_ERROR]
+
+
+def unforeseen(step: str, error: BaseException) -> str:
+    """An error nobody classified: said plainly, retried by the usual schedule."""
+    return readable(
+        f"Unexpected error while {step} this touchpoint: {type(error).__name__}: {error}. "
+        "It is retried with the usual backoff; if it keeps failing, report it with this text."
+    )
 
 
 def _failure_owners(message: Outgoing) -> list[int]:
@@ -443,7 +508,7 @@ def _failure_owners(message: Outgoing) -> list[int]:
     )
 
 
-def record(message: Outgoing, outcome: Outcome, *, clock: datetime) -> str:
+def record(message: Outgoing, outcome: Outcome, *, clock: datetime, alert: bool = True) -> str:
     """Write what happened to one touchpoint and commit; answers the count key."""
     attempts = message.attempts + 1
     text = (
@@ -466,7 +531,8 @@ def record(message: Outgoing, outcome: Outcome, *, clock: datetime) -> str:
         else:
             result = "failed" if outcome.permanent else "dead"
             values = {"status": result, "last_error": outcome.error, **text}
-            _alert_failure(message, result, attempts, outcome.error or "", clock)
+            if alert:
+                _alert_failure(message, result, attempts, outcome.error or "", clock)
     db.session.execute(
         update(TABLE)
         .where(T.id == message.id)
@@ -474,6 +540,93 @@ def record(message: Outgoing, outcome: Outcome, *, clock: datetime) -> str:
     )
     db.session.commit()
     return result
+
+
+def _record_safely(message: Outgoing, outcome: Outcome, *, clock: datetime) -> str:
+    """``record``, and when writing the text or the alert fails, the bare outcome (the error
+    in ``last_error``) so the run goes on; only a database that takes nothing stops it."""
+    try:
+        return record(message, outcome, clock=clock)
+    except Exception as error:  # this message's text or alert, not the run
+        db.session.rollback()
+        bare = Outcome(
+            outcome.sent,
+            error=None
+            if outcome.sent
+            else readable(
+                f"{outcome.error} (and while recording: {type(error).__name__}: {error})"
+            ),
+            permanent=outcome.permanent,
+        )
+        return record(message, bare, clock=clock, alert=False)
+
+
+def _unloadable(touchpoint_id: int) -> Outgoing:
+    """The bare facts of a touchpoint whose full message could not be loaded: enough to
+    record the failure and alert the account's CSM (or the leads)."""
+    a = Account.__table__.c
+    row = db.session.execute(
+        select(
+            T.id,
+            T.channel,
+            T.status,
+            T.message_id,
+            T.attempts,
+            T.account_id,
+            T.recipient_kind,
+            T.recipient_email,
+            T.recipient_name,
+            a.name,
+            a.external_id,
+            a.csm_id,
+        )
+        .join(Account.__table__, a.id == T.account_id)
+        .where(T.id == touchpoint_id)
+    ).one()
+    return Outgoing(
+        id=row.id,
+        channel=row.channel,
+        status=row.status,
+        message_id=row.message_id,
+        attempts=row.attempts,
+        account_id=row.account_id,
+        account={"name": row.name, "external_id": row.external_id},
+        recipient_kind=row.recipient_kind,
+        recipient_email=row.recipient_email,
+        recipient_name=row.recipient_name,
+        template_key=None,
+        subject_source=None,
+        body_source=None,
+        stored_subject=None,
+        stored_body=None,
+        context={},
+        handler_id=None,
+        handler_email=None,
+        handler_name=None,
+        csm_email=None,
+        queue_item_id=None,
+        owner_ids=[row.csm_id] if row.csm_id is not None else [],
+    )
+
+
+def _load(ids: list[int], *, today: date) -> tuple[list[Outgoing], dict[int, str]]:
+    """The batch's messages in one load; when that fails, one by one, so a touchpoint whose
+    data breaks the load is answered apart (id → error) and the others still go."""
+    try:
+        messages = load_outgoing(ids, today=today)
+        db.session.commit()
+        return messages, {}
+    except Exception:  # some row of the batch: find which, below
+        db.session.rollback()
+    messages, broken = [], {}
+    for touchpoint_id in ids:
+        try:
+            messages.extend(load_outgoing([touchpoint_id], today=today))
+            db.session.commit()
+        except Exception as error:  # this touchpoint's data, not the run
+            db.session.rollback()
+            broken[touchpoint_id] = unforeseen("loading", error)
+    return messages, broken
 
 
 def _alert_failure(
@@ -521,14 +674,19 @@ def deliver_due_touchpoints(*, now: datetime, limit: int | None = None) -> dict[
             if not ids:
                 break
             counts["claimed"] += len(ids)
-            messages = load_outgoing(ids, today=clock().date())
-            db.session.commit()
+            messages, broken = _load(ids, today=clock().date())
+            for touchpoint_id, error in broken.items():
+                if not _renew(touchpoint_id, claim, clock=clock(), lease=lease):
+                    counts["lost_claim"] += 1
+                    continue
+                outcome = Outcome(False, error=error)
+                counts[_record_safely(_unloadable(touchpoint_id), outcome, clock=clock())] += 1
             for message in messages:
                 if not _renew(message.id, claim, clock=clock(), lease=lease):
                     counts["lost_claim"] += 1
                     continue
                 outcome = send_one(message, mailer, config, clock=clock)
-                counts[record(message, outcome, clock=clock())] += 1
+                counts[_record_safely(message, outcome, clock=clock())] += 1
     finally:
         mailer.close()
     return counts

@@ -38,6 +38,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, SIGNALS
+from cs_app.header_text import breaks_header, one_line_refusal
 from cs_app.money import format_money
 
 MAX_SUBJECT_SOURCE = 300
@@ -563,6 +564,8 @@ def validate_template(subject: str, body: str) -> dict[str, str]:
     ):
         if not (source or "").strip():
             problems[field] = f"Write the {field}."
+        elif field == "subject" and breaks_header(source):
+            problems[field] = one_line_refusal("subject")
         elif len(source) > limit:
             problems[field] = f"The {field} is at most {limit:,} characters."
         else:

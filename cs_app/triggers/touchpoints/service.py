@@ -320,6 +320,8 @@ def _snapshot(touchpoint: Touchpoint) -> dict[str, Any]:
         "attempts": touchpoint.attempts,
         "next_attempt_at": touchpoint.next_attempt_at.isoformat(),
         "last_error": touchpoint.last_error,
+        "recipient_email": touchpoint.recipient_email,
+        "recipient_name": touchpoint.recipient_name,
     }
 
 
@@ -365,9 +367,24 @@ def cancel_touchpoint(touchpoint: Touchpoint, *, user, now: datetime) -> Touchpo
     return touchpoint
 
 
+def _current_recipient(touchpoint: Touchpoint) -> dict[str, str | None]:
+    """The recipient's name and address as they are now: a person who corrected the contact
+    (a name with a line break, a mistyped address) and retries sends to the corrected one."""
+    if touchpoint.recipient_contact_id is not None:
+        person = db.session.get(Contact, touchpoint.recipient_contact_id)
+    elif touchpoint.recipient_user_id is not None:
+        person = db.session.get(User, touchpoint.recipient_user_id)
+    else:
+        return {}
+    if person is None or not person.email:
+        return {}
+    return {"recipient_email": person.email, "recipient_name": person.name}
+
+
 def retry_touchpoint(touchpoint: Touchpoint, *, user, now: datetime) -> Touchpoint:
-    """Failed or dead → scheduled now; the attempts made so far are kept, so one more failure
-    of a dead touchpoint makes it dead again at once."""
+    """Failed or dead → scheduled now, to the recipient's current name and address; the
+    attempts made so far are kept, so one more failure of a dead touchpoint makes it dead
+    again at once."""
     before = _snapshot(touchpoint)
     if touchpoint.status not in NEEDS_ATTENTION:
         raise ConflictError(
@@ -381,6 +398,7 @@ def retry_touchpoint(touchpoint: Touchpoint, *, user, now: datetime) -> Touchpoi
         next_attempt_at=now,
         claimed_by=None,
         claimed_until=None,
+        **_current_recipient(touchpoint),
     ):
         raise ConflictError("This touchpoint just changed; reload the page to see it.")
     audit.record(

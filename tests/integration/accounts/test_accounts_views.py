@@ -573,6 +573,11 @@ def test_add_contact(client, lead):
         ),
         ({"last_contact_on": "next week"}, "last_contact_on", "Not a valid date value."),
         ({"name": "x" * 201}, "name", "Use at most 200 characters."),
+        (
+            {"name": "Evil\r\nBcc: x@example.com"},
+            "name",
+            "Write the name on one line, without line breaks or control characters.",
+        ),
     ],
 )
 def test_add_contact_refusals_keep_what_was_typed(client, lead, changes, field, message):
@@ -625,6 +630,7 @@ def test_edit_contact_refusals_open_that_contacts_editor(client, lead):
         ({"email": "nope"}, "email", "Enter an email address like name@example.com."),
         ({"email": "OTHER@acme.example"}, "email", "already has a contact with the email"),
         ({"role": "boss"}, "role", "Choose a role"),
+        ({"name": "Sarah\nBcc: x@example.com"}, "name", "Write the name on one line"),
     ):
         response = client.post(
             f"/accounts/ACME/contacts/{contact.id}", data=contact_form(prefix, **changes)

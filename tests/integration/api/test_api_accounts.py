@@ -469,6 +469,16 @@ def test_contact_defaults(app, client, api_token, lead):
         ({"name": "Bo", "role": "boss"}, "role", "'executive_sponsor'"),
         ({"name": "Bo", "last_contact_on": "2999-01-01"}, "last_contact_on", "future"),
         ({"name": "Bo", "phone": "123"}, "phone", "Unknown field"),
+        (
+            {"name": "Evil\r\nBcc: x@example.com"},
+            "name",
+            "Write the name on one line, without line breaks or control characters.",
+        ),
+        (
+            {"name": "Bo", "email": "bo@example.com\nBcc: x@example.com"},
+            "email",
+            "Write the email address on one line, without line breaks or control characters.",
+        ),
     ],
 )
 def test_add_contact_refusals(app, client, api_token, lead, payload, field, message):
@@ -503,6 +513,12 @@ def test_change_contact_refusals(app, client, api_token, lead):
     )
     assert "status" in fields_of(
         client.patch(f"{url}/{contact.id}", json={"status": "gone"}, headers=headers)
+    )
+    assert (
+        "on one line"
+        in fields_of(
+            client.patch(f"{url}/{contact.id}", json={"name": "Evil\rBcc: x@x.x"}, headers=headers)
+        )["name"]
     )
     assert_error(
         client.patch(f"{url}/{stranger.id}", json={"name": "x"}, headers=headers), 404, "not_found"

@@ -315,6 +315,25 @@ def test_contacts_import_matches_by_email_and_refuses_bad_rows(cli):
     assert count(Contact) == 3
 
 
+def test_a_contact_row_with_a_line_break_in_its_name_is_refused_and_the_others_kept(cli, tmp_path):
+    two_accounts()
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(
+        b"Account ID,Full Name,Email\r\n"
+        b"A-001,Dana Diaz,dana@acme.example\r\n"
+        b'A-001,"Evil\r\nBcc: x@example.com",eve@acme.example\r\n'
+        b"A-002,Fay Lin,fay@bolt.example\r\n"
+    )
+    result = cli("contacts", path, "--map", "Account ID=account", "--map", "Full Name=name")
+    assert result.exit_code == 0, result.output
+    assert summary_line(result.output, "imported:").startswith("imported:     2 contacts")
+    assert (
+        "line 3: name 'Evil\\r\\nBcc: x@example.com' (column Full Name): Write the name on one "
+        "line, without line breaks or control characters."
+    ) in result.output
+    assert sorted(db.session.scalars(select(Contact.name))) == ["Dana Diaz", "Fay Lin"]
+
+
 # --- events ------------------------------------------------------------------------------------
 
 

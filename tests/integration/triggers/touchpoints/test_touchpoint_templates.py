@@ -99,6 +99,11 @@ def test_syntax_errors_and_unknown_fields_are_refused_with_their_line(app, now):
         ({"name": " "}, "name", "Give the template a name."),
         ({"channel": "fax"}, "channel", "Choose a channel: Email, In-app, Internal alert, Call"),
         ({"subject": ""}, "subject", "Write the subject."),
+        (
+            {"subject": "Hi\r\nBcc: x@example.com"},
+            "subject",
+            "Write the subject on one line, without line breaks or control characters.",
+        ),
     ],
 )
 def test_bad_fields_are_refused(app, now, change, field, message):

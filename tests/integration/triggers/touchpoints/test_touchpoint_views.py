@@ -256,6 +256,24 @@ def test_a_sandbox_escape_is_refused_beside_the_field(client, login, people):
     assert 'value="{{ account.__class__ }}"' in html
 
 
+def test_a_subject_with_a_line_break_is_refused_beside_the_field(client, login, people):
+    login(people["lead"])
+    response = client.post(
+        "/touchpoint-templates/new", data={**FORM, "subject": "Hi\r\nBcc: x@example.com"}
+    )
+    assert response.status_code == 422
+    assert (
+        'id="subject-error">Write the subject on one line, without line breaks or control '
+        "characters."
+    ) in response.get_data(as_text=True)
+    assert (
+        db.session.scalar(
+            select(TouchpointTemplate).where(TouchpointTemplate.key == "renewal-nudge")
+        )
+        is None
+    )
+
+
 def test_preview_renders_for_the_chosen_account_without_saving(client, login, people, account):
     AccountFactory(name="Aardvark Inc")  # first in the list
     login(people["lead"])

@@ -256,3 +256,14 @@ def test_validation_refuses_escapes_empty_and_oversized_fields():
 def test_every_template_the_app_ships_renders_in_the_sandbox():
     for template in BUILTIN_TOUCHPOINT_TEMPLATES:
         assert validate_template(template["subject"], template["body"]) == {}, template["key"]
+
+
+@pytest.mark.parametrize("subject", ["Hello\r\nBcc: x@example.com", "Hello\n{{ account.name }}"])
+def test_a_subject_with_a_line_break_is_refused(subject):
+    assert validate_template(subject, "Hi.") == {
+        "subject": "Write the subject on one line, without line breaks or control characters."
+    }
+
+
+def test_a_body_may_have_line_breaks():
+    assert validate_template("Hello", "Hi,\r\n\r\nThanks.") == {}
