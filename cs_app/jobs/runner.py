@@ -79,7 +79,11 @@ def _attempt(
         db.session.commit()
     except Exception as error:  # a failing job is recorded, never silently lost
         db.session.rollback()
-        _record_failure(run_id, error, retrying=retrying and is_database_busy(error))
+        try:
+            _record_failure(run_id, error, retrying=retrying and is_database_busy(error))
+        except Exception:  # recording must not hide the job's own error (or stop its retry)
+            db.session.rollback()
+            log.exception("could not record the failure of job %s", name)
         raise
     run = db.session.get(JobRun, run_id)
     run.status, run.finished_at, run.counts = "succeeded", utcnow(), counts or {}
