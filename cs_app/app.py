@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -145,7 +145,23 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
+    """SQLite: a transaction that may write takes the write lock when it begins.
+
+    A deferred ``BEGIN`` reads from a snapshot and upgrades to the write lock at its first
+    write; when another connection committed in between, SQLite answers "database is locked"
+    at once, which no busy timeout waits out. ``BEGIN IMMEDIATE`` waits (up to the busy
+    timeout) for the lock instead, so jobs, the CLI and changing requests queue for the one
+    writer. Reading requests (GET, HEAD) stay deferred: in WAL mode they read beside the
+    writer instead of queueing behind a long job.
+    """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")
+
+
+def _reads_only() -> bool:
+    return has_request_context() and request.method in READ_ONLY_METHODS

@@ -56,6 +56,7 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, role, name in DEMO_USERS:
             click.echo(f"  {role:<7} {email:<28} {name}")
+    db.session.remove()  # SQLite: an open transaction would hold the write lock while serving
     app = current_app._get_current_object()
     leader = None
     if scheduler:

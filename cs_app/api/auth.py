@@ -8,7 +8,10 @@ viewers read, CSMs change the accounts and plans they own, leads and admins chan
 
 from __future__ import annotations
 
+import logging
+
 from flask import g, request
+from sqlalchemy.exc import OperationalError
 
 from cs_app.accounts.models import Account
 from cs_app.api.blueprint import bp
@@ -16,11 +19,13 @@ from cs_app.api.errors import Unauthorized
 from cs_app.api.routing import operation_for
 from cs_app.auth.models import User
 from cs_app.auth.permissions import can_edit_account, can_edit_plan
-from cs_app.auth.service import user_for_token
+from cs_app.auth.service import live_token, record_token_use, token_use_is_stale
 from cs_app.db_types import utcnow
 from cs_app.errors import PermissionDenied
 from cs_app.extensions import db
 from cs_app.plans.models import Plan
+
+log = logging.getLogger(__name__)
 
 
 def bearer_token() -> str | None:
@@ -39,14 +44,27 @@ def authenticate() -> None:
     token = bearer_token()
     if token is None:
         raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
-    user = user_for_token(token, now=utcnow())
-    if user is None:
+    now = utcnow()
+    record = live_token(token)
+    if record is None:
         raise Unauthorized(
             "The API token is unknown, revoked, or its user is deactivated.", invalid_token=True
         )
-    if db.session.dirty:  # the token's last-used time, written every few minutes
+    if token_use_is_stale(record, now=now):
+        _record_use_outside_the_request(record.id, now)
+    g.api_user = record.user
+
+
+def _record_use_outside_the_request(token_id: int, now) -> None:
+    """Write the token's last-used time in a transaction of its own, before the request's
+    work begins; if the database refuses (busy), the request goes on without it."""
+    try:
+        db.session.commit()  # end the read, so the update starts its own short transaction
+        record_token_use(token_id, now=now)
         db.session.commit()
-    g.api_user = user
+    except OperationalError:
+        db.session.rollback()
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
 
 
 def api_user() -> User:

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cs_app.auth.models import ROLES, ApiToken, LoginThrottle, User
@@ -16,6 +16,7 @@ from cs_app.extensions import db
 
 TOKEN_PREFIX = "csa_"
 MIN_PASSWORD_LENGTH = 8
+TOKEN_USE_RECORDED_EVERY = timedelta(minutes=5)  # a token's last-used time is this coarse
 
 
 def hash_password(password: str) -> str:
@@ -120,13 +121,41 @@ def create_token(user: User, *, name: str, now: datetime) -> tuple[ApiToken, str
     return record, token
 
 
-def user_for_token(token: str, *, now: datetime) -> User | None:
+def live_token(token: str) -> ApiToken | None:
+    """The token's record, unless it is unknown, revoked or its user is deactivated."""
     record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if record is None or record.revoked_at is not None or not record.user.active:
         return None
-    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=5):
-        record.last_used_at = now  # written at most every few minutes, not on every call
-    return record.user
+    return record
+
+
+def user_for_token(token: str, *, now: datetime) -> User | None:
+    """The token's user; reading only (``record_token_use`` writes the last-used time)."""
+    record = live_token(token)
+    return None if record is None else record.user
+
+
+def token_use_is_stale(record: ApiToken, *, now: datetime) -> bool:
+    """True when the token's last-used time is older than ``TOKEN_USE_RECORDED_EVERY``."""
+    return record.last_used_at is None or now - record.last_used_at >= TOKEN_USE_RECORDED_EVERY
+
+
+def record_token_use(token_id: int, *, now: datetime) -> bool:
+    """Set the token's last-used time unless another request did within
+    ``TOKEN_USE_RECORDED_EVERY``: one conditional UPDATE, so concurrent requests with one
+    token write it once. True when this call wrote it."""
+    return bool(
+        db.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                (ApiToken.last_used_at.is_(None))
+                | (ApiToken.last_used_at <= now - TOKEN_USE_RECORDED_EVERY),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
 
 
 def get_token(token_id: int) -> ApiToken | None:

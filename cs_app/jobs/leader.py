@@ -8,14 +8,13 @@ lease in the database, so with several processes exactly one does the work.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from cs_app.db_types import utcnow
-from cs_app.jobs.lease import WORKER, acquire_lease, release_lease
+from cs_app.jobs.lease import acquire_lease, holder_name, release_lease
 from cs_app.jobs.runner import run_job
 from cs_app.scheduler import JOBS, LEASE_NAME
 
@@ -30,7 +29,7 @@ class LeaderScheduler:
 
     def __init__(self, app: Flask, *, blocking: bool):
         self.app = app
-        self.holder = f"{WORKER}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder_name()
         scheduler_class = BlockingScheduler if blocking else BackgroundScheduler
         self.scheduler = scheduler_class(
             timezone="UTC",

@@ -1,21 +1,35 @@
 """The leader lease: a row in the database that one process holds at a time, so that with
 several processes (web workers, ``cs-app scheduler`` on two hosts) exactly one runs the jobs.
-``WORKER`` names this process in job runs and delivery claims."""
+``WORKER`` names this process in job runs and delivery claims; a lease holder is ``WORKER``
+plus a suffix (``holder_name``), so when a process takes the lease from one whose lease
+expired, the runs that process left "running" are closed as "abandoned"."""
 
 from __future__ import annotations
 
 import os
 import socket
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
-from cs_app.jobs.models import SchedulerLease
+from cs_app.jobs.models import JobRun, SchedulerLease
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+PROCESS_STARTED = utcnow()
+
+
+def holder_name() -> str:
+    """A lease holder's name: this process (``WORKER``) and a suffix of its own."""
+    return f"{WORKER}:{uuid.uuid4().hex[:8]}"
+
+
+def worker_of(holder: str) -> str:
+    """The process (``WORKER``) a lease holder ran in: its name without the suffix."""
+    return holder.rsplit(":", 1)[0]
 
 
 def acquire_lease(name: str, holder: str, *, now: datetime, ttl_seconds: int) -> bool:
@@ -25,6 +39,9 @@ def acquire_lease(name: str, holder: str, *, now: datetime, ttl_seconds: int) ->
     primary key makes a race between two first takers safe.
     """
     expires = now + timedelta(seconds=ttl_seconds)
+    previous = db.session.execute(
+        select(SchedulerLease.holder, SchedulerLease.expires_at).where(SchedulerLease.name == name)
+    ).one_or_none()
     taken = db.session.execute(
         update(SchedulerLease)
         .where(
@@ -34,6 +51,8 @@ def acquire_lease(name: str, holder: str, *, now: datetime, ttl_seconds: int) ->
         .values(holder=holder, expires_at=expires)
     ).rowcount
     if taken:
+        if previous is not None and previous.holder != holder:
+            abandon_runs_of(previous.holder, before=previous.expires_at, now=now)
         db.session.commit()
         return True
     if db.session.get(SchedulerLease, name) is not None:
@@ -55,3 +74,24 @@ def release_lease(name: str, holder: str) -> None:
         .values(expires_at=utcnow())
     )
     db.session.commit()
+
+
+def abandon_runs_of(holder: str, *, before: datetime, now: datetime) -> int:
+    """Close as "abandoned" the runs the lapsed ``holder``'s process left "running" (it died
+    or hung: its lease ran out). A new process with the same name (a restarted container
+    keeps host and pid) keeps the runs it started itself."""
+    worker = worker_of(holder)
+    started_before = min(before, PROCESS_STARTED) if worker == WORKER else before
+    return db.session.execute(
+        update(JobRun)
+        .where(
+            JobRun.status == "running",
+            JobRun.worker == worker,
+            JobRun.started_at <= started_before,
+        )
+        .values(
+            status="abandoned",
+            finished_at=now,
+            error=f"Abandoned: the process {worker} stopped renewing the scheduler lease.",
+        )
+    ).rowcount

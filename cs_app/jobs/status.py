@@ -1,5 +1,6 @@
 """What the job runs page shows: each scheduled job with its schedule, next and last runs,
-the recent run log and which process (if any) holds the scheduler lease."""
+the recent run log and which process (if any) holds the scheduler lease. Failing jobs (runs
+failed or abandoned since their last success) come first, with how many in a row."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from cs_app.extensions import db
+from cs_app.jobs.failures import failure_streaks
 from cs_app.jobs.models import JobRun, SchedulerLease
 from cs_app.jobs.runner import recent_runs
 from cs_app.scheduler import JOBS, LEASE_NAME, Job
@@ -24,10 +26,15 @@ class JobStatus:
     next_run: datetime | None
     last_run: JobRun | None
     last_success: JobRun | None
+    failures_in_a_row: int = 0
 
     @property
     def name(self) -> str:
         return self.job.name
+
+    @property
+    def failing(self) -> bool:
+        return self.failures_in_a_row > 0
 
 
 @dataclass
@@ -84,6 +91,7 @@ def _latest_runs(statuses: tuple[str, ...] | None = None) -> dict[str, JobRun]:
 def jobs_overview(now: datetime) -> JobsOverview:
     last = _latest_runs()
     succeeded = _latest_runs(("succeeded",))
+    streaks = failure_streaks()
     statuses = [
         JobStatus(
             job=job,
@@ -91,9 +99,11 @@ def jobs_overview(now: datetime) -> JobsOverview:
             next_run=next_run(job, now),
             last_run=last.get(job.name),
             last_success=succeeded.get(job.name),
+            failures_in_a_row=streaks.get(job.name, (0, 0))[0],
         )
         for job in JOBS
     ]
+    statuses.sort(key=lambda status: not status.failing)  # stable: failing first, then JOBS order
     lease_row = db.session.get(SchedulerLease, LEASE_NAME)
     lease = (
         Lease(lease_row.holder, lease_row.expires_at, lease_row.expires_at > now)

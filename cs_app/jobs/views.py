@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from cs_app.auth.permissions import can_lead, can_run_jobs, permission_required
 from cs_app.db_types import utcnow
+from cs_app.jobs.failures import ALERT_AFTER_FAILURES
 from cs_app.jobs.runner import run_job
 from cs_app.jobs.status import jobs_overview
 from cs_app.scheduler import job_by_name
@@ -25,7 +26,10 @@ def require_sign_in() -> None:
 @permission_required(can_lead)
 def index():
     return render_template(
-        "jobs/index.html", overview=jobs_overview(utcnow()), can_run=can_run_jobs(current_user)
+        "jobs/index.html",
+        overview=jobs_overview(utcnow()),
+        can_run=can_run_jobs(current_user),
+        alert_after=ALERT_AFTER_FAILURES,
     )
 
 

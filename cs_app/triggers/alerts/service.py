@@ -30,6 +30,7 @@ ALERT_KINDS = {
     "internal_alert": "Internal alert",
     "call_task": "Call task",
     "review_due": "Review due",
+    "job_failing": "Job failing",
 }
 
 

@@ -18,7 +18,7 @@ from tests.factories import AccountFactory, UserFactory
 
 
 def job_row(html: str, name: str) -> str:
-    match = re.search(rf'<tr id="job-{re.escape(name)}">.*?</tr>', html, re.S)
+    match = re.search(rf'<tr id="job-{re.escape(name)}"[^>]*>.*?</tr>', html, re.S)
     assert match, f"no row for {name}"
     return match.group(0)
 
