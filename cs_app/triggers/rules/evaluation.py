@@ -67,7 +67,7 @@ from cs_app.sql import (
     on_postgresql,
     utc_day_start_before,
 )
-from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.pools.models import QueueItem, QueueItemReason
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.condition_sql import compile_condition, signal_column
 from cs_app.triggers.rules.executor import execute_actions
@@ -334,12 +334,16 @@ def _close_unmatched(batch: Sequence[RuleSpec], *, now: datetime) -> int:
     """Close the batch's open firings that hold no queue item and whose account no longer
     matches (false or unknown: only a true condition keeps a firing open)."""
     firings = RuleFiring.__table__
-    items = QueueItem.__table__
+    reasons = QueueItemReason.__table__  # a firing that joined a queue item
     matches = MATCHES.c
     still_matches = exists().where(
         matches.rule_id == firings.c.rule_id, matches.account_id == firings.c.account_id
     )
-    routed = exists().where(items.c.firing_id == firings.c.id)
+    items = QueueItem.__table__
+    routed = or_(
+        exists().where(items.c.firing_id == firings.c.id),
+        exists().where(reasons.c.firing_id == firings.c.id),
+    )
     statement = (
         update(firings)
         .where(

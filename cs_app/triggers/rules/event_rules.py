@@ -47,7 +47,7 @@ from cs_app.accounts.signals import signals_select
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.extensions import db
 from cs_app.sql import chunks, insert_for
-from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.pools.models import QueueItem, QueueItemReason
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.executor import execute_actions
 from cs_app.triggers.rules.models import Rule, RuleFiring
@@ -298,12 +298,15 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
     counts["suppressed"] += len(new_rows) - len(ids)  # fired meanwhile by a concurrent batch
     for name, value in execute_actions(ids, now=now).items():
         counts[name] = counts.get(name, 0) + value
-    items = QueueItem.__table__
+    items = QueueItem.__table__  # a firing that opened a queue item, or joined one
+    reasons = QueueItemReason.__table__
     for chunk in chunks(ids):
         counts["closed"] += db.session.execute(
             update(firings)
             .where(
-                firings.c.id.in_(list(chunk)), ~exists().where(items.c.firing_id == firings.c.id)
+                firings.c.id.in_(list(chunk)),
+                ~exists().where(items.c.firing_id == firings.c.id),
+                ~exists().where(reasons.c.firing_id == firings.c.id),
             )
             .values(status="closed", closed_at=now)
             .execution_options(synchronize_session=False)
