@@ -93,6 +93,15 @@ class RuleDefinition(Body):
     cooldown_days: int = Field(
         default=0, ge=0, description="For the cooldown policy: days after the previous firing."
     )
+    snooze_days: int = Field(
+        default=14,
+        ge=0,
+        description="Days the rule stays quiet for an account after its queue item there is "
+        "resolved (0: no snooze). Reopening the item ends the snooze.",
+    )
+    include_churned: bool = Field(
+        default=False, description="Whether the rule fires for churned accounts too."
+    )
 
     missing_messages: ClassVar[dict[str, str]] = {
         "name": "Give the rule a name.",
@@ -126,6 +135,8 @@ class RuleUpdate(Body):
     actions: list[dict[str, Any]] | None = Field(default=None, description=ACTIONS_DOC)
     once_policy: OncePolicy | None = None
     cooldown_days: int | None = Field(default=None, ge=0)
+    snooze_days: int | None = Field(default=None, ge=0)
+    include_churned: bool | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {
         "version": "Send the version you read (GET the rule first).",
@@ -156,6 +167,8 @@ class RuleOut(Out):
     actions: list[dict[str, Any]]
     once_policy: OncePolicy
     cooldown_days: int
+    snooze_days: int = Field(description="Days the rule stays quiet after a resolved item.")
+    include_churned: bool = Field(description="Whether the rule fires for churned accounts.")
     version: int
     created_at: datetime
     updated_at: datetime

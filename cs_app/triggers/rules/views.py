@@ -28,11 +28,13 @@ from cs_app.triggers.rules.forms import (
     RuleForm,
     action_text,
     builder_catalog,
+    churned_text,
     clause_text,
     condition_text,
     error_paths,
     once_text,
     properties_text,
+    snooze_text,
     value_text,
 )
 from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
@@ -60,6 +62,8 @@ FIELD_LABELS = {
     "actions": "Actions",
     "once_policy": "Fires",
     "cooldown_days": "Cooldown days",
+    "snooze_days": "Snooze days",
+    "include_churned": "Churned accounts",
 }
 
 
@@ -146,6 +150,8 @@ def show(rule_id: int):
         modes=RULE_MODES,
         condition=condition_text(rule.condition),
         once=once_text(rule),
+        snooze=snooze_text(rule),
+        churned=churned_text(rule),
         actions=[action_text(a, pools, templates) for a in rule.actions or []],
         properties=properties_text(rule.event_properties).splitlines(),
         firings=firings,
@@ -219,6 +225,8 @@ def _conflict_rows(rule: Rule, form: RuleForm) -> list[tuple[str, str, str]]:
         "first_event_only": rule.first_event_only,
         "once_policy": rule.once_policy,
         "cooldown_days": str(rule.cooldown_days) if rule.once_policy == "cooldown" else "",
+        "snooze_days": str(rule.snooze_days),
+        "include_churned": rule.include_churned,
     }
     rows = []
     for key, value in saved.items():
