@@ -38,7 +38,7 @@ from cs_app.triggers.rules.forms import (
     value_text,
 )
 from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
-from cs_app.triggers.rules.preview import Preview, preview_condition
+from cs_app.triggers.rules.preview import Preview, preview_condition, route_pools
 from cs_app.triggers.touchpoints.models import CHANNELS
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
@@ -279,6 +279,14 @@ def _render_builder(
     ), status
 
 
+def _json_or_none(text: str | None) -> Any:
+    """The typed JSON, or None when it does not parse (saving names that error)."""
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
+
+
 def _builder(rule: Rule | None):
     if request.method == "GET":
         form = RuleForm(formdata=None)
@@ -293,7 +301,13 @@ def _builder(rule: Rule | None):
     now = utcnow()
     if request.form.get("action") == "preview":
         try:
-            result = preview_condition(form.condition.data, now=now)
+            result = preview_condition(
+                form.condition.data,
+                now=now,
+                include_churned=bool(form.include_churned.data),
+                rule_id=rule.id if rule is not None else None,
+                pool_keys=route_pools(_json_or_none(form.actions.data)),
+            )
         except ValidationError as error:
             return _render_builder(
                 form, rule, status=422, general=form.show_errors(error), error=error

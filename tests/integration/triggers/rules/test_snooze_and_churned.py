@@ -5,6 +5,8 @@ both, and the SQL agrees with ``rules.skip_reason``. The issue's scenario: an it
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -20,6 +22,7 @@ from cs_app.triggers.pools.models import QueueItem, QueueItemReason
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.evaluation import evaluate_scheduled_rules
 from cs_app.triggers.rules.models import Rule, RuleFiring
+from cs_app.triggers.rules.preview import preview_condition, route_pools
 from tests.factories import (
     AccountFactory,
     PoolFactory,
@@ -210,3 +213,67 @@ def test_event_rules_skip_churned_accounts_and_snoozes(app, now):
     db.session.flush()
     ingest_events([ticket("t-4", gone)], now=now + timedelta(hours=2))
     assert count(RuleFiring, RuleFiring.account_id == gone.id) == 1
+
+
+# --- preview counts as evaluation does ------------------------------------------------------
+
+
+def test_preview_splits_the_matches_as_evaluation_counts_them(app, now):
+    pool = PoolFactory(key="rescue")
+    PoolMemberFactory(pool=pool, capacity=50)
+    plain, gone, quiet, busy = (
+        AccountFactory(),
+        AccountFactory(lifecycle_stage="churned"),
+        AccountFactory(),
+        AccountFactory(),
+    )
+    critical(plain, gone, quiet, busy, now=now)
+    rule = RuleFactory(condition=CRITICAL, actions=ROUTE)
+    resolved = QueueItemFactory(pool=pool, account=quiet, status="resolved")
+    db.session.add(
+        QueueItemReason(
+            queue_item_id=resolved.id,
+            rule_id=rule.id,
+            title="x",
+            priority="normal",
+            added_at=now,
+            snoozed_until=now + timedelta(days=3),
+        )
+    )
+    QueueItemFactory(pool=pool, account=busy)  # opened by another rule
+    db.session.flush()
+    preview = preview_condition(
+        CRITICAL, now=now, rule_id=rule.id, pool_keys=route_pools(rule.actions)
+    )
+    counts = run([rule], now)
+    assert (
+        (preview.count, preview.skipped_churned, preview.snoozed, preview.merged)
+        == (
+            counts["matched"],
+            counts["skipped_churned"],
+            counts["snoozed"],
+            counts["merged"],
+        )
+        == (4, 1, 1, 1)
+    )
+    targeting = preview_condition(CRITICAL, now=now, include_churned=True)
+    assert (targeting.skipped_churned, targeting.snoozed, targeting.merged) == (0, 0, 0)
+
+
+def test_the_builder_preview_says_how_the_matches_split(app, client, login, now):
+    login(UserFactory(role="lead"))
+    critical(AccountFactory(), AccountFactory(lifecycle_stage="churned"), now=now)
+    db.session.commit()
+    data = {
+        "name": "Preview me",
+        "kind": "risk",
+        "mode": "scheduled",
+        "once_policy": "while_open",
+        "condition": json.dumps(CRITICAL),
+        "actions": "[]",
+        "action": "preview",
+    }
+    html = client.post("/rules/new", data=data).get_data(as_text=True)
+    assert "Of these, 1 churned (skipped)." in re.sub(r"\s+", " ", html)
+    targeting = client.post("/rules/new", data=data | {"include_churned": "y"})
+    assert 'id="preview-split"' not in targeting.get_data(as_text=True)
