@@ -29,9 +29,10 @@ RANK = {"high": 0, "normal": 1, "low": 2}
 
 
 def upgrade():
-    with op.batch_alter_table('rules', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('snooze_days', sa.Integer(), server_default=sa.text('14'), nullable=False))
-        batch_op.add_column(sa.Column('include_churned', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # plain ADD COLUMN (SQLite takes it with a constant default): rebuilding ``rules`` in a
+    # batch would drop the table, and the foreign keys would null or delete what points at it
+    op.add_column('rules', sa.Column('snooze_days', sa.Integer(), server_default=sa.text('14'), nullable=False))
+    op.add_column('rules', sa.Column('include_churned', sa.Boolean(), server_default=sa.false(), nullable=False))
 
     op.create_table('queue_item_reasons',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -48,10 +49,9 @@ def upgrade():
     sa.ForeignKeyConstraint(['rule_id'], ['rules.id'], name=op.f('fk_queue_item_reasons_rule_id_rules'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_item_reasons'))
     )
-    with op.batch_alter_table('queue_item_reasons', schema=None) as batch_op:
-        batch_op.create_index('ix_queue_item_reasons_firing', ['firing_id'], unique=False)
-        batch_op.create_index('ix_queue_item_reasons_item', ['queue_item_id'], unique=False)
-        batch_op.create_index('ix_queue_item_reasons_rule_snooze', ['rule_id', 'snoozed_until'], unique=False)
+    op.create_index('ix_queue_item_reasons_firing', 'queue_item_reasons', ['firing_id'], unique=False)
+    op.create_index('ix_queue_item_reasons_item', 'queue_item_reasons', ['queue_item_id'], unique=False)
+    op.create_index('ix_queue_item_reasons_rule_snooze', 'queue_item_reasons', ['rule_id', 'snoozed_until'], unique=False)
 
     op.execute(
         "INSERT INTO queue_item_reasons "
@@ -85,18 +85,14 @@ def upgrade():
                 "UPDATE queue_items SET priority = :priority, version = version + 1 WHERE id = :id"
             ), {"id": keeper[0], "priority": row.priority})
 
-    with op.batch_alter_table('queue_items', schema=None) as batch_op:
-        batch_op.create_index('uq_queue_items_open_account', ['pool_id', 'account_id'], unique=True, sqlite_where=sa.text("status IN ('open', 'claimed')"), postgresql_where=sa.text("status IN ('open', 'claimed')"))
+    op.create_index('uq_queue_items_open_account', 'queue_items', ['pool_id', 'account_id'], unique=True, sqlite_where=sa.text("status IN ('open', 'claimed')"), postgresql_where=sa.text("status IN ('open', 'claimed')"))
 
 
 def downgrade():
-    with op.batch_alter_table('queue_items', schema=None) as batch_op:
-        batch_op.drop_index('uq_queue_items_open_account', sqlite_where=sa.text("status IN ('open', 'claimed')"), postgresql_where=sa.text("status IN ('open', 'claimed')"))
-
-    with op.batch_alter_table('queue_item_reasons', schema=None) as batch_op:
-        batch_op.drop_index('ix_queue_item_reasons_rule_snooze')
-        batch_op.drop_index('ix_queue_item_reasons_item')
-        batch_op.drop_index('ix_queue_item_reasons_firing')
+    op.drop_index('uq_queue_items_open_account', table_name='queue_items')
+    op.drop_index('ix_queue_item_reasons_rule_snooze', table_name='queue_item_reasons')
+    op.drop_index('ix_queue_item_reasons_item', table_name='queue_item_reasons')
+    op.drop_index('ix_queue_item_reasons_firing', table_name='queue_item_reasons')
 
     op.drop_table('queue_item_reasons')
     with op.batch_alter_table('rules', schema=None) as batch_op:
