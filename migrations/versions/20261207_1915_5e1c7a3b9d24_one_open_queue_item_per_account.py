@@ -95,6 +95,6 @@ def downgrade():
     op.drop_index('ix_queue_item_reasons_firing', table_name='queue_item_reasons')
 
     op.drop_table('queue_item_reasons')
-    with op.batch_alter_table('rules', schema=None) as batch_op:
-        batch_op.drop_column('include_churned')
-        batch_op.drop_column('snooze_days')
+    # plain DROP COLUMN (SQLite 3.35+), not a batch rebuild of ``rules``: see upgrade
+    op.drop_column('rules', 'include_churned')
+    op.drop_column('rules', 'snooze_days')
