@@ -161,6 +161,19 @@ class PoolRef(Out):
     name: str
 
 
+class QueueItemReasonOut(Out):
+    rule_id: int | None
+    firing_id: int | None
+    title: str = Field(description="The rule's name when it fired.")
+    matched: dict[str, Any] = Field(description="The signal values that matched.")
+    priority: Literal["high", "normal", "low"]
+    added_at: datetime
+    snoozed_until: datetime | None = Field(
+        description="Set when the item is resolved: the rule stays quiet for the account until "
+        "then. Reopening the item clears it."
+    )
+
+
 class QueueItemOut(Out):
     id: int
     pool: PoolRef
@@ -185,6 +198,10 @@ class QueueItemOut(Out):
     outcome: Outcome | None
     notes: str | None
     version: int
+    reasons: list[QueueItemReasonOut] = Field(
+        description="Every rule that fired for the account while the item was open, first the "
+        "one that opened it; the item's priority is the highest of theirs."
+    )
 
 
 class QueuePageOut(Out):
@@ -261,6 +278,18 @@ def _items(items: list[QueueItem], now: datetime) -> list[dict[str, Any]]:
             "outcome": i.outcome,
             "notes": i.notes,
             "version": i.version,
+            "reasons": [
+                {
+                    "rule_id": r.rule_id,
+                    "firing_id": r.firing_id,
+                    "title": r.title,
+                    "matched": r.matched or {},
+                    "priority": r.priority,
+                    "added_at": moment(r.added_at),
+                    "snoozed_until": moment(r.snoozed_until),
+                }
+                for r in i.reasons
+            ],
         }
         for i in items
     ]

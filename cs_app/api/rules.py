@@ -27,7 +27,7 @@ from cs_app.extensions import db
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.actions import CHANNELS, OWNERS, PRIORITIES, RECIPIENTS
 from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
-from cs_app.triggers.rules.preview import MAX_LIMIT, Preview, preview_condition
+from cs_app.triggers.rules.preview import MAX_LIMIT, Preview, preview_condition, route_pools
 
 TAG = "Rules"
 WRITERS_ONLY = "Only leads and admins create, change and delete trigger rules."
@@ -93,6 +93,15 @@ class RuleDefinition(Body):
     cooldown_days: int = Field(
         default=0, ge=0, description="For the cooldown policy: days after the previous firing."
     )
+    snooze_days: int = Field(
+        default=14,
+        ge=0,
+        description="Days the rule stays quiet for an account after its queue item there is "
+        "resolved (0: no snooze). Reopening the item ends the snooze.",
+    )
+    include_churned: bool = Field(
+        default=False, description="Whether the rule fires for churned accounts too."
+    )
 
     missing_messages: ClassVar[dict[str, str]] = {
         "name": "Give the rule a name.",
@@ -126,6 +135,8 @@ class RuleUpdate(Body):
     actions: list[dict[str, Any]] | None = Field(default=None, description=ACTIONS_DOC)
     once_policy: OncePolicy | None = None
     cooldown_days: int | None = Field(default=None, ge=0)
+    snooze_days: int | None = Field(default=None, ge=0)
+    include_churned: bool | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {
         "version": "Send the version you read (GET the rule first).",
@@ -135,6 +146,13 @@ class RuleUpdate(Body):
 class PreviewRequest(Body):
     condition: dict[str, Any] = Field(description=CONDITION_DOC)
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT, description="How many accounts to list.")
+    include_churned: bool = Field(
+        default=False, description="Count churned accounts as the rule would fire for them."
+    )
+    actions: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="The rule's actions: their pools tell which matches would join an open item.",
+    )
 
 
 class PreviewQuery(Query):
@@ -156,6 +174,8 @@ class RuleOut(Out):
     actions: list[dict[str, Any]]
     once_policy: OncePolicy
     cooldown_days: int
+    snooze_days: int = Field(description="Days the rule stays quiet after a resolved item.")
+    include_churned: bool = Field(description="Whether the rule fires for churned accounts.")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -194,6 +214,16 @@ class PreviewOut(Out):
     accounts: list[PreviewAccountOut] = Field(
         description="The first `limit` matches, largest ARR first."
     )
+    skipped_churned: int = Field(
+        description="Matches the rule skips: churned accounts, unless include_churned."
+    )
+    snoozed: int = Field(
+        description="Further matches a resolved queue item of the rule snoozes (saved rules)."
+    )
+    merged: int = Field(
+        description="Further matches that already have an open item in a pool the rule routes "
+        "to: their firing joins it instead of opening a second item."
+    )
 
 
 # --- serializers ----------------------------------------------------------------------------
@@ -217,6 +247,9 @@ def preview_json(preview: Preview) -> dict[str, Any]:
         "signals": preview.signals,
         "signals_computed_at": moment(preview.signals_computed_at),
         "limit": preview.limit,
+        "skipped_churned": preview.skipped_churned,
+        "snoozed": preview.snoozed,
+        "merged": preview.merged,
         "accounts": [
             {
                 "external_id": row.external_id,
@@ -350,7 +383,18 @@ def delete_rule(rule_id: int):
 def preview_rule(rule_id: int):
     rule = service.get_rule(rule_id)
     query = parse_query(PreviewQuery)
-    return jsonify(preview_json(preview_condition(rule.condition, limit=query.limit, now=utcnow())))
+    return jsonify(
+        preview_json(
+            preview_condition(
+                rule.condition,
+                limit=query.limit,
+                now=utcnow(),
+                include_churned=rule.include_churned,
+                rule_id=rule.id,
+                pool_keys=route_pools(rule.actions),
+            )
+        )
+    )
 
 
 @api_route(
@@ -365,4 +409,14 @@ def preview_rule(rule_id: int):
 )
 def preview_unsaved():
     body = parse_body(PreviewRequest)
-    return jsonify(preview_json(preview_condition(body.condition, limit=body.limit, now=utcnow())))
+    return jsonify(
+        preview_json(
+            preview_condition(
+                body.condition,
+                limit=body.limit,
+                now=utcnow(),
+                include_churned=body.include_churned,
+                pool_keys=route_pools(body.actions),
+            )
+        )
+    )

@@ -98,6 +98,10 @@ class RuleBacktestOut(Out):
     suppressed: int = Field(
         description="Times an account matched again but the once-only policy refused it."
     )
+    skipped_churned: int = Field(
+        description="Matching account-days (or events) of churned accounts, skipped because "
+        "the rule does not target churned accounts (include_churned)."
+    )
     accounts_fired: int
     firings_by_day: list[FiringsOnDay] = Field(description="Days with firings only.")
     accounts: list[BacktestAccount] = Field(

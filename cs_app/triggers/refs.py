@@ -15,3 +15,4 @@ class FiringRef:
     account_id: int
     segment: str | None
     matched: dict[str, Any] = field(default_factory=dict)
+    owner_id: int | None = None  # the account's CSM, whom routing offers the item first

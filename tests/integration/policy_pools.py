@@ -24,6 +24,7 @@ POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
     "pools.claim": (None, EDITORS),
     "pools.reassign": (None, EDITORS),
     "pools.resolve": (None, EDITORS),
+    "pools.reopen": (None, EDITORS),
     "alerts.index": (EVERYONE, None),
     "alerts.read": (None, {"csm_owner"}),
     "alerts.read_all": (None, EVERYONE),

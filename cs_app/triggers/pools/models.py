@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -80,6 +81,15 @@ class QueueItem(db.Model):
         Index("ix_queue_items_pool_status", "pool_id", "status", "sla_due_at"),
         Index("ix_queue_items_assignee_status", "assignee_id", "status"),
         Index("ix_queue_items_status_sla", "status", "sla_due_at"),
+        # one open (or claimed) item per account and pool: a second rule's reason joins it
+        Index(
+            "uq_queue_items_open_account",
+            "pool_id",
+            "account_id",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'claimed')"),
+            postgresql_where=text("status IN ('open', 'claimed')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,3 +123,45 @@ class QueueItem(db.Model):
     account: Mapped[Account] = relationship(lazy="joined")
     rule: Mapped[Rule | None] = relationship(lazy="select")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    reasons: Mapped[list[QueueItemReason]] = relationship(
+        back_populates="item",
+        order_by="QueueItemReason.id",
+        lazy="selectin",  # one query per page of items: the queues list every reason
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def reason_list(self) -> list[QueueItemReason | dict]:
+        """Why the item is open, one entry per rule that fired for the account: its reason
+        rows, or for an item made before reasons were listed, its own title and reason."""
+        if self.reasons:
+            return list(self.reasons)
+        return [{"title": self.title, "matched": self.reason or {}, "snoozed_until": None}]
+
+
+class QueueItemReason(db.Model):
+    """One rule firing behind a queue item. The first is the one that opened the item; each
+    later rule that fires for the same account while the item is open adds a row instead of a
+    second item. Resolving the item snoozes each row's rule for the account until
+    ``snoozed_until`` (the rule's ``snooze_days`` later); reopening the item ends the snooze."""
+
+    __tablename__ = "queue_item_reasons"
+    __table_args__ = (
+        Index("ix_queue_item_reasons_item", "queue_item_id"),
+        Index("ix_queue_item_reasons_rule_snooze", "rule_id", "snoozed_until"),
+        Index("ix_queue_item_reasons_firing", "firing_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_item_id: Mapped[int] = mapped_column(ForeignKey("queue_items.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
+    firing_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rule_firings.id", ondelete="SET NULL")
+    )
+    title: Mapped[str] = mapped_column(String(300))  # the rule's name when it fired
+    matched: Mapped[dict | None] = mapped_column(JSON)  # the matched signal values
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    item: Mapped[QueueItem] = relationship(back_populates="reasons")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, insert, or_, select, true, update
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -34,11 +34,19 @@ from cs_app.auth.permissions import can_lead
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
+from cs_app.sql import chunks
 from cs_app.triggers.alerts.service import create_alerts
 from cs_app.triggers.pools import routing
-from cs_app.triggers.pools.models import OUTCOMES, PRIORITIES, CsmPool, PoolMember, QueueItem
+from cs_app.triggers.pools.models import (
+    OUTCOMES,
+    PRIORITIES,
+    CsmPool,
+    PoolMember,
+    QueueItem,
+    QueueItemReason,
+)
 from cs_app.triggers.refs import FiringRef
-from cs_app.triggers.rules.models import RuleFiring
+from cs_app.triggers.rules.models import Rule, RuleFiring
 
 OPEN_STATUSES = ("open", "claimed")
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -58,6 +66,7 @@ QUEUE_FILTERS = {
 QUEUE_SORTS = {"sla": "SLA due", "priority": "Priority", "created": "Newest"}
 QUEUE_PER_PAGE = 50
 CLAIMABLE_LIMIT = 100
+ACCOUNT_CHUNK = 1_000  # accounts per IN list when routing looks up their open items
 OUTCOME_REFUSAL = "Choose an outcome: saved, churned, expanded or no action."
 
 
@@ -486,12 +495,93 @@ def lead_recipients(pool: CsmPool) -> list[int]:
     )
 
 
+PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
+
+
+def highest_priority(*priorities: str) -> str:
+    return min(priorities, key=lambda p: PRIORITY_RANK.get(p, len(PRIORITY_RANK)))
+
+
+def _open_items_by_account(pool_id: int, account_ids: set[int]) -> dict[int, QueueItem]:
+    """The pool's open or claimed item of each account (at most one: a partial unique index
+    keeps it so); one query per ``ACCOUNT_CHUNK`` accounts."""
+    found: dict[int, QueueItem] = {}
+    for chunk in chunks(sorted(account_ids), ACCOUNT_CHUNK):
+        for item in db.session.scalars(
+            select(QueueItem).where(
+                QueueItem.pool_id == pool_id,
+                QueueItem.account_id.in_(list(chunk)),
+                QueueItem.status.in_(OPEN_STATUSES),
+            )
+        ).unique():
+            found[item.account_id] = item
+    return found
+
+
+def _reason(firing: FiringRef, priority: str, now: datetime, **item) -> QueueItemReason:
+    return QueueItemReason(
+        rule_id=firing.rule_id,
+        firing_id=firing.firing_id,
+        title=firing.rule_name[:300],
+        matched=dict(firing.matched or {}),
+        priority=priority,
+        added_at=now,
+        **item,
+    )
+
+
+def _join(
+    firings: list[FiringRef], items: dict[int, QueueItem], *, priority: str, now: datetime
+) -> None:
+    """Add each firing as a reason to its account's open item, and raise the items below
+    ``priority`` to it: one INSERT of the reasons and one UPDATE of the priorities, whatever
+    the number of accounts."""
+    reasons = QueueItemReason.__table__
+    db.session.execute(
+        insert(reasons),
+        [
+            {
+                "queue_item_id": items[f.account_id].id,
+                "rule_id": f.rule_id,
+                "firing_id": f.firing_id,
+                "title": f.rule_name[:300],
+                "matched": dict(f.matched or {}),
+                "priority": priority,
+                "added_at": now,
+            }
+            for f in firings
+        ],
+    )
+    raised = sorted(
+        {
+            items[f.account_id].id
+            for f in firings
+            if highest_priority(priority, items[f.account_id].priority)
+            != items[f.account_id].priority
+        }
+    )
+    table = QueueItem.__table__
+    for chunk in chunks(raised, ACCOUNT_CHUNK):
+        db.session.execute(
+            update(table)
+            .where(table.c.id.in_(list(chunk)))
+            .values(priority=priority, version=table.c.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    for f in firings:
+        db.session.expire(items[f.account_id], ["priority", "version", "reasons"])
+
+
 def route_firings(
     firings: list[FiringRef], *, pool_key: str, priority: str, sla_hours: int | None, now: datetime
 ) -> dict[int, QueueItem]:
-    """One queue item per firing (title: the rule's name; reason: the matched signal values),
-    assigned by the pool's strategy; firing id → item. Items nobody could take wait
-    unassigned and alert the lead."""
+    """One open queue item per account in the pool; firing id → the item that holds it.
+
+    A firing for an account that already has an open (or claimed) item in the pool joins that
+    item as one more reason, and raises its priority to the highest of them; it is neither
+    routed again nor alerted. The other firings each open an item (title: the rule's name;
+    reason: the matched signal values), assigned by the pool's strategy after the account's
+    own CSM. Items nobody could take wait unassigned and alert the lead."""
     if not firings:
         return {}
     if priority not in PRIORITIES:
@@ -499,16 +589,27 @@ def route_firings(
             f"Unknown priority {priority!r}.", {"priority": "Choose high, normal or low."}
         )
     pool = _lock_pool(pool_key)
+    existing = _open_items_by_account(pool.id, {f.account_id for f in firings})
+    fresh: list[FiringRef] = []
+    joining: list[FiringRef] = []
+    opening: set[int] = set()
+    for firing in firings:
+        if firing.account_id in existing or firing.account_id in opening:
+            joining.append(firing)
+        else:
+            opening.add(firing.account_id)
+            fresh.append(firing)
     chosen = routing.route_batch(
         _routing_members(pool.id),
         pool.strategy,
-        [f.segment for f in firings],
+        [f.segment for f in fresh],
         last_assigned_user_id=pool.last_assigned_user_id,
+        owners=[f.owner_id for f in fresh],
     )
     hours = sla_hours if sla_hours is not None else pool.default_sla_hours
     due = now + timedelta(hours=hours)
     items: dict[int, QueueItem] = {}
-    for firing, assignee_id in zip(firings, chosen.assignees, strict=True):
+    for firing, assignee_id in zip(fresh, chosen.assignees, strict=True):
         item = QueueItem(
             pool_id=pool.id,
             account_id=firing.account_id,
@@ -523,11 +624,17 @@ def route_firings(
             sla_due_at=due,
             assigned_at=now if assignee_id is not None else None,
         )
+        item.reasons = [_reason(firing, priority, now)]
         db.session.add(item)
+        existing[firing.account_id] = item
         items[firing.firing_id] = item
     pool.last_assigned_user_id = chosen.last_assigned_user_id
     db.session.flush()
-    waiting = [(f, items[f.firing_id]) for f in firings if items[f.firing_id].assignee_id is None]
+    if joining:
+        _join(joining, existing, priority=priority, now=now)
+        for firing in joining:
+            items[firing.firing_id] = existing[firing.account_id]
+    waiting = [(f, items[f.firing_id]) for f in fresh if items[f.firing_id].assignee_id is None]
     if waiting:
         _alert_unassigned(pool, waiting, now=now)
     return items
@@ -551,7 +658,7 @@ def assign_waiting_items(*, now: datetime) -> int:
         pool = _lock_pool(key)
         waiting = list(
             db.session.execute(
-                select(QueueItem, Account.segment)
+                select(QueueItem, Account.segment, Account.csm_id)
                 .join(Account, Account.id == QueueItem.account_id)
                 .where(
                     QueueItem.pool_id == pool.id,
@@ -564,8 +671,9 @@ def assign_waiting_items(*, now: datetime) -> int:
         chosen = routing.route_batch(
             _routing_members(pool.id),
             pool.strategy,
-            [segment for _, segment in waiting],
+            [segment for _, segment, _ in waiting],
             last_assigned_user_id=pool.last_assigned_user_id,
+            owners=[csm_id for _, _, csm_id in waiting],
         )
         emails = dict(
             db.session.execute(
@@ -574,7 +682,7 @@ def assign_waiting_items(*, now: datetime) -> int:
                 )
             ).all()
         )
-        for (item, _), assignee_id in zip(waiting, chosen.assignees, strict=True):
+        for (item, _, _), assignee_id in zip(waiting, chosen.assignees, strict=True):
             if assignee_id is None:
                 continue
             item.assignee_id, item.assigned_at = assignee_id, now
@@ -873,11 +981,8 @@ def resolve_item(
     item.notes = notes
     item.resolved_at = now
     item.resolved_by_id = user.id
-    if item.firing_id is not None:
-        firing = db.session.get(RuleFiring, item.firing_id)
-        if firing is not None and firing.status == "open":
-            firing.status = "closed"
-            firing.closed_at = now
+    _close_firings(item, now=now)
+    snoozed = _snooze(item, now=now)
     _flush()
     audit.record(
         "queue_item",
@@ -886,7 +991,130 @@ def resolve_item(
         user=user,
         now=now,
         before=before,
-        after={"status": "resolved", "outcome": outcome, "notes": notes},
+        after={
+            "status": "resolved",
+            "outcome": outcome,
+            "notes": notes,
+            **({"snoozed_until": snoozed.isoformat()} if snoozed else {}),
+        },
+    )
+    return item
+
+
+def _reasons_of(item: QueueItem) -> list[QueueItemReason]:
+    """The item's reasons; an item made before reasons were listed gets its own as one."""
+    if not item.reasons and item.rule_id is not None:
+        item.reasons.append(
+            QueueItemReason(
+                rule_id=item.rule_id,
+                firing_id=item.firing_id,
+                title=item.title,
+                matched=item.reason,
+                priority=item.priority,
+                added_at=item.created_at,
+            )
+        )
+    return list(item.reasons)
+
+
+def _close_firings(item: QueueItem, *, now: datetime) -> None:
+    """Close every rule firing behind the item: its own and those of the reasons that
+    joined it."""
+    ids = {r.firing_id for r in _reasons_of(item) if r.firing_id is not None}
+    if item.firing_id is not None:
+        ids.add(item.firing_id)
+    if ids:
+        for firing in db.session.scalars(
+            select(RuleFiring).where(RuleFiring.id.in_(sorted(ids)), RuleFiring.status == "open")
+        ):
+            firing.status = "closed"
+            firing.closed_at = now
+
+
+def _snooze(item: QueueItem, *, now: datetime) -> datetime | None:
+    """Snooze each rule behind the item for the account, for the days that rule sets; the
+    latest end, for the audit log."""
+    reasons = [r for r in _reasons_of(item) if r.rule_id is not None]
+    days = dict(
+        db.session.execute(
+            select(Rule.id, Rule.snooze_days).where(Rule.id.in_({r.rule_id for r in reasons}))
+        ).all()
+        if reasons
+        else []
+    )
+    ends = []
+    for reason in reasons:
+        snooze_days = days.get(reason.rule_id) or 0
+        reason.snoozed_until = now + timedelta(days=snooze_days) if snooze_days > 0 else None
+        if reason.snoozed_until is not None:
+            ends.append(reason.snoozed_until)
+    return max(ends, default=None)
+
+
+def snoozed_until(item: QueueItem, now: datetime) -> datetime | None:
+    """Until when the item's rules stay quiet for its account, if they still do."""
+    ends = [r.snoozed_until for r in item.reasons if r.snoozed_until and r.snoozed_until > now]
+    return max(ends, default=None)
+
+
+def can_reopen(item: QueueItem, user) -> bool:
+    """Who may reopen a resolved item: whoever may resolve it — the pool's lead, a member of
+    the pool and the item's assignee; never a viewer."""
+    return (
+        item.status == "resolved"
+        and user.role != "viewer"
+        and (
+            is_pool_lead(item.pool, user)
+            or is_member(item.pool, user)
+            or item.assignee_id == user.id
+        )
+    )
+
+
+def reopen_item(item: QueueItem, *, user, now: datetime, version: int | None = None) -> QueueItem:
+    """Open a resolved item again, for its assignee, and end the snooze of the rules behind
+    it: they may fire for the account again (joining this item while it is open). Refused
+    while the account has another open item in the pool: work that one instead."""
+    _refuse_viewer(user)
+    if item.status != "resolved":
+        raise ConflictError("This item is not resolved; only a resolved item can be reopened.")
+    if not can_reopen(item, user):
+        raise PermissionDenied(
+            f"Only members of {item.pool.name}, its lead and the item's assignee may reopen it."
+        )
+    _check_version(item, version)
+    other = db.session.scalar(
+        select(QueueItem.id).where(
+            QueueItem.pool_id == item.pool_id,
+            QueueItem.account_id == item.account_id,
+            QueueItem.status.in_(OPEN_STATUSES),
+            QueueItem.id != item.id,
+        )
+    )
+    if other is not None:
+        raise ConflictError(
+            f"{item.account.name} already has an open item in {item.pool.name} (#{other}); "
+            "work that one instead of reopening this."
+        )
+    before = {"status": "resolved", "outcome": item.outcome}
+    for reason in item.reasons:
+        reason.snoozed_until = None
+    item.status = "open"
+    item.outcome = None
+    item.resolved_at = None
+    item.resolved_by_id = None
+    item.claimed_at = None
+    item.breached_at = None
+    item.sla_due_at = now + timedelta(hours=item.pool.default_sla_hours)
+    _flush()
+    audit.record(
+        "queue_item",
+        item.id,
+        "reopened",
+        user=user,
+        now=now,
+        before=before,
+        after={"status": "open", "assignee": _person(item.assignee)},
     )
     return item
 
@@ -1053,6 +1281,8 @@ def item_history(item: QueueItem) -> tuple[str | None, list[dict[str, Any]]]:
             )
             if after.get("forced"):
                 text += " (assigned anyway)"
+        elif event.action == "reopened":
+            text = "reopened it"
         else:
             text = f"resolved it: {OUTCOMES.get(after.get('outcome'), after.get('outcome'))}"
         lines.append(

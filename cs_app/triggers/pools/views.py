@@ -36,7 +36,7 @@ from cs_app.triggers.pools.forms import (
     with_blank_rows,
 )
 from cs_app.triggers.pools.models import OUTCOMES, PRIORITIES, QUEUE_STATUSES, QueueItem
-from cs_app.triggers.pools.routing import STRATEGY_LABELS
+from cs_app.triggers.pools.routing import STRATEGY_LABELS, strategy_label
 
 bp = Blueprint("pools", __name__)
 
@@ -62,12 +62,27 @@ def _hours(delta_seconds: float) -> str:
 
 
 @dataclass
+class Cause:
+    """One rule that fired for the item's account: its name, the signal values it matched,
+    when it joined the item and until when resolving snoozed it."""
+
+    title: str
+    lines: list[tuple[str, str]]
+    priority: str
+    added_at: datetime | None
+    snoozed_until: datetime | None
+
+
+@dataclass
 class ItemView:
     item: QueueItem
     breached: bool
     sla_note: str  # "in 5 h", "3 h overdue"
     reasons: list[tuple[str, str]]
     actions: pools.ItemActions
+    causes: list[Cause]
+    snoozed_until: datetime | None  # the latest snooze still running
+    can_reopen: bool = False
 
 
 def item_view(item: QueueItem, now: datetime, user) -> ItemView:
@@ -86,6 +101,27 @@ def item_view(item: QueueItem, now: datetime, user) -> ItemView:
         sla_note=note,
         reasons=reason_lines(item.reason, item.account.currency),
         actions=pools.item_actions(item, user),
+        causes=[
+            Cause(
+                r.title,
+                reason_lines(r.matched, item.account.currency),
+                r.priority,
+                r.added_at,
+                r.snoozed_until if r.snoozed_until and r.snoozed_until > now else None,
+            )
+            for r in item.reasons
+        ]
+        or [
+            Cause(
+                item.title,
+                reason_lines(item.reason, item.account.currency),
+                item.priority,
+                item.created_at,
+                None,
+            )
+        ],
+        snoozed_until=pools.snoozed_until(item, now),
+        can_reopen=pools.can_reopen(item, user),
     )
 
 
@@ -95,6 +131,7 @@ def _labels() -> dict[str, Any]:
         "statuses": QUEUE_STATUSES,
         "outcomes": OUTCOMES,
         "strategies": STRATEGY_LABELS,
+        "routing": {key: strategy_label(key) for key in STRATEGY_LABELS},
         "filters": pools.QUEUE_FILTERS,
         "sorts": pools.QUEUE_SORTS,
         "segments": SEGMENTS,
@@ -381,3 +418,19 @@ def resolve(queue_item_id: int):
         )
     db.session.commit()
     return _done(form, item, f"Resolved {item.account.name}: {OUTCOMES[item.outcome]}.")
+
+
+@bp.route("/queue/<int:queue_item_id>/reopen", methods=["POST"])
+def reopen(queue_item_id: int):
+    item = pools.get_item(queue_item_id)
+    require(pools.can_work(item, current_user))
+    form = ClaimForm()
+    if not form.validate_on_submit():
+        return _render_item(item, status=400, general=[EXPIRED])
+    try:
+        pools.reopen_item(item, user=current_user, now=utcnow(), version=form.version_number())
+    except ConflictError as error:
+        db.session.rollback()
+        return _render_item(pools.get_item(queue_item_id), status=409, general=[error.message])
+    db.session.commit()
+    return _done(form, item, f"Reopened {item.account.name}; its rules may fire again.")

@@ -16,6 +16,9 @@ value** is used on every day, and the result names those signals — like the sc
 backtest names what it could not replay — so a reader knows which part of the answer is
 today's picture. The condition is evaluated in SQL over all account-days at once.
 
+A churned account-day (the stage it had entered by that day) is skipped, as live, unless the
+rule targets churned accounts, and counted apart; so is a churned account's event. A snooze
+cannot be replayed: it starts when a person resolves an item, which a replay does not know.
 A scheduled rule fires on the first day of each run of consecutive matching days, when its
 once-only policy (``rules.may_fire``) allows it; the firing stays open while the account keeps
 matching (a routed one would stay open until a person resolved its item, which a replay cannot
@@ -26,7 +29,8 @@ a routed one is taken to stay open for its item's SLA (a replay cannot know when
 would have resolved it).
 
 Routing is simulated with ``routing.choose_member`` over the pool's members as they are now
-(capacity, segments, away), each simulated item open while its firing is. Afterwards: accounts
+(capacity, segments, away), the account's own CSM first, each simulated item open while its
+firing is. Afterwards: accounts
 that churned or entered expansion after their first firing (stage history, as the scorecard
 backtest detects them) and how their band moved from the first firing to their latest
 snapshot, against the base rate of every replayed account. Nothing is written.
@@ -109,6 +113,7 @@ class RuleBacktest:
     members: list[MemberLoad] = field(default_factory=list)
     unassigned: int = 0
     base_rates: dict[str, float | None] = field(default_factory=dict)
+    skipped_churned: int = 0  # matching account-days (or events) of churned accounts, skipped
 
     @property
     def firings(self) -> int:
@@ -143,6 +148,7 @@ class RuleBacktest:
             "accounts_replayed": self.accounts_replayed,
             "firings": self.firings,
             "suppressed": self.suppressed,
+            "skipped_churned": self.skipped_churned,
             "accounts_fired": len(self.accounts),
             "firings_by_day": [
                 {"day": day.isoformat(), "firings": count}
@@ -315,6 +321,23 @@ def _replay_days(start: date, end: date) -> list[date]:
     )
 
 
+def _with_stage(used: Sequence[str]) -> list[str]:
+    """The signals to read: the condition's, and the lifecycle stage the churned skip asks."""
+    return list(used) if "lifecycle_stage" in used else [*used, "lifecycle_stage"]
+
+
+def _skipped(rule: Rule, stage: str | None, at: datetime) -> bool:
+    return (
+        rules.skip_reason(
+            lifecycle_stage=stage,
+            include_churned=bool(rule.include_churned),
+            snoozed_until=None,
+            now=at,
+        )
+        is not None
+    )
+
+
 @dataclass
 class _Firing:
     account_id: int
@@ -331,16 +354,21 @@ def _schedule_replay(
     now: datetime,
     renewals: Mapping[int, date | None],
 ):
-    """Matching account-days in SQL, then the once-only policy per account in order."""
-    query, _ = history_select(used, start=start, end=end)
+    """Matching account-days in SQL, then churned days skipped and the once-only policy per
+    account in order."""
+    query, _ = history_select(_with_stage(used), start=start, end=end)
     history = query.subquery("history")
     matched = compile_condition(rule.condition, lambda key: history.c[key])
     by_account: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    for account_id, day, band in db.session.execute(
-        select(history.c.account_id, history.c.day, history.c.band)
+    skipped = 0
+    for account_id, day, band, stage in db.session.execute(
+        select(history.c.account_id, history.c.day, history.c.band, history.c.lifecycle_stage)
         .where(matched)
         .order_by(history.c.account_id, history.c.day)
     ):
+        if _skipped(rule, stage, _at(day, now)):
+            skipped += 1  # as a day that does not match: a run of matching days ends
+            continue
         by_account[account_id].append((day, band))
     days = _replay_days(start, end)
     position = {day: index for index, day in enumerate(days)}
@@ -382,7 +410,7 @@ def _schedule_replay(
         .select_from(HealthSnapshot)
         .where(HealthSnapshot.day.between(start, end))
     )
-    return firings, bands, suppressed, replayed, _snapshot_accounts(start, end)
+    return firings, bands, suppressed, skipped, replayed, _snapshot_accounts(start, end)
 
 
 def _event_replay(
@@ -419,7 +447,7 @@ def _event_replay(
     current_values: dict[int, dict[str, Any]] = {}
     signals = AccountSignals.__table__
     for chunk in chunks(accounts):
-        query, _ = history_select(used, start=start, end=end, account_ids=chunk)
+        query, _ = history_select(_with_stage(used), start=start, end=end, account_ids=chunk)
         for row in db.session.execute(query).mappings():
             values[(row["account_id"], row["day"])] = dict(row)
         for row in db.session.execute(
@@ -429,7 +457,7 @@ def _event_replay(
     firings: list[_Firing] = []
     bands: dict[tuple[int, date], str] = {}
     previous: dict[int, tuple[datetime, datetime]] = {}  # account → fired at, open until
-    suppressed = 0
+    suppressed = skipped = 0
     for row in events:
         day = row.occurred_at.date()
         seen = values.get((row.account_id, day))
@@ -437,6 +465,9 @@ def _event_replay(
         if not rules.matches(rule.condition, signals_then):
             continue
         at = row.occurred_at
+        if _skipped(rule, signals_then.get("lifecycle_stage"), at):
+            skipped += 1
+            continue
         last = previous.get(row.account_id)
         allowed, _ = rules.may_fire(
             rule.once_policy,
@@ -453,7 +484,7 @@ def _event_replay(
         firings.append(_Firing(row.account_id, day, open_until.date() + timedelta(days=1)))
         if seen is not None:
             bands[(row.account_id, day)] = seen["band"]
-    return firings, bands, suppressed, len(events), len(accounts)
+    return firings, bands, suppressed, skipped, len(events), len(accounts)
 
 
 # --- routing, outcomes ----------------------------------------------------------------------
@@ -464,10 +495,14 @@ def _route_action(rule: Rule) -> dict | None:
 
 
 def _simulate_pool(
-    pool: CsmPool, firings: Sequence[_Firing], segments: Mapping[int, str]
+    pool: CsmPool,
+    firings: Sequence[_Firing],
+    segments: Mapping[int, str],
+    owners: Mapping[int, int | None],
 ) -> tuple[list[MemberLoad], int]:
-    """Assign each simulated item as the pool would (strategy, capacity, segments and away as
-    they are now), each member's load counting only this rule's items while they are open."""
+    """Assign each simulated item as the pool would (the account's CSM first, then the
+    strategy; capacity, segments and away as they are now), each member's load counting only
+    this rule's items while they are open."""
     rows = db.session.execute(
         select(PoolMember, User.name, User.email, User.away)
         .join(User, User.id == PoolMember.user_id)
@@ -500,16 +535,19 @@ def _simulate_pool(
             )
             for m in members
         ]
-        chosen = routing.choose_member(
-            candidates,
-            pool.strategy,
-            segment=segments.get(firing.account_id),
-            last_assigned_user_id=last_assigned,
-        )
+        chosen = routing.owner_first(candidates, owners.get(firing.account_id))
+        if chosen is None:
+            chosen = routing.choose_member(
+                candidates,
+                pool.strategy,
+                segment=segments.get(firing.account_id),
+                last_assigned_user_id=last_assigned,
+            )
+            if chosen is not None:
+                last_assigned = chosen  # an owner's item does not move the rotation on
         if chosen is None:
             unassigned += 1
             continue
-        last_assigned = chosen
         open_items[chosen] += 1
         load = loads[chosen]
         load.assigned += 1
@@ -603,27 +641,29 @@ def backtest_rule(rule: Rule, *, days: int = 90, now: datetime) -> RuleBacktest:
         hours = (
             route.get("sla_hours") or (pool.default_sla_hours if pool else 24) if route else None
         )
-        firings, bands, suppressed, replayed, accounts_replayed = _event_replay(
+        firings, bands, suppressed, skipped, replayed, accounts_replayed = _event_replay(
             rule, used, start=start, end=end, renewals=renewals, routed_hours=hours
         )
     else:
-        firings, bands, suppressed, replayed, accounts_replayed = _schedule_replay(
+        firings, bands, suppressed, skipped, replayed, accounts_replayed = _schedule_replay(
             rule, used, start=start, end=end, now=now, renewals=renewals
         )
-    details: dict[int, tuple[str, str, str]] = {}
+    details: dict[int, tuple[str, str, str, int | None]] = {}
     for chunk in chunks(sorted({f.account_id for f in firings})):
         details.update(
             {
-                row.id: (row.external_id, row.name, row.segment)
+                row.id: (row.external_id, row.name, row.segment, row.csm_id)
                 for row in db.session.execute(
-                    select(a.id, a.external_id, a.name, a.segment).where(a.id.in_(list(chunk)))
+                    select(a.id, a.external_id, a.name, a.segment, a.csm_id).where(
+                        a.id.in_(list(chunk))
+                    )
                 )
             }
         )
     fired: dict[int, FiredAccount] = {}
     for firing in sorted(firings, key=lambda f: (f.day, f.account_id)):
         if firing.account_id not in fired:
-            external_id, name, _ = details[firing.account_id]
+            external_id, name, _, _ = details[firing.account_id]
             fired[firing.account_id] = FiredAccount(
                 firing.account_id,
                 external_id,
@@ -643,6 +683,7 @@ def backtest_rule(rule: Rule, *, days: int = 90, now: datetime) -> RuleBacktest:
         accounts_replayed=accounts_replayed,
         firings_by_day=dict(Counter(f.day for f in firings)),
         suppressed=suppressed,
+        skipped_churned=skipped,
         accounts=list(fired.values()),
         signals_with_history=[key for key in used if key not in current],
         signals_at_current_value=list(current),
@@ -653,6 +694,9 @@ def backtest_rule(rule: Rule, *, days: int = 90, now: datetime) -> RuleBacktest:
         result.pool_found = pool is not None
         if pool is not None:
             result.members, result.unassigned = _simulate_pool(
-                pool, firings, {account_id: d[2] for account_id, d in details.items()}
+                pool,
+                firings,
+                {account_id: d[2] for account_id, d in details.items()},
+                {account_id: d[3] for account_id, d in details.items()},
             )
     return result

@@ -67,7 +67,7 @@ from cs_app.sql import (
     on_postgresql,
     utc_day_start_before,
 )
-from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.pools.models import QueueItem, QueueItemReason
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.condition_sql import compile_condition, signal_column
 from cs_app.triggers.rules.executor import execute_actions
@@ -79,8 +79,11 @@ COUNT_KEYS = (
     "matched",
     "firings_created",
     "suppressed",
+    "skipped_churned",
+    "snoozed",
     "closed",
     "routed",
+    "merged",
     "touchpoints",
     "actions_created",
     "stages_set",
@@ -111,6 +114,7 @@ class RuleSpec:
     actions: list
     once_policy: str
     cooldown_days: int
+    include_churned: bool = False
 
 
 # --- SQL pieces -----------------------------------------------------------------------------
@@ -165,6 +169,39 @@ def refused_by_policy(
     return check
 
 
+def snoozed(rule_id, account_id, now: datetime):
+    """True where a resolved queue item of the rule for the account still snoozes it
+    (``rules.skip_reason``'s "snoozed"): a reason of that rule whose ``snoozed_until`` lies
+    ahead. ``rule_id`` and ``account_id`` are columns of the outer query."""
+    reasons, items = QueueItemReason.__table__, QueueItem.__table__
+    return (
+        exists()
+        .select_from(reasons.join(items, items.c.id == reasons.c.queue_item_id))
+        .where(
+            reasons.c.rule_id == rule_id,
+            items.c.account_id == account_id,
+            reasons.c.snoozed_until > now,
+        )
+    )
+
+
+def churned_and_not_targeted(rule_id, account_id, targeting: Sequence[int]):
+    """True where the account churned and the rule does not target churned accounts
+    (``rules.skip_reason``'s "churned"); ``targeting`` lists the rules that do."""
+    accounts = Account.__table__
+    churned = exists().where(
+        accounts.c.id == account_id, accounts.c.lifecycle_stage == rules.CHURNED
+    )
+    if not targeting:
+        return churned
+    return and_(rule_id.not_in(list(targeting)), churned)
+
+
+def _drop_matches(condition) -> int:
+    """Remove the matches where ``condition`` holds; how many there were."""
+    return db.session.execute(delete(MATCHES).where(condition)).rowcount
+
+
 def matched_json(condition: Mapping):
     """JSON of the signal values the condition reads, for one account row: why it fired."""
     pairs: list[Any] = []
@@ -182,7 +219,7 @@ def matched_json(condition: Mapping):
 def load_rules(rule_ids: Sequence[int] | None = None) -> list[RuleSpec]:
     r = Rule.__table__.c
     query = (
-        select(r.id, r.condition, r.actions, r.once_policy, r.cooldown_days)
+        select(r.id, r.condition, r.actions, r.once_policy, r.cooldown_days, r.include_churned)
         .where(r.enabled.is_(True), r.mode == "scheduled")
         .order_by(r.id)
     )
@@ -190,7 +227,12 @@ def load_rules(rule_ids: Sequence[int] | None = None) -> list[RuleSpec]:
         query = query.where(r.id.in_(list(rule_ids)))
     return [
         RuleSpec(
-            row.id, row.condition, list(row.actions or []), row.once_policy, row.cooldown_days or 0
+            row.id,
+            row.condition,
+            list(row.actions or []),
+            row.once_policy,
+            row.cooldown_days or 0,
+            bool(row.include_churned),
         )
         for row in db.session.execute(query)
     ]
@@ -334,12 +376,16 @@ def _close_unmatched(batch: Sequence[RuleSpec], *, now: datetime) -> int:
     """Close the batch's open firings that hold no queue item and whose account no longer
     matches (false or unknown: only a true condition keeps a firing open)."""
     firings = RuleFiring.__table__
-    items = QueueItem.__table__
+    reasons = QueueItemReason.__table__  # a firing that joined a queue item
     matches = MATCHES.c
     still_matches = exists().where(
         matches.rule_id == firings.c.rule_id, matches.account_id == firings.c.account_id
     )
-    routed = exists().where(items.c.firing_id == firings.c.id)
+    items = QueueItem.__table__
+    routed = or_(
+        exists().where(items.c.firing_id == firings.c.id),
+        exists().where(reasons.c.firing_id == firings.c.id),
+    )
     statement = (
         update(firings)
         .where(
@@ -368,10 +414,20 @@ def evaluate_batch(
         # every firing of the table instead of probing the index for each match
         db.session.execute(text(f"ANALYZE {MATCHES.name}"))
     matched = db.session.scalar(select(func.count()).select_from(MATCHES))
+    # churned accounts a rule does not target, then snoozed ones, leave the matches before the
+    # once-only policy: counted apart, and an open firing of theirs without an item closes
+    skipped = _drop_matches(
+        churned_and_not_targeted(
+            MATCHES.c.rule_id, MATCHES.c.account_id, [r.id for r in batch if r.include_churned]
+        )
+    )
+    quiet = _drop_matches(snoozed(MATCHES.c.rule_id, MATCHES.c.account_id, now))
     created = _insert_new_firings(batch, now=now)
     counts["matched"] += matched
+    counts["skipped_churned"] += skipped
+    counts["snoozed"] += quiet
     counts["firings_created"] += len(created)
-    counts["suppressed"] += matched - len(created)
+    counts["suppressed"] += matched - skipped - quiet - len(created)
     counts["closed"] += _close_unmatched(batch, now=now)
     db.session.execute(delete(MATCHES))
     with_actions = {rule.id for rule in batch if rule.actions}

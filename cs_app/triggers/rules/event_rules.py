@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 
 from cs_app.accounts.models import Account
 from cs_app.accounts.signal_catalog import METRIC_PREFIX
@@ -47,14 +47,23 @@ from cs_app.accounts.signals import signals_select
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.extensions import db
 from cs_app.sql import chunks, insert_for
-from cs_app.triggers.pools.models import QueueItem
+from cs_app.triggers.pools.models import QueueItem, QueueItemReason
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.executor import execute_actions
 from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.rules.service import signal_info
 
 MAX_EVENT_AGE = timedelta(days=2)
-COUNT_KEYS = ("rules", "events", "matched", "firings_created", "suppressed", "closed")
+COUNT_KEYS = (
+    "rules",
+    "events",
+    "matched",
+    "firings_created",
+    "suppressed",
+    "skipped_churned",
+    "snoozed",
+    "closed",
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class EventRule:
     event_type: str
     event_properties: dict[str, list[str]]
     first_event_only: bool
+    include_churned: bool = False
 
 
 def _as_text(value: Any) -> str:
@@ -94,6 +104,7 @@ def load_event_rules(event_types: Iterable[str]) -> list[EventRule]:
             r.event_type,
             r.event_properties,
             r.first_event_only,
+            r.include_churned,
         )
         .where(r.event_type.in_(sorted(set(event_types))), r.enabled.is_(True), r.mode == "event")
         .order_by(r.id)
@@ -106,6 +117,7 @@ def load_event_rules(event_types: Iterable[str]) -> list[EventRule]:
             row.event_type,
             dict(row.event_properties or {}),
             bool(row.first_event_only),
+            bool(row.include_churned),
         )
         try:
             rules.validate_condition(rule.condition, signal_info)
@@ -201,6 +213,35 @@ def previous_firings(
     return latest
 
 
+def quiet_accounts(
+    rule_ids: Sequence[int], account_ids: Sequence[int], *, now: datetime
+) -> tuple[dict[int, str], dict[tuple[int, int], datetime]]:
+    """Each account's lifecycle stage, and the (rule, account) pairs a resolved queue item
+    still snoozes with the end of the snooze: what ``rules.skip_reason`` asks."""
+    accounts = Account.__table__.c
+    reasons, items = QueueItemReason.__table__.c, QueueItem.__table__.c
+    stages: dict[int, str] = {}
+    snoozes: dict[tuple[int, int], datetime] = {}
+    for chunk in chunks(list(account_ids)):
+        stages.update(
+            db.session.execute(
+                select(accounts.id, accounts.lifecycle_stage).where(accounts.id.in_(list(chunk)))
+            ).all()
+        )
+        for rule_id, account_id, until in db.session.execute(
+            select(reasons.rule_id, items.account_id, func.max(reasons.snoozed_until))
+            .join(QueueItem.__table__, items.id == reasons.queue_item_id)
+            .where(
+                reasons.rule_id.in_(list(rule_ids)),
+                items.account_id.in_(list(chunk)),
+                reasons.snoozed_until > now,
+            )
+            .group_by(reasons.rule_id, items.account_id)
+        ):
+            snoozes[(rule_id, account_id)] = until
+    return stages, snoozes
+
+
 def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) -> dict[str, int]:
     """Fire the event rules that listen to the types of ``new_event_rows`` (the rows ingestion
     has just inserted); returns counts."""
@@ -254,6 +295,7 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
     )
     signals = account_signals(account_ids, metric_keys, now=now)
     previous = previous_firings([rule.id for rule in event_rules], account_ids)
+    stages, snoozes = quiet_accounts([rule.id for rule in event_rules], account_ids, now=now)
     new_rows: list[dict[str, Any]] = []
     for rule in event_rules:
         used = rules.signals_used(rule.condition)
@@ -263,6 +305,15 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
                 continue
             counts["matched"] += 1
             key = (rule.id, row["account_id"])
+            skip = rules.skip_reason(
+                lifecycle_stage=stages.get(row["account_id"]),
+                include_churned=rule.include_churned,
+                snoozed_until=snoozes.get(key),
+                now=now,
+            )
+            if skip is not None:
+                counts["skipped_churned" if skip == "churned" else "snoozed"] += 1
+                continue
             allowed, _ = rules.may_fire(
                 rule.once_policy,
                 previous.get(key),
@@ -298,12 +349,15 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
     counts["suppressed"] += len(new_rows) - len(ids)  # fired meanwhile by a concurrent batch
     for name, value in execute_actions(ids, now=now).items():
         counts[name] = counts.get(name, 0) + value
-    items = QueueItem.__table__
+    items = QueueItem.__table__  # a firing that opened a queue item, or joined one
+    reasons = QueueItemReason.__table__
     for chunk in chunks(ids):
         counts["closed"] += db.session.execute(
             update(firings)
             .where(
-                firings.c.id.in_(list(chunk)), ~exists().where(items.c.firing_id == firings.c.id)
+                firings.c.id.in_(list(chunk)),
+                ~exists().where(items.c.firing_id == firings.c.id),
+                ~exists().where(reasons.c.firing_id == firings.c.id),
             )
             .values(status="closed", closed_at=now)
             .execution_options(synchronize_session=False)

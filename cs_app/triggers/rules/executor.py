@@ -1,7 +1,8 @@
 """Run the actions of new rule firings, rule by rule and action by action, in the rule's order.
 
 Each action works on all of a rule's new firings at once: ``route_to_pool`` hands them to
-``pools.route_firings`` (one queue item each), ``schedule_touchpoint`` to
+``pools.route_firings`` (one queue item per account and pool: a firing for an account whose
+item is open joins it, counted ``merged``), ``schedule_touchpoint`` to
 ``touchpoints.schedule_for_firings`` (which may address the queue item's assignee made just
 before), ``create_action`` adds one action item per firing to the account's active plan with a
 plan-history entry like any plan edit, and ``set_stage`` moves the accounts to a lifecycle
@@ -38,6 +39,7 @@ CHUNK = 1_000  # firings loaded per query; keeps IN lists inside every driver's 
 RULE_CHUNK = 5_000  # firings of one rule that run their actions together
 COUNT_KEYS = (
     "routed",
+    "merged",
     "touchpoints",
     "actions_created",
     "stages_set",
@@ -99,6 +101,7 @@ def _load(ids: Sequence[int]) -> list[tuple[list, list[_Firing]]]:
             account_id=row.account_id,
             segment=row.segment,
             matched=dict(matched.get(row.id) or {}),
+            owner_id=row.csm_id,
         )
         groups.setdefault(row.rule_id, []).append(_Firing(ref, row.csm_id))
     return [
@@ -199,13 +202,15 @@ def _route(
                 }
             )
             continue
-        counts["routed"] += 1
+        merged = item.firing_id != firing.ref.firing_id
+        counts["merged" if merged else "routed"] += 1
         firing.results.append(
             {
                 "type": "route_to_pool",
                 "pool": action["pool"],
                 "queue_item_id": item.id,
                 "assignee_id": item.assignee_id,
+                **({"merged": True} if merged else {}),
             }
         )
     return items

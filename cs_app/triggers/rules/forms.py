@@ -37,6 +37,8 @@ FORM_FIELDS = (
     "event_properties",
     "once_policy",
     "cooldown_days",
+    "snooze_days",
+    "include_churned",
     "condition",
     "actions",
 )
@@ -91,17 +93,28 @@ class RuleForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in ONCE_POLICIES.items()],
     )
     cooldown_days = StringField("Cooldown (days)")
+    snooze_days = StringField("Snooze after a resolved item (days)", default="14")
+    include_churned = BooleanField("Also fire for churned accounts")
     condition = TextAreaField("Condition (JSON)")
     actions = TextAreaField("Actions (JSON)")
     version = HiddenField()
 
     def load(self, rule: Rule) -> None:
-        for name in ("name", "kind", "enabled", "mode", "first_event_only", "once_policy"):
+        for name in (
+            "name",
+            "kind",
+            "enabled",
+            "mode",
+            "first_event_only",
+            "once_policy",
+            "include_churned",
+        ):
             self[name].data = getattr(rule, name)
         self.description.data = rule.description or ""
         self.event_type.data = rule.event_type or ""
         self.event_properties.data = properties_text(rule.event_properties)
         self.cooldown_days.data = str(rule.cooldown_days) if rule.once_policy == "cooldown" else ""
+        self.snooze_days.data = str(rule.snooze_days)
         self.condition.data = _pretty(rule.condition)
         self.actions.data = _pretty(rule.actions or [])
         self.version.data = str(rule.version)
@@ -120,6 +133,7 @@ class RuleForm(FlaskForm):
         values: dict[str, Any] = {name: self[name].data for name in FORM_FIELDS}
         values["enabled"] = bool(self.enabled.data)
         values["first_event_only"] = bool(self.first_event_only.data)
+        values["include_churned"] = bool(self.include_churned.data)
         if self.version_number is not None:
             values["version"] = self.version_number
         return values
@@ -256,6 +270,19 @@ def action_text(action: dict[str, Any], pools: dict[str, str], templates: dict[s
     if kind == "set_stage":
         return f"Set the lifecycle stage to {str(action.get('stage')).capitalize()}"
     return json.dumps(action)
+
+
+def snooze_text(rule: Rule) -> str:
+    if not rule.snooze_days:
+        return "No snooze: may fire again at the next evaluation after its item is resolved"
+    return (
+        f"Quiet for {_days(rule.snooze_days)} for an account after its queue item is "
+        "resolved (reopening the item ends it)"
+    )
+
+
+def churned_text(rule: Rule) -> str:
+    return "Fires for churned accounts too" if rule.include_churned else "Skips churned accounts"
 
 
 def once_text(rule: Rule) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,6 +54,10 @@ class Rule(db.Model):
     actions: Mapped[list] = mapped_column(JSON, default=list)
     once_policy: Mapped[str] = mapped_column(String(30), default="while_open")
     cooldown_days: Mapped[int] = mapped_column(Integer, default=0)
+    # resolving a queue item this rule opened (or joined) stops the rule firing for that
+    # account for this many days; churned accounts are skipped unless the rule targets them
+    snooze_days: Mapped[int] = mapped_column(Integer, default=14, server_default=text("14"))
+    include_churned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

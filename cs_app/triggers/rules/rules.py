@@ -194,6 +194,29 @@ def signals_used(node: Mapping) -> list[str]:
     return [node["signal"]]
 
 
+# --- skipped and snoozed accounts ----------------------------------------------------------
+
+CHURNED = "churned"
+
+
+def skip_reason(
+    *,
+    lifecycle_stage: str | None,
+    include_churned: bool,
+    snoozed_until: datetime | None,
+    now: datetime,
+) -> str | None:
+    """Why a rule whose condition matches an account does not fire for it, before its once-only
+    policy is asked: ``"churned"`` (the account churned and the rule does not target churned
+    accounts) or ``"snoozed"`` (a queue item of this rule for the account was resolved and
+    its snooze has not ended); None when nothing stops it."""
+    if lifecycle_stage == CHURNED and not include_churned:
+        return "churned"
+    if snoozed_until is not None and snoozed_until > now:
+        return "snoozed"
+    return None
+
+
 # --- once-only -----------------------------------------------------------------------------
 
 POLICIES = ("while_open", "cooldown", "once_per_renewal_cycle", "once_ever")

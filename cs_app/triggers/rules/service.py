@@ -63,7 +63,11 @@ DEFINITION_KEYS = (
     "actions",
     "once_policy",
     "cooldown_days",
+    "snooze_days",
+    "include_churned",
 )
+DEFAULT_SNOOZE_DAYS = 14
+MAX_SNOOZE_DAYS = 365
 
 
 def signal_info(key: str) -> tuple[str, tuple[str, ...]] | None:
@@ -264,6 +268,20 @@ def validate_rule_payload(data: Mapping[str, Any]) -> dict[str, Any]:
             high=MAX_COOLDOWN_DAYS,
             message=f"Enter the cooldown in whole days, 1 to {MAX_COOLDOWN_DAYS}.",
         )
+    snooze = data.get("snooze_days")
+    clean["snooze_days"] = (
+        DEFAULT_SNOOZE_DAYS
+        if snooze is None or (isinstance(snooze, str) and not snooze.strip())
+        else _whole_number(
+            snooze,
+            "snooze_days",
+            errors,
+            low=0,
+            high=MAX_SNOOZE_DAYS,
+            message=f"Enter the snooze in whole days, 0 to {MAX_SNOOZE_DAYS} (0: no snooze).",
+        )
+    )
+    clean["include_churned"] = _flag(data.get("include_churned"), "include_churned", errors, False)
     clean["condition"] = _check_condition(
         _json_value(data.get("condition"), "condition", errors), errors
     )

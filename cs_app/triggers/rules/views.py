@@ -28,15 +28,17 @@ from cs_app.triggers.rules.forms import (
     RuleForm,
     action_text,
     builder_catalog,
+    churned_text,
     clause_text,
     condition_text,
     error_paths,
     once_text,
     properties_text,
+    snooze_text,
     value_text,
 )
 from cs_app.triggers.rules.models import RULE_KINDS, RULE_MODES, Rule
-from cs_app.triggers.rules.preview import Preview, preview_condition
+from cs_app.triggers.rules.preview import Preview, preview_condition, route_pools
 from cs_app.triggers.touchpoints.models import CHANNELS
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
@@ -60,6 +62,8 @@ FIELD_LABELS = {
     "actions": "Actions",
     "once_policy": "Fires",
     "cooldown_days": "Cooldown days",
+    "snooze_days": "Snooze days",
+    "include_churned": "Churned accounts",
 }
 
 
@@ -146,6 +150,8 @@ def show(rule_id: int):
         modes=RULE_MODES,
         condition=condition_text(rule.condition),
         once=once_text(rule),
+        snooze=snooze_text(rule),
+        churned=churned_text(rule),
         actions=[action_text(a, pools, templates) for a in rule.actions or []],
         properties=properties_text(rule.event_properties).splitlines(),
         firings=firings,
@@ -219,6 +225,8 @@ def _conflict_rows(rule: Rule, form: RuleForm) -> list[tuple[str, str, str]]:
         "first_event_only": rule.first_event_only,
         "once_policy": rule.once_policy,
         "cooldown_days": str(rule.cooldown_days) if rule.once_policy == "cooldown" else "",
+        "snooze_days": str(rule.snooze_days),
+        "include_churned": rule.include_churned,
     }
     rows = []
     for key, value in saved.items():
@@ -271,6 +279,14 @@ def _render_builder(
     ), status
 
 
+def _json_or_none(text: str | None) -> Any:
+    """The typed JSON, or None when it does not parse (saving names that error)."""
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
+
+
 def _builder(rule: Rule | None):
     if request.method == "GET":
         form = RuleForm(formdata=None)
@@ -285,7 +301,13 @@ def _builder(rule: Rule | None):
     now = utcnow()
     if request.form.get("action") == "preview":
         try:
-            result = preview_condition(form.condition.data, now=now)
+            result = preview_condition(
+                form.condition.data,
+                now=now,
+                include_churned=bool(form.include_churned.data),
+                rule_id=rule.id if rule is not None else None,
+                pool_keys=route_pools(_json_or_none(form.actions.data)),
+            )
         except ValidationError as error:
             return _render_builder(
                 form, rule, status=422, general=form.show_errors(error), error=error

@@ -261,6 +261,25 @@ def test_claim_reassign_resolve(client, api_token, team):
     assert db.session.get(RuleFiring, firing.id).status == "closed"
 
 
+def test_an_item_lists_its_reasons_with_their_snooze(client, api_token, team):
+    firing = RuleFiringFactory()
+    item = new_item(
+        team, assignee=team["ana"], rule=firing.rule, firing_id=firing.id, reason={"usage_30d": 3}
+    )
+    url = f"/api/v1/queue/{item.id}"
+    resolved = ok(
+        client.post(f"{url}/resolve", headers=api_token(team["ana"]), json={"outcome": "saved"}),
+        QueueItemOut,
+    )
+    [reason] = resolved["reasons"]
+    assert (reason["rule_id"], reason["firing_id"], reason["matched"]) == (
+        firing.rule_id,
+        firing.id,
+        {"usage_30d": 3},
+    )
+    assert reason["snoozed_until"] is not None  # the rule's 14 days from now
+
+
 def test_queue_refusals(client, api_token, team):
     item = new_item(team, assignee=team["ana"])
     url = f"/api/v1/queue/{item.id}"

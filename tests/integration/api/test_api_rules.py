@@ -39,6 +39,8 @@ KEYS = {
     "actions",
     "once_policy",
     "cooldown_days",
+    "snooze_days",
+    "include_churned",
     "version",
     "created_at",
     "updated_at",
@@ -223,6 +225,34 @@ def test_put_changes_what_is_sent_and_keeps_the_rest(client, lead):
         14,
     )
     assert data["condition"] == CONDITION
+
+
+def test_snooze_days_and_the_churned_flag_default_change_and_are_refused(client, lead):
+    created = ok(client.post(RULES, json=body(), headers=lead), RuleOut, 201)
+    assert (created["snooze_days"], created["include_churned"]) == (14, False)
+    data = ok(
+        client.put(
+            f"{RULES}/{created['id']}",
+            json={"version": 1, "snooze_days": 30, "include_churned": True},
+            headers=lead,
+        ),
+        RuleOut,
+    )
+    assert (data["snooze_days"], data["include_churned"], data["name"]) == (
+        30,
+        True,
+        "Quiet before renewal",
+    )
+    error = assert_error(
+        client.post(RULES, json=body(snooze_days=400), headers=lead), 422, "validation_error"
+    )
+    assert error["fields"] == {
+        "snooze_days": "Enter the snooze in whole days, 0 to 365 (0: no snooze)."
+    }
+    error = assert_error(
+        client.post(RULES, json=body(snooze_days=-1), headers=lead), 422, "validation_error"
+    )
+    assert "snooze_days" in error["fields"]
 
 
 def test_a_stale_put_is_409_and_changes_nothing(client, lead):

@@ -94,7 +94,7 @@ def test_the_pools_list_shows_members_loads_and_counts(client, login, team, coun
     ).group(0)
     text = text_of(row)
     assert "Ana Member 1/3" in text and "Bo Member 0/1 Away" in text
-    assert "Least loaded" in text and "Lead: Lena Lead" in text
+    assert "Owner first, then least loaded" in text and "Lead: Lena Lead" in text
     counts = re.findall(r'<td class="num">(.*?)</td>', row, re.S)
     assert [text_of(c) for c in counts] == ["2", "1", "1"]  # open, unassigned, breached
     assert "+ New pool" not in html  # viewers read
@@ -501,3 +501,57 @@ def test_a_lead_who_can_no_longer_lead_is_shown_and_refused_by_name(client, logi
     )
     assert response.status_code == 422
     assert field_error(response.get_data(as_text=True), "lead") == "Lena Lead is deactivated."
+
+
+# --- reasons, snooze and reopen on the pages -----------------------------------------------
+
+
+def test_the_item_page_lists_every_rule_behind_the_item(client, login, team):
+    from cs_app.triggers.pools.models import QueueItemReason
+
+    item = item_for(team, assignee=team["ana"])
+    for title, matched in (("Login drop", item.reason), ("Ticket spike", {"open_tickets": 9})):
+        db.session.add(
+            QueueItemReason(
+                queue_item_id=item.id,
+                title=title,
+                matched=matched,
+                priority="high",
+                added_at=item.created_at,
+            )
+        )
+    db.session.commit()
+    login(team["ana"])
+    text = text_of(client.get(f"/queue/{item.id}").get_data(as_text=True))
+    assert "2 rules fired for this account" in text
+    assert "Login drop" in text and "Ticket spike" in text and "Days since last login 21" in text
+    queue = text_of(client.get(f"/pools/{team['pool'].id}").get_data(as_text=True))
+    assert "and Ticket spike" in queue
+
+
+def test_a_resolved_item_shows_its_snooze_and_reopens(client, login, team):
+    rule = RuleFiringFactory().rule
+    item = item_for(team, assignee=team["ana"], rule=rule)
+    login(team["ana"])
+    client.post(f"/queue/{item.id}/resolve", data={"outcome": "saved", "version": item.version})
+    html = client.get(f"/queue/{item.id}").get_data(as_text=True)
+    assert "Its rules stay quiet for this account until" in text_of(html)
+    assert 'id="reopen"' in html
+    db.session.expire_all()
+    version = db.session.get(QueueItem, item.id).version
+    response = client.post(f"/queue/{item.id}/reopen", data={"version": version})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(QueueItem, item.id).status == "open"
+    again = client.post(f"/queue/{item.id}/reopen", data={"version": version + 1})
+    assert again.status_code == 409
+    assert "only a resolved item can be reopened" in again.get_data(as_text=True)
+
+
+def test_an_outsider_may_not_reopen(client, login, team):
+    item = item_for(team, assignee=team["ana"], status="resolved", outcome="saved")
+    login(team["cy"])
+    assert 'id="reopen"' not in client.get(f"/queue/{item.id}").get_data(as_text=True)
+    assert (
+        client.post(f"/queue/{item.id}/reopen", data={"version": item.version}).status_code == 403
+    )

@@ -249,8 +249,25 @@ def test_a_churn_before_the_first_firing_is_not_an_outcome(app, now, swinging):
         LifecycleStageEntry(account_id=swinging.id, stage="churned", entered_on=day(now, 40))
     )
     db.session.flush()
-    [fired] = backtest_rule(RuleFactory(condition=CRITICAL), days=30, now=now).accounts
+    rule = RuleFactory(condition=CRITICAL, include_churned=True)  # a win-back rule
+    [fired] = backtest_rule(rule, days=30, now=now).accounts
     assert fired.outcome is None
+
+
+def test_churned_account_days_are_skipped_and_counted_unless_the_rule_targets_them(
+    app, now, swinging
+):
+    db.session.add(
+        LifecycleStageEntry(account_id=swinging.id, stage="churned", entered_on=day(now, 40))
+    )
+    db.session.flush()
+    targeting = backtest_rule(
+        RuleFactory(condition=CRITICAL, include_churned=True), days=30, now=now
+    )
+    result = backtest_rule(RuleFactory(condition=CRITICAL), days=30, now=now)
+    assert result.accounts == [] and result.firings == 0
+    assert result.skipped_churned > 0 and targeting.skipped_churned == 0
+    assert result.as_dict()["skipped_churned"] == result.skipped_churned
 
 
 def test_routing_load_is_simulated_over_the_pool_members(app, now):
@@ -281,6 +298,22 @@ def test_routing_load_is_simulated_over_the_pool_members(app, now):
         "Cleo": (0, 0),
     }
     assert result.unassigned == 1
+
+
+def test_the_simulated_routing_gives_the_owner_their_accounts_first(app, now):
+    pool = PoolFactory(key="rescue", strategy="least_loaded")
+    ana, ben = (
+        PoolMemberFactory(pool=pool, capacity=5, position=p, user=UserFactory(name=n)).user
+        for p, n in enumerate(("Ana", "Ben"))
+    )
+    for _ in range(3):  # least loaded alone would share them out, Ana first
+        history(AccountFactory(csm=ben), now, spans(now, (9, 0, 20.0)))
+    rule = RuleFactory(
+        condition=CRITICAL,
+        actions=[{"type": "route_to_pool", "pool": "rescue", "priority": "high", "sla_hours": 24}],
+    )
+    result = backtest_rule(rule, days=10, now=now)
+    assert {m.name: m.assigned for m in result.members} == {"Ana": 0, "Ben": 3}
 
 
 def test_a_missing_pool_is_reported_not_simulated(app, now, swinging):

@@ -90,7 +90,24 @@ def test_a_valid_payload_is_cleaned_with_defaults(app):
         "actions": [ROUTE],
         "once_policy": "while_open",
         "cooldown_days": 0,
+        "snooze_days": 14,
+        "include_churned": False,
     }
+
+
+def test_snooze_days_and_the_churned_flag_are_kept_or_refused(app):
+    clean = service.validate_rule_payload(payload(snooze_days="30", include_churned=True))
+    assert (clean["snooze_days"], clean["include_churned"]) == (30, True)
+    assert service.validate_rule_payload(payload(snooze_days=0))["snooze_days"] == 0
+    for bad in (-1, 366, "two weeks", True):
+        with pytest.raises(ValidationError) as caught:
+            service.validate_rule_payload(payload(snooze_days=bad))
+        assert caught.value.fields == {
+            "snooze_days": "Enter the snooze in whole days, 0 to 365 (0: no snooze)."
+        }
+    with pytest.raises(ValidationError) as caught:
+        service.validate_rule_payload(payload(include_churned="yes"))
+    assert caught.value.fields == {"include_churned": "include_churned is true or false."}
 
 
 def test_the_browser_form_sends_text_and_it_reads_the_same(app):

@@ -465,3 +465,30 @@ def test_only_leads_and_admins_write(app, client, login, role):
 def test_signed_out_visitors_are_sent_to_sign_in(client):
     response = client.get("/rules")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_form_sets_snooze_days_and_the_churned_flag_and_the_page_shows_them(client, lead):
+    html = client.get("/rules/new").get_data(as_text=True)
+    assert 'name="snooze_days"' in html and 'value="14"' in html
+    assert 'name="include_churned"' in html
+    response = client.post("/rules/new", data=form(snooze_days="30", include_churned="y"))
+    assert response.status_code == 302
+    rule = db.session.scalar(select(Rule).order_by(Rule.id.desc()))
+    assert (rule.snooze_days, rule.include_churned) == (30, True)
+    page = text_of(client.get(f"/rules/{rule.id}").get_data(as_text=True))
+    assert "Quiet for 30 days for an account after its queue item is resolved" in page
+    assert "Fires for churned accounts too" in page
+    client.post("/rules/new", data=form(name="Defaults"))
+    rule = db.session.scalar(select(Rule).order_by(Rule.id.desc()))
+    assert (rule.snooze_days, rule.include_churned) == (14, False)
+    page = text_of(client.get(f"/rules/{rule.id}").get_data(as_text=True))
+    assert "Quiet for 14 days" in page and "Skips churned accounts" in page
+
+
+def test_a_bad_snooze_is_refused_beside_the_field_and_kept(client, lead):
+    before = rule_count()
+    response = client.post("/rules/new", data=form(snooze_days="a fortnight"))
+    assert response.status_code == 422 and rule_count() == before
+    html = response.get_data(as_text=True)
+    assert "Enter the snooze in whole days, 0 to 365 (0: no snooze)." in html
+    assert 'value="a fortnight"' in html

@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from cs_app.triggers.pools.routing import Member, choose_member, route_batch
+from cs_app.triggers.pools.routing import (
+    Member,
+    choose_member,
+    owner_first,
+    route_batch,
+    strategy_label,
+)
 from cs_app.triggers.touchpoints.retry import MAX_ATTEMPTS, next_attempt_delay
 
 ANA = Member(1, 0, capacity=5, open_items=2, segments=("SMB",))
@@ -102,3 +108,53 @@ def test_backoff_grows_then_gives_up():
     assert delays[-1] is None
     with pytest.raises(ValueError):
         next_attempt_delay(0)
+
+
+# --- owner first ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded", "segment_first"])
+def test_the_accounts_own_csm_takes_the_item_first_whatever_the_strategy(strategy):
+    # Ana has the most open items and is not next in the rotation, yet she owns the account
+    assert choose_member([ANA, BO, CY], strategy, segment="Enterprise", owner_id=1) == 1
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        Member(1, 0, capacity=5, open_items=0, away=True),  # away
+        Member(1, 0, capacity=2, open_items=2),  # at capacity
+    ],
+    ids=["away", "full"],
+)
+def test_an_away_or_full_owner_leaves_the_item_to_the_strategy(owner):
+    assert choose_member([owner, BO, CY], "least_loaded", segment=None, owner_id=1) == 2
+
+
+def test_an_owner_outside_the_pool_leaves_the_item_to_the_strategy():
+    assert choose_member([ANA, BO, CY], "least_loaded", segment=None, owner_id=99) == 2
+    assert owner_first([ANA, BO, CY], None) is None
+
+
+def test_a_batch_gives_owners_their_items_until_they_are_full():
+    ana = Member(1, 0, capacity=3, open_items=1)
+    result = route_batch(
+        [ana, BO, CY],
+        "round_robin",
+        [None, None, None, None],
+        owners=[1, 1, 1, None],
+    )
+    # Ana takes two of her accounts, then is full: her third goes to the rotation, which
+    # starts at its beginning (her picks did not move it) and skips her
+    assert result.assignees == [1, 1, 2, 3]
+    assert result.last_assigned_user_id == 3
+
+
+def test_a_batch_needs_one_owner_per_item():
+    with pytest.raises(ValueError, match="one owner"):
+        route_batch([ANA], "least_loaded", [None, None], owners=[1])
+
+
+def test_the_strategy_label_names_the_owner_first():
+    assert strategy_label("least_loaded") == "Owner first, then least loaded"
+    assert strategy_label("segment_first") == "Owner first, then segment first, then least loaded"
