@@ -11,7 +11,7 @@ it, so the partial unique index "one open item per pool and account" can be buil
 Rules gain ``snooze_days`` (default 14) and ``include_churned`` (default false).
 
 Revision ID: 5e1c7a3b9d24
-Revises: 98be91d202bc
+Revises: 3c7e1f0a9b24
 Create Date: 2026-12-07 19:15:00
 
 """
@@ -21,7 +21,7 @@ import cs_app.db_types
 
 
 revision = '5e1c7a3b9d24'
-down_revision = '98be91d202bc'
+down_revision = '3c7e1f0a9b24'
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, inspect, text
 from cs_app.config import TestConfig
 from cs_app.extensions import db
 
-BEFORE = "98be91d202bc"
+BEFORE = "3c7e1f0a9b24"
 AFTER = "5e1c7a3b9d24"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
