@@ -22,7 +22,7 @@ from cs_app.health import queries, service
 from cs_app.health.forms import OverrideForm
 from cs_app.health.models import Scorecard
 from cs_app.health.scoring import AT_RISK, BAND_LABELS, CRITICAL, HEALTHY, band_label
-from cs_app.jobs.pending import ScoreDue, score_due
+from cs_app.jobs.catch_up import ScoreDue, score_due
 from cs_app.numbers import format_number
 
 OVERRIDE_PREFIX = "override"

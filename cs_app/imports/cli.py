@@ -41,7 +41,7 @@ from cs_app.imports.mapping import (
     parse_metric_columns,
     parse_value_option,
 )
-from cs_app.jobs.pending import CATCH_UP_JOB
+from cs_app.jobs.catch_up import CATCH_UP_JOB
 from cs_app.jobs.status import describe_schedule
 from cs_app.scheduler import job_by_name
 
