@@ -8,7 +8,7 @@ message must be sent once although several processes could. Every job is due eve
 The clients, each a thread for the whole run:
 - browser users sign in (a CSM or the lead) and read pages: home, accounts, an account, plans,
   the dashboard, the queue, alerts, rules, touchpoints;
-- API readers page through accounts and plans and read single accounts;
+- API readers page through accounts and read single accounts and their plans;
 - API writers push usage events in batches (and now and then the same batch again, which must
   store nothing twice).
 
@@ -178,7 +178,7 @@ def api_reader(base: str, token: str, deadline: float, results: Results, account
         elif choice < 0.7:
             path = f"/api/v1/accounts/{rng.choice(accounts)}"
         else:
-            path = "/api/v1/plans?per_page=20"
+            path = f"/api/v1/accounts/{rng.choice(accounts)}/plans"
         status, _, seconds = request(opener, base + path, headers=headers)
         results.record("api read", status, seconds, path)
 
