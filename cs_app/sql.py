@@ -192,6 +192,15 @@ def on_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
+def hold_lock(key: int) -> None:
+    """Wait for, then hold until the transaction ends, the lock named ``key``: PostgreSQL's
+    transaction-level advisory lock. SQLite needs nothing: its writers already take turns."""
+    from cs_app.extensions import db
+
+    if on_postgresql():
+        db.session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def insert_for(table):
     """``INSERT`` in this database's dialect, which has ``on_conflict_do_nothing`` and
     ``on_conflict_do_update``."""

@@ -33,9 +33,10 @@ from cs_app.accounts.usage_models import AccountSignals, MetricValue
 from cs_app.extensions import db
 from cs_app.health import scoring
 from cs_app.health.models import HealthOverride, HealthSnapshot, Scorecard, ScorecardVersion
-from cs_app.sql import days_between, insert_for, json_array, json_object
+from cs_app.sql import days_between, hold_lock, insert_for, json_array, json_object
 
 BANDS = scoring.BANDS
+RECOMPUTE_LOCK = 0x6373_6170_7072_6563  # advisory lock key of health recomputes ("csapprec")
 
 
 def pure_measures(version: ScorecardVersion) -> list[scoring.Measure]:
@@ -372,9 +373,13 @@ def refresh_health_signals(*, now: datetime, account_ids: Sequence[int] | None =
 
 
 def recompute(*, now: datetime, account_ids: Sequence[int] | None = None) -> dict[str, int]:
-    """Signals, then scores, then the health signals: what the ``recompute-health`` job runs."""
+    """Signals, then scores, then the health signals: what the ``recompute-health`` job runs.
+
+    Recomputes take turns: each deletes and re-inserts its accounts' signal rows, so the nightly
+    run and a catch-up run at the same moment would otherwise collide on the same accounts."""
     from cs_app.accounts.signals import compute_signals
 
+    hold_lock(RECOMPUTE_LOCK)
     signals = compute_signals(now=now, account_ids=account_ids)
     snapshots = write_snapshots(now=now, account_ids=account_ids)
     return {"signals": signals, "snapshots": snapshots}
