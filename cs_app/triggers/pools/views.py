@@ -330,6 +330,33 @@ def item(queue_item_id: int):
     return _render_item(pools.get_item(queue_item_id))
 
 
+def _refused(
+    queue_item_id: int,
+    error: ValidationError | ConflictError,
+    *,
+    reassign: ReassignForm | None = None,
+    resolve: ResolveForm | None = None,
+):
+    """The item as it is now, with the service's refusal: a ValidationError beside the form's
+    fields (422); a ConflictError above it (409), the version cleared so that sending the
+    form again saves over what the other person did."""
+    db.session.rollback()
+    form = reassign or resolve
+    if isinstance(error, ConflictError):
+        if form is not None:
+            form.version.data = ""
+        general = [error.message]
+    else:
+        general = show_errors(form, error)
+    return _render_item(
+        pools.get_item(queue_item_id),
+        status=error.status,
+        reassign=reassign,
+        resolve=resolve,
+        general=general,
+    )
+
+
 def _done(form, item: QueueItem, message: str):
     flash(message, "success")
     return redirect(safe_next(form.next.data) or url_for("pools.item", queue_item_id=item.id))
@@ -372,18 +399,8 @@ def reassign(queue_item_id: int):
             force=form.force.data,
             version=form.version_number(),
         )
-    except ValidationError as error:
-        db.session.rollback()
-        general = show_errors(form, error)
-        return _render_item(
-            pools.get_item(queue_item_id), status=422, reassign=form, general=general
-        )
-    except ConflictError as error:
-        db.session.rollback()
-        form.version.data = ""
-        return _render_item(
-            pools.get_item(queue_item_id), status=409, reassign=form, general=[error.message]
-        )
+    except (ValidationError, ConflictError) as error:
+        return _refused(queue_item_id, error, reassign=form)
     db.session.commit()
     return _done(form, item, f"Reassigned {item.account.name} to {target.name}.")
 
@@ -404,18 +421,8 @@ def resolve(queue_item_id: int):
             now=utcnow(),
             version=form.version_number(),
         )
-    except ValidationError as error:
-        db.session.rollback()
-        general = show_errors(form, error)
-        return _render_item(
-            pools.get_item(queue_item_id), status=422, resolve=form, general=general
-        )
-    except ConflictError as error:
-        db.session.rollback()
-        form.version.data = ""  # the page shows the item as it is now; send again to save
-        return _render_item(
-            pools.get_item(queue_item_id), status=409, resolve=form, general=[error.message]
-        )
+    except (ValidationError, ConflictError) as error:
+        return _refused(queue_item_id, error, resolve=form)
     db.session.commit()
     return _done(form, item, f"Resolved {item.account.name}: {OUTCOMES[item.outcome]}.")
 
@@ -430,7 +437,6 @@ def reopen(queue_item_id: int):
     try:
         pools.reopen_item(item, user=current_user, now=utcnow(), version=form.version_number())
     except ConflictError as error:
-        db.session.rollback()
-        return _render_item(pools.get_item(queue_item_id), status=409, general=[error.message])
+        return _refused(queue_item_id, error)
     db.session.commit()
     return _done(form, item, f"Reopened {item.account.name}; its rules may fire again.")
