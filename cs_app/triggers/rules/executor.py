@@ -2,7 +2,8 @@
 
 Each action works on all of a rule's new firings at once: ``route_to_pool`` hands them to
 ``pools.route_firings`` (one queue item per account and pool: a firing for an account whose
-item is open joins it, counted ``merged``), ``schedule_touchpoint`` to
+item is open joins it, counted ``merged``, and sends no touchpoint and adds no action item of
+its own), ``schedule_touchpoint`` to
 ``touchpoints.schedule_for_firings`` (which may address the queue item's assignee made just
 before), ``create_action`` adds one action item per firing to the account's active plan with a
 plan-history entry like any plan edit, and ``set_stage`` moves the accounts to a lifecycle
@@ -163,9 +164,11 @@ def _run_rule(
             if kind == "route_to_pool":
                 queue_items = _route(action, firings, counts, now=now)
             elif kind == "schedule_touchpoint":
-                _schedule(action, firings, queue_items, counts, now=now)
+                own = _not_merged(kind, firings, queue_items, counts)
+                _schedule(action, own, queue_items, counts, now=now)
             elif kind == "create_action":
-                _create_action(action, firings, queue_items, counts, now=now)
+                own = _not_merged(kind, firings, queue_items, counts)
+                _create_action(action, own, queue_items, counts, now=now)
             elif kind == "set_stage":
                 _set_stage(action, firings, counts, now=now)
             else:
@@ -214,6 +217,24 @@ def _route(
             }
         )
     return items
+
+
+def _not_merged(
+    kind: str, firings: list[_Firing], queue_items: dict[int, QueueItem], counts: dict[str, int]
+) -> list[_Firing]:
+    """The firings that made their own queue item (or routed nowhere). A firing that joined an
+    account's open item is one more reason for work already under way: the item's owner already
+    has it, and the customer already got that item's touchpoint, so neither a second message
+    nor a second action item goes out (the de-duplication a CSM counts on)."""
+    own = []
+    for firing in firings:
+        item = queue_items.get(firing.ref.firing_id)
+        if item is not None and item.firing_id != firing.ref.firing_id:
+            counts["actions_skipped"] += 1
+            firing.results.append({"type": kind, "skipped": f"joined open queue item #{item.id}"})
+        else:
+            own.append(firing)
+    return own
 
 
 def _schedule(

@@ -16,6 +16,7 @@ from cs_app.accounts.ingest import ingest_events
 from cs_app.accounts.signals import compute_signals
 from cs_app.accounts.usage_models import AccountSignals
 from cs_app.extensions import db
+from cs_app.plans.models import ActionItem
 from cs_app.triggers.alerts.models import Alert
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.models import QueueItem, QueueItemReason
@@ -23,12 +24,16 @@ from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.evaluation import evaluate_scheduled_rules
 from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.rules.preview import preview_condition, route_pools
+from cs_app.triggers.touchpoints.models import Touchpoint
 from tests.factories import (
     AccountFactory,
+    ContactFactory,
+    PlanFactory,
     PoolFactory,
     PoolMemberFactory,
     QueueItemFactory,
     RuleFactory,
+    TouchpointTemplateFactory,
     UserFactory,
 )
 
@@ -132,6 +137,39 @@ def test_two_rules_for_one_account_make_one_item_and_count_merged(app, now):
     assert count(RuleFiring, RuleFiring.status == "open") == 2  # both wait for the item
     counts = run([first, second], now + timedelta(hours=1))
     assert counts["firings_created"] == 0 and counts["closed"] == 0
+
+
+def test_a_firing_that_joins_an_open_item_sends_no_second_touchpoint_or_action(app, now):
+    """The customer already got the first rule's message and the item's owner already has the
+    work: the joining rule's touchpoint and action item are skipped, and the firing says why."""
+    pool = PoolFactory(key="rescue")
+    PoolMemberFactory(pool=pool)
+    account = AccountFactory()
+    ContactFactory(account=account, role="champion")
+    PlanFactory(account=account)
+    TouchpointTemplateFactory(key="check-in", channel="email")
+    follow_up = [
+        {
+            "type": "schedule_touchpoint",
+            "channel": "email",
+            "template": "check-in",
+            "recipient": "primary_contact",
+        },
+        {"type": "create_action", "title": "Call them", "owner": "pool_assignee"},
+    ]
+    critical(account, now=now)
+    first = RuleFactory(condition=CRITICAL, actions=ROUTE + follow_up)
+    second = RuleFactory(condition=CRITICAL, actions=ROUTE + follow_up)
+    counts = run([first, second], now)
+    assert (counts["routed"], counts["merged"], counts["touchpoints"]) == (1, 1, 1)
+    assert counts["actions_created"] == 1 and counts["actions_skipped"] == 2
+    assert count(Touchpoint) == 1 and count(ActionItem) == 1
+    item = db.session.scalars(select(QueueItem)).one()
+    joined = db.session.scalars(select(RuleFiring).where(RuleFiring.rule_id == second.id)).one()
+    assert joined.action_results[1:] == [
+        {"type": "schedule_touchpoint", "skipped": f"joined open queue item #{item.id}"},
+        {"type": "create_action", "skipped": f"joined open queue item #{item.id}"},
+    ]
 
 
 def test_the_sql_agrees_with_skip_reason(app, now):
