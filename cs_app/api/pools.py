@@ -105,6 +105,12 @@ class ClaimRequest(schemas.Body):
     )
 
 
+class ReopenRequest(schemas.Body):
+    version: int | None = Field(
+        default=None, description="The item's version as read; a stale one answers 409."
+    )
+
+
 class ReassignRequest(schemas.Body):
     user_email: str = Field(max_length=255, description="A member of the item's pool.")
     force: bool = Field(
@@ -522,5 +528,28 @@ def resolve_item(queue_item_id: int):
     pools.resolve_item(
         item, outcome=body.outcome, notes=body.notes, user=user, now=utcnow(), version=body.version
     )
+    db.session.commit()
+    return _item(item)
+
+
+@api_route(
+    "/queue/<int:queue_item_id>/reopen",
+    "POST",
+    tag=TAG,
+    summary="Reopen a resolved queue item",
+    description="For members of the pool, its lead and the item's assignee. The item is "
+    "open again for its assignee, and the snooze its resolution started ends: the rules "
+    "behind it may fire for the account again (joining this item). The body is optional. "
+    "An item that is not resolved, a stale `version`, or an account that already has "
+    "another open item in the pool answers 409.",
+    request=ReopenRequest,
+    response=QueueItemOut,
+    conflict=True,
+)
+def reopen_item(queue_item_id: int):
+    user = api_user()
+    item = pools.get_item(queue_item_id)
+    body = _optional_body(ReopenRequest)
+    pools.reopen_item(item, user=user, now=utcnow(), version=body.version)
     db.session.commit()
     return _item(item)

@@ -280,6 +280,49 @@ def test_an_item_lists_its_reasons_with_their_snooze(client, api_token, team):
     assert reason["snoozed_until"] is not None  # the rule's 14 days from now
 
 
+def test_reopening_over_the_api_ends_the_snooze(client, api_token, team):
+    firing = RuleFiringFactory()
+    item = new_item(team, assignee=team["ana"], rule=firing.rule, firing_id=firing.id)
+    url = f"/api/v1/queue/{item.id}"
+    resolved = ok(
+        client.post(f"{url}/resolve", headers=api_token(team["ana"]), json={"outcome": "saved"}),
+        QueueItemOut,
+    )
+    assert resolved["reasons"][0]["snoozed_until"] is not None
+    reopened = ok(client.post(f"{url}/reopen", headers=api_token(team["bo"])), QueueItemOut)
+    assert (reopened["status"], reopened["outcome"]) == ("open", None)
+    assert reopened["assignee"]["user_email"] == "ana@example.com"
+    assert reopened["reasons"][0]["snoozed_until"] is None
+    assert reopened["version"] > resolved["version"]
+
+
+def test_reopen_refusals(client, api_token, team):
+    item = new_item(team, assignee=team["ana"])
+    url = f"/api/v1/queue/{item.id}/reopen"
+    # an open item cannot be reopened
+    assert_error(client.post(url, headers=api_token(team["ana"])), 409, "conflict")
+    client.post(
+        f"/api/v1/queue/{item.id}/resolve",
+        headers=api_token(team["ana"]),
+        json={"outcome": "no_action"},
+    )
+    assert_error(client.post(url, headers=api_token(team["cy"])), 403, "forbidden")
+    assert_error(client.post(url, headers=api_token(team["viewer"])), 403, "forbidden")
+    assert_error(
+        client.post(url, headers=api_token(team["ana"]), json={"version": 999}), 409, "conflict"
+    )
+    assert_error(
+        client.post(url, headers=api_token(team["ana"]), json={"version": "x"}),
+        422,
+        "validation_error",
+    )
+    new_item(team, account=item.account, assignee=team["bo"])  # the account's new open item
+    assert_error(client.post(url, headers=api_token(team["ana"])), 409, "conflict")
+    assert_error(
+        client.post("/api/v1/queue/999999/reopen", headers=api_token(team["ana"])), 404, "not_found"
+    )
+
+
 def test_queue_refusals(client, api_token, team):
     item = new_item(team, assignee=team["ana"])
     url = f"/api/v1/queue/{item.id}"
@@ -369,6 +412,7 @@ def test_the_routes_are_documented_under_pools(client):
         ("/queue/{queue_item_id}/claim", "post"),
         ("/queue/{queue_item_id}/resolve", "post"),
         ("/queue/{queue_item_id}/reassign", "post"),
+        ("/queue/{queue_item_id}/reopen", "post"),
     }
     for path, method in paths:
         operation = document["paths"][path][method]
