@@ -14,7 +14,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from cs_app.db_types import utcnow
-from cs_app.jobs.lease import acquire_lease, holder_name, release_lease
+from cs_app.extensions import db
+from cs_app.jobs.lease import (
+    abandon_runs_of_dead_processes,
+    acquire_lease,
+    holder_name,
+    release_lease,
+)
 from cs_app.jobs.runner import run_job
 from cs_app.scheduler import JOBS, LEASE_NAME
 
@@ -54,8 +60,11 @@ class LeaderScheduler:
         return acquire_lease(LEASE_NAME, self.holder, now=utcnow(), ttl_seconds=LEASE_TTL_SECONDS)
 
     def _heartbeat(self) -> None:
+        """Renew the lease; the leader also closes the runs of local processes that died."""
         with self.app.app_context():
-            self._is_leader()
+            if self._is_leader():
+                abandon_runs_of_dead_processes(now=utcnow())
+                db.session.commit()
 
     def _run(self, name: str) -> None:
         with self.app.app_context():

@@ -2,10 +2,14 @@
 several processes (web workers, ``cs-app scheduler`` on two hosts) exactly one runs the jobs.
 ``WORKER`` names this process in job runs and delivery claims; a lease holder is ``WORKER``
 plus a suffix (``holder_name``), so when a process takes the lease from one whose lease
-expired, the runs that process left "running" are closed as "abandoned"."""
+expired, the runs that process left "running" are closed as "abandoned". A run started by a
+process that never held the lease (``cs-app jobs run`` from a shell) and that died mid-run is
+closed by the leader's heartbeat, which can see that process is gone when it ran on the same
+host (``abandon_runs_of_dead_processes``)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import uuid
@@ -95,3 +99,38 @@ def abandon_runs_of(holder: str, *, before: datetime, now: datetime) -> int:
             error=f"Abandoned: the process {worker} stopped renewing the scheduler lease.",
         )
     ).rowcount
+
+
+def _process_is_gone(worker: str) -> bool:
+    """True when ``worker`` (host:pid) ran on this host and no process has that pid now. A pid
+    taken again by some other process reads as alive: the run is left for a person to judge."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except OSError as error:
+        return error.errno == errno.ESRCH
+    return False
+
+
+def abandon_runs_of_dead_processes(*, now: datetime) -> int:
+    """Close as "abandoned" the runs left "running" by a process on this host that no longer
+    exists: a ``cs-app jobs run`` killed from a shell, a worker that crashed before its lease
+    mattered. Runs of other hosts are left to the lease (``abandon_runs_of``)."""
+    running = db.session.execute(
+        select(JobRun.id, JobRun.worker).where(JobRun.status == "running")
+    ).all()
+    gone = {run.id: run.worker for run in running if run.worker and _process_is_gone(run.worker)}
+    for run_id, worker in gone.items():
+        db.session.execute(
+            update(JobRun)
+            .where(JobRun.id == run_id, JobRun.status == "running")
+            .values(
+                status="abandoned",
+                finished_at=now,
+                error=f"Abandoned: the process {worker} that ran it is gone "
+                "(it crashed or was killed).",
+            )
+        )
+    return len(gone)

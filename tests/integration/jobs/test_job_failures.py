@@ -4,7 +4,9 @@ put the job first on /admin/jobs; runs a dead leader left "running" are closed a
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from cs_app.extensions import db
 from cs_app.jobs import runner
-from cs_app.jobs.lease import acquire_lease
+from cs_app.jobs.lease import WORKER, abandon_runs_of_dead_processes, acquire_lease
 from cs_app.jobs.models import JobRun
 from cs_app.jobs.runner import is_database_busy, run_job
 from cs_app.triggers.alerts.models import Alert
@@ -177,6 +179,23 @@ def test_taking_a_lapsed_lease_abandons_the_old_holders_running_runs(app, now):
     assert abandoned.status == "abandoned" and abandoned.finished_at is not None
     assert "web-1:42" in abandoned.error
     assert db.session.get(JobRun, elsewhere.id).status == "running"
+
+
+def test_runs_of_a_dead_process_on_this_host_are_abandoned(app, now):
+    """A ``cs-app jobs run`` killed from a shell never held the lease; the leader's heartbeat
+    sees its process is gone. A live process's run and another host's run stay running."""
+    dead = subprocess.Popen(["true"])  # a pid that has just ended
+    dead.wait()
+    crashed = running_run(f"{socket.gethostname()}:{dead.pid}", now)
+    alive = running_run(WORKER, now)
+    remote = running_run("another-host:1", now)
+    assert abandon_runs_of_dead_processes(now=now + timedelta(minutes=1)) == 1
+    db.session.commit()
+    db.session.expire_all()
+    closed = db.session.get(JobRun, crashed.id)
+    assert closed.status == "abandoned" and "is gone" in closed.error
+    assert db.session.get(JobRun, alive.id).status == "running"
+    assert db.session.get(JobRun, remote.id).status == "running"
 
 
 def test_an_abandoned_run_counts_as_a_failure(app, client, login, now):
