@@ -12,11 +12,13 @@ from typing import TypeVar
 from sqlalchemy import Boolean, Date, Float, Integer, String, bindparam, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import JSON
 
 T = TypeVar("T")
+SQLITE_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep them in the low byte)
 
 
 class days_between(FunctionElement):  # noqa: N801  (reads like the SQL function it is)
@@ -190,6 +192,17 @@ def on_postgresql() -> bool:
     from cs_app.extensions import db
 
     return db.session.get_bind().dialect.name == "postgresql"
+
+
+def is_database_busy(error: BaseException) -> bool:
+    """True when SQLite refused for another connection's lock ("database is locked")."""
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in SQLITE_BUSY_CODES
+    message = str(error.orig).lower()
+    return "database is locked" in message or "database table is locked" in message
 
 
 def hold_lock(key: int) -> None:

@@ -6,11 +6,13 @@ from datetime import date, datetime
 
 from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from cs_app.errors import DomainError, NotFoundError, PermissionDenied
 from cs_app.extensions import db, login_manager
 from cs_app.money import compact_money, format_money
 from cs_app.numbers import format_number
+from cs_app.sql import is_database_busy
 
 
 def format_date(value: date | datetime | None) -> str:
@@ -87,6 +89,21 @@ def register_web(app: Flask) -> None:
         if isinstance(error, PermissionDenied):
             return error_page(403, error.code, "Your role does not allow this.")
         return error_page(error.status, error.code, error.message)
+
+    @app.errorhandler(OperationalError)
+    def database_error(error: OperationalError):
+        """SQLite's one writer was held past the busy timeout (a long import, a shell left in a
+        write transaction): the request changed nothing, and trying again shortly will work,
+        so it is a 503 with Retry-After, not a 500. Any other database error stays a 500."""
+        db.session.rollback()
+        if not is_database_busy(error):
+            raise error
+        body, status = error_page(
+            503, "database_busy", "The database is busy with other work; try again in a moment."
+        )
+        response = app.make_response((body, status))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(500)
     def server_error(error):

@@ -15,7 +15,6 @@ from datetime import datetime
 from importlib import import_module
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
@@ -23,28 +22,17 @@ from cs_app.jobs.failures import alert_admins_if_failing
 from cs_app.jobs.lease import WORKER
 from cs_app.jobs.models import JobRun
 from cs_app.scheduler import job_by_name
+from cs_app.sql import is_database_busy
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS_SECONDS = (2, 10, 30)  # pauses before the 2nd, 3rd and 4th attempt
-SQLITE_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (extended codes keep them in the low byte)
 sleep = time.sleep  # tests replace it
 
 
 def resolve(target: str) -> Callable:
     module, _, name = target.partition(":")
     return getattr(import_module(module), name)
-
-
-def is_database_busy(error: BaseException) -> bool:
-    """True when SQLite refused for another connection's lock ("database is locked")."""
-    if not isinstance(error, OperationalError):
-        return False
-    code = getattr(error.orig, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in SQLITE_BUSY_CODES
-    message = str(error.orig).lower()
-    return "database is locked" in message or "database table is locked" in message
 
 
 def run_job(name: str, *, trigger: str, now: datetime | None = None) -> JobRun:

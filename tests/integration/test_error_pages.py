@@ -4,8 +4,12 @@ happened with the right status; the API answers the same errors in JSON."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from flask import Blueprint
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import StaticPool
 
 from cs_app import create_app
 from cs_app.config import TestConfig
@@ -80,3 +84,47 @@ def test_the_api_answers_the_same_errors_in_json(client, api_token):
     response = client.get("/api/v1/plans/999999", headers=api_token(UserFactory(role="lead")))
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.fixture
+def busy_client(tmp_path):
+    """A fresh app with a page and an API path that write to a SQLite file whose write lock
+    another connection holds, without waiting (the app's own wait is 10 s)."""
+    path = tmp_path / "busy.sqlite3"
+    app = create_app(
+        {
+            **{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+        }
+    )
+    engine = create_engine(f"sqlite:///{path}", poolclass=StaticPool)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body TEXT)"))
+        # the one pooled connection gives up at once (every connection the app opens waits)
+        connection.connection.dbapi_connection.execute("PRAGMA busy_timeout=0")
+    writing = Blueprint("writing", __name__)
+
+    def write():
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO notes VALUES ('x')"))
+        return "written"
+
+    writing.add_url_rule("/write", "write", write, methods=["POST"])
+    writing.add_url_rule("/api/write", "api_write", write, methods=["POST"])
+    app.register_blueprint(writing)
+    app.config["WTF_CSRF_ENABLED"] = False
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    yield app.test_client()
+    holder.rollback()
+    holder.close()
+    engine.dispose()
+
+
+def test_a_busy_sqlite_database_is_a_503_to_try_again_not_a_500(busy_client):
+    page = busy_client.post("/write")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "The database is busy with other work" in page.get_data(as_text=True)
+    api = busy_client.post("/api/write")
+    assert api.status_code == 503
+    assert api.get_json()["error"]["code"] == "database_busy"

@@ -17,7 +17,8 @@ from cs_app.extensions import db
 from cs_app.jobs import runner
 from cs_app.jobs.lease import WORKER, abandon_runs_of_dead_processes, acquire_lease
 from cs_app.jobs.models import JobRun
-from cs_app.jobs.runner import is_database_busy, run_job
+from cs_app.jobs.runner import run_job
+from cs_app.sql import is_database_busy
 from cs_app.triggers.alerts.models import Alert
 from tests.factories import UserFactory
 
