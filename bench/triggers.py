@@ -1,7 +1,7 @@
 """Rule evaluation at SPEC §4 scale: 500 generated rules over N accounts with signals.
 
 Builds a throwaway database (SQLite in a temporary folder, or a fresh database on the
-PostgreSQL server named by ``--database-url``, dropped afterwards) with the migrations, then
+PostgreSQL server named by ``--postgres``, dropped afterwards) with the migrations, then
 bulk-loads users, accounts (most with a CSM, a champion contact, some an active success plan),
 one ``account_signals`` row per account with realistic spreads (written directly: the signals
 recompute has its own benchmark, ``bench/health.py``), a ``quota_used_pct`` metric per account,
@@ -21,10 +21,11 @@ It measures, as medians of ``--repeat`` runs:
 
     python bench/triggers.py                         # SQLite, 10,000 accounts
     python bench/triggers.py --accounts 100000       # SQLite, SPEC scale
-    python bench/triggers.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python bench/triggers.py --accounts 100000 \
+        --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
-Aim (issue): 500 rules over 100,000 accounts evaluated in <= 60 s on SQLite. Not part of the
-test run.
+Aims (issues): 500 rules over 100,000 accounts evaluated in <= 60 s the first time and
+<= 15 s the second, on SQLite and on PostgreSQL. Not part of the test run.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from sqlalchemy import create_engine, delete, func, insert, select, text, update
 from sqlalchemy.engine import make_url  # noqa: E402
 
 AIM_SECONDS_PER_100K = 60.0
+AIM_SECOND_SECONDS_PER_100K = 15.0
 RULES = 500
 CORE_BATCH = 5_000
 SEGMENTS = (("SMB", 60), ("Mid-Market", 25), ("Enterprise", 15))
@@ -72,7 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rules", type=int, default=RULES)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement")
     parser.add_argument(
+        "--postgres",
         "--database-url",
+        dest="database_url",
         metavar="URL",
         help="PostgreSQL server URL; a throwaway database is created on it",
     )
@@ -765,13 +769,19 @@ def main(argv: list[str] | None = None) -> int:
         f"({delivery['smtp_messages']:,} messages reached the SMTP server)"
     )
     print("\n== aim " + "=" * 72)
-    budget = AIM_SECONDS_PER_100K * loaded["accounts"] / 100_000 * args.rules / RULES
-    verdict = "PASS" if first <= budget else "MISS"
-    print(
-        f"  {verdict}  {args.rules} rules over {loaded['accounts']:,} accounts <= "
-        f"{budget:.1f} s (60 s per 500 × 100k, scaled linearly): {first:.2f} s, "
-        f"{first / budget:.2f} of the budget"
-    )
+    scale = loaded["accounts"] / 100_000 * args.rules / RULES
+    second = statistics.median(second_timings)
+    for name, seconds, aim in (
+        ("first", first, AIM_SECONDS_PER_100K),
+        ("second", second, AIM_SECOND_SECONDS_PER_100K),
+    ):
+        budget = aim * scale
+        verdict = "PASS" if seconds <= budget else "MISS"
+        print(
+            f"  {verdict}  {name} evaluation of {args.rules} rules over "
+            f"{loaded['accounts']:,} accounts <= {budget:.1f} s ({aim:.0f} s per 500 × 100k, "
+            f"scaled linearly): {seconds:.2f} s, {seconds / budget:.2f} of the budget"
+        )
     return 0
 
 
