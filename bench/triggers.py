@@ -21,7 +21,7 @@ It measures, as medians of ``--repeat`` runs:
 
     python bench/triggers.py                         # SQLite, 10,000 accounts
     python bench/triggers.py --accounts 100000       # SQLite, SPEC scale
-    python bench/triggers.py --accounts 100000 \
+    python bench/triggers.py --accounts 100000 \\
         --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
 Aims (issues): 500 rules over 100,000 accounts evaluated in <= 60 s the first time and
