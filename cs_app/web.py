@@ -49,6 +49,12 @@ def register_web(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
+        # Pages and API answers carry personal data (and once a new API token): no browser
+        # or proxy keeps a copy. Only the vendored static files may be cached.
+        if request.endpoint != "static" and "no-store" not in response.headers.get(
+            "Cache-Control", ""
+        ):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     def wants_json() -> bool:
