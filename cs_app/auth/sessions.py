@@ -11,7 +11,7 @@ idle and absolute timeouts.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g, session
 from flask_login import login_user, logout_user, user_loaded_from_cookie
@@ -51,18 +51,21 @@ def end_session() -> None:
 
 
 def load_user(identity: str) -> User | None:
-    """Flask-Login's user loader: the user, unless the session version moved on since the
-    sign-in or the sign-in is older than anything may live (remember-me or session)."""
+    """Flask-Login's user loader: the active user, unless the session version moved on since
+    the sign-in or the sign-in is older than anything may live (remember-me or session)."""
     try:
         user_id, version, signed_in_at = (int(part) for part in identity.split(":"))
     except ValueError:
         return None
     config = current_app.config
-    longest = max(config["REMEMBER_COOKIE_DURATION"].total_seconds(), config["SESSION_MAX_SECONDS"])
+    remember = config["REMEMBER_COOKIE_DURATION"]  # Flask-Login also takes plain seconds
+    if isinstance(remember, timedelta):
+        remember = remember.total_seconds()
+    longest = max(remember, config["SESSION_MAX_SECONDS"])
     if _seconds(utcnow()) - signed_in_at > longest:
         return None
     user = service.get_user(user_id)
-    if user is None or user.session_version != version:
+    if user is None or not user.active or user.session_version != version:
         return None
     return user
 
