@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cs_app.config import (
     Config,
@@ -50,6 +51,10 @@ def build_app(config: type | dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # the client address (sign-in throttling) and scheme as the nearest N proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     _init_extensions(app)
     _register_blueprints(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ENVIRONMENT_KEYS = {
@@ -25,10 +26,35 @@ ENVIRONMENT_KEYS = {
     "CS_APP_DELIVERY_LEASE_SECONDS": "DELIVERY_LEASE_SECONDS",
     "CS_APP_SECURE_COOKIES": "SESSION_COOKIE_SECURE",
     "CS_APP_JOBS_EVERY_SECONDS": "JOBS_EVERY_SECONDS",
+    "CS_APP_TRUSTED_PROXIES": "TRUSTED_PROXIES",
+    "CS_APP_REMEMBER_COOKIE_SECONDS": "REMEMBER_COOKIE_DURATION",
+    "CS_APP_SESSION_IDLE_SECONDS": "SESSION_IDLE_SECONDS",
+    "CS_APP_SESSION_MAX_SECONDS": "SESSION_MAX_SECONDS",
+    "CS_APP_LOGIN_FREE_ATTEMPTS": "LOGIN_FREE_ATTEMPTS",
+    "CS_APP_LOGIN_CLIENT_FREE_ATTEMPTS": "LOGIN_CLIENT_FREE_ATTEMPTS",
+    "CS_APP_LOGIN_MAX_DELAY_SECONDS": "LOGIN_MAX_DELAY_SECONDS",
+    "CS_APP_LOGIN_GLOBAL_FAILURE_CEILING": "LOGIN_GLOBAL_FAILURE_CEILING",
+    "CS_APP_LOGIN_GLOBAL_DELAY_SECONDS": "LOGIN_GLOBAL_DELAY_SECONDS",
+    "CS_APP_LOGIN_THROTTLE_WINDOW_SECONDS": "LOGIN_THROTTLE_WINDOW_SECONDS",
 }
 
 BOOLEAN_KEYS = {"SMTP_TLS", "SESSION_COOKIE_SECURE"}
-INTEGER_KEYS = {"SMTP_PORT", "DELIVERY_LEASE_SECONDS", "JOBS_EVERY_SECONDS"}
+INTEGER_KEYS = {
+    "SMTP_PORT",
+    "DELIVERY_LEASE_SECONDS",
+    "JOBS_EVERY_SECONDS",
+    "TRUSTED_PROXIES",
+    "SESSION_IDLE_SECONDS",
+    "SESSION_MAX_SECONDS",
+    "LOGIN_FREE_ATTEMPTS",
+    "LOGIN_CLIENT_FREE_ATTEMPTS",
+    "LOGIN_MAX_DELAY_SECONDS",
+    "LOGIN_GLOBAL_FAILURE_CEILING",
+    "LOGIN_GLOBAL_DELAY_SECONDS",
+    "LOGIN_THROTTLE_WINDOW_SECONDS",
+}
+# given in seconds in the environment, kept as a duration
+DURATION_KEYS = {"REMEMBER_COOKIE_DURATION"}
 
 
 def normalize_database_url(url: str) -> str:
@@ -55,9 +81,19 @@ class Config:
     SESSION_COOKIE_SECURE = False  # CS_APP_SECURE_COOKIES=1 behind HTTPS
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Keep me signed in" lasts this long from the sign-in, checked on the server too
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    SESSION_IDLE_SECONDS = 12 * 3600  # a session unused this long ends
+    SESSION_MAX_SECONDS = 7 * 24 * 3600  # and any session ends this long after its sign-in
+    TRUSTED_PROXIES = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed
     PASSWORD_HASH_METHOD = "scrypt"
-    LOGIN_FREE_ATTEMPTS = 5  # failed sign-ins before each next try is delayed
-    LOGIN_MAX_DELAY_SECONDS = 900
+    # Sign-in throttling (cs_app.auth.throttling): failures within the window are counted
+    LOGIN_THROTTLE_WINDOW_SECONDS = 3600
+    LOGIN_FREE_ATTEMPTS = 5  # failures by one client for one address before it waits
+    LOGIN_CLIENT_FREE_ATTEMPTS = 20  # failures by one client, any address, before it waits
+    LOGIN_MAX_DELAY_SECONDS = 900  # waits double from 2 s up to this
+    LOGIN_GLOBAL_FAILURE_CEILING = 1000  # failures overall before everyone is slowed ...
+    LOGIN_GLOBAL_DELAY_SECONDS = 2  # ... to one attempt this long after the newest failure
     STAKEHOLDER_DARK_DAYS = 30  # no contact for this long counts as "gone dark"
     ACCOUNTS_PER_PAGE = 50
     SMTP_HOST = None  # unset: email goes to the development outbox (/admin/outbox)
@@ -93,6 +129,8 @@ def apply_environment(app_config: dict, environ: os._Environ | dict = os.environ
                 value = parse_bool(value)
             elif config_key in INTEGER_KEYS:
                 value = int(value)
+            elif config_key in DURATION_KEYS:
+                value = timedelta(seconds=int(value))
             app_config[config_key] = value
 
 

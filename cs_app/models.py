@@ -8,7 +8,7 @@ from cs_app.accounts.usage_models import (
     UsageEvent,
 )
 from cs_app.audit.models import AuditEvent
-from cs_app.auth.models import ApiToken, LoginThrottle, User
+from cs_app.auth.models import ApiToken, LoginFailure, User
 from cs_app.health.models import (
     HealthOverride,
     HealthSnapshot,
@@ -49,7 +49,7 @@ __all__ = [
     "HealthSnapshot",
     "JobRun",
     "LifecycleStageEntry",
-    "LoginThrottle",
+    "LoginFailure",
     "MetricValue",
     "Milestone",
     "Outcome",

@@ -24,15 +24,14 @@ def format_date(value: date | datetime | None) -> str:
 
 
 def register_web(app: Flask) -> None:
-    from cs_app.auth.models import User
+    from cs_app.auth.sessions import load_user, register_sessions
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+    login_manager.user_loader(load_user)
+    register_sessions(app)
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["money_short"] = compact_money
@@ -50,6 +49,12 @@ def register_web(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
+        # Pages and API answers carry personal data (and once a new API token): no browser
+        # or proxy keeps a copy. Only the vendored static files may be cached.
+        if request.endpoint != "static" and "no-store" not in response.headers.get(
+            "Cache-Control", ""
+        ):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     def wants_json() -> bool:

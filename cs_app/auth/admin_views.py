@@ -9,6 +9,7 @@ from cs_app.auth import service
 from cs_app.auth.forms import TokenForm, UserForm
 from cs_app.auth.models import ApiToken, User
 from cs_app.auth.permissions import can_manage_users
+from cs_app.auth.sessions import start_session
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
@@ -85,6 +86,7 @@ def user(user_id: int):
         return _render_user(person, UserForm(formdata=None, obj=person))
     form = UserForm()
     form.email.data = person.email  # the email is the sign-in name; it does not change here
+    version_before, now = person.session_version, utcnow()
     if form.validate():
         try:
             service.update_user(
@@ -97,13 +99,16 @@ def user(user_id: int):
                     "password": form.password.data or None,
                 },
                 actor=current_user,
-                now=utcnow(),
+                now=now,
             )
         except ValidationError as error:
             db.session.rollback()
             show_errors_above(form, error)
         else:
             db.session.commit()
+            if person.id == current_user.id and person.session_version != version_before:
+                # the admin's own new password or role ended their sessions; this one goes on
+                start_session(person, remember=False, now=now)
             flash(f"Saved {person.name}.", "success")
             return redirect(url_for("admin.user", user_id=person.id))
     return _render_user(person, form, 422)

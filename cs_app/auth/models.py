@@ -1,11 +1,11 @@
-"""Users, API tokens and failed sign-in tracking."""
+"""Users, API tokens and the recent failed sign-ins that throttle password guessing."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cs_app.auth.permissions import can_lead
@@ -27,12 +27,20 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session's and remember-me cookie's identity (``get_id``): raising it on
+    # sign-out, a password, role or active change ends all of the user's sessions at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", lazy="select")
 
     @property
     def is_active(self) -> bool:  # flask-login: inactive users cannot sign in
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: the user and the session version, so a session or
+        remember-me cookie made before the version was raised no longer loads anyone."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def can_edit_everything(self) -> bool:
@@ -63,12 +71,21 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(back_populates="tokens", lazy="joined")
 
 
-class LoginThrottle(db.Model):
-    """Failed sign-ins per email address, to slow down password guessing."""
+class LoginFailure(db.Model):
+    """One failed sign-in, kept for the throttle window (``LOGIN_THROTTLE_WINDOW_SECONDS``)
+    and then pruned. Counted per client address, per client and account, and overall, so
+    throttling works across processes and never locks an account for every client."""
 
-    __tablename__ = "login_throttles"
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_client", "client", "failed_at"),
+        Index("ix_login_failures_client_account", "client", "account_key", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
 
-    email: Mapped[str] = mapped_column(String(255), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the lower-cased address typed: no list of typed addresses (or of passwords
+    # typed into the email field) is kept, and unknown addresses count like known ones
+    account_key: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)

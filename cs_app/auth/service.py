@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from cs_app.auth.models import ROLES, ApiToken, LoginThrottle, User
+from cs_app.auth.models import ROLES, ApiToken, LoginFailure, User
+from cs_app.auth.throttling import FailureCount, ThrottlePolicy, seconds_to_wait
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
 
@@ -63,43 +65,106 @@ def create_user(
     return user
 
 
-def login_delay(email: str, now: datetime) -> int:
-    """Seconds the caller must still wait before another try for ``email`` (0 = go ahead)."""
-    throttle = db.session.get(LoginThrottle, email.strip().lower())
-    if throttle is None or throttle.blocked_until is None or throttle.blocked_until <= now:
-        return 0
-    return max(1, int((throttle.blocked_until - now).total_seconds() + 0.999))
-
-
-def authenticate(email: str, password: str, *, now: datetime) -> User | None:
-    """The user if the password matches; failures past the free ones block the address for
-    an exponentially growing time (2 s, 4 s, 8 s … up to the configured maximum)."""
-    key = email.strip().lower()
-    user = find_user(key)
-    ok = (
-        user is not None
-        and user.active
-        and user.password_hash is not None
-        and check_password_hash(user.password_hash, password)
-    )
-    throttle = db.session.get(LoginThrottle, key)
-    if ok:
-        if throttle is not None:
-            db.session.delete(throttle)
-        return user
-    if throttle is None:
-        throttle = LoginThrottle(email=key, failures=0)
-        db.session.add(throttle)
-    throttle.failures += 1
-    throttle.last_failure_at = now
-    free = current_app.config["LOGIN_FREE_ATTEMPTS"]
-    if throttle.failures >= free:
-        delay = min(
-            2 ** (throttle.failures - free + 1), current_app.config["LOGIN_MAX_DELAY_SECONDS"]
-        )
-        throttle.blocked_until = now + timedelta(seconds=delay)
+def end_sessions(user: User) -> None:
+    """End every session and remember-me cookie of ``user`` (sign-out, a new password, a new
+    role, deactivation): their identity carries the session version, which moves on."""
+    user.session_version = User.session_version + 1
     db.session.flush()
-    return None
+
+
+# --- signing in, throttled ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """The user when the password matched; ``retry_after`` > 0 when the attempt was
+    throttled and nothing was checked."""
+
+    user: User | None
+    retry_after: int = 0
+
+
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password in the configured method: checked when the address is
+    unknown, so an unknown address costs the same time as a known one."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash(secrets.token_urlsafe(24), method=method)
+    return _dummy_hashes[method]
+
+
+def account_key(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def throttle_policy() -> ThrottlePolicy:
+    config = current_app.config
+    return ThrottlePolicy(
+        free_per_client_and_account=config["LOGIN_FREE_ATTEMPTS"],
+        free_per_client=config["LOGIN_CLIENT_FREE_ATTEMPTS"],
+        max_delay_seconds=config["LOGIN_MAX_DELAY_SECONDS"],
+        global_ceiling=config["LOGIN_GLOBAL_FAILURE_CEILING"],
+        global_delay_seconds=config["LOGIN_GLOBAL_DELAY_SECONDS"],
+    )
+
+
+def _window_start(now: datetime) -> datetime:
+    return now - timedelta(seconds=current_app.config["LOGIN_THROTTLE_WINDOW_SECONDS"])
+
+
+def _failures(*conditions, now: datetime, limit: int | None = None) -> FailureCount:
+    recent = select(LoginFailure.failed_at).where(
+        LoginFailure.failed_at > _window_start(now), *conditions
+    )
+    if limit is not None:  # the overall count only needs to know it reached the ceiling
+        recent = recent.order_by(LoginFailure.failed_at.desc()).limit(limit)
+    recent = recent.subquery()
+    failures, newest = db.session.execute(select(func.count(), func.max(recent.c.failed_at))).one()
+    return FailureCount(failures=failures, newest=newest)
+
+
+def sign_in_wait(email: str, *, client: str, now: datetime) -> int:
+    """Seconds ``client`` must still wait before trying ``email`` again (0: go ahead)."""
+    policy = throttle_policy()
+    key = account_key(email)
+    return seconds_to_wait(
+        client_and_account=_failures(
+            LoginFailure.client == client, LoginFailure.account_key == key, now=now
+        ),
+        client=_failures(LoginFailure.client == client, now=now),
+        overall=_failures(now=now, limit=policy.global_ceiling),
+        policy=policy,
+        now=now,
+    )
+
+
+def attempt_sign_in(email: str, password: str, *, client: str, now: datetime) -> SignInAttempt:
+    """Check the password unless ``client`` must wait (see ``cs_app.auth.throttling``).
+
+    A failure is recorded against the client and the (client, address) pair, whether the
+    address is known or not; a success forgets this client's failures for that address.
+    """
+    wait = sign_in_wait(email, client=client, now=now)
+    if wait:
+        return SignInAttempt(user=None, retry_after=wait)
+    user = find_user(email)
+    stored_hash = user.password_hash if user is not None else None
+    matches = check_password_hash(stored_hash or _dummy_hash(), password)
+    key = account_key(email)
+    if matches and stored_hash is not None and user.active:
+        db.session.execute(
+            delete(LoginFailure).where(
+                LoginFailure.client == client, LoginFailure.account_key == key
+            )
+        )
+        return SignInAttempt(user=user)
+    db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= _window_start(now)))
+    db.session.add(LoginFailure(client=client, account_key=key, failed_at=now))
+    db.session.flush()
+    return SignInAttempt(user=None)
 
 
 def _hash_token(token: str) -> str:
@@ -192,7 +257,8 @@ def _active_admin_count() -> int:
 
 def update_user(user: User, values: dict, *, actor: User, now: datetime) -> User:
     """Change name, role, active, away and (when given) the password. Refuses a change that
-    would leave nobody able to manage users (the last active admin demoted or deactivated)."""
+    would leave nobody able to manage users (the last active admin demoted or deactivated).
+    A new password, role or active state ends all of the user's sessions."""
     errors: dict[str, str] = {}
     name = (values.get("name") or "").strip() if "name" in values else user.name
     if not name:
@@ -212,6 +278,7 @@ def update_user(user: User, values: dict, *, actor: User, now: datetime) -> User
         errors["active"] = "You cannot deactivate yourself."
     if errors:
         raise ValidationError("The user was not saved: " + " ".join(errors.values()), errors)
+    ends_sessions = bool(password) or role != user.role or active != user.active
     user.name = name
     user.role = role
     user.active = active
@@ -219,4 +286,6 @@ def update_user(user: User, values: dict, *, actor: User, now: datetime) -> User
     if password:
         user.password_hash = hash_password(password)
     db.session.flush()
+    if ends_sessions:
+        end_sessions(user)
     return user

@@ -25,6 +25,7 @@ PURE_MODULES = [
     "cs_app.request_args",
     "cs_app.imports.csv_reader",
     "cs_app.imports.mapping",
+    "cs_app.auth.throttling",
 ]
 
 

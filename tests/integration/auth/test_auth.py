@@ -1,19 +1,18 @@
-"""Signing in and out, throttling, CSRF, cookies, how secrets are stored, and the users CLI."""
+"""Signing in and out, CSRF, cookies, how secrets are stored, and the users CLI (sessions:
+test_sessions.py; throttling: test_throttling.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from cs_app.auth.models import ApiToken, LoginThrottle, User
+from cs_app.auth.models import ApiToken, User
 from cs_app.auth.service import create_token, create_user, find_user, user_for_token
 from cs_app.cli import main
-from cs_app.db_types import utcnow
 from cs_app.extensions import db
 from tests.factories import TEST_PASSWORD, UserFactory
 
@@ -85,33 +84,6 @@ def test_a_user_deactivated_while_signed_in_is_signed_out(client, user, login):
     user.active = False
     db.session.commit()
     assert client.get("/").status_code == 302
-
-
-def test_repeated_failures_block_the_address_even_for_the_right_password(client, user, app):
-    free = app.config["LOGIN_FREE_ATTEMPTS"]
-    for _ in range(free):
-        assert sign_in(client, user.email, "wrong-password").status_code == 401
-    response = sign_in(client, user.email, TEST_PASSWORD)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 429
-    assert re.search(
-        r"Too many failed sign-ins for this address\. Try again in \d+ seconds\.", html
-    )
-    assert 'value="casey@example.com"' in html
-    assert client.get("/").status_code == 302
-    # once the wait is over the right password works and the slate is wiped clean
-    throttle = db.session.get(LoginThrottle, user.email)
-    throttle.blocked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    assert sign_in(client, user.email, TEST_PASSWORD).status_code == 302
-    db.session.expire_all()
-    assert db.session.get(LoginThrottle, user.email) is None
-
-
-def test_failures_before_the_limit_do_not_block(client, user, app):
-    for _ in range(app.config["LOGIN_FREE_ATTEMPTS"] - 1):
-        sign_in(client, user.email, "wrong-password")
-    assert sign_in(client, user.email, TEST_PASSWORD).status_code == 302
 
 
 # --- signing out ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from cs_app.accounts.models import (
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.audit.models import AuditEvent
 from cs_app.auth.models import User
-from cs_app.auth.service import authenticate
+from cs_app.auth.service import attempt_sign_in
 from cs_app.demo import DEMO_PASSWORD, DEMO_USERS, LEAD_EMAIL, load_demo
 from cs_app.extensions import db
 from cs_app.health.backtest import backtest
@@ -449,9 +449,10 @@ def test_demo_users_sign_in_with_the_demo_password(demo):
     assert 3 <= roles["csm"] <= 4
     assert len(DEMO_PASSWORD) >= 8
     for email, role, name in DEMO_USERS:
-        user = authenticate(email, DEMO_PASSWORD, now=now)
+        user = attempt_sign_in(email, DEMO_PASSWORD, client="127.0.0.1", now=now).user
         assert (user.role, user.name) == (role, name)
-    assert authenticate(DEMO_USERS[0][0], "wrong-password", now=now) is None
+    wrong = attempt_sign_in(DEMO_USERS[0][0], "wrong-password", client="127.0.0.1", now=now)
+    assert wrong.user is None
 
 
 def test_demo_email_addresses_pass_the_forms_email_check(demo):
