@@ -16,6 +16,7 @@ from cs_app.config import (
 )
 from cs_app.extensions import csrf, db, login_manager, migrate
 from cs_app.paths import instance_folder, migrations_folder, templates_folder
+from cs_app.url_ids import DatabaseIdConverter
 
 
 def build_app(config: type | dict | None = None) -> Flask:
@@ -52,6 +53,7 @@ def build_app(config: type | dict | None = None) -> Flask:
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
 
     _init_extensions(app)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
     connect_hooks()
 

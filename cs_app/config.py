@@ -25,10 +25,16 @@ ENVIRONMENT_KEYS = {
     "CS_APP_DELIVERY_LEASE_SECONDS": "DELIVERY_LEASE_SECONDS",
     "CS_APP_SECURE_COOKIES": "SESSION_COOKIE_SECURE",
     "CS_APP_JOBS_EVERY_SECONDS": "JOBS_EVERY_SECONDS",
+    "CS_APP_MAX_REQUEST_BYTES": "MAX_CONTENT_LENGTH",
 }
 
 BOOLEAN_KEYS = {"SMTP_TLS", "SESSION_COOKIE_SECURE"}
-INTEGER_KEYS = {"SMTP_PORT", "DELIVERY_LEASE_SECONDS", "JOBS_EVERY_SECONDS"}
+INTEGER_KEYS = {
+    "SMTP_PORT",
+    "DELIVERY_LEASE_SECONDS",
+    "JOBS_EVERY_SECONDS",
+    "MAX_CONTENT_LENGTH",
+}
 
 
 def normalize_database_url(url: str) -> str:
@@ -74,6 +80,9 @@ class Config:
     DELIVERY_BATCH_SIZE = 20
     DELIVERY_MAX_PER_RUN = 500
     JOBS_EVERY_SECONDS: int | None = None  # every job on one interval (soak tests only)
+    # the largest request body, in bytes; larger answers 413. A batch of 10,000 ordinary
+    # events is 2-3 MB, so this leaves room for events that carry properties
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     TESTING = False
 
 

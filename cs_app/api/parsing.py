@@ -10,7 +10,7 @@ from flask import request
 
 from cs_app.api.errors import BadRequest, from_pydantic
 from cs_app.errors import ValidationError
-from cs_app.json_limits import cut_deep_json
+from cs_app.json_limits import MAX_BODY_DEPTH, cut_deep_json, json_value_problem
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -36,6 +36,10 @@ def parse_body(model: type[Model]) -> Model:
         raise BadRequest(f"The request body is not valid JSON: {error}.") from error
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
+    if not getattr(model, "items_checked_one_by_one", False):
+        problem = json_value_problem(data, max_depth=MAX_BODY_DEPTH)
+        if problem:
+            raise ValidationError(f"The request body cannot be stored: {problem}.")
     try:
         return model.model_validate_json(raw)
     except pydantic.ValidationError as error:
