@@ -50,6 +50,7 @@ def build_app(config: type | dict | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+        app.config["SECRET_KEY_GENERATED"] = True  # `cs-app check` warns about it
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
 
     _init_extensions(app)
