@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-MAX_ID = 2**63 - 1  # the largest id either database stores (BIGINT); larger is no id at all
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns (PostgreSQL casts to it); larger is no id
 MAX_PAGE = 999_999_999  # nine digits: further than any list reaches, and its offset still fits
 _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 

@@ -39,7 +39,7 @@ from cs_app.plans.models import (
     STAKEHOLDER_ROLES,
 )
 from cs_app.plans.service import COMPONENTS, OWNER_REFUSAL
-from cs_app.request_args import MAX_PAGE
+from cs_app.request_args import MAX_ID, MAX_PAGE
 
 PERSON_SHAPE = (
     'Send {"contact_id": N} for a contact of the account or {"user_email": "..."} '
@@ -118,7 +118,7 @@ class PersonRef(Body):
     """A named individual: exactly one of ``contact_id`` (a contact of the plan's account) or
     ``user_email`` (an active internal user)."""
 
-    contact_id: int | None = None
+    contact_id: int | None = Field(default=None, le=MAX_ID)
     user_email: str | None = Field(default=None, max_length=255)
 
 
@@ -368,7 +368,7 @@ class ActionCreate(Body):
     owner: PersonInput
     due_date: date
     status: ActionStatus = "open"
-    milestone_id: int | None = None
+    milestone_id: int | None = Field(default=None, le=MAX_ID)
     completed_on: date | None = None
 
     missing_messages: ClassVar[dict[str, str]] = _required("actions", owner=OWNER_MISSING)
@@ -380,7 +380,7 @@ class ActionUpdate(Body):
     owner: PersonInput = optional()
     due_date: date = optional()
     status: ActionStatus = optional()
-    milestone_id: int | None = None
+    milestone_id: int | None = Field(default=None, le=MAX_ID)
     completed_on: date | None = None
 
 

@@ -37,7 +37,7 @@ def lead_token(app, api_token):
     "path",
     ["/api/v1/plans/{n}", "/api/v1/plans/{n}/history", "/api/v1/rules/{n}/preview"],
 )
-def test_an_api_id_beyond_64_bits_is_404(client, lead_token, path, number):
+def test_an_api_id_beyond_the_id_range_is_404(client, lead_token, path, number):
     method = client.post if path.endswith("preview") else client.get
     response = method(path.format(n=number), headers=lead_token)
     assert response.status_code == 404
@@ -48,13 +48,13 @@ def test_an_api_id_beyond_64_bits_is_404(client, lead_token, path, number):
     "path",
     ["/plans/{n}", "/rules/{n}", "/touchpoint-templates/{n}", "/plans/{n}/export.md"],
 )
-def test_a_page_id_beyond_64_bits_is_404(client, lead, path):
+def test_a_page_id_beyond_the_id_range_is_404(client, lead, path):
     response = client.get(path.format(n=HUGE))
     assert response.status_code == 404
     assert "There is nothing at this address" in response.get_data(as_text=True)
 
 
-def test_the_largest_64_bit_id_is_looked_up_and_not_found(client, lead, lead_token):
+def test_the_largest_id_is_looked_up_and_not_found(client, lead, lead_token):
     assert client.get(f"/plans/{MAX_ID}").status_code == 404
     assert client.get(f"/api/v1/plans/{MAX_ID}", headers=lead_token).status_code == 404
 
@@ -82,7 +82,7 @@ def test_the_template_preview_with_a_huge_account_id_shows_no_account(client, le
     assert response.status_code == 200
 
 
-def test_an_owner_reference_beyond_64_bits_is_refused(client, lead_token):
+def test_an_owner_reference_beyond_the_id_range_is_refused(client, lead_token):
     plan = PlanFactory()
     response = client.post(
         f"/api/v1/plans/{plan.id}/actions",
