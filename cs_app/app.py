@@ -17,6 +17,7 @@ from cs_app.config import (
 )
 from cs_app.extensions import csrf, db, login_manager, migrate
 from cs_app.paths import instance_folder, migrations_folder, templates_folder
+from cs_app.url_ids import DatabaseIdConverter
 
 
 def build_app(config: type | dict | None = None) -> Flask:
@@ -50,6 +51,7 @@ def build_app(config: type | dict | None = None) -> Flask:
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+        app.config["SECRET_KEY_GENERATED"] = True  # `cs-app check` warns about it
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
@@ -57,6 +59,7 @@ def build_app(config: type | dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     _init_extensions(app)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
     connect_hooks()
 

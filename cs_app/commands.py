@@ -10,11 +10,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from cs_app.db_types import utcnow
 from cs_app.errors import ValidationError
 from cs_app.extensions import db
 from cs_app.imports.cli import import_group
+from cs_app.self_check import Deployment, should_load_demo, warnings
 from cs_app.triggers.touchpoints.delivery import describe_mail_transport
 
 
@@ -49,13 +51,22 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
     click.echo(f"Email: {describe_mail_transport(current_app.config)}")
     upgrade()
     empty = db.session.scalar(select(func.count(Account.id))) == 0
-    if demo or (demo is None and empty):
+    dialect = db.engine.dialect.name
+    if should_load_demo(demo, database_empty=empty, database_dialect=dialect):
         click.echo("Loading the demo portfolio…")
         load_demo(now=utcnow(), echo=click.echo)
         db.session.commit()
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         for email, role, name in DEMO_USERS:
             click.echo(f"  {role:<7} {email:<28} {name}")
+    elif empty and demo is None:
+        click.echo(
+            f"The {dialect} database is empty; the demo (whose password is public) is loaded "
+            "only into SQLite unless asked: pass --demo to load it, or create an admin with "
+            "`cs-app users create EMAIL --role admin`."
+        )
+    for warning in _self_check():
+        click.echo(f"Warning: {warning}")
     db.session.remove()  # SQLite: an open transaction would hold the write lock while serving
     app = current_app._get_current_object()
     leader = None
@@ -72,6 +83,47 @@ def serve(host: str, port: int, demo: bool | None, threads: int, scheduler: bool
     finally:
         if leader is not None:
             leader.shutdown()
+
+
+def _self_check() -> list[str]:
+    from cs_app.auth.models import User
+    from cs_app.demo import DEMO_USERS
+
+    demo_emails = [email for email, _, _ in DEMO_USERS]
+    try:
+        demo_users = db.session.scalar(
+            select(func.count(User.id)).where(User.email.in_(demo_emails), User.active.is_(True))
+        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        return ["The database could not be read (not migrated yet?): run `cs-app db upgrade`."]
+    return warnings(
+        Deployment(
+            secret_key_generated=bool(current_app.config.get("SECRET_KEY_GENERATED")),
+            secure_cookies=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            database_dialect=db.engine.dialect.name,
+            demo_users_active=demo_users or 0,
+            debug=current_app.debug,
+        )
+    )
+
+
+@click.command("check")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when there is a warning.")
+@with_appcontext
+def check_command(strict: bool) -> None:
+    """Warn about settings unsafe in production: a generated secret key, cookies without
+    Secure, demo users on a shared database, debug mode. Run it after `cs-app db upgrade`."""
+    found = _self_check()
+    for warning in found:
+        click.echo(f"Warning: {warning}")
+    if not found:
+        click.echo(
+            "No warnings: the secret key is configured, cookies are Secure, no demo "
+            "user can sign in to a shared database, debug is off."
+        )
+    if found and strict:
+        sys.exit(1)
 
 
 @click.command("scheduler")
@@ -199,7 +251,7 @@ def users_token(email: str, name: str) -> None:
     click.echo(token)
 
 
-COMMANDS = (serve, scheduler_command, demo_command, users, jobs, import_group)
+COMMANDS = (serve, check_command, scheduler_command, demo_command, users, jobs, import_group)
 
 
 def register_commands(app) -> None:

@@ -36,6 +36,7 @@ ENVIRONMENT_KEYS = {
     "CS_APP_LOGIN_GLOBAL_FAILURE_CEILING": "LOGIN_GLOBAL_FAILURE_CEILING",
     "CS_APP_LOGIN_GLOBAL_DELAY_SECONDS": "LOGIN_GLOBAL_DELAY_SECONDS",
     "CS_APP_LOGIN_THROTTLE_WINDOW_SECONDS": "LOGIN_THROTTLE_WINDOW_SECONDS",
+    "CS_APP_MAX_REQUEST_BYTES": "MAX_CONTENT_LENGTH",
 }
 
 BOOLEAN_KEYS = {"SMTP_TLS", "SESSION_COOKIE_SECURE"}
@@ -52,6 +53,7 @@ INTEGER_KEYS = {
     "LOGIN_GLOBAL_FAILURE_CEILING",
     "LOGIN_GLOBAL_DELAY_SECONDS",
     "LOGIN_THROTTLE_WINDOW_SECONDS",
+    "MAX_CONTENT_LENGTH",
 }
 # given in seconds in the environment, kept as a duration
 DURATION_KEYS = {"REMEMBER_COOKIE_DURATION"}
@@ -110,6 +112,9 @@ class Config:
     DELIVERY_BATCH_SIZE = 20
     DELIVERY_MAX_PER_RUN = 500
     JOBS_EVERY_SECONDS: int | None = None  # every job on one interval (soak tests only)
+    # the largest request body, in bytes; larger answers 413. A batch of 10,000 ordinary
+    # events is 2-3 MB, so this leaves room for events that carry properties
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     TESTING = False
 
 

@@ -14,6 +14,9 @@ from cs_app.money import compact_money, format_money
 from cs_app.numbers import format_number
 from cs_app.sql import is_database_busy
 
+# a year, this host only: subdomains may not serve HTTPS yet; no preload (that cannot be undone)
+HSTS = "max-age=31536000"
+
 
 def format_date(value: date | datetime | None) -> str:
     if value is None:
@@ -55,6 +58,8 @@ def register_web(app: Flask) -> None:
             "Cache-Control", ""
         ):
             response.headers["Cache-Control"] = "no-store"
+        if request.is_secure:  # only over HTTPS: a browser ignores it on plain HTTP anyway
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     def wants_json() -> bool:
@@ -81,7 +86,22 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(error):
-        return error_page(405, "method_not_allowed", "That method is not allowed here.")
+        body, status = error_page(405, "method_not_allowed", "That method is not allowed here.")
+        response = app.make_response((body, status))
+        response.headers["Allow"] = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
+        return response
+
+    @app.errorhandler(413)
+    def too_large(error):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return error_page(
+            413,
+            "request_too_large",
+            f"The request is larger than the {limit:,} bytes this server accepts; "
+            "send less at a time (smaller batches, a smaller file)."
+            if limit
+            else "The request is larger than this server accepts.",
+        )
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

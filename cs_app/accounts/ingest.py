@@ -8,6 +8,7 @@ The work per batch is a handful of set-based statements, not one per item.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,7 @@ from cs_app.accounts.usage_models import (
 from cs_app.extensions import db
 from cs_app.hooks import events_ingested
 from cs_app.jobs.pending import queue_recompute
+from cs_app.json_limits import json_value_problem, number_problem, text_problem
 from cs_app.sql import chunks, insert_for, insert_rows
 
 MAX_BATCH = 10_000
@@ -35,6 +37,10 @@ SENTIMENTS = ("positive", "neutral", "negative")
 SEVERITIES = ("low", "normal", "high", "urgent")
 METRIC_KEY = re.compile(r"^[a-z][a-z0-9_.:-]{0,79}$")
 MAX_FEATURE_NAME = 200  # the key of account_features, like a user reference
+MAX_PROPERTIES_BYTES = 16_384  # an event's properties, as compact JSON
+# times and days outside these years are typing errors or probes, and some (year 1 minus an
+# hour) do not even exist in UTC
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 
 @dataclass
@@ -60,7 +66,15 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError(f"{value!r} is not an ISO 8601 time") from error
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as error:  # 9999-12-31T23:59:59-01:00 is past the end of time
+        raise ValueError(f"{value!r} lies outside the years we store") from error
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(
+            f"{value!r} lies outside the years we store ({EARLIEST_YEAR} to {LATEST_YEAR}, in UTC)"
+        )
+    return moment
 
 
 def parse_day(value: Any) -> date:
@@ -69,13 +83,18 @@ def parse_day(value: Any) -> date:
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date such as 2026-11-21")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)") from error
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError(
+            f"{value!r} lies outside the years we store ({EARLIEST_YEAR} to {LATEST_YEAR})"
+        )
+    return day
 
 
 def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
-    wanted = sorted({e for e in external_ids if isinstance(e, str)})
+    wanted = sorted({e for e in external_ids if isinstance(e, str) and not text_problem(e)})
     found: dict[str, int] = {}
     for chunk in chunks(wanted):
         found.update(
@@ -86,8 +105,26 @@ def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def _properties_problem(properties: dict) -> str | None:
+    """Why an event's properties cannot be stored as they are, whatever the event's type: too
+    deep, too large, or holding what the database refuses (see ``cs_app.json_limits``)."""
+    problem = json_value_problem(properties)
+    if problem:
+        return f"properties {problem}"
+    size = len(json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_PROPERTIES_BYTES:
+        return (
+            f"properties take {size} bytes as JSON; at most {MAX_PROPERTIES_BYTES} are stored "
+            "per event"
+        )
+    return None
+
+
 def _check_event_properties(kind: str, properties: dict) -> str | None:
     """The extra rules of the event types that signals read; custom types pass through."""
+    problem = _properties_problem(properties)
+    if problem:
+        return problem
     feature = properties.get("feature")
     if kind in ("feature_used", "feature_gate_hit") and (
         not isinstance(feature, str) or len(feature) > MAX_FEATURE_NAME
@@ -123,8 +160,12 @@ def _validate_event(item: Any, accounts: dict[str, int]) -> tuple[dict | None, s
     event_id, account, kind = item.get("id"), item.get("account"), item.get("type")
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 120:
         return None, "id is required: a string of at most 120 characters, unique per event"
+    if text_problem(event_id):
+        return None, f"id: {text_problem(event_id)}"
     if not isinstance(account, str) or not account:
         return None, "account is required: the account's external_id"
+    if text_problem(account):
+        return None, f"account: {text_problem(account)}"
     if account not in accounts:
         return None, f"no account has the external_id {account!r}"
     if not isinstance(kind, str) or not re.match(r"^[a-z][a-z0-9_.-]{0,59}$", kind):
@@ -136,6 +177,8 @@ def _validate_event(item: Any, accounts: dict[str, int]) -> tuple[dict | None, s
     user = item.get("user")
     if user is not None and (not isinstance(user, str) or len(user) > 200):
         return None, "user must be a string of at most 200 characters"
+    if user is not None and text_problem(user):
+        return None, f"user: {text_problem(user)}"
     properties = item.get("properties") or {}
     if not isinstance(properties, dict):
         return None, "properties must be a JSON object"
@@ -319,12 +362,20 @@ def _validate_metric(item: Any, accounts: dict[str, int]) -> tuple[dict | None, 
     account, key, value = item.get("account"), item.get("key"), item.get("value")
     if not isinstance(account, str) or not account:
         return None, "account is required: the account's external_id"
+    if text_problem(account):
+        return None, f"account: {text_problem(account)}"
     if account not in accounts:
         return None, f"no account has the external_id {account!r}"
-    if not isinstance(key, str) or not METRIC_KEY.match(key):
+    if not isinstance(key, str) or not METRIC_KEY.fullmatch(key):
         return None, "key is required: lowercase letters, digits and _ . : - (e.g. seats_used)"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None, "value must be a finite number"
+    try:
+        value = float(value)  # an integer of 400 digits does not fit a float8
+    except OverflowError:
+        value = math.inf
+    if number_problem(value):
+        return None, "value must be a finite number, at most 1e308 in size"
     try:
         day = parse_day(item.get("date"))
     except ValueError as error:

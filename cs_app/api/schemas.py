@@ -39,6 +39,7 @@ from cs_app.plans.models import (
     STAKEHOLDER_ROLES,
 )
 from cs_app.plans.service import COMPONENTS, OWNER_REFUSAL
+from cs_app.request_args import MAX_ID, MAX_PAGE
 
 PERSON_SHAPE = (
     'Send {"contact_id": N} for a contact of the account or {"user_email": "..."} '
@@ -84,6 +85,9 @@ class Body(BaseModel):
 
     # Messages for required keys that are missing, by key; pydantic's "Field required" else.
     missing_messages: ClassVar[dict[str, str]] = {}
+    # A bulk body checks what each item holds on its own (cs_app.accounts.ingest), so that one
+    # bad item is refused alone; every other body is refused whole (``parse_body``).
+    items_checked_one_by_one: ClassVar[bool] = False
 
     def values(self) -> dict[str, Any]:
         """The keys the caller sent, as plain Python values (dates stay ``date``)."""
@@ -114,7 +118,7 @@ class PersonRef(Body):
     """A named individual: exactly one of ``contact_id`` (a contact of the plan's account) or
     ``user_email`` (an active internal user)."""
 
-    contact_id: int | None = None
+    contact_id: int | None = Field(default=None, le=MAX_ID)
     user_email: str | None = Field(default=None, max_length=255)
 
 
@@ -176,7 +180,7 @@ class AccountListQuery(Query):
         "and match no band, not even "
         "insufficient_data.",
     )
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=50, ge=1, le=200)
 
 
@@ -364,7 +368,7 @@ class ActionCreate(Body):
     owner: PersonInput
     due_date: date
     status: ActionStatus = "open"
-    milestone_id: int | None = None
+    milestone_id: int | None = Field(default=None, le=MAX_ID)
     completed_on: date | None = None
 
     missing_messages: ClassVar[dict[str, str]] = _required("actions", owner=OWNER_MISSING)
@@ -376,7 +380,7 @@ class ActionUpdate(Body):
     owner: PersonInput = optional()
     due_date: date = optional()
     status: ActionStatus = optional()
-    milestone_id: int | None = None
+    milestone_id: int | None = Field(default=None, le=MAX_ID)
     completed_on: date | None = None
 
 
@@ -457,6 +461,7 @@ class EventBatch(Body):
     events: Annotated[list[Any], _batch_of(EventItem)] = Field(
         description=f"At most {MAX_BATCH} events; each is checked on its own."
     )
+    items_checked_one_by_one: ClassVar[bool] = True
 
     missing_messages: ClassVar[dict[str, str]] = {
         "events": 'Send the events as {"events": [{"id", "account", "type", "at", ...}]}.',
@@ -467,6 +472,7 @@ class MetricBatch(Body):
     metrics: Annotated[list[Any], _batch_of(MetricItem)] = Field(
         description=f"At most {MAX_BATCH} metric values; each is checked on its own."
     )
+    items_checked_one_by_one: ClassVar[bool] = True
 
     missing_messages: ClassVar[dict[str, str]] = {
         "metrics": 'Send the values as {"metrics": [{"account", "key", "value", "date"}]}.',

@@ -6,6 +6,7 @@ it, so it serves the download, a future CLI command and fast tests alike.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,13 @@ from cs_app.plans.models import (
 )
 
 OVERDUE = "**OVERDUE**"
+# links that may stay in an exported plan: the web, mail, and places inside the document
+SAFE_LINK = re.compile(r"(?:https?:|mailto:|[#/?.]|[^:]*$)", re.IGNORECASE)
+# [text](target) and ![alt](target): the target up to the first ")"
+MARKDOWN_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)]*)\)")
+# [label]: target, a reference definition on its own line
+LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S*?)>?(?:\s.*)?$", re.MULTILINE)
+INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
 def cell(value: Any) -> str:
@@ -48,7 +56,33 @@ def _text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:g}"
-    return str(value)
+    return safe_markdown(str(value))
+
+
+def safe_markdown(text: str) -> str:
+    """What a person typed, safe in a Markdown document whichever viewer renders it: HTML
+    characters escaped (so ``<script>`` or ``<img onerror>`` shows as text), and links whose
+    target is not the web, mail or a place in the document (``javascript:``, ``data:``,
+    ``vbscript:``…) reduced to their text."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = MARKDOWN_LINK.sub(_safe_link, text)
+    return LINK_DEFINITION.sub(
+        lambda match: match.group(0) if _is_safe_target(match.group(1)) else "", text
+    )
+
+
+def _safe_link(match: re.Match) -> str:
+    return match.group(0) if _is_safe_target(match.group(3)) else match.group(2)
+
+
+def _is_safe_target(target: str) -> bool:
+    """Browsers skip tabs, line breaks and control characters inside a scheme
+    (``java<TAB>script:``) and renderers decode entities (``javascript&#58;``), so the
+    target is looked at with both undone."""
+    previous = None
+    while previous != target:  # &amp;#58; becomes &#58; becomes :
+        previous, target = target, html.unescape(target)
+    return bool(SAFE_LINK.match(INVISIBLE.sub("", target).lstrip("<")))
 
 
 def _inline(value: Any) -> str:
@@ -103,17 +137,17 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
     if insights.review_overdue:
         next_review += f" {OVERDUE}"
     out += [
-        f"- **Plan type:** {_label(PLAN_TYPES, plan.plan_type)}",
-        f"- **Status:** {_label(PLAN_STATUSES, plan.status)}",
+        f"- **Plan type:** {_inline(_label(PLAN_TYPES, plan.plan_type))}",
+        f"- **Status:** {_inline(_label(PLAN_STATUSES, plan.status))}",
         f"- **Owner:** {_inline(plan.owner.name if plan.owner else None)}",
-        f"- **Review cadence:** {_label(REVIEW_CADENCES, plan.review_cadence)}",
+        f"- **Review cadence:** {_inline(_label(REVIEW_CADENCES, plan.review_cadence))}",
         f"- **Last review:** {_inline(plan.last_reviewed_on)}",
         f"- **Next review:** {next_review}",
         f"- **Exported:** {today.isoformat()}",
         "",
     ]
     if plan.summary:
-        out += [plan.summary.strip(), ""]
+        out += [safe_markdown(plan.summary.strip()), ""]
 
     out += ["## Flags", ""]
     if insights.flags:
@@ -309,7 +343,7 @@ def plan_markdown(plan: Any, insights: Any, today: date) -> str:
 
     out += ["## 7. Review cadence and log", ""]
     out += [
-        f"- **Cadence:** {_label(REVIEW_CADENCES, plan.review_cadence)}",
+        f"- **Cadence:** {_inline(_label(REVIEW_CADENCES, plan.review_cadence))}",
         f"- **Last review:** {_inline(plan.last_reviewed_on)}",
         f"- **Next review:** {next_review}",
         "",

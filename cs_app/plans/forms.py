@@ -48,6 +48,7 @@ from cs_app.plans.models import (
     Plan,
 )
 from cs_app.plans.rendering import FastRenderMeta
+from cs_app.request_args import database_id
 
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
 NUMBER_MESSAGE = "Enter a number, e.g. 12.5."
@@ -66,10 +67,7 @@ def _clean_text(value: Any) -> Any:
 def _id_or_none(value: Any) -> int | None:
     if value in (None, "", "None"):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return database_id(value)
 
 
 def _blank_is_none(value: Any) -> Any:

@@ -16,7 +16,7 @@ from cs_app.auth.models import User
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.plans.models import PLAN_STATUSES, PLAN_TYPES, ActionItem, Milestone, Plan
-from cs_app.request_args import page_number
+from cs_app.request_args import database_id, page_number
 from cs_app.sql import contains_text
 
 
@@ -39,7 +39,7 @@ class PlanListFilters:
             if args.get("status", "") in ("", "all", *PLAN_STATUSES)
             else "",
             plan_type=args.get("type", "") if args.get("type", "") in PLAN_TYPES else "",
-            owner_id=args.get("owner", type=int),
+            owner_id=database_id(args.get("owner")),
             review_overdue=args.get("review") == "overdue",
             query=args.get("q", "").strip(),
             sort=sort if sort in PLAN_SORTS else "next_review",

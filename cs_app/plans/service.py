@@ -44,6 +44,7 @@ from cs_app.plans.models import (
     Risk,
     Stakeholder,
 )
+from cs_app.request_args import database_id
 
 OWNER_REFUSAL = (
     "Pick a named person as owner: one of our users or a contact of this account "
@@ -176,8 +177,9 @@ def resolve_person(account: Account, ref: Any) -> tuple[User | None, Contact | N
     user_id = contact_id = user_email = None
     if isinstance(ref, str) and ":" in ref:
         kind, _, raw_id = ref.partition(":")
-        if raw_id.isdigit() and kind in ("user", "contact"):
-            user_id, contact_id = (int(raw_id), None) if kind == "user" else (None, int(raw_id))
+        number = database_id(raw_id)
+        if number is not None and kind in ("user", "contact"):
+            user_id, contact_id = (number, None) if kind == "user" else (None, number)
     elif isinstance(ref, dict) and len(ref) == 1:
         user_id = ref.get("user_id")
         contact_id = ref.get("contact_id")

@@ -212,3 +212,91 @@ def test_serve_loads_the_demo_into_an_empty_database_and_prints_the_sign_ins(tmp
     for email, role, name in DEMO_USERS:
         assert any(role in line and email in line and name in line for line in lines)
     assert output.index("Demo sign-ins") < output.index("cs_app is running on")
+
+
+# --- `cs-app check` and the demo on a shared database ----------------------------------------
+
+
+def test_check_warns_about_demo_users_only_on_a_shared_database(cli, app):
+    UserFactory(email=DEMO_USERS[0][0])
+    result = cli("check")
+    assert result.exit_code == 0, result.output
+    on_sqlite = db.engine.dialect.name == "sqlite"
+    assert ("1 demo user(s)" in result.output) is not on_sqlite
+    assert "CS_APP_SECURE_COOKIES=1" in result.output  # the test config sends them plainly
+    assert cli("check", "--strict").exit_code == 1
+
+
+def run_cs_app(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*cs_app_command(), *args],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("CS_APP_", "FLASK_"))},
+            "CS_APP_INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
+            "PYTHONIOENCODING": "utf-8",
+            **env,
+        },
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+
+
+def test_check_warns_about_a_generated_secret_key_plain_cookies_and_debug(tmp_path):
+    assert run_cs_app(tmp_path, "db", "upgrade").returncode == 0
+    unsafe = run_cs_app(tmp_path, "check", FLASK_DEBUG="1")
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "The secret key was generated" in unsafe.stdout
+    assert "CS_APP_SECURE_COOKIES=1" in unsafe.stdout
+    assert "Debug mode is on" in unsafe.stdout
+    safe = run_cs_app(
+        tmp_path, "check", "--strict", CS_APP_SECRET_KEY="k" * 40, CS_APP_SECURE_COOKIES="1"
+    )
+    assert safe.returncode == 0, safe.stdout + safe.stderr
+    assert "No warnings" in safe.stdout
+
+
+def test_check_on_a_database_not_migrated_says_so(tmp_path):
+    result = run_cs_app(tmp_path, "check")
+    assert result.returncode == 0, result.stderr
+    assert "cs-app db upgrade" in result.stdout
+
+
+def test_serve_prints_the_self_check_as_it_starts(tmp_path):
+    process, port = start_server(tmp_path, "--no-demo", "--no-scheduler")
+    try:
+        wait_for_port(process, port)
+    finally:
+        output = stop(process)
+    assert "Warning: The secret key was generated" in output
+    assert output.index("Warning:") < output.index("cs_app is running on")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CS_APP_TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL (CS_APP_TEST_DATABASE_URL)",
+)
+def test_serve_never_loads_the_demo_into_an_empty_postgresql_database(
+    tmp_path, throwaway_database, monkeypatch
+):
+    monkeypatch.setenv("DATABASE_URL", throwaway_database())
+    process = subprocess.Popen(
+        [*cs_app_command(), "serve", "--port", str(port := free_port()), "--no-scheduler"],
+        env={
+            **os.environ,
+            "CS_APP_INSTANCE_PATH": str(tmp_path / "instance"),
+            "PYTHONUNBUFFERED": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        encoding="utf-8",
+        errors="replace",
+    )
+    try:
+        wait_for_port(process, port)
+    finally:
+        output = stop(process)
+    assert "Demo sign-ins" not in output and "Loading the demo" not in output
+    assert "pass --demo to load it" in output

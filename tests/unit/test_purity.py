@@ -23,6 +23,8 @@ PURE_MODULES = [
     "cs_app.paging",
     "cs_app.numbers",
     "cs_app.request_args",
+    "cs_app.json_limits",
+    "cs_app.self_check",
     "cs_app.imports.csv_reader",
     "cs_app.imports.mapping",
     "cs_app.auth.throttling",

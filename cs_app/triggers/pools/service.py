@@ -34,6 +34,7 @@ from cs_app.auth.permissions import can_lead
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
+from cs_app.request_args import database_id
 from cs_app.sql import chunks
 from cs_app.triggers.alerts.service import create_alerts
 from cs_app.triggers.pools import routing
@@ -128,10 +129,11 @@ def _user_reference(value: Any) -> tuple[str, Any] | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return ("id", value)
+        return ("id", database_id(value) or 0)  # 0: no user has it
     text = str(value).strip()
     if text.isdigit():
-        return ("id", int(text))
+        number = database_id(text)
+        return ("id", number if number is not None else 0)  # 0: no user has it
     return ("email", text.lower())
 
 

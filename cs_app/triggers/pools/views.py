@@ -22,7 +22,7 @@ from cs_app.db_types import utcnow
 from cs_app.errors import ConflictError, ValidationError
 from cs_app.extensions import db
 from cs_app.form_errors import EXPIRED, show_errors
-from cs_app.request_args import page_number, safe_next
+from cs_app.request_args import database_id, page_number, safe_next
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.forms import (
     ClaimForm,
@@ -389,7 +389,8 @@ def reassign(queue_item_id: int):
     if not form.validate_on_submit():
         return _render_item(item, status=400, reassign=form, general=[EXPIRED])
     value = form.assignee.data
-    target = pools.find_user(int(value)) if value and value.isdigit() else None
+    number = database_id(value)
+    target = pools.find_user(number) if number is not None else None
     try:
         pools.reassign_item(
             item,

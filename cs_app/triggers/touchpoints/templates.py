@@ -22,6 +22,7 @@ from cs_app.audit import service as audit
 from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
+from cs_app.request_args import database_id
 from cs_app.triggers.rules.models import Rule
 from cs_app.triggers.touchpoints import sandbox
 from cs_app.triggers.touchpoints.models import CHANNELS, Touchpoint, TouchpointTemplate
@@ -219,7 +220,8 @@ def preview_account(
             return None, f"No account has the external ID {external_id!r}."
         return account, None
     chosen = account_id or (str(default_id) if default_id is not None else "")
-    account = db.session.get(Account, int(chosen)) if chosen.isdigit() else None
+    number = database_id(chosen)
+    account = db.session.get(Account, number) if number is not None else None
     if account is None:
         return None, "Add an account first: the preview renders the template for one."
     return account, None

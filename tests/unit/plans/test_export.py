@@ -274,3 +274,49 @@ def test_empty_plan_says_so_in_each_section():
     ):
         assert sentence in text
     assert "**OVERDUE**" not in text
+
+
+ATTACKS = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+    "![pic](data:text/html;base64,PHNjcmlwdD4=) [tab](java\tscript:alert(4)) "
+    "[ent](javascript&#58;alert(5)) <javascript:alert(6)>\n[ref]: vbscript:msgbox(7)\n"
+)
+
+
+def with_attacks(value, seen: set[int]):
+    """Every text attribute of the plan, its account, people and items, holding ``ATTACKS``
+    and its own name (to find it in the export)."""
+    if id(value) in seen or not isinstance(value, SimpleNamespace | list):
+        return
+    seen.add(id(value))
+    for item in value if isinstance(value, list) else vars(value).values():
+        with_attacks(item, seen)
+    if isinstance(value, SimpleNamespace):
+        for name, attribute in vars(value).items():
+            if isinstance(attribute, str):
+                setattr(value, name, f"{name}: {ATTACKS}")
+
+
+def test_what_people_typed_is_escaped_and_unsafe_links_dropped_in_every_field():
+    plan = sample_plan()
+    insights = sample_insights(plan)
+    with_attacks(plan, set())
+    insights.flags = [progress.PlanFlag("review_overdue", ATTACKS)]
+    text = plan_markdown(plan, insights, TODAY)
+    # no HTML, and no link or image whose target is a script or inline data (an autolink's
+    # angle brackets are escaped, so what is left of it is text)
+    for unsafe in ("<script", "<img", "<javascript", "](java", "](data", "vbscript", "&#58;"):
+        assert unsafe not in text, unsafe
+    assert "&lt;javascript:alert(6)&gt;" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # every text field that is exported came through, escaped: none was simply left out
+    for name in ("title", "summary", "primary_use_case", "mitigation", "notes", "attendees"):
+        assert f"{name}: &lt;script&gt;" in text, name
+    assert text.count("&lt;script&gt;") >= 30
+
+
+def test_safe_links_stay_links():
+    plan = sample_plan()
+    plan.summary = "See [the deck](https://example.com/deck) and [the plan](/plans/1)."
+    text = plan_markdown(plan, sample_insights(plan), TODAY)
+    assert "[the deck](https://example.com/deck)" in text and "[the plan](/plans/1)" in text
