@@ -6,10 +6,22 @@ date arithmetic and JSON builders.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Boolean, Date, Float, Integer, String, bindparam, cast, func, literal, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
@@ -244,6 +256,30 @@ def chunks(items: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]
     """``items`` in consecutive slices of at most ``size``, for IN lists and batched inserts."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def one_of(column, values: Sequence):
+    """``column IN values`` as one condition, for a list the caller keeps inside SQLite's
+    parameter limit: ``= ANY(:array)`` on PostgreSQL (see ``among``)."""
+    if on_postgresql():
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
+def among(column, values: Iterable) -> Iterator:
+    """Conditions that together say ``column IN values``, for one query each. PostgreSQL:
+    one ``column = ANY(:array)`` whatever the count: a single parameter, so the statement
+    stays short (the driver otherwise re-parses a statement of hundreds of placeholders, and
+    SQLAlchemy renders one per value: that was a fifth of an ingestion batch's time). SQLite:
+    ``IN`` lists of ``IN_LIST_SIZE``, inside its parameter limit."""
+    values = list(values)
+    if not values:
+        return
+    if on_postgresql():
+        yield one_of(column, values)
+        return
+    for chunk in chunks(values):
+        yield column.in_(list(chunk))
 
 
 def _unnested(table, rows: list[dict]):

@@ -30,7 +30,7 @@ from cs_app.extensions import db
 from cs_app.hooks import events_ingested
 from cs_app.jobs.pending import queue_recompute
 from cs_app.json_limits import json_value_problem, number_problem, text_problem
-from cs_app.sql import chunks, insert_for, insert_rows
+from cs_app.sql import among, chunks, insert_for, insert_rows
 
 MAX_BATCH = 10_000
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -96,11 +96,9 @@ def parse_day(value: Any) -> date:
 def account_ids_by_external_id(external_ids: Iterable[str]) -> dict[str, int]:
     wanted = sorted({e for e in external_ids if isinstance(e, str) and not text_problem(e)})
     found: dict[str, int] = {}
-    for chunk in chunks(wanted):
+    for condition in among(Account.external_id, wanted):
         found.update(
-            db.session.execute(
-                select(Account.external_id, Account.id).where(Account.external_id.in_(chunk))
-            ).all()
+            db.session.execute(select(Account.external_id, Account.id).where(condition)).all()
         )
     return found
 
@@ -233,10 +231,8 @@ def ingest_events(items: Sequence[Any], *, now: datetime, react: bool = True) ->
         else:
             valid[row["event_id"]] = row | {"received_at": now}
     existing: set[str] = set()
-    for chunk in chunks(list(valid)):
-        existing.update(
-            db.session.scalars(select(UsageEvent.event_id).where(UsageEvent.event_id.in_(chunk)))
-        )
+    for condition in among(UsageEvent.event_id, valid):
+        existing.update(db.session.scalars(select(UsageEvent.event_id).where(condition)))
     new_rows = [row for key, row in valid.items() if key not in existing]
     result.duplicates += len(valid) - len(new_rows)
     if new_rows:

@@ -35,7 +35,7 @@ from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, Valida
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
 from cs_app.request_args import database_id
-from cs_app.sql import chunks
+from cs_app.sql import among, chunks
 from cs_app.triggers.alerts.service import create_alerts
 from cs_app.triggers.pools import routing
 from cs_app.triggers.pools.models import (
@@ -506,13 +506,13 @@ def highest_priority(*priorities: str) -> str:
 
 def _open_items_by_account(pool_id: int, account_ids: set[int]) -> dict[int, QueueItem]:
     """The pool's open or claimed item of each account (at most one: a partial unique index
-    keeps it so); one query per ``ACCOUNT_CHUNK`` accounts."""
+    keeps it so); one query (on SQLite, one per 500 accounts)."""
     found: dict[int, QueueItem] = {}
-    for chunk in chunks(sorted(account_ids), ACCOUNT_CHUNK):
+    for condition in among(QueueItem.account_id, sorted(account_ids)):
         for item in db.session.scalars(
             select(QueueItem).where(
                 QueueItem.pool_id == pool_id,
-                QueueItem.account_id.in_(list(chunk)),
+                condition,
                 QueueItem.status.in_(OPEN_STATUSES),
             )
         ).unique():

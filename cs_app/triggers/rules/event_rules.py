@@ -46,7 +46,7 @@ from cs_app.accounts.signal_catalog import METRIC_PREFIX
 from cs_app.accounts.signals import signals_select
 from cs_app.accounts.usage_models import AccountSignals, MetricValue, UsageEvent
 from cs_app.extensions import db
-from cs_app.sql import chunks, insert_for
+from cs_app.sql import among, chunks, insert_for
 from cs_app.triggers.pools.models import QueueItem, QueueItemReason
 from cs_app.triggers.rules import rules
 from cs_app.triggers.rules.executor import execute_actions
@@ -141,13 +141,9 @@ def first_events(event_ids: Sequence[str]) -> set[str]:
         same, earlier.c.occurred_at == candidate.c.occurred_at, earlier.c.id < candidate.c.id
     )
     found: set[str] = set()
-    for chunk in chunks(list(event_ids)):
+    for condition in among(candidate.c.event_id, event_ids):
         found.update(
-            db.session.scalars(
-                select(candidate.c.event_id).where(
-                    candidate.c.event_id.in_(list(chunk)), ~before, ~tied
-                )
-            )
+            db.session.scalars(select(candidate.c.event_id).where(condition, ~before, ~tied))
         )
     return found
 
@@ -160,11 +156,11 @@ def account_signals(
     names = [c.name for c in signals_table.c if c.name not in ("account_id", "computed_at")]
     found: dict[int, tuple[dict[str, Any], date | None]] = {}
     missing: list[int] = []
-    for chunk in chunks(list(account_ids)):
+    for condition in among(Account.id, account_ids):
         for row in db.session.execute(
             select(Account.id, Account.renewal_date, signals_table)
             .outerjoin(signals_table, signals_table.c.account_id == Account.id)
-            .where(Account.id.in_(list(chunk)))
+            .where(condition)
         ).mappings():
             if row["account_id"] is None:
                 missing.append(row["id"])
@@ -185,10 +181,10 @@ def account_signals(
     if metric_keys:
         m = MetricValue.__table__.c
         keys = [key[len(METRIC_PREFIX) :] for key in metric_keys]
-        for chunk in chunks(list(found)):
+        for condition in among(m.account_id, found):
             for account_id, key, value in db.session.execute(
                 select(m.account_id, m.metric_key, m.value)
-                .where(m.account_id.in_(list(chunk)), m.metric_key.in_(keys))
+                .where(condition, m.metric_key.in_(keys))
                 .order_by(m.measured_on)  # the latest wins, as in condition_sql
             ):
                 found[account_id][0][METRIC_PREFIX + key] = value
@@ -201,10 +197,10 @@ def previous_firings(
     """The latest firing of each (rule, account), open when any of its firings is open."""
     f = RuleFiring.__table__.c
     latest: dict[tuple[int, int], rules.PreviousFiring] = {}
-    for chunk in chunks(list(account_ids)):
+    for condition in among(f.account_id, account_ids):
         for rule_id, account_id, fired_at, status in db.session.execute(
             select(f.rule_id, f.account_id, f.fired_at, f.status)
-            .where(f.rule_id.in_(list(rule_ids)), f.account_id.in_(list(chunk)))
+            .where(f.rule_id.in_(list(rule_ids)), condition)
             .order_by(f.fired_at, f.id)
         ):
             key = (rule_id, account_id)
@@ -222,18 +218,17 @@ def quiet_accounts(
     reasons, items = QueueItemReason.__table__.c, QueueItem.__table__.c
     stages: dict[int, str] = {}
     snoozes: dict[tuple[int, int], datetime] = {}
-    for chunk in chunks(list(account_ids)):
+    for condition in among(accounts.id, account_ids):
         stages.update(
-            db.session.execute(
-                select(accounts.id, accounts.lifecycle_stage).where(accounts.id.in_(list(chunk)))
-            ).all()
+            db.session.execute(select(accounts.id, accounts.lifecycle_stage).where(condition)).all()
         )
+    for condition in among(items.account_id, account_ids):
         for rule_id, account_id, until in db.session.execute(
             select(reasons.rule_id, items.account_id, func.max(reasons.snoozed_until))
             .join(QueueItem.__table__, items.id == reasons.queue_item_id)
             .where(
                 reasons.rule_id.in_(list(rule_ids)),
-                items.account_id.in_(list(chunk)),
+                condition,
                 reasons.snoozed_until > now,
             )
             .group_by(reasons.rule_id, items.account_id)
@@ -351,11 +346,11 @@ def evaluate_event_rules(new_event_rows: Sequence[Mapping], *, now: datetime) ->
         counts[name] = counts.get(name, 0) + value
     items = QueueItem.__table__  # a firing that opened a queue item, or joined one
     reasons = QueueItemReason.__table__
-    for chunk in chunks(ids):
+    for condition in among(firings.c.id, ids):
         counts["closed"] += db.session.execute(
             update(firings)
             .where(
-                firings.c.id.in_(list(chunk)),
+                condition,
                 ~exists().where(items.c.firing_id == firings.c.id),
                 ~exists().where(reasons.c.firing_id == firings.c.id),
             )

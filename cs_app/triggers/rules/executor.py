@@ -28,7 +28,7 @@ from cs_app.accounts.usage_models import AccountSignals
 from cs_app.errors import DomainError
 from cs_app.extensions import db
 from cs_app.plans.models import ActionItem, Plan, PlanChange
-from cs_app.sql import chunks, on_postgresql
+from cs_app.sql import among, chunks, on_postgresql, one_of
 from cs_app.triggers.pools import service as pools
 from cs_app.triggers.pools.models import QueueItem
 from cs_app.triggers.refs import FiringRef
@@ -36,7 +36,6 @@ from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.touchpoints import service as touchpoints
 from cs_app.triggers.touchpoints.models import Touchpoint, TouchpointTemplate
 
-CHUNK = 1_000  # firings loaded per query; keeps IN lists inside every driver's limits
 RULE_CHUNK = 5_000  # firings of one rule that run their actions together
 COUNT_KEYS = (
     "routed",
@@ -62,16 +61,16 @@ class _Firing:
 
 
 def _load(ids: Sequence[int]) -> list[tuple[list, list[_Firing]]]:
-    """The firings not yet run, grouped by rule (rule order, then firing order): one query per
-    ``CHUNK`` ids, and one for their rules. Only a route keeps the matched values (its queue
-    item's reason), so only the firings of routing rules read them."""
+    """The firings not yet run, grouped by rule (rule order, then firing order): one query
+    (on SQLite, one per 500 ids), and one for their rules. Only a route keeps the matched
+    values (its queue item's reason), so only the firings of routing rules read them."""
     f, a = RuleFiring.__table__.c, Account.__table__.c
     rows = []
-    for chunk in chunks(sorted(set(ids)), CHUNK):
+    for condition in among(f.id, sorted(set(ids))):
         rows += db.session.execute(
             select(f.id, f.rule_id, f.account_id, a.segment, a.csm_id)
             .join(Account.__table__, a.id == f.account_id)
-            .where(f.id.in_(list(chunk)), f.actions_done_at.is_(None))
+            .where(condition, f.actions_done_at.is_(None))
         ).all()
     r = Rule.__table__.c
     rule_rows = (
@@ -89,10 +88,8 @@ def _load(ids: Sequence[int]) -> list[tuple[list, list[_Firing]]]:
     }
     matched: dict[int, dict] = {}
     routed = [row.id for row in rows if row.rule_id in routing]
-    for chunk in chunks(routed, CHUNK):
-        matched.update(
-            db.session.execute(select(f.id, f.matched).where(f.id.in_(list(chunk)))).all()
-        )
+    for condition in among(f.id, routed):
+        matched.update(db.session.execute(select(f.id, f.matched).where(condition)).all())
     groups: dict[int, list[_Firing]] = {}
     for row in rows:
         ref = FiringRef(
@@ -255,7 +252,7 @@ def _schedule(
             select(tp.firing_id, tp.id, tp.due_at)
             .join(TouchpointTemplate.__table__, tpl.id == tp.template_id)
             .where(
-                tp.firing_id.in_(ids),
+                one_of(tp.firing_id, ids),
                 tpl.key == action["template"],
                 tp.recipient_kind == action["recipient"],
             )
@@ -285,7 +282,7 @@ def _active_plans(account_ids: Iterable[int]) -> dict[int, int]:
     plans: dict[int, int] = {}
     for account_id, plan_id in db.session.execute(
         select(p.account_id, p.id)
-        .where(p.account_id.in_(sorted(set(account_ids))), p.status == "active")
+        .where(one_of(p.account_id, sorted(set(account_ids))), p.status == "active")
         .order_by(p.account_id, p.created_at.desc(), p.id.desc())
     ):
         plans.setdefault(account_id, plan_id)

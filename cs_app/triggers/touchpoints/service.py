@@ -47,7 +47,7 @@ from cs_app.auth.models import User
 from cs_app.errors import ConflictError, NotFoundError, ValidationError
 from cs_app.extensions import db
 from cs_app.paging import Page, clamp_page, offset
-from cs_app.sql import contains_text
+from cs_app.sql import contains_text, one_of
 from cs_app.triggers.pools.models import CsmPool, QueueItem
 from cs_app.triggers.rules.models import Rule, RuleFiring
 from cs_app.triggers.touchpoints import sandbox
@@ -90,7 +90,10 @@ def assign_message_ids(touchpoint_ids: list[int], token: str) -> None:
     final = literal("<tp-") + cast(T.id, String) + literal(f".{token}@{mail_domain()}>")
     db.session.execute(
         update(Touchpoint.__table__)
-        .where(T.id.in_(touchpoint_ids), T.message_id.like(pending_message_id_prefix(token) + "%"))
+        .where(
+            one_of(T.id, touchpoint_ids),
+            T.message_id.like(pending_message_id_prefix(token) + "%"),
+        )
         .values(message_id=final)
         .execution_options(synchronize_session=False)
     )
