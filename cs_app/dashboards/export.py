@@ -12,11 +12,10 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import date
 
+from cs_app.csv_cells import neutralise_formula
 from cs_app.dashboards import queries, routing_queries
 from cs_app.dashboards.queries import DashboardFilters
 from cs_app.money import to_major
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value) -> str:
@@ -28,8 +27,7 @@ def _cell(value) -> str:
         return str(value)
     if isinstance(value, float):
         return f"{value:.1f}"
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return neutralise_formula(str(value))
 
 
 def _amount(minor: int | None) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask.cli import with_appcontext
 
+from cs_app.csv_cells import neutralise_formula
 from cs_app.db_types import utcnow
 from cs_app.imports.csv_reader import US_DATES, CsvProblem, CsvSource, parse_date_format
 from cs_app.imports.importers import (
@@ -286,11 +287,13 @@ def _import(kind: str, file: Path, **options) -> None:
 
 
 def _write_report(path: Path, source: CsvSource, summary: ImportSummary) -> None:
+    """The refused rows, for a person to open in a spreadsheet: no cell runs as a formula."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["line", "reason", *source.header])
+        writer.writerow(["line", "reason", *map(neutralise_formula, source.header)])
         for refusal in summary.counts.refused:
-            writer.writerow([refusal.line, refusal.reason, *refusal.raw])
+            cells = [refusal.reason, *refusal.raw]
+            writer.writerow([refusal.line, *map(neutralise_formula, cells)])
 
 
 def _print_summary(summary: ImportSummary, report: Path | None) -> None:

@@ -9,8 +9,10 @@ being line 1), ``;`` or tab separated files, and Excel's habits: ``M/D/YYYY`` da
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
@@ -32,10 +34,37 @@ class CsvProblem(Exception):
 
 # --- reading ---------------------------------------------------------------------------------
 
+MAX_VALUE_CHARS = 64 * 1024  # one value; a longer one refuses its row
+# One row, all its lines together. Below the csv module's own limit on a value (131,072), so
+# that limit, which is global to the process, is never the one a file meets.
+MAX_ROW_CHARS = 128_000
+SKIP_CHUNK_CHARS = 64 * 1024  # an over-long line is read past in pieces this size
+MARK_BAD_BYTES = "cs_app.mark_bad_bytes"
+BAD_BYTE_BASE = 0xDC00  # an undecodable byte b is read as the lone surrogate U+DC00 + b
+BAD_BYTE = re.compile("[\udc00-\udcff]")
+
+
+def _mark_bad_bytes(error: UnicodeError) -> tuple[str | bytes, int]:
+    """A codec error handler: like ``surrogateescape``, but for every byte value, so a byte the
+    encoding cannot read is found in the line that holds it (the decoder works ahead of the
+    lines, a chunk at a time), and can be turned back into that byte to name the problem."""
+    if isinstance(error, UnicodeDecodeError):
+        bad = error.object[error.start : error.end]
+        return "".join(chr(BAD_BYTE_BASE + byte) for byte in bad), error.end
+    if isinstance(error, UnicodeEncodeError):
+        chars = error.object[error.start : error.end]
+        if all(BAD_BYTE.match(char) for char in chars):
+            return bytes(ord(char) - BAD_BYTE_BASE for char in chars), error.end
+    raise error
+
+
+codecs.register_error(MARK_BAD_BYTES, _mark_bad_bytes)
+
 
 @dataclass(frozen=True)
 class CsvRow:
-    """One data row: ``values`` by column name, stripped; ``raw`` as the file has them."""
+    """One data row: ``values`` by column name, stripped; ``raw`` as the file has them.
+    A row with a ``problem`` is refused whole (its values may be empty)."""
 
     line: int
     values: dict[str, str]
@@ -43,9 +72,72 @@ class CsvRow:
     problem: str | None = None
 
 
+class _LineTooLong(Exception):
+    """A physical line longer than ``MAX_ROW_CHARS`` (it was read past, not kept)."""
+
+
+class _RowTooLong(Exception):
+    """A row whose lines together pass ``MAX_ROW_CHARS`` (a quoted value left open?)."""
+
+
+Line = tuple[int, str | None]  # its number and its text (None: too long, not kept)
+
+
+class _RowLines:
+    """Feeds ``csv.reader`` one physical line at a time and keeps the lines of the row being
+    read (at most ``MAX_ROW_CHARS`` of them), so a row refused for its quoting can have the
+    lines after its first read again as rows of their own."""
+
+    def __init__(self, lines: Iterator[Line]) -> None:
+        self._lines = lines
+        self._again: deque[Line] = deque()
+        self.taken: list[Line] = []
+        self._chars = 0
+
+    def start_row(self) -> None:
+        self.taken, self._chars = [], 0
+
+    def read_again_after_first(self) -> None:
+        self._again.extendleft(reversed(self.taken[1:]))
+
+    def __iter__(self) -> _RowLines:
+        return self
+
+    def __next__(self) -> str:
+        number, text = self._again.popleft() if self._again else next(self._lines)
+        self.taken.append((number, text))
+        if text is None:
+            raise _LineTooLong
+        if self._chars + len(text.rstrip("\r\n")) > MAX_ROW_CHARS:  # its own line end aside
+            raise _RowTooLong
+        self._chars += len(text)
+        return text
+
+
 @dataclass
 class CsvSource:
-    """A CSV file with a header line; iterate :meth:`rows` (any number of times)."""
+    """A CSV file with a header line; iterate :meth:`rows` (any number of times).
+
+    The file is streamed: a line is read with a bounded ``readline``, and one longer than
+    ``MAX_ROW_CHARS`` is read past in pieces and refused, so memory stays flat whatever a line
+    holds. A byte the encoding cannot read stops the file (:class:`CsvProblem`) naming its
+    line and character, before anything is imported. Each refusal below costs its row only:
+
+    * a line over ``MAX_ROW_CHARS``, or a value over ``MAX_VALUE_CHARS``;
+    * a row repeating the header line (exports joined into one file);
+    * more values than the header has columns;
+    * a quote that is not closed properly: the file ends inside it, the quoted value runs past
+      ``MAX_ROW_CHARS``, or text follows its closing quote (``"abc"def``). The row is refused
+      at the line it starts on, and the lines after that one are read again as rows of their
+      own: a quote left open costs one row, not the rows it would have swallowed;
+    * a quoted value that closes, but only after running across a whole line that, read on
+      its own, has as many values as the header (a quote left open until a stray quote on a
+      later line closed it). The lines from the opening to the closing one are refused as
+      one refusal at the opening line, naming both; none of them is imported, since they
+      might equally be one long note. A value over two lines has no line in between, so it
+      is always taken as written: a quote left open that a stray quote closes on the very
+      next line cannot be told from a note with a line break.
+    """
 
     path: Path
     encoding: str = DEFAULT_ENCODING
@@ -55,25 +147,61 @@ class CsvSource:
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
-        first_line = self._first_line()
+        header_line = self._header_line()
         if self.delimiter is None:
-            self.delimiter = sniff_delimiter(first_line)
-        header = next(csv.reader([first_line], delimiter=self.delimiter), [])
+            self.delimiter = sniff_delimiter(header_line)
+        header = next(csv.reader([header_line], delimiter=self.delimiter), [])
         self.header = [name.strip() for name in header]
         if not any(self.header):
             raise CsvProblem(f"{self.path.name} has no header line naming its columns.")
 
     def _open(self):
-        return self.path.open(encoding=self.encoding, newline="")
+        return self.path.open(encoding=self.encoding, errors=MARK_BAD_BYTES, newline="")
 
-    def _first_line(self) -> str:
+    def _lines(self, handle) -> Iterator[Line]:
+        """Each physical line with its number; ``None`` for one too long to keep."""
+        number, after_cr = 0, False
+        while piece := handle.readline(MAX_ROW_CHARS + 1):
+            if after_cr and piece == "\n":  # a CR LF that the read limit split in two
+                after_cr = False
+                continue
+            number += 1
+            self._check_text(number, piece)
+            if len(piece) <= MAX_ROW_CHARS or piece.endswith(("\n", "\r")):
+                after_cr = piece.endswith("\r")
+                yield number, piece
+                continue
+            while piece and not piece.endswith(("\n", "\r")):
+                piece = handle.readline(SKIP_CHUNK_CHARS)
+                self._check_text(number, piece)
+            after_cr = piece.endswith("\r")
+            yield number, None
+
+    def _check_text(self, number: int, text: str) -> None:
+        bad = BAD_BYTE.search(text)
+        if bad is None:
+            return
         try:
-            with self._open() as handle:
-                for line in handle:
-                    if line.strip():
-                        return line.rstrip("\r\n")
+            text.encode(self.encoding, MARK_BAD_BYTES).decode(self.encoding)
+            reason = f"byte 0x{ord(bad.group()) - BAD_BYTE_BASE:02x}"
         except UnicodeDecodeError as error:
-            raise _not_text(self, 1, error) from error
+            reason = error.reason
+        raise CsvProblem(
+            f"{self.path.name} line {number}, character {bad.start() + 1}, is not "
+            f"{self.encoding} text ({reason}); give the export's encoding, e.g. "
+            f"--encoding cp1252."
+        )
+
+    def _header_line(self) -> str:
+        with self._open() as handle:
+            for number, line in self._lines(handle):
+                if line is None:
+                    raise CsvProblem(
+                        f"{self.path.name} line {number}, its header line, is longer than "
+                        f"{MAX_ROW_CHARS:,} characters."
+                    )
+                if line.strip():
+                    return line.rstrip("\r\n")
         raise CsvProblem(f"{self.path.name} is empty: it needs a header line naming its columns.")
 
     def count_rows(self) -> int:
@@ -83,45 +211,104 @@ class CsvSource:
     def rows(self) -> Iterator[CsvRow]:
         """Each non-blank data row with the line it starts on; counts blank rows skipped."""
         self.blank_rows = 0
-        width = len(self.header)
         with self._open() as handle:
-            reader = csv.reader(handle, delimiter=self.delimiter)
-            line = 1
-            try:
-                header_seen = False
-                for record in reader:
-                    start, line = line, reader.line_num + 1
-                    if not header_seen:
-                        if any(value.strip() for value in record):
-                            header_seen = True
-                        continue
-                    if not any(value.strip() for value in record):
-                        self.blank_rows += 1
-                        continue
-                    problem = None
-                    extra = record[width:]
-                    if any(value.strip() for value in extra):
-                        problem = (
-                            f"has {len(record)} values but the header names {width} "
-                            f"columns (a separator inside a value that is not quoted?)"
-                        )
-                    values = {
-                        name: (record[i].strip() if i < len(record) else "")
-                        for i, name in enumerate(self.header)
-                        if name
-                    }
-                    yield CsvRow(line=start, values=values, raw=record, problem=problem)
-            except UnicodeDecodeError as error:
-                raise _not_text(self, line, error) from error
-            except csv.Error as error:
-                raise CsvProblem(f"{self.path.name} line {line}: {error}") from error
+            lines = self._lines(handle)
+            for _number, line in lines:  # up to and including the header line
+                if line is not None and line.strip():
+                    break
+            feed = _RowLines(lines)
+            reader = csv.reader(feed, delimiter=self.delimiter, strict=True)
+            while True:
+                feed.start_row()
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except (csv.Error, _LineTooLong, _RowTooLong) as error:
+                    yield self._unreadable(feed, error)
+                    feed.read_again_after_first()
+                    continue
+                if not any(value.strip() for value in record):
+                    self.blank_rows += 1
+                    continue
+                yield self._row(feed.taken, record)
+
+    def _unreadable(self, feed: _RowLines, error: Exception) -> CsvRow:
+        first, text = feed.taken[0]
+        if text is None:
+            problem = f"is longer than {MAX_ROW_CHARS:,} characters; it was not read"
+        elif isinstance(error, _LineTooLong):
+            problem = (
+                f"opens a quoted value that runs into line {feed.taken[-1][0]}, a line too "
+                f"long to read: a quote left open?"
+            )
+        elif isinstance(error, _RowTooLong):
+            problem = (
+                f"opens a quoted value that runs past {MAX_ROW_CHARS:,} characters: a quote "
+                f"left open?"
+            )
+        elif str(error) == "unexpected end of data":
+            problem = "opens a quoted value that is never closed (the file ends inside it)"
+        else:
+            problem = f"has a quoted value that is not closed properly ({error})"
+        if len(feed.taken) > 1 and text is not None:
+            problem += f"; the lines after line {first} are read as rows of their own"
+        raw = next(csv.reader([text], delimiter=self.delimiter), []) if text else []
+        return CsvRow(line=first, values={}, raw=_shortened(raw), problem=problem)
+
+    def _row(self, taken: list[Line], record: list[str]) -> CsvRow:
+        first = taken[0][0]
+        width = len(self.header)
+        values = {
+            name: (record[i].strip() if i < len(record) else "")
+            for i, name in enumerate(self.header)
+            if name
+        }
+        problem = None
+        swallowed = self._row_like_line(taken)
+        long_values = [i for i, value in enumerate(record) if len(value) > MAX_VALUE_CHARS]
+        if swallowed is not None:
+            problem = (
+                f"opens a quoted value that closes only on line {taken[-1][0]}, across "
+                f"line {swallowed}, which reads as a row of its own: a quote left open? "
+                f"Lines {first} to {taken[-1][0]} were not imported"
+            )
+        elif long_values:
+            i = long_values[0]
+            column = self.header[i] if i < width and self.header[i] else f"value {i + 1}"
+            problem = (
+                f"{column} holds {len(record[i]):,} characters; a value may hold at most "
+                f"{MAX_VALUE_CHARS:,}"
+            )
+        elif any(value.strip() for value in record[width:]):
+            problem = (
+                f"has {len(record)} values but the header names {width} "
+                f"columns (a separator inside a value that is not quoted?)"
+            )
+        elif [v.strip().lower() for v in record[:width]] == [h.lower() for h in self.header]:
+            problem = "repeats the header line (were several exports joined into one file?)"
+        raw = _shortened(record) if problem else record
+        return CsvRow(line=first, values=values, raw=raw, problem=problem)
+
+    def _row_like_line(self, taken: list[Line]) -> int | None:
+        """The first line strictly inside a row spanning three lines or more that, read on
+        its own, has at least as many values as the header (two or more)."""
+        width = len(self.header)
+        if width < 2:
+            return None
+        for number, text in taken[1:-1]:
+            if text and len(next(csv.reader([text], delimiter=self.delimiter), [])) >= width:
+                return number
+        return None
 
 
-def _not_text(source: CsvSource, line: int, error: UnicodeDecodeError) -> CsvProblem:
-    return CsvProblem(
-        f"{source.path.name} near line {line} is not {source.encoding} text ({error.reason}); "
-        f"give the export's encoding, e.g. --encoding cp1252."
-    )
+SHOWN_VALUE_CHARS = 200  # a refused row's value beyond this is cut in the refusal and report
+
+
+def _shortened(values: list[str]) -> list[str]:
+    """A refused row as the report shows it: values cut to ``SHOWN_VALUE_CHARS`` (marked …),
+    so refusals kept for the report stay small whatever the file holds."""
+    return [v if len(v) <= SHOWN_VALUE_CHARS else v[:SHOWN_VALUE_CHARS] + "…" for v in values]
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -257,7 +444,10 @@ def parse_datetime(text: str, order: DateOrder = US_DATES, zone: tzinfo = UTC) -
             f"{order.expected.split(' or ')[0]} H:MM or ISO 8601 such as 2026-11-21T09:30:00Z"
         )
         raise ValueError(f"is not a date and time (expected {expected})") from None
-    return datetime.combine(day, moment, tzinfo=given_zone or zone).astimezone(UTC)
+    try:
+        return datetime.combine(day, moment, tzinfo=given_zone or zone).astimezone(UTC)
+    except OverflowError:  # 12/31/9999 23:59 -01:00 is in the year 10000 in UTC
+        raise ValueError("is not a date and time we can store (out of range)") from None
 
 
 # --- numbers, money, booleans ----------------------------------------------------------------

@@ -236,6 +236,8 @@ def load_lookup(
             )
     table: dict[str, str | None] = {}
     for row in source.rows():
+        if row.problem:  # unreadable, or not a row at all (a repeated header line)
+            continue
         key, value = row.values[key_column], row.values[value_column]
         if key:
             table[key] = value if table.get(key, value) == value else None

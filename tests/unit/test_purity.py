@@ -28,6 +28,7 @@ PURE_MODULES = [
     "cs_app.imports.csv_reader",
     "cs_app.imports.mapping",
     "cs_app.auth.throttling",
+    "cs_app.csv_cells",
 ]
 
 

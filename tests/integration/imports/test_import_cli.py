@@ -631,3 +631,88 @@ def test_a_database_failure_stops_the_import_and_keeps_earlier_batches(cli, monk
         "connection); the 2 rows before it were processed and are kept."
     ) in result.output
     assert set(db.session.scalars(select(UsageEvent.event_id))) == {"T-001", "T-002"}
+
+
+# --- hostile files -----------------------------------------------------------------------------
+
+NAME_OPTIONS = ["--map", "account_id=external_id", "--map", "account_name=name"]
+
+
+def write_file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_report_never_writes_a_cell_a_spreadsheet_would_run(cli, tmp_path):
+    path = write_file(
+        tmp_path,
+        b"account_id,account_name,renewal\n"
+        b'A-1,"=HYPERLINK(""http://evil.example"",""Fix"")",13/45/2024\n'
+        b"A-2,@SUM(A1),13/45/2024\n",
+    )
+    report = tmp_path / "refused.csv"
+    options = [*NAME_OPTIONS, "--map", "renewal=renewal_date", "--report", str(report)]
+    result = cli("accounts", path, *options)
+    assert result.exit_code == 0, result.output
+    with report.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert [row[3] for row in rows[1:]] == [
+        '\'=HYPERLINK("http://evil.example","Fix")',
+        "'@SUM(A1)",
+    ]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_an_impossible_event_time_refuses_its_row_not_the_file(cli, tmp_path):
+    two_accounts()
+    path = write_file(
+        tmp_path,
+        b"ticket_id,account_id,submitted_at\n"
+        b"T-1,A-001,7/27/2023 3:00\n"
+        b"T-2,A-001,12/31/9999 23:59 -01:00\n"
+        b"T-3,A-002,7/28/2023 4:00\n",
+    )
+    options = ["--map", "ticket_id=id", "--map", "account_id=account"]
+    result = cli("events", path, *options, "--map", "submitted_at=at", "--default", "type=login")
+    assert result.exit_code == 0, result.output
+    assert (
+        "line 3: at '12/31/9999 23:59 -01:00' (column submitted_at) is not a date and time we "
+        "can store (out of range)"
+    ) in result.output
+    assert set(db.session.scalars(select(UsageEvent.event_id))) == {"T-1", "T-3"}
+
+
+def test_an_over_long_line_refuses_its_row_and_the_good_rows_are_kept(cli, tmp_path):
+    long_line = b"A-2," + b"x" * 200_000 + b"\n"
+    path = write_file(tmp_path, b"account_id,account_name\nA-1,Acme\n" + long_line + b"A-3,Cargo\n")
+    result = cli("accounts", path, *NAME_OPTIONS)
+    assert result.exit_code == 0, result.output
+    assert "line 3: is longer than 128,000 characters; it was not read" in result.output
+    assert sorted(db.session.scalars(select(Account.external_id))) == ["A-1", "A-3"]
+
+
+def test_a_repeated_header_line_is_refused_not_imported_as_an_account(cli, tmp_path):
+    path = write_file(tmp_path, b"external_id,name\nA-1,Acme\nexternal_id,name\nA-2,Bolt\n")
+    result = cli("accounts", path)
+    assert result.exit_code == 0, result.output
+    assert "line 3: repeats the header line" in result.output
+    assert sorted(db.session.scalars(select(Account.external_id))) == ["A-1", "A-2"]
+
+
+def test_an_unterminated_quote_is_reported_at_its_line_and_later_rows_kept(cli, tmp_path):
+    path = write_file(tmp_path, b'account_id,account_name\nA-1,"Acme\nA-2,Bolt\nA-3,Cargo\n')
+    result = cli("accounts", path, *NAME_OPTIONS)
+    assert result.exit_code == 0, result.output
+    assert "line 2: opens a quoted value that is never closed" in result.output
+    assert sorted(db.session.scalars(select(Account.external_id))) == ["A-2", "A-3"]
+
+
+def test_an_encoding_error_names_its_line_and_writes_nothing(cli, tmp_path):
+    path = write_file(tmp_path, b"account_id,account_name\nA-1,Acme\nA-2,Caf\xe9\nA-3,Cargo\n")
+    result = cli("accounts", path, *NAME_OPTIONS)
+    assert result.exit_code == 2
+    assert "export.csv line 3, character 8, is not utf-8-sig text" in " ".join(
+        result.output.split()
+    )
+    assert count(Account) == 0

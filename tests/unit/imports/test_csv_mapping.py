@@ -169,6 +169,19 @@ def test_bad_datetimes_are_refused(text):
         parse_datetime(text)
 
 
+@pytest.mark.parametrize(
+    "text, zone",
+    [
+        ("12/31/9999 23:59 -01:00", UTC),
+        ("12/31/9999 23:59", ZoneInfo("America/New_York")),
+        ("1/1/0001 0:30 +01:00", UTC),
+    ],
+)
+def test_a_moment_beyond_the_years_python_holds_is_refused_not_a_crash(text, zone):
+    with pytest.raises(ValueError, match="is not a date and time we can store"):
+        parse_datetime(text, zone=zone)
+
+
 # --- booleans, numbers, money ------------------------------------------------------------------
 
 
