@@ -9,8 +9,15 @@ What a template sees is plain data only (dicts, strings, numbers, dates; see
   ``date.strftime(...)``); ``str.format`` and printf-style ``%`` are refused;
 - filters and globals are an allow-list; ``range`` stops at 1,000 items;
 - every call, attribute, item, operator, filter and loop iteration spends from a per-render
-  budget, and operations that multiply sizes (``*``, ``+``, ``~``, ``replace``, ``join``) are
-  checked before they allocate, so loops, recursion and string bombs end with a message;
+  budget and checks the time limit, and operations that multiply sizes (``*``, ``**``, ``+``,
+  ``~``, ``replace``, ``join``, ``indent``, ``wordwrap``, ``strftime``) are checked before they
+  allocate, so loops, recursion and number, string or list bombs end with a message. Checking
+  first matters: one huge C-level operation (squaring a million-bit number, printing a list of
+  a billion shared items) holds the GIL, so the time limit could not stop it and every other
+  request of a threaded server would wait;
+- numbers stay within ``MAX_NUMBER_BITS``; every list, tuple and dict a template builds
+  (literals, ``*``, ``+``, filters, calls) weighs at most ``MAX_TEXT`` in all, counting the
+  characters of its strings and the items of its nested lists, shared or not;
 - an unknown name or field is an error naming it (never an empty string in a customer's mail),
   while a known field without a value (``None``) prints as nothing.
 
@@ -36,6 +43,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.runtime import StrictUndefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
 
 from cs_app.accounts.signal_catalog import BOOLEAN, CATEGORY, SIGNALS
 from cs_app.header_text import breaks_header, one_line_refusal
@@ -51,6 +59,10 @@ FUEL = 100_000  # operations per render: a real message needs a few hundred
 TIME_LIMIT_SECONDS = 2.0
 LOOP_GUARD = "sandbox_loop_items"
 CONCAT_GUARD = "sandbox_concat"
+LITERAL_GUARD = "sandbox_literal"
+MAX_WRAPSTRING = 10  # wordwrap's line break: "\n" or "<br>\n", not a payload
+MAX_STRFTIME_FORMAT = 200
+_STRFTIME_WIDTH = re.compile(r"%[-_0^#]*[0-9]")
 
 NAMES = ("account", "contact", "csm", "recipient", "rule", "signals", "matched", "today")
 NAME_HINT = ", ".join(NAMES)
@@ -110,12 +122,13 @@ class RenderedMessage:
 
 
 class _Budget:
-    __slots__ = ("fuel", "deadline", "ticks")
+    __slots__ = ("fuel", "deadline", "weights")
 
     def __init__(self) -> None:
         self.fuel = FUEL
         self.deadline = time.monotonic() + TIME_LIMIT_SECONDS
-        self.ticks = 0
+        # id -> (container, weight): the container is kept so its id is not reused
+        self.weights: dict[int, tuple[Any, int]] = {}
 
     def spend(self) -> None:
         self.fuel -= 1
@@ -124,8 +137,7 @@ class _Budget:
                 f"the template does too much work (more than {FUEL:,} "
                 f"operations); simplify its loops"
             )
-        self.ticks += 1
-        if self.ticks & 255 == 0 and time.monotonic() > self.deadline:
+        if time.monotonic() > self.deadline:  # every operation: each one is bounded
             raise SandboxLimit(
                 f"the template took longer than {TIME_LIMIT_SECONDS:g} s to "
                 f"render; simplify its loops"
@@ -145,12 +157,54 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, (str, list, tuple)) else 0
 
 
+def _weigh(value: Any, weights: dict[int, tuple[Any, int]]) -> int:
+    """Characters of strings, digits of numbers and items of containers, counted through
+    nested lists, tuples and dicts as often as they are referenced (``[a, a]`` weighs twice
+    ``a``): what printing, comparing or hashing the value costs. Containers are remembered, so
+    weighing a new list costs its length, not its depth."""
+    if isinstance(value, str):
+        return len(value) or 1
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 1
+    if not isinstance(value, (list, tuple, dict)):
+        return 1
+    known = weights.get(id(value))
+    if known is not None:
+        return known[1]
+    total = 1
+    for item in value.items() if isinstance(value, dict) else value:
+        if isinstance(value, dict):
+            total += _weigh(item[0], weights) + _weigh(item[1], weights)
+        else:
+            total += _weigh(item, weights)
+        if total > MAX_TEXT:
+            raise SandboxLimit(
+                f"lists and dicts holding more than {MAX_TEXT:,} items and characters in all "
+                f"are not allowed"
+            )
+    weights[id(value)] = (value, total)
+    return total
+
+
+def _weight(value: Any) -> int:
+    budget = _budget.get()
+    return _weigh(value, budget.weights if budget is not None else {})
+
+
 def _check_size(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_TEXT:
         raise SandboxLimit(f"text longer than {MAX_TEXT:,} characters is not allowed")
-    if isinstance(value, (list, tuple)) and len(value) > MAX_TEXT:
-        raise SandboxLimit(f"lists longer than {MAX_TEXT:,} items are not allowed")
+    if isinstance(value, int) and value.bit_length() > MAX_NUMBER_BITS:
+        raise SandboxLimit(f"numbers above 2**{MAX_NUMBER_BITS} are not allowed in templates")
+    if isinstance(value, (list, tuple, dict)):
+        _weight(value)
     return value
+
+
+def _checked_literal(value: Any) -> Any:
+    """Every list, tuple and dict written in a template is weighed as it is built."""
+    _spend()
+    return _check_size(value)
 
 
 def _limited_range(*args: int) -> range:
@@ -224,6 +278,25 @@ def _precheck_indent(*args: Any, **kwargs: Any) -> None:
         width = len(width)
     if isinstance(width, int) and width > 100:
         raise SandboxLimit("indent() is limited to 100 characters")
+    text = str(args[0]) if args else ""
+    if isinstance(width, int) and len(text) + (text.count("\n") + 1) * width > MAX_TEXT:
+        raise SandboxLimit(f"indent() would make text longer than {MAX_TEXT:,} characters")
+
+
+def _precheck_wordwrap(*args: Any, **kwargs: Any) -> None:
+    # called as (environment, text, width, break_long_words, wrapstring, ...)
+    values = [a for a in args if not hasattr(a, "autoescape")]
+    wrapstring = values[3] if len(values) > 3 else kwargs.get("wrapstring")
+    if wrapstring is not None and len(str(wrapstring)) > MAX_WRAPSTRING:
+        raise SandboxLimit(f"wordwrap() breaks lines with at most {MAX_WRAPSTRING} characters")
+
+
+def _precheck_sum(*args: Any, **kwargs: Any) -> None:
+    # sum(start=[]) of lists copies them over and over: only numbers are summed
+    values = [a for a in args if not hasattr(a, "autoescape")]
+    start = values[2] if len(values) > 2 else kwargs.get("start", 0)
+    if not isinstance(start, (int, float)):
+        raise SandboxLimit("sum() adds numbers only in templates")
 
 
 SAFE_FILTERS = (
@@ -255,7 +328,6 @@ SAFE_FILTERS = (
     "sort",
     "string",
     "striptags",
-    "sum",
     "title",
     "trim",
     "truncate",
@@ -263,9 +335,14 @@ SAFE_FILTERS = (
     "upper",
     "urlencode",
     "wordcount",
-    "wordwrap",
 )
-PRECHECKS = {"replace": _precheck_replace, "join": _precheck_join, "indent": _precheck_indent}
+PRECHECKS = {
+    "replace": _precheck_replace,
+    "join": _precheck_join,
+    "indent": _precheck_indent,
+    "wordwrap": _precheck_wordwrap,
+    "sum": _precheck_sum,
+}
 
 
 # --- undefined names and fields ---------------------------------------------------------------
@@ -295,7 +372,8 @@ class _ClearUndefined(StrictUndefined):
 
 
 class _TouchpointSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    # every arithmetic operator, so none is folded at compile time unchecked
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
 
     def __init__(self, *, html: bool) -> None:
         super().__init__(
@@ -314,6 +392,7 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
             "range": _limited_range,
             "dict": dict,
             LOOP_GUARD: _loop_items,
+            LITERAL_GUARD: _checked_literal,
             CONCAT_GUARD: _guarded_concat(markup_join if html else str_join),
         }
 
@@ -354,6 +433,13 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
             and _replace_size(__obj.__self__, *args[:3]) > MAX_TEXT
         ):
             raise SandboxLimit(f"replace() would make text longer than {MAX_TEXT:,} characters")
+        if (
+            isinstance(__obj, types.BuiltinMethodType)
+            and isinstance(__obj.__self__, date)
+            and __obj.__name__ == "strftime"
+            and args
+        ):
+            _precheck_strftime(args[0])
         return _check_size(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -366,6 +452,13 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
             bits = max(abs(int(left)), 2).bit_length() * abs(right)
             if bits > MAX_NUMBER_BITS:
                 raise SandboxLimit("that power is too large for a template")
+        if (
+            operator == "*"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() + right.bit_length() > MAX_NUMBER_BITS
+        ):
+            raise SandboxLimit(f"numbers above 2**{MAX_NUMBER_BITS} are not allowed in templates")
         if operator == "*":
             sequence, times = (left, right) if _size(left) else (right, left)
             if isinstance(times, int) and (_size(sequence) or isinstance(sequence, str)):
@@ -377,7 +470,18 @@ class _TouchpointSandbox(ImmutableSandboxedEnvironment):
                     )
         if operator == "+" and _size(left) + _size(right) > MAX_TEXT:
             raise SandboxLimit(f"text longer than {MAX_TEXT:,} characters is not allowed")
-        return super().call_binop(context, operator, left, right)
+        return _check_size(super().call_binop(context, operator, left, right))
+
+
+def _precheck_strftime(format_: Any) -> None:
+    """glibc pads ``%0999999Y`` to any width, in C, holding the GIL."""
+    if isinstance(format_, str) and (
+        len(format_) > MAX_STRFTIME_FORMAT or _STRFTIME_WIDTH.search(format_)
+    ):
+        raise SandboxLimit(
+            f"strftime() takes a format of at most {MAX_STRFTIME_FORMAT} characters, "
+            f"without widths like %010Y"
+        )
 
 
 def _refuse_underscored(name: str) -> None:
@@ -393,35 +497,38 @@ def _blank_none(value: Any) -> Any:
 _ENVIRONMENTS = {False: _TouchpointSandbox(html=False), True: _TouchpointSandbox(html=True)}
 
 
+def _guard_call(guard: str, arguments: list[nodes.Expr], lineno: int) -> nodes.Call:
+    return nodes.Call(nodes.Name(guard, "load"), arguments, [], None, None, lineno=lineno)
+
+
+class _Guards(NodeTransformer):
+    """Routes every loop, every ``~`` and every list, tuple and dict literal of the parsed
+    template through the budget guards, in one pass."""
+
+    def visit_For(self, node: nodes.For) -> nodes.For:
+        self.generic_visit(node)
+        node.iter = _guard_call(LOOP_GUARD, [node.iter], node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
+        self.generic_visit(node)
+        return _guard_call(CONCAT_GUARD, list(node.nodes), node.lineno)
+
+    def _literal(self, node: nodes.Expr) -> nodes.Expr:
+        self.generic_visit(node)
+        return _guard_call(LITERAL_GUARD, [node], node.lineno)
+
+    visit_List = visit_Dict = _literal
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Expr:
+        if node.ctx != "load":  # a target, as in {% for key, value in ... %}
+            self.generic_visit(node)
+            return node
+        return self._literal(node)
+
+
 def _guard_tree(tree: nodes.Template) -> nodes.Template:
-    """Route every loop and every ``~`` of the parsed template through the budget guards."""
-    for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Call(
-            nodes.Name(LOOP_GUARD, "load"), [loop.iter], [], None, None, lineno=loop.lineno
-        )
-    for concat in list(tree.find_all(nodes.Concat)):
-        call = nodes.Call(
-            nodes.Name(CONCAT_GUARD, "load"),
-            list(concat.nodes),
-            [],
-            None,
-            None,
-            lineno=concat.lineno,
-        )
-        _replace_node(tree, concat, call)
-    return tree
-
-
-def _replace_node(tree: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
-    for parent in [tree, *tree.find_all(nodes.Node)]:
-        for name in parent.fields:
-            value = getattr(parent, name, None)
-            if value is old:
-                setattr(parent, name, new)
-                return
-            if isinstance(value, list) and any(item is old for item in value):
-                setattr(parent, name, [new if item is old else item for item in value])
-                return
+    return _Guards().visit(tree)
 
 
 def _underscored_names(tree: nodes.Template, source: str) -> list[tuple[int, str]]:

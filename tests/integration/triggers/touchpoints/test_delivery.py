@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -30,6 +31,7 @@ from tests.factories import (
 )
 from tests.integration.smtp_server import free_port, smtp_server
 from tests.integration.webhook_server import webhook_server
+from tests.unit.triggers.touchpoints.test_sandbox_limits import REPEATED_SQUARING
 
 MAIL_FROM = "Customer Success <cs@example.test>"
 SECRET = "webhook-test-secret"
@@ -203,6 +205,16 @@ def test_the_sandbox_refuses_an_escape_at_send_time(app, mail, world, now):
     assert deliver_due_touchpoints(now=now)["failed"] == 1
     row = _reload(touchpoint)
     assert "templates cannot use '__class__'" in row.last_error
+    assert mail.received == []
+
+
+def test_a_number_bomb_fails_quickly_at_send_time_with_its_reason(app, mail, world, now):
+    touchpoint = _schedule(world, now, body=REPEATED_SQUARING)
+    started = time.monotonic()
+    assert deliver_due_touchpoints(now=now)["failed"] == 1
+    assert time.monotonic() - started < 2.5
+    row = _reload(touchpoint)
+    assert "Body, line 1: numbers above 2**256 are not allowed in templates" in row.last_error
     assert mail.received == []
 
 

@@ -4,6 +4,7 @@ touchpoint with its message, and the template editor with its preview and refusa
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from tests.factories import (
     TouchpointTemplateFactory,
     UserFactory,
 )
+from tests.unit.triggers.touchpoints.test_sandbox_limits import REPEATED_SQUARING
 
 
 @pytest.fixture
@@ -318,6 +320,27 @@ def test_preview_by_external_id_and_its_refusals(client, login, people, account)
     )
     assert response.status_code == 422
     assert "Body, line 1: there is no field &#39;nmae&#39; here" in response.get_data(as_text=True)
+
+
+def test_a_preview_of_a_number_bomb_is_refused_quickly_beside_the_field(
+    client, login, people, account
+):
+    login(people["lead"])
+    started = time.monotonic()
+    response = client.post(
+        "/touchpoint-templates/new",
+        data={
+            **FORM,
+            "action": "preview",
+            "preview_account": str(account.id),
+            "body": REPEATED_SQUARING,
+        },
+    )
+    assert time.monotonic() - started < 2.5
+    assert response.status_code == 422
+    assert (
+        'id="body-error">Body, line 1: numbers above 2**256 are not allowed in templates'
+    ) in response.get_data(as_text=True)
 
 
 def test_saving_over_a_newer_version_is_refused_with_the_text_kept(client, login, people):
