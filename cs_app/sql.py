@@ -6,6 +6,7 @@ date arithmetic and JSON builders.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -314,6 +315,47 @@ def insert_rows(table, rows: list[dict], on_conflict=lambda statement: statement
     statement = on_conflict(sqlite.insert(table))
     for chunk in chunks(rows):
         db.session.execute(statement, list(chunk))
+
+
+def copy_rows_ignoring_conflicts(table, rows: list[dict], conflict_columns: list[str]) -> None:
+    """PostgreSQL: insert ``rows`` (dicts with the same keys), skipping those that conflict on
+    ``conflict_columns``, by ``COPY`` into a temporary table of those columns and one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING`` from it. ``COPY`` takes the rows in the
+    driver's C code; the same rows as ``unnest`` arrays were built value by value in Python
+    (a sixth of an ingestion batch). The temporary table lives as long as the connection and
+    is emptied at every commit; JSON values go in as their text."""
+    from cs_app.extensions import db
+
+    if not rows:
+        return
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    staging = f'"incoming_{table.name}"'
+    connection = db.session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+        f'SELECT {columns} FROM "{table.name}" WITH NO DATA'
+    )
+    json_names = {name for name in names if isinstance(table.c[name].type, JSON)}
+    with (
+        connection.connection.driver_connection.cursor() as cursor,
+        cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(row[name])
+                    if name in json_names and row[name] is not None
+                    else row[name]
+                    for name in names
+                ]
+            )
+    conflict = ", ".join(f'"{name}"' for name in conflict_columns)
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM {staging} '
+        f"ON CONFLICT ({conflict}) DO NOTHING"
+    )
+    connection.exec_driver_sql(f"DELETE FROM {staging}")  # a second batch in this transaction
 
 
 LIKE_ESCAPE = "/"

@@ -30,7 +30,14 @@ from cs_app.extensions import db
 from cs_app.hooks import events_ingested
 from cs_app.jobs.pending import queue_recompute
 from cs_app.json_limits import json_value_problem, number_problem, text_problem
-from cs_app.sql import among, chunks, insert_for, insert_rows
+from cs_app.sql import (
+    among,
+    chunks,
+    copy_rows_ignoring_conflicts,
+    insert_for,
+    insert_rows,
+    on_postgresql,
+)
 
 MAX_BATCH = 10_000
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -194,6 +201,9 @@ def _validate_event(item: Any, accounts: dict[str, int]) -> tuple[dict | None, s
 
 
 def _insert_ignoring_conflicts(table, rows: list[dict], conflict_columns: list[str]) -> None:
+    if on_postgresql():
+        copy_rows_ignoring_conflicts(table, rows, conflict_columns)
+        return
     insert_rows(
         table,
         rows,
