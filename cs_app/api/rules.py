@@ -55,6 +55,10 @@ ACTIONS_DOC = (
 # --- request and answer shapes --------------------------------------------------------------
 
 
+# days held in INTEGER columns and added to dates: ten years is the most that means anything
+MAX_DAYS = 3650
+
+
 class RuleListQuery(Query):
     kind: RuleKind | None = None
     enabled: bool | None = Field(default=None, description="true or false; both when left out.")
@@ -91,11 +95,15 @@ class RuleDefinition(Body):
         description="Never while the previous firing is open; then per the policy.",
     )
     cooldown_days: Whole = Field(
-        default=0, ge=0, description="For the cooldown policy: days after the previous firing."
+        default=0,
+        ge=0,
+        le=MAX_DAYS,
+        description="For the cooldown policy: days after the previous firing.",
     )
     snooze_days: Whole = Field(
         default=14,
         ge=0,
+        le=MAX_DAYS,
         description="Days the rule stays quiet for an account after its queue item there is "
         "resolved (0: no snooze). Reopening the item ends the snooze.",
     )
@@ -134,8 +142,8 @@ class RuleUpdate(Body):
     condition: dict[str, Any] | None = Field(default=None, description=CONDITION_DOC)
     actions: list[dict[str, Any]] | None = Field(default=None, description=ACTIONS_DOC)
     once_policy: OncePolicy | None = None
-    cooldown_days: Whole | None = Field(default=None, ge=0)
-    snooze_days: Whole | None = Field(default=None, ge=0)
+    cooldown_days: Whole | None = Field(default=None, ge=0, le=MAX_DAYS)
+    snooze_days: Whole | None = Field(default=None, ge=0, le=MAX_DAYS)
     include_churned: bool | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {

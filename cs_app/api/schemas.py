@@ -241,7 +241,7 @@ class AccountWrite(Body):
     name: str = optional(max_length=200)
     domain: str | None = Field(default=None, max_length=200)
     industry: str | None = Field(default=None, max_length=100)
-    employees: Whole | None = Field(default=None, ge=0)
+    employees: Whole | None = Field(default=None, ge=0, le=MAX_ID)
     segment: Segment = optional()
     engagement_model: EngagementModel = optional()
     arr: Whole = optional(ge=0, description="Annual recurring revenue in minor units (cents).")
@@ -258,7 +258,7 @@ class AccountWrite(Body):
         default=None, description="When a new lifecycle_stage was entered (default: today)."
     )
     product_plan: str | None = Field(default=None, max_length=100)
-    seats_purchased: Whole | None = Field(default=None, ge=0)
+    seats_purchased: Whole | None = Field(default=None, ge=0, le=MAX_ID)
     business_context: BusinessContext | None = None
 
 
@@ -467,7 +467,7 @@ class ActionCreate(Body):
     owner: PersonInput
     due_date: date
     status: ActionStatus = "open"
-    milestone_id: Whole | None = Field(default=None, le=MAX_ID)
+    milestone_id: DatabaseId | None = None
     completed_on: date | None = None
 
     missing_messages: ClassVar[dict[str, str]] = _required("actions", owner=OWNER_MISSING)
@@ -479,7 +479,7 @@ class ActionUpdate(Body):
     owner: PersonInput = optional()
     due_date: date = optional()
     status: ActionStatus = optional()
-    milestone_id: Whole | None = Field(default=None, le=MAX_ID)
+    milestone_id: DatabaseId | None = None
     completed_on: date | None = None
 
 
