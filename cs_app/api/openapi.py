@@ -16,22 +16,26 @@ from pydantic.json_schema import models_json_schema
 from cs_app.api.blueprint import bp
 from cs_app.api.responses import ErrorResponse
 from cs_app.api.routing import OPERATIONS, Operation, api_route
+from cs_app.api.schemas import JSON_VALUE, JSON_VALUE_SCHEMA, DocumentSchema
+from cs_app.request_args import MAX_ID
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+# ids the database can hold (``cs_app.url_ids``); any other number is no row: 404
+DATABASE_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "external_id": (
-        {"type": "string", "maxLength": 100},
+        {"type": "string", "minLength": 1, "maxLength": 100},
         "The account's external ID, the key your other systems use.",
     ),
-    "plan_id": ({"type": "integer"}, "The plan's id."),
-    "contact_id": ({"type": "integer"}, "The contact's id."),
-    "item_id": ({"type": "integer"}, "The component item's id."),
-    "scorecard_id": ({"type": "integer"}, "The scorecard's id."),
-    "rule_id": ({"type": "integer"}, "The trigger rule's id."),
-    "touchpoint_id": ({"type": "integer"}, "The touchpoint's id."),
-    "pool_id": ({"type": "integer"}, "The CSM pool's id."),
-    "queue_item_id": ({"type": "integer"}, "The queue item's id."),
+    "plan_id": (DATABASE_ID, "The plan's id."),
+    "contact_id": (DATABASE_ID, "The contact's id."),
+    "item_id": (DATABASE_ID, "The component item's id."),
+    "scorecard_id": (DATABASE_ID, "The scorecard's id."),
+    "rule_id": (DATABASE_ID, "The trigger rule's id."),
+    "touchpoint_id": (DATABASE_ID, "The touchpoint's id."),
+    "pool_id": (DATABASE_ID, "The CSM pool's id."),
+    "queue_item_id": (DATABASE_ID, "The queue item's id."),
 }
 ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The body is not valid JSON or not a JSON object."),
@@ -48,6 +52,10 @@ ERRORS: dict[int, tuple[str, str]] = {
         "Conflict",
         "The version sent is stale (someone changed it since it was read), or "
         "the same row was saved concurrently. Nothing was changed.",
+    ),
+    413: (
+        "RequestTooLarge",
+        "The body is larger than the server accepts (16 MiB unless configured otherwise).",
     ),
     422: (
         "ValidationFailed",
@@ -96,7 +104,7 @@ def _path_parameters(rule: str) -> list[dict[str, Any]]:
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=DocumentSchema)
     required = set(schema.get("required", []))
     parameters = []
     for name, prop in schema["properties"].items():
@@ -123,7 +131,7 @@ def _error_statuses(operation: Operation, method: str, rule: str) -> list[int]:
     if not operation.public:
         statuses.add(401)
     if operation.request is not None:
-        statuses.update((400, 422))
+        statuses.update((400, 413, 422))
     if operation.query is not None:
         statuses.add(422)
     if method != "GET":
@@ -196,7 +204,9 @@ def build_document(app: Flask) -> dict[str, Any]:
         if operation.response is not None:
             inputs.append((operation.response, "serialization"))
     inputs = list(dict.fromkeys(inputs))
-    refs, definitions = models_json_schema(inputs, ref_template=REF_TEMPLATE)
+    refs, definitions = models_json_schema(
+        inputs, ref_template=REF_TEMPLATE, schema_generator=DocumentSchema
+    )
     paths: dict[str, dict[str, Any]] = {}
     for rule in rules:
         operation = OPERATIONS[rule.endpoint]
@@ -237,7 +247,7 @@ def build_document(app: Flask) -> dict[str, Any]:
                     "description": "An API token: `cs-app users token EMAIL`.",
                 },
             },
-            "schemas": definitions.get("$defs", {}),
+            "schemas": {**definitions.get("$defs", {}), JSON_VALUE: JSON_VALUE_SCHEMA},
             "responses": error_responses,
         },
     }

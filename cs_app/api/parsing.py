@@ -10,7 +10,7 @@ from flask import request
 
 from cs_app.api.errors import BadRequest, from_pydantic
 from cs_app.errors import ValidationError
-from cs_app.json_limits import MAX_BODY_DEPTH, cut_deep_json, json_value_problem
+from cs_app.json_limits import MAX_BODY_DEPTH, cut_deep_json, json_value_problem, text_problem
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -82,6 +82,15 @@ def parse_query(model: type[Model]) -> Model:
         if len(values) > 1:
             repeated[key] = "Give this parameter once."
         data[key] = values[0]
+    # PostgreSQL stores and compares no NUL character: a filter holding one is refused, as
+    # the document's pattern says, rather than failing the query (a 500)
+    unstorable = {
+        key: f"This value cannot be used: {problem}."
+        for key, value in data.items()
+        if (problem := text_problem(key) or text_problem(value))
+    }
+    if unstorable:
+        raise ValidationError("A query parameter holds a NUL character.", unstorable)
     try:
         parsed = model.model_validate(data)
     except pydantic.ValidationError as error:

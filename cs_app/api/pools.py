@@ -47,7 +47,7 @@ Outcome = Literal[tuple(OUTCOMES)]
 
 class PoolMemberWrite(schemas.Body):
     user_email: str = Field(max_length=255)
-    capacity: int = Field(
+    capacity: schemas.Whole = Field(
         default=20,
         ge=1,
         le=pools.MAX_CAPACITY,
@@ -76,7 +76,7 @@ class PoolWrite(schemas.Body):
         description="Alerted about unassigned items and SLA "
         "breaches; without one every CS lead is.",
     )
-    default_sla_hours: int = Field(default=24, ge=1, le=pools.MAX_SLA_HOURS)
+    default_sla_hours: schemas.Whole = Field(default=24, ge=1, le=pools.MAX_SLA_HOURS)
     members: list[PoolMemberWrite] = Field(
         default_factory=list,
         description="In routing order (round-robin follows it). A PUT replaces the whole list.",
@@ -95,18 +95,18 @@ class QueueQuery(schemas.Query):
         default="sla",
         description="sla: SLA due first; priority: high first; created: newest first.",
     )
-    page: int = Field(default=1, ge=1)
-    per_page: int = Field(default=50, ge=1, le=200)
+    page: schemas.Whole = Field(default=1, ge=1)
+    per_page: schemas.Whole = Field(default=50, ge=1, le=200)
 
 
 class ClaimRequest(schemas.Body):
-    version: int | None = Field(
+    version: schemas.Whole | None = Field(
         default=None, description="The item's version as read; a stale one answers 409."
     )
 
 
 class ReopenRequest(schemas.Body):
-    version: int | None = Field(
+    version: schemas.Whole | None = Field(
         default=None, description="The item's version as read; a stale one answers 409."
     )
 
@@ -116,7 +116,7 @@ class ReassignRequest(schemas.Body):
     force: bool = Field(
         default=False, description="Leads only: assign even to a member who is away or at capacity."
     )
-    version: int | None = None
+    version: schemas.Whole | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {
         "user_email": "Name the member who takes the item."
@@ -126,7 +126,7 @@ class ReassignRequest(schemas.Body):
 class ResolveRequest(schemas.Body):
     outcome: Outcome
     notes: str | None = Field(default=None, max_length=pools.MAX_NOTES)
-    version: int | None = None
+    version: schemas.Whole | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {"outcome": pools.OUTCOME_REFUSAL}
 

@@ -20,7 +20,7 @@ from cs_app.api.auth import api_user, require_lead
 from cs_app.api.parsing import parse_body, parse_query
 from cs_app.api.responses import Out, UserRef
 from cs_app.api.routing import api_route
-from cs_app.api.schemas import Body, Query, Segment
+from cs_app.api.schemas import Body, Query, Segment, Whole
 from cs_app.api.serializers import moment
 from cs_app.db_types import utcnow
 from cs_app.extensions import db
@@ -55,11 +55,15 @@ ACTIONS_DOC = (
 # --- request and answer shapes --------------------------------------------------------------
 
 
+# days held in INTEGER columns and added to dates: ten years is the most that means anything
+MAX_DAYS = 3650
+
+
 class RuleListQuery(Query):
     kind: RuleKind | None = None
     enabled: bool | None = Field(default=None, description="true or false; both when left out.")
-    page: int = Field(default=1, ge=1)
-    per_page: int = Field(default=50, ge=1, le=200)
+    page: Whole = Field(default=1, ge=1)
+    per_page: Whole = Field(default=50, ge=1, le=200)
 
 
 class RuleDefinition(Body):
@@ -90,12 +94,16 @@ class RuleDefinition(Body):
         default="while_open",
         description="Never while the previous firing is open; then per the policy.",
     )
-    cooldown_days: int = Field(
-        default=0, ge=0, description="For the cooldown policy: days after the previous firing."
+    cooldown_days: Whole = Field(
+        default=0,
+        ge=0,
+        le=MAX_DAYS,
+        description="For the cooldown policy: days after the previous firing.",
     )
-    snooze_days: int = Field(
+    snooze_days: Whole = Field(
         default=14,
         ge=0,
+        le=MAX_DAYS,
         description="Days the rule stays quiet for an account after its queue item there is "
         "resolved (0: no snooze). Reopening the item ends the snooze.",
     )
@@ -120,7 +128,7 @@ class RuleCreate(RuleDefinition):
 class RuleUpdate(Body):
     """Keys left out keep their saved values."""
 
-    version: int = Field(
+    version: Whole = Field(
         description="The version you read; 409 when the rule was saved since, and nothing changes."
     )
     name: str | None = Field(default=None, max_length=200)
@@ -134,8 +142,8 @@ class RuleUpdate(Body):
     condition: dict[str, Any] | None = Field(default=None, description=CONDITION_DOC)
     actions: list[dict[str, Any]] | None = Field(default=None, description=ACTIONS_DOC)
     once_policy: OncePolicy | None = None
-    cooldown_days: int | None = Field(default=None, ge=0)
-    snooze_days: int | None = Field(default=None, ge=0)
+    cooldown_days: Whole | None = Field(default=None, ge=0, le=MAX_DAYS)
+    snooze_days: Whole | None = Field(default=None, ge=0, le=MAX_DAYS)
     include_churned: bool | None = None
 
     missing_messages: ClassVar[dict[str, str]] = {
@@ -145,7 +153,7 @@ class RuleUpdate(Body):
 
 class PreviewRequest(Body):
     condition: dict[str, Any] = Field(description=CONDITION_DOC)
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT, description="How many accounts to list.")
+    limit: Whole = Field(default=50, ge=1, le=MAX_LIMIT, description="How many accounts to list.")
     include_churned: bool = Field(
         default=False, description="Count churned accounts as the rule would fire for them."
     )
@@ -156,7 +164,7 @@ class PreviewRequest(Body):
 
 
 class PreviewQuery(Query):
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT, description="How many accounts to list.")
+    limit: Whole = Field(default=50, ge=1, le=MAX_LIMIT, description="How many accounts to list.")
 
 
 class RuleOut(Out):

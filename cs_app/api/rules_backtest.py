@@ -18,7 +18,7 @@ from pydantic import Field
 from cs_app.api.parsing import parse_body
 from cs_app.api.responses import Out
 from cs_app.api.routing import api_route
-from cs_app.api.schemas import Body
+from cs_app.api.schemas import Body, Whole
 from cs_app.db_types import utcnow
 from cs_app.triggers.rules import service
 from cs_app.triggers.rules.backtest import ACCOUNT_LIST_LIMIT, MAX_DAYS, backtest_rule
@@ -28,7 +28,7 @@ Band = Literal["healthy", "at_risk", "critical", "insufficient_data"]
 
 
 class RuleBacktestRequest(Body):
-    days: int = Field(
+    days: Whole = Field(
         default=90, ge=1, le=MAX_DAYS, description="How many days to replay, today included."
     )
 

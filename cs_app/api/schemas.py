@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from cs_app.accounts.ingest import MAX_BATCH
 from cs_app.accounts.models import (
@@ -26,6 +27,7 @@ from cs_app.accounts.models import (
     SEGMENTS,
 )
 from cs_app.health.scoring import BANDS
+from cs_app.json_limits import MAX_FLOAT, MAX_INT, MAX_JSON_DEPTH, MIN_INT
 from cs_app.plans.models import (
     ACTION_STATUSES,
     LEVELS,
@@ -64,6 +66,93 @@ Level = Literal[tuple(LEVELS)]
 RiskStatus = Literal[tuple(RISK_STATUSES)]
 ActionStatus = Literal[tuple(ACTION_STATUSES)]
 StakeholderRole = Literal[tuple(STAKEHOLDER_ROLES)]
+
+
+def _whole_number(value: Any) -> Any:
+    """``5.0`` is the whole number 5, as JSON Schema's ``integer`` says; ``5.5`` stays a float
+    and is refused."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INT:
+        return int(value)
+    return value
+
+
+# A JSON integer: what the document calls ``integer`` (5 or 5.0). Body fields use it, not int.
+Whole = Annotated[int, BeforeValidator(_whole_number)]
+# A JSON number: floats and whole numbers (strict mode takes an int for a float).
+Number = float
+# An id the database can hold (``cs_app.request_args.database_id``).
+DatabaseId = Annotated[Whole, Field(ge=1, le=MAX_ID)]
+NO_NUL = r"^[^\x00]*$"
+JSON_VALUE = "JsonValue"
+
+
+BOUND_NAMES = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+class DocumentSchema(GenerateJsonSchema):
+    """The models' JSON Schemas with the limits ``parse_body`` applies to every body
+    (``cs_app.json_limits``) written out: whole numbers within 64 bits, numbers within 1e308,
+    no NUL character in text or keys, and free-form values (``Any``) as ``JsonValue``."""
+
+    def generate_inner(self, schema: Any) -> JsonSchemaValue:
+        result = super().generate_inner(schema)
+        # Bounds on ``Whole`` sit behind its before-validator, where pydantic writes them
+        # with their Python names; JSON Schema names them so.
+        for python_name, json_name in BOUND_NAMES.items():
+            if python_name in result:
+                result[json_name] = result.pop(python_name)
+        return result
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        result = super().int_schema(schema)
+        if self.mode == "validation":
+            result.setdefault("minimum", MIN_INT)
+            result.setdefault("maximum", MAX_INT)
+        return result
+
+    def float_schema(self, schema: core_schema.FloatSchema) -> JsonSchemaValue:
+        result = super().float_schema(schema)
+        if self.mode == "validation":
+            result.setdefault("minimum", -MAX_FLOAT)
+            result.setdefault("maximum", MAX_FLOAT)
+        return result
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        result = super().str_schema(schema)
+        if self.mode == "validation":
+            result.setdefault("pattern", NO_NUL)
+        return result
+
+    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+        result = super().dict_schema(schema)
+        if self.mode == "validation":
+            result.setdefault("propertyNames", {"pattern": NO_NUL})
+        return result
+
+    def any_schema(self, schema: core_schema.AnySchema) -> JsonSchemaValue:
+        if self.mode == "validation":
+            return {"$ref": f"#/components/schemas/{JSON_VALUE}"}
+        return super().any_schema(schema)
+
+
+# Any JSON value a body may carry in a free-form field (rule conditions, event properties).
+JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": f"Any JSON value nested at most {MAX_JSON_DEPTH} levels deep, without NUL "
+    "characters, whole numbers within 64 bits and numbers within 1e308.",
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "integer", "minimum": MIN_INT, "maximum": MAX_INT},
+        {"type": "number", "minimum": -MAX_FLOAT, "maximum": MAX_FLOAT},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": {"$ref": f"#/components/schemas/{JSON_VALUE}"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": f"#/components/schemas/{JSON_VALUE}"},
+        },
+    ],
+}
 
 
 def _absent() -> None:
@@ -106,7 +195,7 @@ def _owner_reference(value: Any) -> Any:
         raise PydanticCustomError("not_a_person", f"{OWNER_REFUSAL} {PERSON_SHAPE}")
     if len(value) != 1 or not set(value) <= {"contact_id", "user_email"}:
         raise PydanticCustomError("not_a_person", f"Name exactly one person. {PERSON_SHAPE}")
-    contact_id, user_email = value.get("contact_id"), value.get("user_email")
+    contact_id, user_email = _whole_number(value.get("contact_id")), value.get("user_email")
     if "contact_id" in value and (not isinstance(contact_id, int) or isinstance(contact_id, bool)):
         raise PydanticCustomError("not_a_person", "contact_id must be a contact's numeric id.")
     if "user_email" in value and not isinstance(user_email, str):
@@ -114,14 +203,24 @@ def _owner_reference(value: Any) -> Any:
     return value
 
 
-class PersonRef(Body):
+class ContactIdRef(Body):
+    """A contact of the plan's account, by id."""
+
+    contact_id: DatabaseId
+
+
+class UserEmailRef(Body):
+    """An active internal user, by email."""
+
+    user_email: str = Field(max_length=255)
+
+
+class PersonRef(RootModel[ContactIdRef | UserEmailRef]):
     """A named individual: exactly one of ``contact_id`` (a contact of the plan's account) or
     ``user_email`` (an active internal user)."""
 
-    contact_id: int | None = Field(default=None, le=MAX_ID)
-    user_email: str | None = Field(default=None, max_length=255)
 
-
+# The before-validator words the refusals; the union is what is accepted and documented.
 PersonInput = Annotated[PersonRef, BeforeValidator(_owner_reference)]
 
 
@@ -142,10 +241,10 @@ class AccountWrite(Body):
     name: str = optional(max_length=200)
     domain: str | None = Field(default=None, max_length=200)
     industry: str | None = Field(default=None, max_length=100)
-    employees: int | None = Field(default=None, ge=0)
+    employees: Whole | None = Field(default=None, ge=0, le=MAX_ID)
     segment: Segment = optional()
     engagement_model: EngagementModel = optional()
-    arr: int = optional(ge=0, description="Annual recurring revenue in minor units (cents).")
+    arr: Whole = optional(ge=0, description="Annual recurring revenue in minor units (cents).")
     currency: str = optional(description="ISO 4217 code, e.g. USD.", min_length=3, max_length=3)
     contract_start: date | None = None
     renewal_date: date | None = None
@@ -159,7 +258,7 @@ class AccountWrite(Body):
         default=None, description="When a new lifecycle_stage was entered (default: today)."
     )
     product_plan: str | None = Field(default=None, max_length=100)
-    seats_purchased: int | None = Field(default=None, ge=0)
+    seats_purchased: Whole | None = Field(default=None, ge=0, le=MAX_ID)
     business_context: BusinessContext | None = None
 
 
@@ -180,8 +279,8 @@ class AccountListQuery(Query):
         "and match no band, not even "
         "insufficient_data.",
     )
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    per_page: int = Field(default=50, ge=1, le=200)
+    page: Whole = Field(default=1, ge=1, le=MAX_PAGE)
+    per_page: Whole = Field(default=50, ge=1, le=200)
 
 
 class ContactCreate(Body):
@@ -230,7 +329,7 @@ class PlanCreate(Body):
 
 
 class PlanUpdate(Body):
-    version: int = Field(description="The plan's version as read; a stale one answers 409.")
+    version: Whole = Field(description="The plan's version as read; a stale one answers 409.")
     title: str = optional(max_length=200)
     plan_type: PlanType = optional()
     status: PlanStatus = optional()
@@ -264,9 +363,9 @@ class OutcomeCreate(Body):
     title: str = Field(max_length=200)
     metric: str = Field(max_length=200)
     unit: str | None = Field(default=None, max_length=30)
-    baseline: float | None = None
-    target: float | None = None
-    current_value: float | None = None
+    baseline: Number | None = None
+    target: Number | None = None
+    current_value: Number | None = None
     target_date: date | None = None
     status: OutcomeStatus = "on_track"
 
@@ -274,13 +373,13 @@ class OutcomeCreate(Body):
 
 
 class OutcomeUpdate(Body):
-    version: int | None = item_version()
+    version: Whole | None = item_version()
     title: str = optional(max_length=200)
     metric: str = optional(max_length=200)
     unit: str | None = Field(default=None, max_length=30)
-    baseline: float | None = None
-    target: float | None = None
-    current_value: float | None = Field(
+    baseline: Number | None = None
+    target: Number | None = None
+    current_value: Number | None = Field(
         default=None, description="Also recorded as today's measurement."
     )
     target_date: date | None = None
@@ -302,7 +401,7 @@ class MilestoneCreate(Body):
 
 
 class MilestoneUpdate(Body):
-    version: int | None = item_version()
+    version: Whole | None = item_version()
     phase: str = optional(max_length=60)
     title: str = optional(max_length=200)
     target_date: date = optional()
@@ -332,7 +431,7 @@ class StakeholderCreate(Body):
 
 
 class StakeholderUpdate(Body):
-    version: int | None = item_version()
+    version: Whole | None = item_version()
     role: StakeholderRole = optional()
     notes: str | None = None
     influence: InfluenceLevel = optional()
@@ -353,7 +452,7 @@ class RiskCreate(Body):
 
 
 class RiskUpdate(Body):
-    version: int | None = item_version()
+    version: Whole | None = item_version()
     title: str = optional(max_length=200)
     category: RiskCategory = optional()
     likelihood: Level = optional()
@@ -368,19 +467,19 @@ class ActionCreate(Body):
     owner: PersonInput
     due_date: date
     status: ActionStatus = "open"
-    milestone_id: int | None = Field(default=None, le=MAX_ID)
+    milestone_id: DatabaseId | None = None
     completed_on: date | None = None
 
     missing_messages: ClassVar[dict[str, str]] = _required("actions", owner=OWNER_MISSING)
 
 
 class ActionUpdate(Body):
-    version: int | None = item_version()
+    version: Whole | None = item_version()
     title: str = optional(max_length=300)
     owner: PersonInput = optional()
     due_date: date = optional()
     status: ActionStatus = optional()
-    milestone_id: int | None = Field(default=None, le=MAX_ID)
+    milestone_id: DatabaseId | None = None
     completed_on: date | None = None
 
 
@@ -393,7 +492,7 @@ class ReviewCreate(Body):
 
 
 class ReviewUpdate(Body):
-    version: int | None = item_version()
+    version: Whole | None = item_version()
     held_on: date = optional()
     attendees: str = optional()
     notes: str | None = None
@@ -447,7 +546,7 @@ class MetricItem(Body):
     key: str = Field(
         pattern=r"^[a-z][a-z0-9_.:-]{0,79}$", description="e.g. seats_used, quota_used_pct."
     )
-    value: float
+    value: Number
     date: date
 
 
@@ -495,18 +594,18 @@ class MeasureWrite(Body):
     signal: str = Field(
         max_length=80, description="A signal of the catalog or metric.<metric key>."
     )
-    weight: float = Field(description="The weights of a scorecard add up to 100.")
+    weight: Number = Field(description="The weights of a scorecard add up to 100.")
     higher_is_better: bool = True
-    healthy: float | None = Field(
+    healthy: Number | None = Field(
         default=None, description="Numeric signals: the score is 100 at or beyond this value."
     )
-    critical: float | None = Field(
+    critical: Number | None = Field(
         default=None, description="Numeric signals: the score is 0 at or beyond this value."
     )
     categories: dict[str, str] | None = Field(
         default=None, description="Categorical signals: category → healthy, at_risk or critical."
     )
-    freshness_days: int | None = Field(
+    freshness_days: Whole | None = Field(
         default=None, description="A value older than this counts as missing."
     )
 
@@ -518,11 +617,11 @@ class ScorecardDefinition(Body):
     segment: Segment | None = Field(
         default=None, description="Null: every account whose segment has no scorecard of its own."
     )
-    healthy_min: float = Field(default=70.0, description="Healthy at or above this score.")
-    at_risk_min: float = Field(
+    healthy_min: Number = Field(default=70.0, description="Healthy at or above this score.")
+    at_risk_min: Number = Field(
         default=40.0, description="At risk at or above this score, critical below."
     )
-    coverage_floor: float = Field(
+    coverage_floor: Number = Field(
         default=0.5,
         description="Below this share of weight with data the band is insufficient_data.",
     )
@@ -538,7 +637,7 @@ class ScorecardDefinition(Body):
 class ScorecardWrite(ScorecardDefinition):
     """A changed definition; saving it makes a new version."""
 
-    version: int | None = Field(
+    version: Whole | None = Field(
         default=None,
         description="The version you read; when the "
         "scorecard has a newer one the answer "
@@ -554,18 +653,18 @@ class ScorecardCreate(ScorecardDefinition):
 
 
 class BacktestRequest(Body):
-    version: int | None = Field(default=None, ge=1, description="Default: the current version.")
-    window_days: int = Field(
+    version: Whole | None = Field(default=None, ge=1, description="Default: the current version.")
+    window_days: Whole = Field(
         default=180, ge=1, le=1095, description="How far back outcomes (churn, expansion) count."
     )
-    lead_days: int = Field(
+    lead_days: Whole = Field(
         default=30, ge=0, le=365, description="How long before the outcome the band is read."
     )
 
 
 class OverrideWrite(Body):
     band: OverrideBand | None = Field(default=None, description="Band, score or both.")
-    score: float | None = Field(default=None, ge=0, le=100)
+    score: Number | None = Field(default=None, ge=0, le=100)
     reason: str = Field(description="Why; shown beside the score and in the audit log.")
     expires_on: date = Field(
         description="The override ends at the start of this day (UTC); at most 365 days ahead."

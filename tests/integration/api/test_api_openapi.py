@@ -164,3 +164,49 @@ def test_an_undocumented_route_is_caught(app):
     other.add_url_rule(f"{API_PREFIX}/secret", endpoint="api.secret", view_func=lambda: "")
     with pytest.raises(LookupError, match="secret"):
         build_document(other)
+
+
+def test_the_document_states_the_limits_validation_applies(document):
+    schemas = document["components"]["schemas"]
+    assert schemas["PersonRef"]["anyOf"] == [
+        {"$ref": "#/components/schemas/ContactIdRef"},
+        {"$ref": "#/components/schemas/UserEmailRef"},
+    ]
+    assert schemas["ContactIdRef"]["required"] == ["contact_id"]
+    contact_id = schemas["ContactIdRef"]["properties"]["contact_id"]
+    assert (contact_id["minimum"], contact_id["maximum"]) == (1, 2**31 - 1)
+    assert schemas["PlanUpdate"]["properties"]["version"]["maximum"] == 2**63 - 1
+    assert schemas["PlanUpdate"]["properties"]["title"]["pattern"] == r"^[^\x00]*$"
+    assert "JsonValue" in schemas
+    plan = document["paths"]["/plans/{plan_id}"]["patch"]
+    assert plan["parameters"][0]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2**31 - 1,
+    }
+    assert "413" in plan["responses"]
+
+
+def test_a_whole_number_written_as_a_float_is_a_whole_number():
+    from cs_app.api.schemas import AccountWrite
+
+    assert AccountWrite.model_validate_json('{"employees": 5.0}').employees == 5
+    with pytest.raises(ValueError):
+        AccountWrite.model_validate_json('{"employees": 5.5}')
+    with pytest.raises(ValueError):
+        AccountWrite.model_validate_json('{"employees": "5"}')
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/pools/{id}"),
+        ("PUT", "/pools/{id}"),
+        ("DELETE", "/plans/{id}/actions/1"),
+        ("PATCH", "/plans/1/actions/{id}"),
+    ],
+)
+def test_an_id_beyond_the_database_is_no_row_for_every_method(client, method, path):
+    """Not 405: werkzeug says so when a converter refuses a path another method serves."""
+    response = client.open(API_PREFIX + path.format(id=2**31), method=method, json={})
+    assert response.status_code in (401, 404)
