@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 
@@ -26,6 +26,22 @@ def format_date(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_nul_characters() -> None:
+    """A page's query or form value holding a NUL character is a 400: PostgreSQL stores and
+    compares no NUL, so a search or a saved field holding one would fail as a 500 there. The
+    API refuses them itself (422, naming the parameter or the item)."""
+    if request.path.startswith("/api/"):
+        return
+    values = [*request.args.keys(), *request.args.values()]
+    if request.method not in ("GET", "HEAD") and request.mimetype in FORM_TYPES:
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400, "A value in this request holds a NUL character, which cannot be stored.")
+
+
 def register_web(app: Flask) -> None:
     from cs_app.auth.sessions import load_user, register_sessions
 
@@ -35,6 +51,7 @@ def register_web(app: Flask) -> None:
 
     login_manager.user_loader(load_user)
     register_sessions(app)
+    app.before_request(_refuse_nul_characters)
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["money_short"] = compact_money

@@ -8,15 +8,16 @@ import sqlite3
 
 import pytest
 from flask import Blueprint
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import StaticPool
 
 from cs_app import create_app
+from cs_app.accounts.models import Contact
 from cs_app.config import TestConfig
 from cs_app.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from cs_app.extensions import db
 from cs_app.triggers.alerts.models import Alert
-from tests.factories import AlertFactory, UserFactory
+from tests.factories import AccountFactory, AlertFactory, UserFactory
 
 
 @pytest.fixture
@@ -128,3 +129,20 @@ def test_a_busy_sqlite_database_is_a_503_to_try_again_not_a_500(busy_client):
     api = busy_client.post("/api/write")
     assert api.status_code == 503
     assert api.get_json()["error"]["code"] == "database_busy"
+
+
+def test_a_nul_character_in_a_page_query_or_form_is_a_400_and_stores_nothing(client, login):
+    """On PostgreSQL a NUL in a search or a saved field was a 500 (it stores no NUL)."""
+    login(UserFactory(role="lead"))
+    search = client.get("/accounts?q=abc%00def")
+    assert search.status_code == 400
+    assert "NUL character" in search.get_data(as_text=True)
+    account = AccountFactory()
+    db.session.commit()
+    added = client.post(
+        f"/accounts/{account.external_id}/contacts",
+        data={"name": "Evil\x00Name", "email": "evil@example.com", "role": "champion"},
+    )
+    assert added.status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 0
