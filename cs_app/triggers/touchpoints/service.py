@@ -162,8 +162,8 @@ def schedule_for_firings(
     statement = (
         select(f.id.label("firing_id"), f.rule_id, f.account_id)
         .join(Account.__table__, a.id == f.account_id)
-        .outerjoin(QueueItem.__table__, and_(q.firing_id == f.id, q.id.in_(item_ids or [-1])))
-        .where(f.id.in_(ids))
+        .outerjoin(QueueItem.__table__, and_(q.firing_id == f.id, one_of(q.id, item_ids or [-1])))
+        .where(one_of(f.id, ids))
     )
     if kind in CONTACT_RECIPIENTS:
         chosen = (
