@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from cs_app.auth import service
-from cs_app.auth.forms import TokenForm, UserForm
+from cs_app.auth.forms import PasswordForm, TokenForm, UserForm
 from cs_app.auth.models import ApiToken, User
 from cs_app.auth.permissions import can_manage_users
 from cs_app.auth.sessions import start_session
@@ -156,6 +156,30 @@ def tokens():
     db.session.commit()
     # Shown on this response only (not flashed: the session cookie must never carry it).
     return _render_tokens(TokenForm(formdata=None), 200, new_token=plain, new_record=record)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    """Everyone changes their own password here; every other session of theirs ends."""
+    form = PasswordForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate():
+            user = current_user._get_current_object()
+            try:
+                service.change_own_password(
+                    user, current=form.current_password.data, new=form.new_password.data
+                )
+            except ValidationError as error:
+                db.session.rollback()
+                show_errors_above(form, error)
+            else:
+                db.session.commit()
+                start_session(user, remember=False, now=utcnow())
+                flash("Your password is changed; your other browsers were signed out.", "success")
+                return redirect(url_for("admin.password"))
+    return render_template("admin/password.html", form=form), status
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -3,7 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from cs_app.auth.models import ROLE_LABELS
 
@@ -12,6 +12,17 @@ class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address.")])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in")
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = PasswordField("New password", validators=[DataRequired("Enter a new password.")])
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[EqualTo("new_password", message="The two new passwords differ.")],
+    )
 
 
 class UserForm(FlaskForm):

@@ -65,6 +65,23 @@ def create_user(
     return user
 
 
+def change_own_password(user: User, *, current: str, new: str) -> None:
+    """A user's new password of their own choosing: the current one must match, the new one
+    be long enough and different. Every session of the user ends (the caller starts this
+    browser's again), so a session someone else holds stops with the old password."""
+    errors: dict[str, str] = {}
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        errors["current_password"] = "That is not your current password."
+    if len(new or "") < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    elif new == current:
+        errors["new_password"] = "Choose a password different from the current one."
+    if errors:
+        raise ValidationError("Your password was not changed.", errors)
+    user.password_hash = hash_password(new)
+    end_sessions(user)
+
+
 def end_sessions(user: User) -> None:
     """End every session and remember-me cookie of ``user`` (sign-out, a new password, a new
     role, deactivation): their identity carries the session version, which moves on."""

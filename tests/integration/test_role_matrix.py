@@ -75,6 +75,7 @@ POLICY: dict[str, tuple[set[str] | None, set[str] | None]] = {
     "admin.user": ({"admin"}, {"admin"}),
     "admin.revoke_user_token": (None, {"admin"}),
     "admin.tokens": (EVERYONE, EVERYONE),
+    "admin.password": (EVERYONE, EVERYONE),
     "admin.revoke_token": (None, EVERYONE),
     "dashboards.portfolio": (EVERYONE, None),
     "dashboards.widget_csv": (EVERYONE, None),

@@ -240,3 +240,55 @@ def test_session_settings_come_from_the_environment():
         "SESSION_MAX_SECONDS": 28800,
         "TRUSTED_PROXIES": 2,
     }
+
+
+# --- changing one's own password --------------------------------------------------------------
+
+
+def change_password(client, current, new, confirm=None):
+    return client.post(
+        "/account/password",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "confirm": new if confirm is None else confirm,
+        },
+    )
+
+
+def test_changing_your_own_password_signs_out_your_other_browsers_only(app, client, user):
+    elsewhere = app.test_client()
+    sign_in(elsewhere, user)
+    sign_in(client, user)
+    response = change_password(client, TEST_PASSWORD, "a-fresh-secret-9")
+    assert response.status_code == 302
+    assert signed_in(client)
+    assert not signed_in(elsewhere)
+    assert client.post("/logout").status_code == 302
+    relogin = client.post("/login", data={"email": user.email, "password": "a-fresh-secret-9"})
+    assert relogin.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "current, new, confirm, field, message",
+    [
+        ("not-my-password", "a-fresh-secret-9", None, "current_password", "not your current"),
+        (TEST_PASSWORD, "short", None, "new_password", "at least 8"),
+        (TEST_PASSWORD, TEST_PASSWORD, None, "new_password", "different from the current"),
+        (TEST_PASSWORD, "a-fresh-secret-9", "a-fresh-secret-8", "confirm", "differ"),
+    ],
+)
+def test_a_refused_password_change_says_why_and_changes_nothing(
+    app, client, user, current, new, confirm, field, message
+):
+    elsewhere = app.test_client()
+    sign_in(elsewhere, user)
+    sign_in(client, user)
+    hash_before = user.password_hash
+    response = change_password(client, current, new, confirm)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in page and message in page
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).password_hash == hash_before
+    assert signed_in(elsewhere) and signed_in(client)
