@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from cs_app.errors import DomainError, NotFoundError, PermissionDenied
 from cs_app.extensions import db, login_manager
+from cs_app.json_limits import text_problem
 from cs_app.money import compact_money, format_money
 from cs_app.numbers import format_number
 from cs_app.sql import is_database_busy
@@ -26,9 +27,6 @@ def format_date(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 def _refuse_nul_characters() -> None:
     """A page's query or form value holding a NUL character is a 400: PostgreSQL stores and
     compares no NUL, so a search or a saved field holding one would fail as a 500 there. The
@@ -36,9 +34,9 @@ def _refuse_nul_characters() -> None:
     if request.path.startswith("/api/"):
         return
     values = [*request.args.keys(), *request.args.values()]
-    if request.method not in ("GET", "HEAD") and request.mimetype in FORM_TYPES:
+    if request.method not in ("GET", "HEAD"):  # empty unless the body is a form
         values += [*request.form.keys(), *request.form.values()]
-    if any("\x00" in value for value in values):
+    if any(text_problem(value) for value in values):
         abort(400, "A value in this request holds a NUL character, which cannot be stored.")
 
 

@@ -18,6 +18,7 @@ from cs_app.extensions import db
 
 TOKEN_PREFIX = "csa_"
 MIN_PASSWORD_LENGTH = 8
+TOO_SHORT = f"Use at least {MIN_PASSWORD_LENGTH} characters."
 TOKEN_USE_RECORDED_EVERY = timedelta(minutes=5)  # a token's last-used time is this coarse
 
 
@@ -50,7 +51,7 @@ def create_user(
     if role not in ROLES:
         errors["role"] = f"Role must be one of: {', '.join(ROLES)}."
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        errors["password"] = TOO_SHORT
     if errors:
         raise ValidationError("The user was not created: " + " ".join(errors.values()), errors)
     user = User(
@@ -73,7 +74,7 @@ def change_own_password(user: User, *, current: str, new: str) -> None:
     if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
         errors["current_password"] = "That is not your current password."
     if len(new or "") < MIN_PASSWORD_LENGTH:
-        errors["new_password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        errors["new_password"] = TOO_SHORT
     elif new == current:
         errors["new_password"] = "Choose a password different from the current one."
     if errors:
@@ -286,7 +287,7 @@ def update_user(user: User, values: dict, *, actor: User, now: datetime) -> User
     active = bool(values.get("active", user.active))
     password = values.get("password")
     if password and len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        errors["password"] = TOO_SHORT
     stays_admin = role == "admin" and active
     if user.role == "admin" and user.active and not stays_admin and _active_admin_count() <= 1:
         message = "This is the last active admin; make someone else admin first."

@@ -59,6 +59,21 @@ def run(rule_list, now):
     return counts
 
 
+def snoozed(pool, account, rule, *, until, now) -> None:
+    """A resolved item of ``account`` in ``pool`` whose reason snoozes ``rule`` until ``until``."""
+    item = QueueItemFactory(pool=pool, account=account, status="resolved")
+    db.session.add(
+        QueueItemReason(
+            queue_item_id=item.id,
+            rule_id=rule.id,
+            title="x",
+            priority="normal",
+            added_at=now,
+            snoozed_until=until,
+        )
+    )
+
+
 def count(model, *where) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
@@ -186,17 +201,7 @@ def test_the_sql_agrees_with_skip_reason(app, now):
         rule = RuleFactory(condition=CRITICAL, include_churned=include_churned)
         for account, _, snooze in cases:
             if snooze is not None:
-                item = QueueItemFactory(pool=pool, account=account, status="resolved")
-                db.session.add(
-                    QueueItemReason(
-                        queue_item_id=item.id,
-                        rule_id=rule.id,
-                        title="x",
-                        priority="normal",
-                        added_at=now,
-                        snoozed_until=now + snooze,
-                    )
-                )
+                snoozed(pool, account, rule, until=now + snooze, now=now)
         db.session.flush()
         counts = run([rule], now)
         fired = set(
@@ -267,17 +272,7 @@ def test_preview_splits_the_matches_as_evaluation_counts_them(app, now):
     )
     critical(plain, gone, quiet, busy, now=now)
     rule = RuleFactory(condition=CRITICAL, actions=ROUTE)
-    resolved = QueueItemFactory(pool=pool, account=quiet, status="resolved")
-    db.session.add(
-        QueueItemReason(
-            queue_item_id=resolved.id,
-            rule_id=rule.id,
-            title="x",
-            priority="normal",
-            added_at=now,
-            snoozed_until=now + timedelta(days=3),
-        )
-    )
+    snoozed(pool, quiet, rule, until=now + timedelta(days=3), now=now)
     QueueItemFactory(pool=pool, account=busy)  # opened by another rule
     db.session.flush()
     preview = preview_condition(
